@@ -1,0 +1,291 @@
+"""config: monitor.yaml and its watchlists → one validated `Config`, or every problem at once.
+
+The daemon, `monitor check` and the tests all load configuration through `load()`, so what
+`check` accepts is exactly what `run` runs. Each problem names file:line: path.to.key.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from monitor.channels import ChannelSettings, kinds
+from monitor.errors import ConfigError, Problem
+from monitor.rules import Matcher, RulesError, compile_watchlists
+from monitor.units import ByteSize, Duration
+from monitor.watchlist import NAME, WatchlistSettings
+from monitor.yamlfile import Document, Loc, dotted, problems_from, validate
+from monitor.yamlfile import load as load_yaml
+
+DEFAULT_PATH = "config/monitor.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FetchSettings(_Strict):
+    interval: Duration = Field(600.0, description="how often each feed is polled (per feed too)")
+    timeout: Duration = Field(20.0, description="the most one request may take, start to end")
+    max_bytes: ByteSize = Field(5_000_000, description="larger feeds and pages are refused")
+    per_host: int = Field(2, ge=1, description="requests in flight to one host at most")
+    concurrency: int = Field(50, ge=1, description="feeds polled at the same time at most")
+    allow_private_networks: bool = Field(
+        False, description="allow article pages on private, loopback and link-local addresses"
+    )
+    fetch_pages: bool = Field(True, description="fetch the article page when a feed is short")
+    full_text_chars: int = Field(
+        1000, ge=0, description="feed text this long counts as the full article"
+    )
+    max_backoff: Duration = Field(21600.0, description="longest wait after repeated failures")
+    user_agent: str | None = Field(None, description="replaces the default User-Agent")
+
+
+class FeedSettings(_Strict):
+    name: str = Field(pattern=NAME, description="short unique name, used in watchlists")
+    url: str = Field(pattern=r"^https?://\S+$", description="the feed's http(s) URL")
+    interval: Duration | None = Field(None, description="overrides fetch.interval")
+    fetch_pages: bool | None = Field(None, description="overrides fetch.fetch_pages")
+    enabled: bool = True
+
+
+class DeliverySettings(_Strict):
+    interval: Duration = Field(5.0, description="how often the outbox is checked")
+    max_attempts: int = Field(10, ge=1, description="tries before an alert is a dead letter")
+    backoff: Duration = Field(30.0, description="wait before the first retry; doubles each time")
+    max_backoff: Duration = Field(3600.0, description="longest wait between retries")
+
+
+class StorySettings(_Strict):
+    window: Duration = Field(259200.0, description="how long a story stays open to new reports")
+
+
+class LogSettings(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: JSON lines unless stderr is a terminal"
+    )
+
+
+class HttpSettings(_Strict):
+    listen: str | None = Field(
+        None,
+        pattern=r"^[^\s:]*:\d+$",
+        description="host:port for /healthz, /readyz and /metrics; unset = off",
+    )
+
+
+class Settings(_Strict):
+    version: Literal[1] = Field(description="file format version; always 1 for now")
+    database: str = Field("sqlite:///data/monitor.db", description="SQLAlchemy URL")
+    watchlists: str | list[str] = Field(
+        "watchlists/*.yaml", description="glob(s) relative to this file"
+    )
+    fetch: FetchSettings = FetchSettings()
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    channels: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="name → {kind: …, settings of that kind}"
+    )
+    delivery: DeliverySettings = DeliverySettings()
+    stories: StorySettings = StorySettings()
+    log: LogSettings = LogSettings()
+    http: HttpSettings = HttpSettings()
+
+    @field_validator("feeds")
+    @classmethod
+    def _unique_feeds(cls, feeds: list[FeedSettings]) -> list[FeedSettings]:
+        names = [f.name for f in feeds]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feed names must be unique: {', '.join(dupes)}")
+        return feeds
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, channels: dict[str, Any]) -> dict[str, Any]:
+        for name in channels:
+            if not re.fullmatch(NAME, name):
+                raise ValueError(f"channel name {name!r} may use letters, digits, _ . and -")
+        return channels
+
+
+@dataclass
+class Config:
+    """Everything the daemon needs, validated and compiled."""
+
+    path: Path
+    settings: Settings
+    channels: dict[str, ChannelSettings]
+    watchlists: list[WatchlistSettings]
+    matcher: Matcher
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.database
+
+    def feed_interval(self, feed: FeedSettings) -> float:
+        return feed.interval if feed.interval is not None else self.settings.fetch.interval
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get("MONITOR_CONFIG") or DEFAULT_PATH)
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate everything; raise ConfigError listing every problem found."""
+    env = os.environ if env is None else env
+    main_path = config_path(path)
+    if not main_path.is_file():
+        raise ConfigError([Problem(str(main_path), None, "", "no such file")])
+    doc, problems = load_yaml(main_path, env=env)
+    settings: Settings | None = None
+    if not problems:
+        if not isinstance(doc.data, dict):
+            problems.append(doc.problem((), "expected a mapping of settings at the top level"))
+        else:
+            settings, problems = validate(Settings, doc)
+    if settings is None:
+        raise ConfigError(problems)
+
+    settings = _apply_env(settings, main_path, env)
+    channels = _channels(settings, doc, problems)
+    files = [str(main_path)]
+    watchlists: list[WatchlistSettings] = []
+    docs: list[Document] = []
+    for wpath in _watchlist_paths(settings, main_path, doc, problems):
+        files.append(str(wpath))
+        wdoc, wproblems = load_yaml(wpath, env=env)
+        problems += wproblems
+        if wproblems:
+            continue
+        watchlist, wproblems = validate(WatchlistSettings, wdoc)
+        problems += wproblems
+        if watchlist is not None:
+            problems += _cross_check(watchlist, wdoc, settings, channels, watchlists)
+            watchlists.append(watchlist)
+            docs.append(wdoc)
+
+    matcher: Matcher | None = None
+    try:
+        matcher = compile_watchlists(watchlists)
+    except RulesError as exc:
+        problems += [docs[p.watchlist].problem(p.loc, p.message) for p in exc.problems]
+    if problems or matcher is None:
+        raise ConfigError(problems)
+    return Config(main_path, settings, channels, watchlists, matcher, files)
+
+
+def _apply_env(settings: Settings, path: Path, env: Mapping[str, str]) -> Settings:
+    database = env.get("MONITOR_DATABASE_URL") or _read_secret_file(env, "MONITOR_DATABASE_URL")
+    updates: dict[str, Any] = {"database": _resolve_sqlite(database or settings.database, path)}
+    log_updates = {
+        key: env[f"MONITOR_LOG_{key.upper()}"]
+        for key in ("level", "format")
+        if env.get(f"MONITOR_LOG_{key.upper()}")
+    }
+    if log_updates:
+        updates["log"] = LogSettings.model_validate({**settings.log.model_dump(), **log_updates})
+    return settings.model_copy(update=updates)
+
+
+def _read_secret_file(env: Mapping[str, str], name: str) -> str | None:
+    path = env.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError([Problem(path, None, f"{name}_FILE", exc.strerror or str(exc))]) from None
+
+
+def _resolve_sqlite(url: str, config_file: Path) -> str:
+    """Relative SQLite paths are relative to the config file, like the watchlists."""
+    prefix = next((p for p in ("sqlite:///", "sqlite+pysqlite:///") if url.startswith(p)), None)
+    if prefix is None:
+        return url
+    rest = url[len(prefix) :]
+    if not rest or rest.startswith((":memory:", "/")) or rest.startswith("file:"):
+        return url
+    return prefix + str((config_file.parent / rest).resolve())
+
+
+def _channels(settings: Settings, doc: Document, problems: list[Problem]) -> dict[str, ChannelSettings]:
+    known = kinds()
+    out: dict[str, ChannelSettings] = {}
+    for name, raw in settings.channels.items():
+        loc: Loc = ("channels", name)
+        kind = raw.get("kind") if isinstance(raw, dict) else None
+        if kind not in known:
+            what = f"unknown channel kind {kind!r}" if kind else "missing key 'kind'"
+            problems.append(doc.problem((*loc, "kind"), f"{what}; known: {', '.join(known)}"))
+            continue
+        channel, found = validate(known[kind].Settings, doc, base=loc)
+        problems += found
+        if channel is not None:
+            out[name] = channel
+    return out
+
+
+def _watchlist_paths(
+    settings: Settings, main_path: Path, doc: Document, problems: list[Problem]
+) -> list[Path]:
+    patterns = [settings.watchlists] if isinstance(settings.watchlists, str) else settings.watchlists
+    paths: list[Path] = []
+    for i, pattern in enumerate(patterns):
+        full = pattern if os.path.isabs(pattern) else str(main_path.parent / pattern)
+        found = sorted(Path(p) for p in glob.glob(full))
+        if not found and not glob.has_magic(pattern):
+            loc: Loc = ("watchlists",) if isinstance(settings.watchlists, str) else ("watchlists", i)
+            problems.append(doc.problem(loc, f"no such file: {full}"))
+        paths += [p for p in found if p not in paths]
+    return paths
+
+
+def _cross_check(
+    watchlist: WatchlistSettings,
+    doc: Document,
+    settings: Settings,
+    channels: dict[str, ChannelSettings],
+    earlier: list[WatchlistSettings],
+) -> list[Problem]:
+    problems = []
+    if any(w.name == watchlist.name for w in earlier):
+        problems.append(doc.problem(("name",), f"another watchlist is named {watchlist.name!r}"))
+    for i, name in enumerate(watchlist.channels):
+        if name not in settings.channels:
+            known = ", ".join(settings.channels) or "none defined"
+            problems.append(doc.problem(("channels", i), f"no channel {name!r} (known: {known})"))
+    feed_names = {f.name for f in settings.feeds}
+    if watchlist.feeds != "all":
+        for i, name in enumerate(watchlist.feeds):
+            if name not in feed_names:
+                problems.append(doc.problem(("feeds", i), f"no feed named {name!r}"))
+    del channels  # channels with invalid settings were reported already
+    return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema for monitor.yaml and for watchlist files, for editors."""
+    settings = Settings.model_json_schema()
+    variants = []
+    for kind, cls in kinds().items():
+        schema = cls.Settings.model_json_schema()
+        schema["properties"]["kind"] = {"const": kind}
+        schema.setdefault("required", []).append("kind")
+        variants.append(schema)
+    settings["properties"]["channels"]["additionalProperties"] = {"oneOf": variants}
+    settings["title"] = "monitor.yaml"
+    watchlist = WatchlistSettings.model_json_schema()
+    watchlist["title"] = "monitor watchlist"
+    return {"monitor.yaml": settings, "watchlist": watchlist}
+
+
+__all__ = ["Config", "ConfigError", "Settings", "dotted", "json_schema", "load", "problems_from"]

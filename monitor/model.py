@@ -1,0 +1,141 @@
+"""model: the plain, frozen data that passes between stages. No I/O, no ORM, no behaviour beyond
+small derived properties, so any stage can be tested with values built by hand.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+class Severity(enum.StrEnum):
+    """How much a rule's hit matters. Ordered: low < medium < high < critical."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What came back for one conditional GET. `body` is None when `not_modified`."""
+
+    url: str
+    status: int
+    body: bytes | None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    # Set when every redirect on the way was permanent (301/308): the URL to store from now on.
+    moved_to: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed, normalised across RSS, Atom and JSON Feed.
+
+    `summary` and `content` keep the feed's (sanitised) HTML; turning them into text is left to
+    the extract stage so that entries already seen never pay for it.
+    """
+
+    guid: str
+    url: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed. `error` describes a problem the parser worked around (or, with no entries,
+    the reason there are none); `parser` says which parser produced it."""
+
+    entries: tuple[Entry, ...]
+    title: str | None = None
+    link: str | None = None
+    language: str | None = None
+    error: str | None = None
+    parser: str = "feedparser"
+
+
+Extraction = Literal["feed", "page", "fallback"]
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An entry made readable: the text the rules see and the alert quotes.
+
+    `extraction` says where `text` came from: the feed's own full text, the extracted page, or the
+    feed's summary because the page could not be fetched or extracted (`extraction_error` says
+    why).
+    """
+
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    summary: str = ""
+    source: str = ""
+    published: datetime | None = None
+    language: str | None = None
+    authors: tuple[str, ...] = ()
+    extraction: Extraction = "feed"
+    extraction_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One occurrence of a query term: which term, in which field, at which characters."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """A rule that matched an article, with the evidence an alert shows."""
+
+    watchlist: str
+    rule: str
+    severity: Severity
+    hits: tuple[Hit, ...] = ()
+    snippet: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """What a channel sends: everything rendered from the store at send time."""
+
+    alert_id: int
+    idempotency_key: str
+    watchlist: str
+    severity: Severity
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    rules: tuple[str, ...]
+    snippet: str
+    story_id: int
+    sources: tuple[tuple[str, str], ...] = field(default=())  # (source, url) of the story's articles
+    created_at: datetime | None = None
