@@ -139,7 +139,9 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(explicit or os.environ.get("MONITOR_CONFIG") or DEFAULT_PATH)
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Load and validate everything; raise ConfigError listing every problem found."""
     env = os.environ if env is None else env
     main_path = config_path(path)
@@ -217,7 +219,9 @@ def _resolve_sqlite(url: str, config_file: Path) -> str:
     return prefix + str((config_file.parent / rest).resolve())
 
 
-def _channels(settings: Settings, doc: Document, problems: list[Problem]) -> dict[str, ChannelSettings]:
+def _channels(
+    settings: Settings, doc: Document, problems: list[Problem]
+) -> dict[str, ChannelSettings]:
     known = kinds()
     out: dict[str, ChannelSettings] = {}
     for name, raw in settings.channels.items():
@@ -237,13 +241,17 @@ def _channels(settings: Settings, doc: Document, problems: list[Problem]) -> dic
 def _watchlist_paths(
     settings: Settings, main_path: Path, doc: Document, problems: list[Problem]
 ) -> list[Path]:
-    patterns = [settings.watchlists] if isinstance(settings.watchlists, str) else settings.watchlists
+    patterns = (
+        [settings.watchlists] if isinstance(settings.watchlists, str) else settings.watchlists
+    )
     paths: list[Path] = []
     for i, pattern in enumerate(patterns):
         full = pattern if os.path.isabs(pattern) else str(main_path.parent / pattern)
         found = sorted(Path(p) for p in glob.glob(full))
         if not found and not glob.has_magic(pattern):
-            loc: Loc = ("watchlists",) if isinstance(settings.watchlists, str) else ("watchlists", i)
+            loc: Loc = (
+                ("watchlists",) if isinstance(settings.watchlists, str) else ("watchlists", i)
+            )
             problems.append(doc.problem(loc, f"no such file: {full}"))
         paths += [p for p in found if p not in paths]
     return paths

@@ -28,7 +28,9 @@ from httpx_aiohttp import AiohttpTransport
 from monitor import __version__
 from monitor.errors import BlockedAddress
 
-USER_AGENT = f"monitor/{__version__} (self-hosted news alert daemon; +https://pypi.org/project/monitor/)"
+USER_AGENT = (
+    f"monitor/{__version__} (self-hosted news alert daemon; +https://pypi.org/project/monitor/)"
+)
 
 _guarded: contextvars.ContextVar[bool] = contextvars.ContextVar("monitor_guarded", default=False)
 
@@ -125,8 +127,6 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 

@@ -123,6 +123,17 @@ class RuleMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSpec:
+    """An alert to queue for an article's story on one channel (decided by the match stage)."""
+
+    watchlist: str
+    channel: str
+    severity: Severity
+    rules: tuple[str, ...]
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertMessage:
     """What a channel sends: everything rendered from the store at send time."""
 
@@ -137,5 +148,7 @@ class AlertMessage:
     rules: tuple[str, ...]
     snippet: str
     story_id: int
-    sources: tuple[tuple[str, str], ...] = field(default=())  # (source, url) of the story's articles
+    sources: tuple[tuple[str, str], ...] = field(
+        default=()
+    )  # (source, url) of the story's articles
     created_at: datetime | None = None

@@ -17,7 +17,7 @@ class LogSettings(ChannelSettings):
 
 
 class LogChannel(Channel):
-    """Log the alert (title, link, rules, snippet) at WARNING level, so it shows at any log level."""
+    """Log each alert (title, link, rules, snippet) at WARNING level, so it shows at any level."""
 
     kind = "log"
     Settings = LogSettings

@@ -1,0 +1,442 @@
+"""pipeline: the order of the stages, and the only module that knows it.
+
+    claim due feed → fetch → parse → drop seen entries → extract → match → record → deliver
+
+Each stage is a function over plain data in its own module; this file wires them to the I/O
+(the store, the HTTP client, the extraction pool, the channels). Cheap comes before expensive:
+a 304 or an unchanged body ends a feed's work before parsing, and entries already seen are
+dropped with one indexed query before anything is extracted or matched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import random
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from monitor import metrics
+from monitor.channels import Channel
+from monitor.config import Config, FeedSettings
+from monitor.errors import FeedGone, FetchError
+from monitor.model import Article, Entry
+from monitor.pipeline import deliver, extract, fetch, match, parse, stories
+from monitor.storage import Store
+from monitor.storage import alerts as alert_store
+from monitor.storage import articles as article_store
+from monitor.storage import feeds as feed_store
+
+log = structlog.get_logger("monitor.pipeline")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class FeedReport:
+    feed: str
+    result: str  # not_modified | unchanged | changed | failed | gone
+    new_entries: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PollReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+
+    def count(self, result: str) -> int:
+        return sum(1 for f in self.feeds if f.result == result)
+
+    @property
+    def new_entries(self) -> int:
+        return sum(f.new_entries for f in self.feeds)
+
+    @property
+    def alerts(self) -> int:
+        return sum(f.alerts for f in self.feeds)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+class Pipeline:
+    """One worker's view of the pipeline. `config` may be swapped on reload between cycles."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        client: httpx.AsyncClient,
+        channels: Mapping[str, Channel],
+        pool: Executor | None = None,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.client = client
+        self.channels = dict(channels)
+        self.pool = pool
+        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.slots = fetch.HostSlots(config.settings.fetch.per_host)
+
+    # -- polling -------------------------------------------------------------------------
+
+    def sync_feeds(self) -> None:
+        specs = [
+            feed_store.FeedSpec(f.name, f.url, self.config.feed_interval(f))
+            for f in self.config.settings.feeds
+            if f.enabled
+        ]
+        feed_store.sync(self.store, specs, self.clock())
+
+    async def poll(self, *, due_only: bool = True) -> PollReport:
+        """Poll every due feed (every active feed with `due_only=False`) once."""
+        settings = self.config.settings.fetch
+        report = PollReport()
+        done: set[int] = set()
+        gate = asyncio.Semaphore(settings.concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def one(state: feed_store.FeedState) -> None:
+            try:
+                outcome = await self.run_feed(state)
+                report.feeds.append(outcome)
+                metrics.polls.labels(outcome.result).inc()
+                metrics.entries.inc(outcome.new_entries)
+                metrics.alerts_queued.inc(outcome.alerts)
+            finally:
+                gate.release()
+
+        lease = max(600.0, settings.timeout * 10)
+        while True:
+            batch = feed_store.claim(
+                self.store,
+                self.owner,
+                self.clock(),
+                limit=settings.concurrency * 4,
+                lease_s=lease,
+                due_only=due_only,
+                exclude=done,
+            )
+            if not batch:
+                break
+            for state in batch:
+                done.add(state.id)
+                await gate.acquire()
+                task = asyncio.create_task(one(state))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+        return report
+
+    async def run_feed(self, state: feed_store.FeedState) -> FeedReport:
+        """Fetch, parse and ingest one feed; any failure becomes feed state, never an exception."""
+        settings = self.config.settings.fetch
+        now = self.clock()
+        try:
+            result = await fetch.fetch(
+                self.client,
+                state.url,
+                slots=self.slots,
+                timeout=settings.timeout,
+                max_bytes=settings.max_bytes,
+                etag=state.etag,
+                last_modified=state.last_modified,
+            )
+        except FetchError as exc:
+            return self._failed(state, now, exc)
+        if result.not_modified or result.body is None:
+            self._record(state, now, status=304, moved_to=result.moved_to)
+            return FeedReport(state.name, "not_modified")
+        body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+        validators = {"etag": result.etag, "last_modified": result.last_modified}
+        if body_hash == state.body_hash:
+            self._record(
+                state,
+                now,
+                status=result.status,
+                moved_to=result.moved_to,
+                changed=True,
+                body_hash=body_hash,
+                **validators,
+            )
+            return FeedReport(state.name, "unchanged")
+
+        parsed = parse.parse_feed(result.body, result.url, result.content_type, now=now)
+        if not parsed.entries:
+            error = parsed.error or "the feed has no entries"
+            return self._failed(state, now, FetchError(error, url=state.url, status=result.status))
+        if parsed.error:
+            log.info("feed parsed with problems", feed=state.name, error=parsed.error)
+
+        unique = list({e.guid: e for e in reversed(parsed.entries)}.values())[::-1]
+        new_guids = article_store.unseen(self.store, state.id, [e.guid for e in unique])
+        new_entries = [e for e in unique if e.guid in new_guids]
+        alerts = 0
+        if new_entries:
+            feed_cfg = self._feed_settings(state.name)
+            results = await asyncio.gather(
+                *(self.ingest(state, feed_cfg, e, now) for e in new_entries),
+                return_exceptions=True,
+            )
+            for entry, outcome in zip(new_entries, results, strict=True):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    # Not stored, so not seen: the next poll tries this entry again.
+                    log.error("entry failed", feed=state.name, url=entry.url, error=repr(outcome))
+                else:
+                    alerts += outcome
+        self._record(
+            state,
+            now,
+            status=result.status,
+            moved_to=result.moved_to,
+            changed=True,
+            body_hash=body_hash,
+            new_entries=len(new_entries),
+            **validators,
+        )
+        return FeedReport(state.name, "changed", len(new_entries), alerts)
+
+    async def ingest(
+        self,
+        state: feed_store.FeedState,
+        feed_cfg: FeedSettings | None,
+        entry: Entry,
+        now: datetime,
+    ) -> int:
+        """Turn one new entry into a stored article, its matches and its alerts."""
+        cfg = self.config
+        item = await self._article(state, feed_cfg, entry)
+        matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
+        specs = match.route(matches, cfg.watchlists, cfg.channels)
+        recorded = article_store.record(
+            self.store,
+            feed_id=state.id,
+            guid=entry.guid,
+            item=item,
+            text_hash=stories.text_hash(item.title, item.text),
+            matches=matches,
+            alerts=specs,
+            now=now,
+            story_window_s=cfg.settings.stories.window,
+        )
+        for alert_id in recorded.alert_ids:
+            log.info(
+                "alert queued",
+                feed=state.name,
+                alert=alert_id,
+                story=recorded.story_id,
+                url=item.url,
+                title=item.title,
+            )
+        return len(recorded.alert_ids)
+
+    async def _article(
+        self, state: feed_store.FeedState, feed_cfg: FeedSettings | None, entry: Entry
+    ) -> Article:
+        fetch_settings = self.config.settings.fetch
+        link_key = (
+            stories.canonical_url(entry.url)
+            if entry.url
+            else f"urn:monitor:{state.name}:{entry.guid}"
+        )
+        known = article_store.find(self.store, link_key)
+        if known is not None:  # another feed brought this article already: no second extraction
+            return replace(known, source=state.name)
+        text = extract.feed_text(entry)
+        fetch_pages = fetch_settings.fetch_pages
+        if feed_cfg is not None and feed_cfg.fetch_pages is not None:
+            fetch_pages = feed_cfg.fetch_pages
+        page: extract.PageText | None = None
+        page_error: str | None = None
+        if entry.url and extract.needs_page(
+            entry, text, full_text_chars=fetch_settings.full_text_chars, fetch_pages=fetch_pages
+        ):
+            page, page_error = await self._page(state, entry.url)
+        canonical = link_key
+        if page is not None and page.canonical_url:
+            canonical = stories.canonical_url(page.canonical_url)
+        return extract.build_article(
+            entry,
+            source=state.name,
+            canonical_url=canonical,
+            text=text,
+            page=page,
+            page_error=page_error,
+        )
+
+    async def _page(
+        self, state: feed_store.FeedState, url: str
+    ) -> tuple[extract.PageText | None, str | None]:
+        settings = self.config.settings.fetch
+        try:
+            result = await fetch.fetch(
+                self.client,
+                url,
+                slots=self.slots,
+                timeout=settings.timeout,
+                max_bytes=settings.max_bytes,
+                page=True,
+                allow_private=settings.allow_private_networks,
+            )
+        except FetchError as exc:
+            log.info(
+                "page not fetched; using the feed's text", feed=state.name, url=url, error=str(exc)
+            )
+            return None, f"page not fetched: {exc}"
+        if not result.body:
+            return None, "page was empty"
+        loop = asyncio.get_running_loop()
+        try:
+            page = await loop.run_in_executor(
+                self.pool, extract.extract_page, result.body, result.url, result.content_type
+            )
+        except Exception as exc:  # extraction of hostile pages must not lose the entry
+            log.warning(
+                "extraction failed; using the feed's text",
+                feed=state.name,
+                url=url,
+                error=repr(exc),
+            )
+            return None, f"extraction failed: {exc!r}"[:300]
+        if page is None:
+            return None, "no article text found in the page"
+        return page, None
+
+    def _feed_settings(self, name: str) -> FeedSettings | None:
+        return next((f for f in self.config.settings.feeds if f.name == name), None)
+
+    def _record(self, state: feed_store.FeedState, now: datetime, **values: Any) -> None:
+        next_at = fetch.next_poll(now, state.interval_s, rng=self.rng)
+        feed_store.record(self.store, state, feed_store.PollOutcome(next_at, **values), now)
+
+    def _failed(self, state: feed_store.FeedState, now: datetime, exc: FetchError) -> FeedReport:
+        errors = state.error_count + 1
+        gone = isinstance(exc, FeedGone)
+        next_at = fetch.next_poll(
+            now,
+            state.interval_s,
+            errors=errors,
+            retry_after=exc.retry_after,
+            max_backoff_s=self.config.settings.fetch.max_backoff,
+            rng=self.rng,
+        )
+        feed_store.record(
+            self.store,
+            state,
+            feed_store.PollOutcome(
+                next_poll_at=next_at, status=exc.status, ok=False, error=str(exc), gone=gone
+            ),
+            now,
+        )
+        log.warning(
+            "feed failed",
+            feed=state.name,
+            url=state.url,
+            error=str(exc),
+            errors=errors,
+            next_poll=next_at.isoformat(),
+            retired=gone,
+        )
+        return FeedReport(state.name, "gone" if gone else "failed", error=str(exc))
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def deliver(self, *, limit: int = 500) -> DeliveryReport:
+        """Send every due alert of the channels this worker has; failures are rescheduled."""
+        settings = self.config.settings.delivery
+        report = DeliveryReport()
+        rows = alert_store.claim(
+            self.store, self.owner, self.clock(), channels=list(self.channels), limit=limit
+        )
+        by_channel: dict[str, list[alert_store.AlertRow]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+
+        async def drain(name: str, queue: list[alert_store.AlertRow]) -> None:
+            channel = self.channels[name]
+            for row in queue:  # in order within a channel; channels run side by side
+                message = alert_store.message(self.store, row)
+                outcome = await deliver.send(channel, message)
+                now = self.clock()
+                if outcome.ok:
+                    alert_store.mark_sent(
+                        self.store, row, now, detail=outcome.detail, duration_ms=outcome.duration_ms
+                    )
+                    report.sent += 1
+                    metrics.deliveries.labels(name, "sent").inc()
+                    log.info(
+                        "alert sent",
+                        alert=row.id,
+                        channel=name,
+                        story=row.story_id,
+                        detail=outcome.detail,
+                    )
+                    continue
+                attempts = row.attempts + 1
+                when = deliver.retry_at(
+                    now,
+                    attempts,
+                    outcome,
+                    max_attempts=settings.max_attempts,
+                    backoff_s=settings.backoff,
+                    max_backoff_s=settings.max_backoff,
+                    rng=self.rng,
+                )
+                alert_store.mark_failed(
+                    self.store,
+                    row,
+                    self.owner,
+                    now,
+                    error=outcome.detail,
+                    retry_at=when,
+                    duration_ms=outcome.duration_ms,
+                )
+                metrics.deliveries.labels(name, "dead" if when is None else "failed").inc()
+                if when is None:
+                    report.dead += 1
+                    log.error(
+                        "alert is a dead letter",
+                        alert=row.id,
+                        channel=name,
+                        attempt=attempts,
+                        error=outcome.detail,
+                    )
+                else:
+                    report.failed += 1
+                    log.warning(
+                        "alert not delivered; will retry",
+                        alert=row.id,
+                        channel=name,
+                        attempt=attempts,
+                        error=outcome.detail,
+                        retry_at=when.isoformat(),
+                    )
+
+        await asyncio.gather(*(drain(name, queue) for name, queue in by_channel.items()))
+        return report
+
+
+__all__ = ["DeliveryReport", "FeedReport", "Pipeline", "PollReport", "utcnow"]

@@ -31,9 +31,7 @@ class RulesError(Exception):
 
 
 class Matcher:
-    def match(
-        self, article: Article, watchlists: Collection[str] | None = None
-    ) -> list[RuleMatch]:
+    def match(self, article: Article, watchlists: Collection[str] | None = None) -> list[RuleMatch]:
         raise NotImplementedError
 
 

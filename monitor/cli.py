@@ -1,0 +1,291 @@
+"""cli: the `monitor` command. One function per subcommand, no logic of its own.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config. Errors print one line and a
+hint; tracebacks only for bugs or with --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import __version__
+from monitor import config as config_mod
+from monitor.errors import ConfigError, MonitorError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _load(args: argparse.Namespace) -> config_mod.Config:
+    from monitor import log
+    from monitor.daemon import secrets_of
+
+    config = config_mod.load(args.config)
+    settings = config.settings.log
+    log.setup(
+        "debug" if args.debug else settings.level, settings.format, secrets=secrets_of(config)
+    )
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import Daemon
+
+    config = _load(args)
+    asyncio.run(Daemon(config).run())
+    return EXIT_OK
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    from monitor.daemon import once
+
+    config = _load(args)
+    polled, delivered = asyncio.run(once(config, deliver=not args.no_deliver))
+    print(
+        f"polled {len(polled.feeds)} feeds: {polled.count('changed')} changed, "
+        f"{polled.count('not_modified')} not modified, {polled.count('unchanged')} unchanged, "
+        f"{polled.count('failed') + polled.count('gone')} failed; "
+        f"{polled.new_entries} new entries, {polled.alerts} alerts queued; "
+        f"{delivered.sent} sent, {delivered.failed} to retry, {delivered.dead} dead"
+    )
+    for report in polled.feeds:
+        if report.error:
+            print(f"  {report.feed}: {report.error}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config)
+    rules = sum(len(w.rules) for w in config.watchlists)
+    print(
+        f"{config.path}: ok ({len(config.settings.feeds)} feeds, {len(config.channels)} channels, "
+        f"{len(config.watchlists)} watchlists, {rules} rules)"
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    schemas = config_mod.json_schema()
+    if args.write:
+        out = Path(args.write)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, schema in (
+            ("monitor.schema.json", schemas["monitor.yaml"]),
+            ("watchlist.schema.json", schemas["watchlist"]),
+        ):
+            (out / name).write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+            print(out / name)
+        return EXIT_OK
+    print(json.dumps(schemas, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from monitor.tester import article_from_source, render_matches
+
+    config = config_mod.load(args.config)
+    article = article_from_source(args.source, config)
+    matches = config.matcher.match(article, [args.watchlist] if args.watchlist else None)
+    print(render_matches(article, matches, as_json=args.json, color=sys.stdout.isatty()))
+    return EXIT_OK
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from monitor.storage import Store
+    from monitor.storage import feeds as feed_store
+
+    config = config_mod.load(args.config)
+    store = Store.open(config.database_url)
+    now = datetime.now(UTC)
+    if args.reset:
+        if not feed_store.reset(store, args.reset, now):
+            raise MonitorError(
+                f"no feed named {args.reset!r} in the store", hint="`monitor feeds` lists them"
+            )
+        print(f"{args.reset}: reset; it is polled at the next cycle")
+        return EXIT_OK
+    states = feed_store.all_feeds(store)
+    if not states:
+        print("no feeds polled yet; run `monitor once` or `monitor run`")
+        return EXIT_OK
+    rows = [
+        (
+            s.name,
+            feed_store.health(s, now),
+            _ago(s.last_success_at, now),
+            _ago(s.next_poll_at, now),
+            str(s.entries_seen),
+            (s.last_error or "")[:60],
+        )
+        for s in states
+    ]
+    _table(("FEED", "HEALTH", "LAST OK", "NEXT POLL", "ENTRIES", "LAST ERROR"), rows)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from monitor.storage import Store
+    from monitor.storage import alerts as alert_store
+
+    config = config_mod.load(args.config)
+    store = Store.open(config.database_url)
+    now = datetime.now(UTC)
+    if args.action == "retry":
+        ids = [int(i) for i in args.ids]
+        if not ids and not args.dead:
+            raise MonitorError("say which alerts to retry", hint="give alert IDs, or --dead")
+        n = alert_store.requeue(store, now, ids=ids, dead=args.dead)
+        print(f"{n} alert(s) queued again")
+        return EXIT_OK
+    rows = alert_store.listing(store, status=args.status, limit=args.limit)
+    counts = alert_store.counts(store)
+    print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "sent", "dead")))
+    titles = alert_store.titles(store, {r.article_id for r in rows})
+    _table(
+        ("ID", "STATUS", "CHANNEL", "SEVERITY", "TRIES", "CREATED", "TITLE", "LAST ERROR"),
+        [
+            (
+                str(r.id),
+                r.status,
+                r.channel,
+                r.severity,
+                str(r.attempts),
+                _ago(r.created_at, now),
+                titles.get(r.article_id, "")[:50],
+                (r.last_error or "")[:50],
+            )
+            for r in rows
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    from monitor.channels import kinds
+
+    for kind, cls in kinds().items():
+        print(f"{kind}: {(cls.__doc__ or '').strip().splitlines()[0]}")
+        for name, field in cls.Settings.model_fields.items():
+            if name == "kind":
+                continue
+            need = "required" if field.is_required() else f"default {field.default!r}"
+            secret = ", secret" if "Secret" in str(field.annotation) else ""
+            print(f"  {name}: {field.description or ''} ({need}{secret})")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "-"
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            text = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        text = f"{int(seconds)}s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    for line in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="monitor",
+        description="Self-hosted news monitoring: feeds in, one alert per story out.",
+    )
+    top.add_argument("--version", action="version", version=f"monitor {__version__}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str, config: bool = True
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        if config:
+            p.add_argument(
+                "-c",
+                "--config",
+                metavar="FILE",
+                help="settings file (default: $MONITOR_CONFIG or config/monitor.yaml)",
+            )
+        p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
+        p.set_defaults(func=func)
+        return p
+
+    command("run", cmd_run, "run the daemon: poll feeds and deliver alerts until stopped")
+    p = command("once", cmd_once, "poll every feed now, deliver pending alerts, then exit")
+    p.add_argument("--no-deliver", action="store_true", help="queue alerts but do not send them")
+    command("check", cmd_check, "validate the settings and every watchlist, listing all problems")
+    p = command(
+        "schema", cmd_schema, "print the JSON Schema of monitor.yaml and watchlists", config=False
+    )
+    p.add_argument("--write", metavar="DIR", help="write one .schema.json file per format to DIR")
+    p = command("test", cmd_test, "show which rules a text, file or URL matches, and why")
+    p.add_argument(
+        "source", metavar="PATH|URL|-", help="a text or HTML file, a URL, or - for stdin"
+    )
+    p.add_argument("--json", action="store_true", help="print the matches as JSON")
+    p.add_argument("--watchlist", metavar="NAME", help="only this watchlist")
+    p = command("feeds", cmd_feeds, "list feeds with their health and last error")
+    p.add_argument("--reset", metavar="NAME", help="clear a feed's errors or retirement")
+    p = command("alerts", cmd_alerts, "list alerts in the outbox, or retry them")
+    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry")
+    p.add_argument("--dead", action="store_true", help="with retry: every dead letter")
+    p.add_argument("--status", choices=["pending", "sent", "dead"], help="only this status")
+    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    command("channels", cmd_channels, "list the channel kinds and their settings", config=False)
+    p = command(
+        "demo", cmd_demo, "run the whole pipeline offline on bundled sample feeds", config=False
+    )
+    p.add_argument("--keep", metavar="DIR", help="keep the demo's config and database in DIR")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except MonitorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc!r}", file=sys.stderr)
+        print(
+            "hint: this is a bug in monitor; run again with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE

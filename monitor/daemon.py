@@ -1,0 +1,311 @@
+"""daemon: builds the runtime (store, HTTP client, channels, extraction pool) and drives the
+loops: APScheduler ticks, signals (SIGTERM/SIGINT stop, SIGHUP reloads), sd_notify, and the
+small HTTP server for /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import httpx
+import structlog
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from monitor import config as config_mod
+from monitor import http, metrics
+from monitor.channels import Channel, kinds
+from monitor.config import Config
+from monitor.errors import ConfigError
+from monitor.pipeline import DeliveryReport, Pipeline, PollReport
+from monitor.storage import Store
+from monitor.storage import alerts as alert_store
+from monitor.storage import engine as store_engine
+from monitor.storage import feeds as feed_store
+
+log = structlog.get_logger("monitor.daemon")
+
+POLL_TICK_S = 5.0
+
+
+def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Channel]:
+    known = kinds()
+    return {name: known[s.kind](name, s, client) for name, s in config.channels.items()}
+
+
+def secrets_of(config: Config) -> set[str]:
+    """Every secret value in the config, so the logger can mask it wherever it appears."""
+    found: set[str] = set()
+    for settings in config.channels.values():
+        for value in settings.__dict__.values():
+            if hasattr(value, "get_secret_value"):
+                found.add(value.get_secret_value())
+    password = httpx.URL(config.database_url.replace("+psycopg", "")).password
+    if password:
+        found.add(password)
+    return found
+
+
+@contextlib.asynccontextmanager
+async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[Pipeline]:
+    """Everything a pipeline needs, opened in order and closed in reverse."""
+    store = Store.open(config.database_url)
+    fetch = config.settings.fetch
+    client = http.build_client(
+        timeout=fetch.timeout,
+        max_connections=max(100, fetch.concurrency * 2),
+        user_agent=fetch.user_agent,
+    )
+    channels = build_channels(config, client)
+    # forkserver: the daemon has threads (DNS, SQLite) that a plain fork would copy mid-flight.
+    pool = ProcessPoolExecutor(
+        max_workers=max(1, min(4, os.cpu_count() or 1)),
+        mp_context=multiprocessing.get_context("forkserver"),
+    )
+    pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
+    try:
+        pipeline.sync_feeds()
+        yield pipeline
+    finally:
+        with contextlib.suppress(Exception):
+            feed_store.release(store, pipeline.owner)
+        for channel in pipeline.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.aclose()
+        await client.aclose()
+        pool.shutdown(wait=False, cancel_futures=True)
+        store.close()
+
+
+async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, DeliveryReport]:
+    """Poll every feed now, ingest what is new, deliver what is pending, and return."""
+    async with runtime(config) as pipeline:
+        polled = await pipeline.poll(due_only=False)
+        delivered = DeliveryReport()
+        if deliver:
+            while True:
+                batch = await pipeline.deliver()
+                delivered.sent += batch.sent
+                delivered.failed += batch.failed
+                delivered.dead += batch.dead
+                if batch.sent + batch.failed + batch.dead == 0:
+                    break
+        return polled, delivered
+
+
+class Daemon:
+    """`monitor run`: the loops, until SIGTERM or SIGINT."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.stopping = asyncio.Event()
+        self.running: set[asyncio.Task[Any]] = set()
+        self.last: dict[str, float] = {}
+
+    async def run(self) -> None:
+        async with runtime(self.config) as pipeline:
+            self.pipeline = pipeline
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn("reload", self.reload))
+            scheduler = AsyncIOScheduler(timezone="UTC")
+            delivery_every = self.config.settings.delivery.interval
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=POLL_TICK_S,
+                args=["poll"],
+                max_instances=1,
+                coalesce=True,
+                next_run_time=_now_dt(),
+            )
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=delivery_every,
+                args=["deliver"],
+                max_instances=1,
+                coalesce=True,
+                next_run_time=_now_dt(),
+            )
+            scheduler.add_job(
+                self._tick, "interval", seconds=30, args=["outbox"], max_instances=1, coalesce=True
+            )
+            web_runner = await self._serve_http()
+            scheduler.start()
+            _sd_notify("READY=1")
+            log.info(
+                "monitor running",
+                feeds=len(self.config.settings.feeds),
+                watchlists=len(self.config.watchlists),
+                channels=len(pipeline.channels),
+                database=store_engine.redact(self.config.database_url),
+            )
+            watchdog = self._spawn("watchdog", self._watchdog)
+            await self.stopping.wait()
+            _sd_notify("STOPPING=1")
+            log.info("stopping: finishing the work in hand")
+            scheduler.shutdown(wait=False)
+            watchdog.cancel()
+            await self._drain(timeout=30.0)
+            if web_runner is not None:
+                await web_runner.cleanup()
+        log.info("stopped")
+
+    def _spawn(self, name: str, job: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(job(), name=name)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task
+
+    async def _tick(self, loop_name: str) -> None:
+        if self.stopping.is_set():
+            return
+        jobs: Mapping[str, Callable[[], Coroutine[Any, Any, Any]]] = {
+            "poll": self._poll,
+            "deliver": self.pipeline.deliver,
+            "outbox": self._outbox,
+        }
+        task = self._spawn(loop_name, jobs[loop_name])
+        try:
+            await asyncio.shield(task)
+            self.last[loop_name] = time.time()
+            metrics.last_cycle.labels(loop_name).set_to_current_time()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("loop failed; it runs again at its next tick", loop=loop_name)
+
+    async def _poll(self) -> None:
+        with metrics.poll_seconds.time():
+            report = await self.pipeline.poll()
+        if report.feeds:
+            log.info(
+                "poll cycle",
+                feeds=len(report.feeds),
+                new_entries=report.new_entries,
+                alerts=report.alerts,
+                failed=report.count("failed"),
+                not_modified=report.count("not_modified"),
+            )
+
+    async def _outbox(self) -> None:
+        for status, n in alert_store.counts(self.pipeline.store).items():
+            metrics.outbox.labels(status).set(n)
+
+    async def reload(self) -> None:
+        """Re-read the config; a config that fails validation leaves the running one in force."""
+        try:
+            new = config_mod.load(self.config.path)
+        except ConfigError as exc:
+            log.error(
+                "config reload refused; keeping the running config",
+                problems=[str(p) for p in exc.problems],
+            )
+            return
+        old_channels = self.pipeline.channels
+        self.pipeline.config = new
+        self.pipeline.channels = build_channels(new, self.pipeline.client)
+        self.pipeline.slots.per_host = new.settings.fetch.per_host
+        self.pipeline.sync_feeds()
+        self.config = new
+        for channel in old_channels.values():
+            with contextlib.suppress(Exception):
+                await channel.aclose()
+        log.info("config reloaded", feeds=len(new.settings.feeds), watchlists=len(new.watchlists))
+
+    async def _drain(self, timeout: float) -> None:
+        pending = [t for t in self.running if not t.done()]
+        if not pending:
+            return
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.wait(still, timeout=5)
+
+    async def _watchdog(self) -> None:
+        usec = os.environ.get("WATCHDOG_USEC")
+        if not usec or not usec.isdigit():
+            return
+        every = int(usec) / 1e6 / 2
+        while True:
+            await asyncio.sleep(every)
+            if self.pipeline.store.ping():
+                _sd_notify("WATCHDOG=1")
+
+    def healthy(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while both loops keep completing (a stuck loop fails the check)."""
+        now = time.time()
+        limits = {
+            "poll": POLL_TICK_S * 6 + self.config.settings.fetch.timeout * 3,
+            "deliver": self.config.settings.delivery.interval * 6 + 120,
+        }
+        ages = {
+            name: round(now - self.last[name], 1) if name in self.last else None for name in limits
+        }
+        ok = all(age is not None and age < limits[name] for name, age in ages.items())
+        return ok, {"loops_seconds_since_last": ages}
+
+    async def _serve_http(self) -> web.AppRunner | None:
+        listen = self.config.settings.http.listen
+        if not listen:
+            return None
+        host, _, port = listen.rpartition(":")
+
+        async def healthz(_: web.Request) -> web.Response:
+            ok, detail = self.healthy()
+            return web.json_response({"ok": ok, **detail}, status=200 if ok else 503)
+
+        async def readyz(_: web.Request) -> web.Response:
+            store = self.pipeline.store
+            ok = store.ping() and store_engine.is_current(store.engine)
+            return web.json_response({"ok": ok}, status=200 if ok else 503)
+
+        async def metrics_view(_: web.Request) -> web.Response:
+            return web.Response(
+                body=generate_latest(metrics.REGISTRY),
+                headers={"Content-Type": CONTENT_TYPE_LATEST},
+            )
+
+        app = web.Application()
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        app.router.add_get("/metrics", metrics_view)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+        await site.start()
+        log.info("http listening", listen=listen)
+        return runner
+
+
+def _now_dt() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _sd_notify(state: str) -> None:
+    """Tell systemd about readiness and liveness (Type=notify). A no-op outside systemd.
+
+    Written by hand: the protocol is one datagram, not worth a dependency.
+    """
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(state.encode())

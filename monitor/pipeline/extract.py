@@ -1,0 +1,197 @@
+"""extract: an entry, and its page when the feed is short, → the Article the rules read.
+
+trafilatura finds the article body and metadata in a page; it is CPU-bound, so the pipeline
+runs `extract_page` in a worker pool. Everything here is a pure function of its inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import lxml.etree
+import lxml.html
+import trafilatura
+
+from monitor.model import Article, Entry, Extraction
+
+_BLOCK = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
+_SKIP = frozenset({"script", "style", "noscript", "template", "iframe", "object"})
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_BLANKS = re.compile(r"\n\s*\n+")
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PageText:
+    """What trafilatura found in a page."""
+
+    text: str
+    title: str | None = None
+    canonical_url: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML fragment: blocks become paragraphs, entities are decoded.
+
+    Written by hand because feed summaries are fragments, not documents, and trafilatura would
+    discard short ones as boilerplate. Iterative, so hostile nesting cannot exhaust the stack.
+    """
+    if "<" not in html and "&" not in html:
+        return _tidy(html)
+    try:
+        root = lxml.html.fragment_fromstring(html, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return _tidy(html)
+    parts: list[str] = []
+    skipping = 0
+    for event, el in lxml.etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in _SKIP:
+                skipping += 1
+            elif not skipping:
+                if tag in _BLOCK:
+                    parts.append("\n")
+                if el.text:
+                    parts.append(el.text)
+        else:
+            if tag in _SKIP:
+                skipping -= 1
+            elif not skipping and tag in _BLOCK:
+                parts.append("\n")
+            if not skipping and el.tail and el is not root:
+                parts.append(el.tail)
+    return _tidy("".join(parts))
+
+
+def _tidy(text: str) -> str:
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def feed_text(entry: Entry) -> str:
+    """The fullest text the feed itself carries for this entry."""
+    content = html_to_text(entry.content) if entry.content else ""
+    summary = html_to_text(entry.summary) if entry.summary else ""
+    return content if len(content) >= len(summary) else summary
+
+
+def needs_page(entry: Entry, text: str, *, full_text_chars: int, fetch_pages: bool) -> bool:
+    """A page is fetched only when the feed's own text is too short to be the article."""
+    return fetch_pages and bool(entry.url) and len(text) < full_text_chars
+
+
+def extract_page(body: bytes, url: str, content_type: str | None = None) -> PageText | None:
+    """Main text and metadata of an article page; None when nothing article-like is found."""
+    document: str | bytes = body
+    charset = _CHARSET.search(content_type or "")
+    if charset:
+        try:
+            document = body.decode(charset.group(1), errors="replace")
+        except LookupError:
+            document = body
+    result = trafilatura.bare_extraction(
+        document,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+    )
+    if result is None:
+        return None
+    text = (getattr(result, "text", None) or "").strip()
+    if not text:
+        return None
+    canonical = getattr(result, "url", None)
+    return PageText(
+        text=_tidy(text),
+        title=getattr(result, "title", None) or None,
+        canonical_url=canonical
+        if isinstance(canonical, str) and canonical.startswith("http")
+        else None,
+        published=_date(getattr(result, "date", None)),
+        language=getattr(result, "language", None) or None,
+    )
+
+
+def _date(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def build_article(
+    entry: Entry,
+    *,
+    source: str,
+    canonical_url: str,
+    text: str,
+    page: PageText | None = None,
+    page_error: str | None = None,
+) -> Article:
+    """Combine the feed's entry with what its page gave (if a page was fetched)."""
+    summary = html_to_text(entry.summary) if entry.summary else ""
+    extraction: Extraction
+    if page is not None:
+        body, extraction, error = page.text, "page", None
+    elif page_error is not None:
+        body, extraction, error = text, "fallback", page_error
+    else:
+        body, extraction, error = text, "feed", None
+    return Article(
+        url=entry.url or canonical_url,
+        canonical_url=canonical_url,
+        title=entry.title or (page.title if page and page.title else "") or "(untitled)",
+        text=body,
+        summary=summary if summary != body else "",
+        source=source,
+        published=entry.published or (page.published if page else None),
+        language=entry.language or (page.language if page else None),
+        authors=entry.authors,
+        extraction=extraction,
+        extraction_error=error,
+    )

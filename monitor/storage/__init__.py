@@ -1,0 +1,69 @@
+"""storage: the single source of truth between stages. `Store` owns the engine; the query modules
+(`feeds`, `articles`, `alerts`) hold the queries, one module per aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from monitor.storage import engine as _engine
+
+
+class Store:
+    """A database with an up-to-date schema. Writes run in `write()`, reads in `read()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = _engine.create(url)
+        if migrate:
+            _engine.migrate(engine)
+        return cls(engine)
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One transaction that will write (on SQLite: BEGIN IMMEDIATE, so writers queue)."""
+        with self.engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Store({_engine.redact(str(self.engine.url))})"
+
+
+def insert_new(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """INSERT … ON CONFLICT DO NOTHING; the ids of the rows that were new.
+
+    Uniqueness is the database's job: two workers inserting the same key both succeed and only
+    one row exists afterwards.
+    """
+    if not rows:
+        return []
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return [i for row in rows for i in conn.execute(stmt, dict(row)).scalars()]

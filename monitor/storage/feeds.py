@@ -1,0 +1,257 @@
+"""storage.feeds: feed rows: syncing them with the config, claiming due ones, recording polls.
+
+Which feed is due lives here (`next_poll_at`), not in the scheduler's memory, so restarts and
+several workers agree. Workers claim feeds with a lease (`SKIP LOCKED` on PostgreSQL); a worker
+that dies lets its lease expire and another takes the feed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from monitor.storage import Store
+from monitor.storage.tables import feed
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed as the config describes it."""
+
+    name: str
+    url: str
+    interval_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed as the store knows it."""
+
+    id: int
+    name: str
+    url: str
+    config_url: str
+    status: str
+    interval_s: float
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_poll_at: datetime
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    last_new_entry_at: datetime | None
+    last_status: int | None
+    error_count: int
+    last_error: str | None
+    entries_seen: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll of a feed came to; the store applies it in one UPDATE."""
+
+    next_poll_at: datetime
+    status: int | None = None
+    ok: bool = True
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    moved_to: str | None = None
+    gone: bool = False
+    new_entries: int = 0
+    changed: bool = False  # a body was parsed (validators and hash are replaced)
+
+
+_COLUMNS = [feed.c[name] for name in FeedState.__slots__]
+
+
+def _state(row: sa.Row[tuple[object, ...]]) -> FeedState:
+    return FeedState(**row._mapping)
+
+
+def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
+    """Make the feed table match the config: add new feeds, follow edits, mark removed ones."""
+    with store.write() as conn:
+        rows = {
+            r.name: r
+            for r in conn.execute(
+                sa.select(feed.c.name, feed.c.config_url, feed.c.interval_s, feed.c.status)
+            )
+        }
+        wanted = {s.name for s in specs}
+        for spec in specs:
+            row = rows.get(spec.name)
+            if row is None:
+                conn.execute(
+                    feed.insert().values(
+                        name=spec.name,
+                        config_url=spec.url,
+                        url=spec.url,
+                        status="active",
+                        interval_s=spec.interval_s,
+                        next_poll_at=now,
+                        error_count=0,
+                        entries_seen=0,
+                        created_at=now,
+                    )
+                )
+            elif row.config_url != spec.url:
+                # A new URL in the config starts the feed afresh (entries already seen stay seen).
+                conn.execute(
+                    feed.update()
+                    .where(feed.c.name == spec.name)
+                    .values(
+                        config_url=spec.url,
+                        url=spec.url,
+                        status="active",
+                        etag=None,
+                        last_modified=None,
+                        body_hash=None,
+                        error_count=0,
+                        last_error=None,
+                        interval_s=spec.interval_s,
+                        next_poll_at=now,
+                    )
+                )
+            elif row.interval_s != spec.interval_s or row.status == "removed":
+                conn.execute(
+                    feed.update()
+                    .where(feed.c.name == spec.name)
+                    .values(
+                        interval_s=spec.interval_s,
+                        status="active" if row.status == "removed" else row.status,
+                    )
+                )
+        gone = [
+            name for name, row in rows.items() if name not in wanted and row.status != "removed"
+        ]
+        if gone:
+            conn.execute(feed.update().where(feed.c.name.in_(gone)).values(status="removed"))
+
+
+def claim(
+    store: Store,
+    owner: str,
+    now: datetime,
+    *,
+    limit: int,
+    lease_s: float,
+    due_only: bool = True,
+    exclude: Collection[int] = (),
+) -> list[FeedState]:
+    """Lease up to `limit` active feeds (due ones, or all with `due_only=False`) to `owner`,
+    leaving out `exclude` (the feeds this cycle already polled)."""
+    cond = [
+        feed.c.status == "active",
+        sa.or_(feed.c.lease_until.is_(None), feed.c.lease_until < now),
+    ]
+    if due_only:
+        cond.append(feed.c.next_poll_at <= now)
+    if exclude:
+        cond.append(feed.c.id.not_in(list(exclude)))
+    with store.write() as conn:
+        ids = list(
+            conn.scalars(
+                sa.select(feed.c.id)
+                .where(*cond)
+                .order_by(feed.c.next_poll_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        until = now + timedelta(seconds=lease_s)
+        conn.execute(
+            feed.update().where(feed.c.id.in_(ids)).values(lease_owner=owner, lease_until=until)
+        )
+        rows = conn.execute(
+            sa.select(*_COLUMNS).where(feed.c.id.in_(ids)).order_by(feed.c.next_poll_at)
+        )
+        return [_state(r) for r in rows]
+
+
+def record(store: Store, state: FeedState, outcome: PollOutcome, now: datetime) -> None:
+    """Store one poll's outcome and release the lease."""
+    values: dict[str, object] = {
+        "next_poll_at": outcome.next_poll_at,
+        "last_polled_at": now,
+        "last_status": outcome.status,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if outcome.ok:
+        values.update(last_success_at=now, error_count=0, last_error=None)
+    else:
+        values.update(error_count=state.error_count + 1, last_error=(outcome.error or "")[:500])
+    if outcome.changed:
+        values.update(
+            etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash
+        )
+    if outcome.moved_to:
+        values["url"] = outcome.moved_to
+    if outcome.gone:
+        values["status"] = "retired"
+    if outcome.new_entries:
+        values.update(last_new_entry_at=now, entries_seen=feed.c.entries_seen + outcome.new_entries)
+    with store.write() as conn:
+        conn.execute(feed.update().where(feed.c.id == state.id).values(**values))
+
+
+def release(store: Store, owner: str) -> None:
+    """Give back every lease `owner` holds (on a clean shutdown)."""
+    with store.write() as conn:
+        conn.execute(
+            feed.update()
+            .where(feed.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def all_feeds(store: Store) -> list[FeedState]:
+    with store.read() as conn:
+        return [_state(r) for r in conn.execute(sa.select(*_COLUMNS).order_by(feed.c.name))]
+
+
+def reset(store: Store, name: str, now: datetime) -> bool:
+    """Clear a feed's errors and retirement so it is polled again now."""
+    with store.write() as conn:
+        result = conn.execute(
+            feed.update()
+            .where(feed.c.name == name, feed.c.status != "removed")
+            .values(
+                status="active",
+                error_count=0,
+                last_error=None,
+                next_poll_at=now,
+                etag=None,
+                last_modified=None,
+                body_hash=None,
+            )
+        )
+        return bool(result.rowcount)
+
+
+SILENT_AFTER_S = 14 * 86400.0
+
+
+def health(state: FeedState, now: datetime) -> str:
+    """One word (and a number) for `monitor feeds`: ok, new, failing ×n, retired, removed, or
+    silent when no new entry came for far longer than the feed's rhythm suggests."""
+    if state.status == "retired":
+        return "retired"
+    if state.status == "removed":
+        return "removed"
+    if state.error_count:
+        return f"failing x{state.error_count}"
+    if state.last_polled_at is None:
+        return "new"
+    since = state.last_new_entry_at or state.last_success_at
+    quiet = max(SILENT_AFTER_S, state.interval_s * 50)
+    if since is not None and (now - since).total_seconds() > quiet:
+        return f"silent {int((now - since).total_seconds() // 86400)}d"
+    return "ok"

@@ -1,0 +1,176 @@
+"""storage.tables: the database schema. Uniqueness that the invariants need is a constraint here,
+not a code path: one entry per (feed, guid), one article per canonical URL, one match per
+(article, watchlist, rule), one alert per (story, watchlist, channel).
+
+Changing a table means writing an Alembic migration in `storage/migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on every engine (SQLite has no time zones)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+        assert isinstance(when, datetime)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _when(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Feed(SQLModel, table=True):
+    """A configured feed and its health: failure is state, not a crash."""
+
+    __tablename__ = "feed"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    config_url: str  # as written in the config; a change there resets the feed
+    url: str  # where it is fetched now (a permanent redirect updates it)
+    status: str = Field(default="active")  # active | retired (410) | removed (not in config)
+    interval_s: float
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    next_poll_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    last_polled_at: datetime | None = _when()
+    last_success_at: datetime | None = _when()
+    last_new_entry_at: datetime | None = _when()
+    last_status: int | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    entries_seen: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Story(SQLModel, table=True):
+    """One real-world event, however many articles report it. Alerts belong to stories."""
+
+    __tablename__ = "story"
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    first_seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    article_count: int = 1
+
+
+class Article(SQLModel, table=True):
+    """A readable article, stored once however many feeds carry its URL."""
+
+    __tablename__ = "article"
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_url: str = Field(unique=True)
+    url: str
+    source: str  # name of the feed that brought it first
+    title: str
+    summary: str = Field(default="", sa_type=sa.Text)
+    text: str = Field(default="", sa_type=sa.Text)
+    text_hash: str = Field(index=True)
+    language: str | None = None
+    authors: str = ""  # comma-separated
+    published_at: datetime | None = _when()
+    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    extraction: str = "feed"  # feed | page | fallback
+    extraction_error: str | None = None
+    story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+
+
+class Entry(SQLModel, table=True):
+    """A feed item seen once: the cheap "is this new?" key checked before any work."""
+
+    __tablename__ = "entry"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "guid", name="uq_entry_feed_guid"),)
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id")
+    guid: str
+    article_id: int | None = Field(default=None, foreign_key="article.id", index=True)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RuleMatchRow(SQLModel, table=True):
+    """Which rule of which watchlist matched an article, with its evidence."""
+
+    __tablename__ = "rule_match"
+    __table_args__ = (
+        sa.UniqueConstraint("article_id", "watchlist", "rule", name="uq_match_article_rule"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", index=True)
+    watchlist: str
+    rule: str
+    severity: str
+    hits: str = Field(default="[]", sa_type=sa.Text)  # JSON list of {term, field, start, end}
+    snippet: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Alert(SQLModel, table=True):
+    """The outbox: one row per (story, watchlist, channel), sent at least once, never lost."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        sa.UniqueConstraint("story_id", "watchlist", "channel", name="uq_alert_story_channel"),
+        sa.Index("ix_alert_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id")
+    article_id: int = Field(foreign_key="article.id")
+    watchlist: str
+    channel: str
+    severity: str
+    rules: str  # comma-separated rule names
+    snippet: str = Field(default="", sa_type=sa.Text)
+    idempotency_key: str = Field(unique=True)
+    status: str = "pending"  # pending | sent | dead
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = _when()
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """Every try at sending an alert, with what the far end answered."""
+
+    __tablename__ = "delivery_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    ok: bool
+    detail: str = ""
+    duration_ms: int = 0
+
+
+metadata = SQLModel.metadata
+feed = Feed.__table__  # type: ignore[attr-defined]
+story = Story.__table__  # type: ignore[attr-defined]
+article = Article.__table__  # type: ignore[attr-defined]
+entry = Entry.__table__  # type: ignore[attr-defined]
+rule_match = RuleMatchRow.__table__  # type: ignore[attr-defined]
+alert = Alert.__table__  # type: ignore[attr-defined]
+delivery_attempt = DeliveryAttempt.__table__  # type: ignore[attr-defined]

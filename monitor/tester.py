@@ -1,0 +1,104 @@
+"""tester: what `monitor test` reads (a text or HTML file, a URL, or stdin) → an Article, and how
+its matches are shown. The article goes through the same extraction as in the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.http import build_client
+from monitor.model import Article, RuleMatch
+from monitor.pipeline import extract, fetch, stories
+
+
+def article_from_source(source: str, config: Config) -> Article:
+    if source.startswith(("http://", "https://")):
+        return asyncio.run(_from_url(source, config))
+    if source == "-":
+        raw = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise MonitorError(
+                f"no such file: {source}", hint="give a text or HTML file, a URL or -"
+            )
+        raw = path.read_bytes()
+        name = path.name
+    if raw.lstrip()[:1] == b"<":
+        page = extract.extract_page(raw, f"file:///{name}")
+        if page is None:
+            raise MonitorError(f"{name}: no article text found in this HTML")
+        return _article(page.title or name, page.text, f"file:///{name}", source="file")
+    text = raw.decode("utf-8", errors="replace").strip()
+    title, _, body = text.partition("\n")
+    return _article(title.strip(), body.strip(), f"file:///{name}", source="file")
+
+
+async def _from_url(url: str, config: Config) -> Article:
+    settings = config.settings.fetch
+    async with build_client(timeout=settings.timeout, user_agent=settings.user_agent) as client:
+        result = await fetch.fetch(
+            client,
+            url,
+            slots=fetch.HostSlots(1),
+            timeout=settings.timeout,
+            max_bytes=settings.max_bytes,
+            page=True,
+            allow_private=True,
+        )
+    page = extract.extract_page(result.body or b"", result.url, result.content_type)
+    if page is None:
+        raise MonitorError(f"{url}: no article text found in the page")
+    return _article(page.title or url, page.text, result.url, source="url", language=page.language)
+
+
+def _article(
+    title: str, text: str, url: str, *, source: str, language: str | None = None
+) -> Article:
+    return Article(
+        url=url,
+        canonical_url=stories.canonical_url(url),
+        title=title,
+        text=text,
+        source=source,
+        language=language,
+    )
+
+
+def render_matches(
+    article: Article, matches: Sequence[RuleMatch], *, as_json: bool, color: bool
+) -> str:
+    if as_json:
+        return json.dumps(
+            [
+                {
+                    "watchlist": m.watchlist,
+                    "rule": m.rule,
+                    "severity": str(m.severity),
+                    "snippet": m.snippet,
+                    "hits": [
+                        {"term": h.term, "field": h.field, "start": h.start, "end": h.end}
+                        for h in m.hits
+                    ],
+                }
+                for m in matches
+            ],
+            indent=2,
+            ensure_ascii=False,
+        )
+    if not matches:
+        return f"no rule matches {article.title!r}"
+    lines = [f"{len(matches)} rule(s) match {article.title!r}:"]
+    for m in matches:
+        lines.append(f"  [{m.severity}] {m.watchlist}/{m.rule}")
+        lines.append(
+            "    hits: " + ", ".join(f"{h.term} ({h.field} {h.start}-{h.end})" for h in m.hits)
+        )
+        lines.append(f"    {m.snippet}")
+    return "\n".join(lines)
