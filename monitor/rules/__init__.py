@@ -10,30 +10,21 @@ Interface used by the rest of monitor (the implementation lives in the submodule
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from monitor.model import Article, RuleMatch
+from monitor.rules.compile import compile_program
+from monitor.rules.matcher import Matcher
+from monitor.rules.problems import RuleProblem, RulesError
 from monitor.watchlist import WatchlistSettings
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProblem:
-    watchlist: int
-    loc: tuple[str | int, ...]
-    message: str
-
-
-class RulesError(Exception):
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        super().__init__("\n".join(p.message for p in problems))
-        self.problems = problems
-
-
-class Matcher:
-    def match(self, article: Article, watchlists: Collection[str] | None = None) -> list[RuleMatch]:
-        raise NotImplementedError
-
-
 def compile_watchlists(watchlists: Sequence[WatchlistSettings]) -> Matcher:
-    raise NotImplementedError
+    """Compile every rule of every watchlist into one matcher; raise `RulesError` with every
+    problem (bad query, unknown or empty group, unknown place) found in any of them."""
+    program, problems = compile_program(watchlists)
+    if problems:
+        raise RulesError(problems)
+    return Matcher(program)
+
+
+__all__ = ["Matcher", "RuleProblem", "RulesError", "compile_watchlists"]

@@ -1,0 +1,331 @@
+"""compile: validated watchlists → one `Program` (every term's spellings in Aho-Corasick automata,
+each rule an evaluator plus the keys that can trigger it), or every problem found, located.
+
+A key is a term's folded words between single spaces, with a leading space and (unless it ends in a
+wildcard) a trailing one, so a hit in the scanned text (words joined the same way) always sits on
+word boundaries. Each rule is triggered by the cheapest set of keys one of which must occur for it
+to hold; an article's scan evaluates only the rules whose trigger keys it contains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import ahocorasick
+
+from monitor.model import Severity
+from monitor.rules import arabic, places
+from monitor.rules.evaluate import (
+    AllOf,
+    AnyOf,
+    Evaluator,
+    Leaf,
+    NoneOf,
+    OneOf,
+    Resolved,
+    Within,
+    build,
+)
+from monitor.rules.lexer import FIELDS, QueryError
+from monitor.rules.parser import parse, parse_member
+from monitor.rules.problems import RuleProblem
+from monitor.rules.query import And, Group, Near, Node, Not, Or, Term
+from monitor.rules.stemming import stem
+from monitor.watchlist import PlacesGroup, WatchlistSettings
+
+FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
+UNSCOPED = frozenset({FIELD_INDEX["title"], FIELD_INDEX["summary"], FIELD_INDEX["text"]})
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One spelling to find: AC key `key`, in these fields, spanning `words` words; `case_key`,
+    when set, is the key with case kept, which the text must equal too."""
+
+    key: int
+    fields: frozenset[int]
+    words: int
+    case_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    index: int
+    watchlist: str
+    name: str
+    severity: Severity
+    min_hits: int
+    query: Evaluator
+    exclude: Evaluator | None
+
+
+@dataclass
+class Program:
+    """Everything the matcher needs, built once per configuration."""
+
+    keys: list[str] = field(default_factory=list)
+    stemmed: list[bool] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    key_rules: list[tuple[int, ...]] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    automaton: ahocorasick.Automaton | None = None
+    stem_automaton: ahocorasick.Automaton | None = None
+
+
+@dataclass
+class Member:
+    """A group member and the label its hits carry."""
+
+    term: Term
+    label: str
+    stem: bool
+
+
+def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
+    compiler = _Compiler()
+    for index, watchlist in enumerate(watchlists):
+        compiler.watchlist(index, watchlist)
+    return compiler.finish(), compiler.problems
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.program = Program()
+        self.problems: list[RuleProblem] = []
+        self._keys: dict[tuple[bool, str], int] = {}
+        self._patterns: dict[Pattern, int] = {}
+        self._labels: dict[str, int] = {}
+        self._cost: dict[Leaf, float] = {}
+        self._triggers: dict[int, list[int]] = {}
+
+    def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
+        groups: dict[str, list[Member]] = {}
+        for name, spec in watchlist.groups.items():
+            groups[name] = self.group(index, name, spec, watchlist.stem)
+        for number, settings in enumerate(watchlist.rules):
+            problems = len(self.problems)
+            where = ("rules", number)
+            query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
+            exclude = None
+            if settings.exclude is not None:
+                exclude = self.query(
+                    index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
+                )
+            if query is None or len(self.problems) > problems:
+                continue
+            trigger = _required(query, self)
+            if trigger is None:
+                self.problems.append(
+                    RuleProblem(
+                        index,
+                        (*where, "query"),
+                        QueryError(
+                            "this query can hold without finding any of its terms (NOT only says"
+                            " what must be absent); add a word, phrase or @group it must find",
+                            settings.query,
+                            0,
+                            len(settings.query),
+                        ).render(),
+                    )
+                )
+                continue
+            rule_index = len(self.program.rules)
+            for key in sorted(trigger[1]):
+                self._triggers.setdefault(key, []).append(rule_index)
+            self.program.rules.append(
+                Rule(
+                    rule_index,
+                    watchlist.name,
+                    settings.name,
+                    settings.severity,
+                    settings.min_hits,
+                    build(query),
+                    build(exclude) if exclude is not None else None,
+                )
+            )
+
+    def group(
+        self, index: int, name: str, spec: list[str] | PlacesGroup, stem_words: bool
+    ) -> list[Member]:
+        if isinstance(spec, PlacesGroup):
+            expansion = places.expand_group(spec)
+            for problem in expansion.problems:
+                self.problems.append(
+                    RuleProblem(index, ("groups", name, *problem.loc), problem.message)
+                )
+            members = [
+                Member(
+                    parse_member(s.spelling),
+                    f"@{name}: {s.place}" + ("" if s.spelling == s.place else f" ({s.spelling})"),
+                    False,
+                )
+                for s in expansion.spellings
+            ]
+            if not members and not expansion.problems:
+                self.problems.append(
+                    RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
+                )
+            return members
+        out = []
+        for number, text in enumerate(spec):
+            if not str(text).strip():
+                continue
+            try:
+                term = parse_member(str(text))
+            except QueryError as exc:
+                self.problems.append(RuleProblem(index, ("groups", name, number), exc.render()))
+                continue
+            out.append(Member(term, f"@{name}: {term.text}", stem_words))
+        return out
+
+    def query(
+        self,
+        index: int,
+        loc: tuple[str | int, ...],
+        text: str,
+        groups: dict[str, list[Member]],
+        stem_words: bool,
+    ) -> Resolved | None:
+        try:
+            tree = parse(text)
+        except QueryError as exc:
+            self.problems.append(RuleProblem(index, loc, exc.render()))
+            return None
+        missing = [g for g in _groups(tree) if g.name not in groups]
+        for ref in missing:
+            known = ", ".join("@" + name for name in groups) or "none defined"
+            message = f"unknown group @{ref.name} (groups: {known})"
+            error = QueryError(message, text, ref.start, ref.end)
+            self.problems.append(RuleProblem(index, loc, error.render()))
+        if missing:
+            return None
+        return self.resolve(tree, groups, stem_words)
+
+    def resolve(self, node: Node, groups: dict[str, list[Member]], stem_words: bool) -> Resolved:
+        if isinstance(node, Term):
+            return AnyOf((self.leaf(node, node.text, stem_words),))
+        if isinstance(node, Group):
+            members = groups[node.name]
+            return AnyOf(
+                tuple(
+                    self.leaf(dataclasses.replace(m.term, field=node.field), m.label, m.stem)
+                    for m in members
+                )
+            )
+        if isinstance(node, And):
+            return AllOf(tuple(self.resolve(c, groups, stem_words) for c in node.children))
+        if isinstance(node, Or):
+            return OneOf(tuple(self.resolve(c, groups, stem_words) for c in node.children))
+        if isinstance(node, Not):
+            return NoneOf(self.resolve(node.child, groups, stem_words))
+        left = self.resolve(node.left, groups, stem_words)
+        right = self.resolve(node.right, groups, stem_words)
+        return Within(left, right, node.distance, node.ordered)
+
+    def leaf(self, term: Term, label: str, stem_words: bool) -> Leaf:
+        fields = UNSCOPED if term.field is None else frozenset({FIELD_INDEX[term.field]})
+        stemmed = stem_words and not term.wildcard and not term.case
+        tail = "" if term.wildcard else " "
+        patterns = []
+        for first in arabic.with_proclitics(term.words[0]):
+            spelled = [first, *term.words[1:]]
+            folded = [w.lower() for w in spelled]
+            if stemmed:
+                folded = [stem(w) for w in folded]
+            key = self.key(stemmed, " " + " ".join(folded) + tail)
+            case_key = " " + " ".join(spelled) + tail if term.case else None
+            patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
+        leaf = Leaf(tuple(patterns), self.label(label))
+        self._cost[leaf] = _cost(term)
+        return leaf
+
+    def key(self, stemmed: bool, text: str) -> int:
+        found = self._keys.get((stemmed, text))
+        if found is None:
+            found = self._keys[(stemmed, text)] = len(self.program.keys)
+            self.program.keys.append(text)
+            self.program.stemmed.append(stemmed)
+        return found
+
+    def pattern(self, pattern: Pattern) -> int:
+        found = self._patterns.get(pattern)
+        if found is None:
+            found = self._patterns[pattern] = len(self.program.patterns)
+            self.program.patterns.append(pattern)
+        return found
+
+    def label(self, text: str) -> int:
+        found = self._labels.get(text)
+        if found is None:
+            found = self._labels[text] = len(self.program.labels)
+            self.program.labels.append(text)
+        return found
+
+    def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
+        keys = frozenset(self.program.patterns[p].key for p in leaf.patterns)
+        return self._cost[leaf], keys
+
+    def finish(self) -> Program:
+        program = self.program
+        program.key_rules = [tuple(self._triggers.get(k, ())) for k in range(len(program.keys))]
+        program.automaton = _automaton(program, stemmed=False)
+        program.stem_automaton = _automaton(program, stemmed=True)
+        return program
+
+
+def _automaton(program: Program, stemmed: bool) -> ahocorasick.Automaton | None:
+    automaton = ahocorasick.Automaton()
+    for index, (key, is_stemmed) in enumerate(zip(program.keys, program.stemmed, strict=True)):
+        if is_stemmed == stemmed:
+            automaton.add_word(key, index)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton
+
+
+def _groups(node: Node) -> list[Group]:
+    if isinstance(node, Group):
+        return [node]
+    if isinstance(node, And | Or):
+        return [g for c in node.children for g in _groups(c)]
+    if isinstance(node, Not):
+        return _groups(node.child)
+    if isinstance(node, Near):
+        return _groups(node.left) + _groups(node.right)
+    return []
+
+
+def _cost(term: Term) -> float:
+    """A guess at how often a term occurs, to pick the rarest trigger: names (capitalised or in
+    another script) are rare, phrases rarer than words, prefixes the most common."""
+    first = term.words[0]
+    if term.wildcard:
+        return 2.0
+    if first[:1].isupper() or not first.isascii() or term.case:
+        return 0.05
+    return 0.2 if len(term.words) > 1 else 1.0
+
+
+def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int]] | None:
+    """(cost, keys): a cheapest set of keys at least one of which occurs whenever `node` holds."""
+    if isinstance(node, AnyOf):
+        cost, keys = 0.0, frozenset[int]()
+        for leaf in node.leaves:
+            c, k = compiler.leaf_keys(leaf)
+            cost, keys = cost + c, keys | k
+        return cost, keys
+    if isinstance(node, OneOf):
+        parts = [_required(c, compiler) for c in node.children]
+        if any(p is None for p in parts):
+            return None
+        found = [p for p in parts if p is not None]
+        return sum(p[0] for p in found), frozenset().union(*(p[1] for p in found))
+    if isinstance(node, NoneOf):
+        return None
+    children = node.children if isinstance(node, AllOf) else (node.left, node.right)
+    options = [p for p in (_required(c, compiler) for c in children) if p is not None]
+    return min(options, key=lambda p: p[0]) if options else None

@@ -1,0 +1,154 @@
+"""evaluate: a resolved query → a Python closure that decides it over one article's scanned words.
+
+Every node yields where it holds, as spans `(start, end, field, evidence)`: word positions
+[start, end) in one field and the term occurrences `(start, end, field, label)` that prove it; or
+None when it does not hold. NOT yields an empty list when it holds (it proves by absence).
+Proximity is decided over all pairs of spans, so nested NEARs mean exactly what they say.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Occurrence = tuple[int, int, int, int]  # start word, end word, field, label
+Span = tuple[int, int, int, tuple[Occurrence, ...]]
+Evaluator = Callable[["Positions"], list[Span] | None]
+
+
+class Positions(Protocol):
+    def positions(self, pattern: int) -> list[tuple[int, int, int]]:
+        """(start word, end word, field) of every occurrence of a pattern, by start."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A term as the evaluator sees it: the patterns that spell it, and the label its hits carry."""
+
+    patterns: tuple[int, ...]
+    label: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    leaves: tuple[Leaf, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    children: tuple[Resolved, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    children: tuple[Resolved, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NoneOf:
+    child: Resolved
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    left: Resolved
+    right: Resolved
+    distance: int
+    ordered: bool
+
+
+Resolved = AnyOf | AllOf | OneOf | NoneOf | Within
+
+
+def build(node: Resolved) -> Evaluator:
+    if isinstance(node, AnyOf):
+        return _leaves(node.leaves)
+    if isinstance(node, AllOf):
+        return _all([build(c) for c in node.children])
+    if isinstance(node, OneOf):
+        return _one([build(c) for c in node.children])
+    if isinstance(node, NoneOf):
+        return _none(build(node.child))
+    return _within(build(node.left), build(node.right), node.distance, node.ordered)
+
+
+def _leaves(leaves: Sequence[Leaf]) -> Evaluator:
+    pairs = [(p, leaf.label) for leaf in leaves for p in leaf.patterns]
+
+    def evaluate(scan: Positions) -> list[Span] | None:
+        out: list[Span] = []
+        for pattern, label in pairs:
+            for s, e, f in scan.positions(pattern):
+                out.append((s, e, f, ((s, e, f, label),)))
+        return out or None
+
+    return evaluate
+
+
+def _all(children: list[Evaluator]) -> Evaluator:
+    def evaluate(scan: Positions) -> list[Span] | None:
+        out: list[Span] = []
+        for child in children:
+            spans = child(scan)
+            if spans is None:
+                return None
+            out += spans
+        return out
+
+    return evaluate
+
+
+def _one(children: list[Evaluator]) -> Evaluator:
+    def evaluate(scan: Positions) -> list[Span] | None:
+        out: list[Span] | None = None
+        for child in children:
+            spans = child(scan)
+            if spans is not None:
+                out = spans if out is None else out + spans
+        return out
+
+    return evaluate
+
+
+def _none(child: Evaluator) -> Evaluator:
+    def evaluate(scan: Positions) -> list[Span] | None:
+        return [] if child(scan) is None else None
+
+    return evaluate
+
+
+def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> Evaluator:
+    def evaluate(scan: Positions) -> list[Span] | None:
+        a = left(scan)
+        if not a:
+            return None
+        b = right(scan)
+        if not b:
+            return None
+        return near_pairs(a, b, distance, ordered) or None
+
+    return evaluate
+
+
+def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> list[Span]:
+    """Every pair (x from a, y from b) in one field, not overlapping, with at most `distance`
+    words between them (x before y when `ordered`), as the span covering both."""
+    b = sorted(b, key=lambda span: span[0])
+    starts = [span[0] for span in b]
+    longest = max(span[1] - span[0] for span in b)
+    out: list[Span] = []
+    for x in a:
+        xs, xe, xf, xev = x
+        # y after x: y.start in [xe, xe + distance]; y before x: y.end in [xs - distance, xs].
+        lo = xs - distance - longest if not ordered else xe
+        i = bisect.bisect_left(starts, lo)
+        j = bisect.bisect_right(starts, xe + distance)
+        for ys, ye, yf, yev in b[i:j]:
+            if yf != xf:
+                continue
+            if ys >= xe or (not ordered and ye <= xs and xs - ye <= distance):
+                out.append((min(xs, ys), max(xe, ye), xf, xev + yev))
+    return out

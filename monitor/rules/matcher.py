@@ -1,0 +1,149 @@
+"""matcher: one article → the `RuleMatch`es of every compiled rule, in one pass over its words.
+
+The article's fields are folded once and their words joined by single spaces (a sentinel word
+between fields); one Aho-Corasick pass over that string (and one over its stems, if a watchlist
+stems) finds every key. Only rules triggered by a key found are evaluated, and word positions are
+worked out only for the patterns those rules ask about.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection
+
+from monitor.model import Article, RuleMatch
+from monitor.rules import evidence
+from monitor.rules.compile import Program
+from monitor.rules.evaluate import Occurrence
+from monitor.rules.lexer import FIELDS
+from monitor.rules.normalize import Folded, fold
+from monitor.rules.stemming import stem_all
+
+_SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
+
+
+def field_values(article: Article) -> tuple[str, ...]:
+    """The article's fields in `FIELDS` order: title, summary, text, source, url, lang."""
+    return (
+        article.title,
+        article.summary,
+        article.text,
+        article.source,
+        article.url,
+        article.language or "",
+    )
+
+
+class Scan:
+    """One article's folded words and the keys found in them."""
+
+    def __init__(self, program: Program, article: Article) -> None:
+        self.program = program
+        self.folded: list[Folded] = [fold(value) for value in field_values(article)]
+        tokens: list[str] = []
+        self.field_starts: list[int] = []
+        for folded in self.folded:
+            self.field_starts.append(len(tokens))
+            tokens += folded.text.split()
+            tokens.append(_SENTINEL)
+        self.cased = " " + " ".join(tokens) + " "
+        self.lower = self.cased.lower()
+        self.stems = ""
+        self.found: dict[int, list[int]] = {}
+        if program.automaton is not None:
+            self._find(program.automaton, self.lower)
+        if program.stem_automaton is not None:
+            self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
+            self._find(program.stem_automaton, self.stems)
+        self._positions: dict[int, list[tuple[int, int, int]]] = {}
+        self._spans: dict[int, list[tuple[int, int]]] = {}
+
+    def _find(self, automaton: object, text: str) -> None:
+        keys = self.program.keys
+        found = self.found
+        for end, key in automaton.iter(text):  # type: ignore[attr-defined]
+            start = end - len(keys[key]) + 1
+            spots = found.get(key)
+            if spots is None:
+                found[key] = [start]
+            else:
+                spots.append(start)
+
+    def candidates(self) -> list[int]:
+        """Indices of the rules some found key can trigger, in rule order."""
+        key_rules = self.program.key_rules
+        out: set[int] = set()
+        for key in self.found:
+            out.update(key_rules[key])
+        return sorted(out)
+
+    def positions(self, pattern: int) -> list[tuple[int, int, int]]:
+        cached = self._positions.get(pattern)
+        if cached is not None:
+            return cached
+        p = self.program.patterns[pattern]
+        text = self.stems if self.program.stemmed[p.key] else self.lower
+        out = []
+        for start in self.found.get(p.key, ()):
+            if p.case_key is not None and not self.cased.startswith(p.case_key, start):
+                continue
+            word = text.count(" ", 0, start)
+            field = bisect.bisect_right(self.field_starts, word) - 1
+            if field in p.fields:
+                out.append((word, word + p.words, field))
+        self._positions[pattern] = out
+        return out
+
+    def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
+        """Character offsets in the original field of an occurrence's words."""
+        start, end, field, _ = occurrence
+        first = self.field_starts[field]
+        spans = self._word_spans(field)
+        a = spans[start - first][0]
+        b = spans[end - 1 - first][1]
+        return self.folded[field].span(a, b)
+
+    def _word_spans(self, field: int) -> list[tuple[int, int]]:
+        spans = self._spans.get(field)
+        if spans is None:
+            spans = self._spans[field] = self.folded[field].word_spans()
+        return spans
+
+
+class Matcher:
+    """Every watchlist's rules, compiled; `match` checks one article against all of them."""
+
+    def __init__(self, program: Program | None = None) -> None:
+        self._program = program or Program()
+
+    @property
+    def rule_count(self) -> int:
+        return len(self._program.rules)
+
+    def match(self, article: Article, watchlists: Collection[str] | None = None) -> list[RuleMatch]:
+        """The rules `article` matches (only those of `watchlists`, if given), in watchlist and
+        rule order, each with its hits and a snippet."""
+        program = self._program
+        if not program.rules:
+            return []
+        scan = Scan(program, article)
+        out: list[RuleMatch] = []
+        for index in scan.candidates():
+            rule = program.rules[index]
+            if watchlists is not None and rule.watchlist not in watchlists:
+                continue
+            spans = rule.query(scan)
+            if spans is None:
+                continue
+            occurrences = sorted({o for span in spans for o in span[3]})
+            if len(occurrences) < rule.min_hits:
+                continue
+            if rule.exclude is not None and rule.exclude(scan) is not None:
+                continue
+            hits = evidence.hits(scan, occurrences, program.labels)
+            snippet = evidence.snippet(field_values(article), hits)
+            out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
+        return out
+
+
+__all__ = ["FIELDS", "Matcher", "Scan", "field_values"]

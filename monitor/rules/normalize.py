@@ -1,0 +1,160 @@
+"""normalize: text → words as the rules see them, keeping the way back to the original characters.
+
+One function, `fold`, serves both queries and articles, so a term and the text it should match are
+always normalised alike: HTML entities decoded, Unicode compatibility forms (NFKC/NFKD) unfolded,
+diacritics removed, every quote and apostrophe form made one, a possessive ’s dropped, and every
+character that is not a letter or digit (hyphens and dashes included) turned into a space. Case is
+kept in `Folded.text` (case-sensitive terms need it); `.lower()` of it is the case-folded form and
+has the same length, so positions carry over.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from monitor.rules import arabic
+
+APOSTROPHES = "'‘’‚‛′ʹʻʼʽʾʿ`´＇"
+# Invisible characters that may sit inside a word (soft hyphen, zero-width joiners, BOM).
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_SPECIAL = re.compile(_ENTITY.pattern + r"|[^\x00-\x7f]")
+
+
+def _fold_char(ch: str) -> str:
+    """The folded form of one character: '' (dropped), ' ' (a word break) or letters/digits."""
+    if ch in APOSTROPHES:
+        return "'"
+    if ch in _INVISIBLE or unicodedata.category(ch) in ("Mn", "Me"):
+        return ""
+    if ch in arabic.FOLD:
+        return arabic.FOLD[ch]
+    if ch in "ßẞ":
+        return "ss" if ch == "ß" else "SS"
+    if ch == "ς":
+        return "σ"
+    if "\uac00" <= ch <= "\ud7a3":  # Hangul syllables: NFKD would split them into jamo
+        return ch
+    out = "".join(
+        c for c in unicodedata.normalize("NFKD", ch) if unicodedata.category(c) not in ("Mn", "Me")
+    )
+    return out if out.isalnum() else " "
+
+
+@functools.cache
+def _tables() -> tuple[dict[int, str], dict[int, str], re.Pattern[str]]:
+    """(table for every character, table for ASCII only, regex of characters that change length).
+
+    Built once, lazily: about 0.1 s for the Basic Multilingual Plane and the mathematical letters.
+    """
+    full: dict[int, str] = {}
+    resizing: list[str] = []
+    code_points = [*range(0x80, 0xD800), *range(0xE000, 0x10000), *range(0x1D400, 0x1D800)]
+    for cp in code_points:
+        ch = chr(cp)
+        folded = _fold_char(ch)
+        if folded != ch:
+            full[cp] = folded
+            if len(folded) != 1:
+                resizing.append(re.escape(ch))
+    ascii_table = {cp: (" " if not chr(cp).isalnum() else chr(cp)) for cp in range(0x80)}
+    ascii_table[ord("'")] = "'"
+    full.update({cp: v for cp, v in ascii_table.items() if v != chr(cp)})
+    return full, ascii_table, re.compile("[" + "".join(resizing) + "]")
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A string normalised for matching, with case kept, and how to map it back.
+
+    `text` has only letters, digits and spaces. `starts[i]`/`ends[i]` give the original characters
+    behind `text[i]`; both are None when the two strings line up one to one.
+    """
+
+    original: str
+    text: str
+    starts: tuple[int, ...] | None = None
+    ends: tuple[int, ...] | None = None
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original span behind `text[start:end]` (end > start)."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+    def word_spans(self) -> list[tuple[int, int]]:
+        """Spans in `text` of the words `text.split()` returns, in order."""
+        return [m.span() for m in _WORD.finditer(self.text)]
+
+
+_WORD = re.compile(r"\S+")
+
+
+def fold(text: str) -> Folded:
+    """Normalise `text` for matching (see the module docstring)."""
+    full, ascii_table, resizing = _tables()
+    entities = "&" in text and _ENTITY.search(text) is not None
+    if entities or resizing.search(text):
+        return _drop_apostrophes(_fold_mapped(text, full))
+    if text.isascii():
+        out = text.translate(ascii_table)
+    elif len(text.encode("utf-8")) - len(text) > len(text) // 8:
+        out = text.translate(full)  # mostly non-Latin text: one C-level pass is cheapest
+    else:
+        out = _NON_ASCII_RUN.sub(lambda m: m.group().translate(full), text).translate(ascii_table)
+    return _drop_apostrophes(Folded(text, out))
+
+
+def _fold_mapped(text: str, full: dict[int, str]) -> Folded:
+    """Slow path for text whose length changes (entities, ligatures, stray combining marks)."""
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 0
+    for m in _SPECIAL.finditer(text):
+        a, b = m.span()
+        if a > pos:
+            pieces.append(text[pos:a].translate(full))
+            starts.extend(range(pos, a))
+            ends.extend(range(pos + 1, a + 1))
+        raw = m.group()
+        decoded = html.unescape(raw) if raw.startswith("&") else raw
+        folded = decoded.translate(full)
+        pieces.append(folded)
+        starts.extend([a] * len(folded))
+        ends.extend([b] * len(folded))
+        pos = b
+    pieces.append(text[pos:].translate(full))
+    starts.extend(range(pos, len(text)))
+    ends.extend(range(pos + 1, len(text) + 1))
+    return Folded(text, "".join(pieces), tuple(starts), tuple(ends))
+
+
+def _drop_apostrophes(folded: Folded) -> Folded:
+    """Possessive ’s disappears; other apostrophes split the word (ISIL’s → ISIL, don’t → don t).
+
+    Length is preserved, so the span maps stay valid.
+    """
+    s = folded.text
+    if "'" not in s:
+        return folded
+    s = (s + " ").replace("'s ", "   ").replace("'S ", "   ")[:-1].replace("'", " ")
+    return Folded(folded.original, s, folded.starts, folded.ends)
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, case kept."""
+    return fold(text).text.split()
+
+
+def lower_words(text: str) -> list[str]:
+    """The case-folded words of `text`."""
+    return fold(text).text.lower().split()
+
+
+__all__ = ["APOSTROPHES", "Folded", "fold", "lower_words", "words"]
