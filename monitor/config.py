@@ -142,27 +142,31 @@ def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load(
     path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """Load and validate everything; raise ConfigError listing every problem found."""
+    """Load and validate everything; raise ConfigError listing every problem found.
+
+    A settings file that fails validation does not stop the checks: channels and watchlists
+    are still read from what the file says, so one run of `monitor check` reports it all.
+    """
     env = os.environ if env is None else env
     main_path = config_path(path)
     if not main_path.is_file():
         raise ConfigError([Problem(str(main_path), None, "", "no such file")])
     doc, problems = load_yaml(main_path, env=env)
-    settings: Settings | None = None
-    if not problems:
-        if not isinstance(doc.data, dict):
-            problems.append(doc.problem((), "expected a mapping of settings at the top level"))
-        else:
-            settings, problems = validate(Settings, doc)
-    if settings is None:
+    if problems:
         raise ConfigError(problems)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "expected a mapping of settings at the top level")])
+    raw: dict[str, Any] = doc.data
+    settings, problems = validate(Settings, doc)
+    channels = _channels(raw.get("channels"), doc, problems)
+    feed_names = {f.get("name") for f in _list(raw.get("feeds")) if isinstance(f, dict)}
+    channel_names = set(raw["channels"]) if isinstance(raw.get("channels"), dict) else set()
 
-    settings = _apply_env(settings, main_path, env)
-    channels = _channels(settings, doc, problems)
     files = [str(main_path)]
     watchlists: list[WatchlistSettings] = []
     docs: list[Document] = []
-    for wpath in _watchlist_paths(settings, main_path, doc, problems):
+    patterns = raw.get("watchlists", Settings.model_fields["watchlists"].default)
+    for wpath in _watchlist_paths(patterns, main_path, doc, problems):
         files.append(str(wpath))
         wdoc, wproblems = load_yaml(wpath, env=env)
         problems += wproblems
@@ -171,7 +175,7 @@ def load(
         watchlist, wproblems = validate(WatchlistSettings, wdoc)
         problems += wproblems
         if watchlist is not None:
-            problems += _cross_check(watchlist, wdoc, settings, channels, watchlists)
+            problems += _cross_check(watchlist, wdoc, feed_names, channel_names, watchlists)
             watchlists.append(watchlist)
             docs.append(wdoc)
 
@@ -180,9 +184,14 @@ def load(
         matcher = compile_watchlists(watchlists)
     except RulesError as exc:
         problems += [docs[p.watchlist].problem(p.loc, p.message) for p in exc.problems]
-    if problems or matcher is None:
+    if problems or matcher is None or settings is None:
         raise ConfigError(problems)
+    settings = _apply_env(settings, main_path, env)
     return Config(main_path, settings, channels, watchlists, matcher, files)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _apply_env(settings: Settings, path: Path, env: Mapping[str, str]) -> Settings:
@@ -219,14 +228,14 @@ def _resolve_sqlite(url: str, config_file: Path) -> str:
     return prefix + str((config_file.parent / rest).resolve())
 
 
-def _channels(
-    settings: Settings, doc: Document, problems: list[Problem]
-) -> dict[str, ChannelSettings]:
+def _channels(raw: Any, doc: Document, problems: list[Problem]) -> dict[str, ChannelSettings]:
+    if not isinstance(raw, dict):
+        return {}
     known = kinds()
     out: dict[str, ChannelSettings] = {}
-    for name, raw in settings.channels.items():
+    for name, spec in raw.items():
         loc: Loc = ("channels", name)
-        kind = raw.get("kind") if isinstance(raw, dict) else None
+        kind = spec.get("kind") if isinstance(spec, dict) else None
         if kind not in known:
             what = f"unknown channel kind {kind!r}" if kind else "missing key 'kind'"
             problems.append(doc.problem((*loc, "kind"), f"{what}; known: {', '.join(known)}"))
@@ -239,19 +248,17 @@ def _channels(
 
 
 def _watchlist_paths(
-    settings: Settings, main_path: Path, doc: Document, problems: list[Problem]
+    patterns: Any, main_path: Path, doc: Document, problems: list[Problem]
 ) -> list[Path]:
-    patterns = (
-        [settings.watchlists] if isinstance(settings.watchlists, str) else settings.watchlists
-    )
+    if isinstance(patterns, str):
+        listed: list[tuple[Loc, str]] = [(("watchlists",), patterns)]
+    else:
+        listed = [(("watchlists", i), p) for i, p in enumerate(_list(patterns)) if isinstance(p, str)]
     paths: list[Path] = []
-    for i, pattern in enumerate(patterns):
+    for loc, pattern in listed:
         full = pattern if os.path.isabs(pattern) else str(main_path.parent / pattern)
         found = sorted(Path(p) for p in glob.glob(full))
         if not found and not glob.has_magic(pattern):
-            loc: Loc = (
-                ("watchlists",) if isinstance(settings.watchlists, str) else ("watchlists", i)
-            )
             problems.append(doc.problem(loc, f"no such file: {full}"))
         paths += [p for p in found if p not in paths]
     return paths
@@ -260,23 +267,21 @@ def _watchlist_paths(
 def _cross_check(
     watchlist: WatchlistSettings,
     doc: Document,
-    settings: Settings,
-    channels: dict[str, ChannelSettings],
+    feed_names: set[Any],
+    channel_names: set[Any],
     earlier: list[WatchlistSettings],
 ) -> list[Problem]:
     problems = []
     if any(w.name == watchlist.name for w in earlier):
         problems.append(doc.problem(("name",), f"another watchlist is named {watchlist.name!r}"))
     for i, name in enumerate(watchlist.channels):
-        if name not in settings.channels:
-            known = ", ".join(settings.channels) or "none defined"
+        if name not in channel_names:
+            known = ", ".join(sorted(map(str, channel_names))) or "none defined"
             problems.append(doc.problem(("channels", i), f"no channel {name!r} (known: {known})"))
-    feed_names = {f.name for f in settings.feeds}
     if watchlist.feeds != "all":
         for i, name in enumerate(watchlist.feeds):
             if name not in feed_names:
                 problems.append(doc.problem(("feeds", i), f"no feed named {name!r}"))
-    del channels  # channels with invalid settings were reported already
     return problems
 
 

@@ -95,7 +95,7 @@ def test_database_url_from_a_secret_file(tmp_path: Path) -> None:
 def test_unset_variable_names_file_line_and_key(tmp_path: Path) -> None:
     path = write(tmp_path)
     assert problems(path, env={"UNRELATED": "1"}) == [
-        f"{path}:8: channels.hook.secret: environment variable HOOK_SECRET is not set"
+        f"{path}:9: channels.hook.secret: environment variable HOOK_SECRET is not set"
     ]
 
 
