@@ -253,7 +253,9 @@ def _watchlist_paths(
     if isinstance(patterns, str):
         listed: list[tuple[Loc, str]] = [(("watchlists",), patterns)]
     else:
-        listed = [(("watchlists", i), p) for i, p in enumerate(_list(patterns)) if isinstance(p, str)]
+        listed = [
+            (("watchlists", i), p) for i, p in enumerate(_list(patterns)) if isinstance(p, str)
+        ]
     paths: list[Path] = []
     for loc, pattern in listed:
         full = pattern if os.path.isabs(pattern) else str(main_path.parent / pattern)

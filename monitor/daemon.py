@@ -26,7 +26,7 @@ from monitor import http, metrics
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.pipeline import DeliveryReport, Pipeline, PollReport
+from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
@@ -70,6 +70,7 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
     pool = ProcessPoolExecutor(
         max_workers=max(1, min(4, os.cpu_count() or 1)),
         mp_context=multiprocessing.get_context("forkserver"),
+        initializer=extract.worker_init,
     )
     pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
     try:

@@ -69,5 +69,7 @@ def setup(
     logging.basicConfig(
         level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
     )
-    for name in ("alembic", "apscheduler", "trafilatura", "httpx", "courlan", "htmldate"):
+    for name in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):  # per-page noise
+        logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -51,8 +51,13 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                          body, time.time())
+        request = Request(
+            self.command,
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            time.time(),
+        )
         with owner.lock:
             owner.requests.append(request)
         answer = owner.answer_for(request)
@@ -139,7 +144,10 @@ class Server:
             return Answer(404, b"not found")
         body = target.read_bytes().replace(b"{{BASE}}", self.base.encode())
         etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
-        headers = {"ETag": etag, "Content-Type": TYPES.get(target.suffix, "application/octet-stream")}
+        headers = {
+            "ETag": etag,
+            "Content-Type": TYPES.get(target.suffix, "application/octet-stream"),
+        }
         if request.headers.get("if-none-match") == etag:
             return Answer(304, b"", headers)
         if "gzip" in request.headers.get("accept-encoding", ""):

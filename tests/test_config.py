@@ -55,7 +55,12 @@ def problems(path: Path, env: dict[str, str] | None = None) -> list[str]:
 def test_the_documented_example_loads(tmp_path: Path) -> None:
     config = config_mod.load(write(tmp_path), env={"HOOK_SECRET": "s3cret-value"})
     fetch = config.settings.fetch
-    assert (fetch.interval, fetch.timeout, fetch.max_bytes, fetch.per_host) == (600, 20, 5_000_000, 2)
+    assert (fetch.interval, fetch.timeout, fetch.max_bytes, fetch.per_host) == (
+        600,
+        20,
+        5_000_000,
+        2,
+    )
     assert [config.feed_interval(f) for f in config.settings.feeds] == [600, 300]
     hook = config.channels["hook"]
     assert isinstance(hook, WebhookSettings)
@@ -75,8 +80,9 @@ def test_shipped_config_directory_is_valid() -> None:
 def test_environment_overrides_and_defaults(tmp_path: Path) -> None:
     settings = SETTINGS.replace('"${HOOK_SECRET}"', '"${HOOK_SECRET:-fallback-secret}"')
     path = write(tmp_path, settings)
-    config = config_mod.load(path, env={"MONITOR_DATABASE_URL": "sqlite:////srv/m.db",
-                                        "MONITOR_LOG_LEVEL": "debug"})
+    config = config_mod.load(
+        path, env={"MONITOR_DATABASE_URL": "sqlite:////srv/m.db", "MONITOR_LOG_LEVEL": "debug"}
+    )
     assert config.database_url == "sqlite:////srv/m.db"
     assert config.settings.log.level == "debug"
     hook = config.channels["hook"]
@@ -87,8 +93,9 @@ def test_environment_overrides_and_defaults(tmp_path: Path) -> None:
 def test_database_url_from_a_secret_file(tmp_path: Path) -> None:
     secret = tmp_path / "db-url"
     secret.write_text("postgresql+psycopg://monitor:pw@db/monitor\n")
-    config = config_mod.load(write(tmp_path), env={"HOOK_SECRET": "x" * 8,
-                                                   "MONITOR_DATABASE_URL_FILE": str(secret)})
+    config = config_mod.load(
+        write(tmp_path), env={"HOOK_SECRET": "x" * 8, "MONITOR_DATABASE_URL_FILE": str(secret)}
+    )
     assert config.database_url == "postgresql+psycopg://monitor:pw@db/monitor"
 
 
@@ -159,8 +166,9 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
 
 
 def test_feed_url_must_be_http(tmp_path: Path) -> None:
-    (found,) = problems(write(tmp_path, SETTINGS.replace("https://feeds.example.org/bbc.xml",
-                                                         "file:///etc/passwd")))
+    (found,) = problems(
+        write(tmp_path, SETTINGS.replace("https://feeds.example.org/bbc.xml", "file:///etc/passwd"))
+    )
     assert ":6: feeds[0].url:" in found
 
 
@@ -168,8 +176,10 @@ def test_json_schema_covers_both_files_and_every_channel_kind() -> None:
     schemas = config_mod.json_schema()
     settings, watchlist = schemas["monitor.yaml"], schemas["watchlist"]
     assert {"database", "watchlists", "fetch", "feeds", "channels"} <= set(settings["properties"])
-    kinds = {v["properties"]["kind"]["const"]
-             for v in settings["properties"]["channels"]["additionalProperties"]["oneOf"]}
+    kinds = {
+        v["properties"]["kind"]["const"]
+        for v in settings["properties"]["channels"]["additionalProperties"]["oneOf"]
+    }
     assert {"webhook", "log"} <= kinds
     assert {"name", "feeds", "channels", "groups", "rules"} <= set(watchlist["properties"])
     json.dumps(schemas)  # serialisable as is
@@ -177,9 +187,12 @@ def test_json_schema_covers_both_files_and_every_channel_kind() -> None:
 
 def test_committed_schema_files_are_current() -> None:
     schemas = config_mod.json_schema()
-    for name, key in (("monitor.schema.json", "monitor.yaml"), ("watchlist.schema.json", "watchlist")):
+    for name, key in (
+        ("monitor.schema.json", "monitor.yaml"),
+        ("watchlist.schema.json", "watchlist"),
+    ):
         committed = json.loads((ROOT / "config" / "schema" / name).read_text())
-        assert committed == schemas[key], f"regenerate with: monitor schema --write config/schema"
+        assert committed == schemas[key], "regenerate with: monitor schema --write config/schema"
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,12 @@ async def get(url: str = URL, client: httpx.AsyncClient | None = None, **kw: obj
     own = client is None
     client = client or httpx.AsyncClient(follow_redirects=True)
     try:
-        options: dict[str, object] = {"slots": fetch.HostSlots(2), "timeout": 5.0,
-                                      "max_bytes": 1_000_000, **kw}
+        options: dict[str, object] = {
+            "slots": fetch.HostSlots(2),
+            "timeout": 5.0,
+            "max_bytes": 1_000_000,
+            **kw,
+        }
         return await fetch.fetch(client, url, **options)  # type: ignore[arg-type]
     finally:
         if own:
@@ -56,22 +60,41 @@ def test_validators_are_sent_and_304_has_no_body() -> None:
 
 @respx.mock
 def test_200_returns_body_and_new_validators() -> None:
-    respx.get(URL).mock(return_value=httpx.Response(
-        200, content=b"<rss/>", headers={"ETag": '"v2"', "Last-Modified": "Tue, 24 Nov 2026 10:00:00 GMT",
-                                         "Content-Type": "application/rss+xml"}))
+    respx.get(URL).mock(
+        return_value=httpx.Response(
+            200,
+            content=b"<rss/>",
+            headers={
+                "ETag": '"v2"',
+                "Last-Modified": "Tue, 24 Nov 2026 10:00:00 GMT",
+                "Content-Type": "application/rss+xml",
+            },
+        )
+    )
     result = run(get())
     assert (result.status, result.body, result.etag, result.content_type) == (
-        200, b"<rss/>", '"v2"', "application/rss+xml")
+        200,
+        b"<rss/>",
+        '"v2"',
+        "application/rss+xml",
+    )
     assert result.last_modified == "Tue, 24 Nov 2026 10:00:00 GMT" and result.moved_to is None
 
 
-@pytest.mark.parametrize(("codes", "moved"), [((301,), True), ((308,), True), ((301, 308), True),
-                                              ((302,), False), ((301, 307), False)])
+@pytest.mark.parametrize(
+    ("codes", "moved"),
+    [((301,), True), ((308,), True), ((301, 308), True), ((302,), False), ((301, 307), False)],
+)
 @respx.mock
 def test_only_permanent_redirects_move_the_feed(codes: tuple[int, ...], moved: bool) -> None:
     hops = [f"https://news.example.org/hop{i}" for i in range(len(codes))] + [
-        "https://feeds.example.org/new.xml"]
-    respx.get(URL).mock(return_value=httpx.Response(codes[0], headers={"Location": hops[1 if len(codes) > 1 else -1]}))
+        "https://feeds.example.org/new.xml"
+    ]
+    respx.get(URL).mock(
+        return_value=httpx.Response(
+            codes[0], headers={"Location": hops[1 if len(codes) > 1 else -1]}
+        )
+    )
     for i, code in enumerate(codes[1:], start=1):
         respx.get(hops[i]).mock(return_value=httpx.Response(code, headers={"Location": hops[-1]}))
     respx.get(hops[-1]).mock(return_value=httpx.Response(200, content=b"<rss/>"))
@@ -137,8 +160,9 @@ def test_a_server_dripping_bytes_hits_the_deadline(site: Site) -> None:
 
 def test_real_client_decompresses_and_identifies_itself(site: Site) -> None:
     body = b"<rss>" + b"news " * 1000 + b"</rss>"
-    site.route("/feed.xml", Answer(200, gzip.compress(body), {"Content-Encoding": "gzip",
-                                                             "ETag": '"e"'}))
+    site.route(
+        "/feed.xml", Answer(200, gzip.compress(body), {"Content-Encoding": "gzip", "ETag": '"e"'})
+    )
 
     async def go() -> FetchResult:
         async with build_client(timeout=5) as client:
@@ -172,7 +196,8 @@ def test_redirect_to_a_private_address_is_refused(site: Site) -> None:
 
     async def go() -> None:
         transport = httpx.MockTransport(
-            lambda r: httpx.Response(302, headers={"Location": site.url("/page.html")}))
+            lambda r: httpx.Response(302, headers={"Location": site.url("/page.html")})
+        )
         async with build_client(timeout=5) as client:
             # A public page that redirects into the local network.
             client._transport = _Chain(transport, client._transport)  # type: ignore[attr-defined]
@@ -217,8 +242,12 @@ def test_per_host_limit(site: Site) -> None:
     async def go() -> None:
         slots = fetch.HostSlots(2)
         async with build_client(timeout=5) as client:
-            await asyncio.gather(*(fetch.fetch(client, site.url("/f.xml"), slots=slots, timeout=5,
-                                               max_bytes=1000) for _ in range(6)))
+            await asyncio.gather(
+                *(
+                    fetch.fetch(client, site.url("/f.xml"), slots=slots, timeout=5, max_bytes=1000)
+                    for _ in range(6)
+                )
+            )
 
     run(go())
     assert peak == 2
@@ -243,6 +272,11 @@ def test_next_poll_backs_off_exponentially_with_jitter() -> None:
 
 def test_retry_after_parsing() -> None:
     assert retry_after_seconds("120") == 120
-    assert retry_after_seconds("Mon, 23 Nov 2026 10:02:00 GMT",
-                               now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp()) == 120
+    assert (
+        retry_after_seconds(
+            "Mon, 23 Nov 2026 10:02:00 GMT",
+            now=datetime(2026, 11, 23, 10, 0, tzinfo=UTC).timestamp(),
+        )
+        == 120
+    )
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

@@ -21,7 +21,9 @@ from monitor.storage.tables import alert, article, entry, metadata, rule_match, 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def article_for(url: str, title: str = "Offensive on Falluja", text: str = "Troops advanced.") -> Article:
+def article_for(
+    url: str, title: str = "Offensive on Falluja", text: str = "Troops advanced."
+) -> Article:
     return Article(url=url, canonical_url=url, title=title, text=text, source="wire")
 
 
@@ -34,10 +36,20 @@ def feed_id(store: Store, name: str = "wire") -> int:
     return next(f.id for f in feed_store.all_feeds(store) if f.name == name)
 
 
-def record(store: Store, fid: int, guid: str, item: Article, alerts: tuple[AlertSpec, ...] = (SPEC,)
-           ) -> article_store.Recorded:
-    return article_store.record(store, feed_id=fid, guid=guid, item=item, text_hash=guid,
-                                matches=[MATCH], alerts=alerts, now=NOW, story_window_s=3600)
+def record(
+    store: Store, fid: int, guid: str, item: Article, alerts: tuple[AlertSpec, ...] = (SPEC,)
+) -> article_store.Recorded:
+    return article_store.record(
+        store,
+        feed_id=fid,
+        guid=guid,
+        item=item,
+        text_hash=guid,
+        matches=[MATCH],
+        alerts=alerts,
+        now=NOW,
+        story_window_s=3600,
+    )
 
 
 def count(store: Store, table: sa.Table) -> int:
@@ -47,7 +59,9 @@ def count(store: Store, table: sa.Table) -> int:
 
 def test_migrations_create_exactly_the_models(store: Store) -> None:
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
     assert diff == []
     assert store_engine.is_current(store.engine)
     store_engine.migrate(store.engine)  # running again is harmless
@@ -61,15 +75,24 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
 
 
 def test_feed_sync_follows_the_config(store: Store) -> None:
-    specs = [feed_store.FeedSpec("a", "https://a.example/feed", 600),
-             feed_store.FeedSpec("b", "https://b.example/feed", 300)]
+    specs = [
+        feed_store.FeedSpec("a", "https://a.example/feed", 600),
+        feed_store.FeedSpec("b", "https://b.example/feed", 300),
+    ]
     feed_store.sync(store, specs, NOW)
     feed_store.sync(store, specs, NOW)
     assert [(f.name, f.status, f.interval_s) for f in feed_store.all_feeds(store)] == [
-        ("a", "active", 600), ("b", "active", 300)]
+        ("a", "active", 600),
+        ("b", "active", 300),
+    ]
     feed_store.sync(store, [feed_store.FeedSpec("a", "https://a.example/new", 900)], NOW)
     a, b = feed_store.all_feeds(store)
-    assert (a.url, a.interval_s, a.status, b.status) == ("https://a.example/new", 900, "active", "removed")
+    assert (a.url, a.interval_s, a.status, b.status) == (
+        "https://a.example/new",
+        900,
+        "active",
+        "removed",
+    )
 
 
 def test_one_entry_per_feed_and_guid(store: Store) -> None:
@@ -90,17 +113,31 @@ def test_same_url_in_two_feeds_is_one_article_one_story_one_alert(store: Store) 
     assert second.entry_was_new and not second.article_was_new
     assert (first.article_id, first.story_id) == (second.article_id, second.story_id)
     assert first.alert_ids and not second.alert_ids
-    assert (count(store, entry), count(store, article), count(store, story), count(store, alert)) == (
-        2, 1, 1, 1)
+    assert (
+        count(store, entry),
+        count(store, article),
+        count(store, story),
+        count(store, alert),
+    ) == (2, 1, 1, 1)
 
 
 def test_one_alert_per_story_watchlist_channel_is_a_constraint(store: Store) -> None:
     fid = feed_id(store)
     rec = record(store, fid, "g", article_for("https://example.org/a"))
-    row = {"story_id": rec.story_id, "article_id": rec.article_id, "watchlist": "iraq",
-           "channel": "hook", "severity": "high", "rules": "offensive", "snippet": "",
-           "idempotency_key": "other-key", "status": "pending", "attempts": 0,
-           "next_attempt_at": NOW, "created_at": NOW}
+    row = {
+        "story_id": rec.story_id,
+        "article_id": rec.article_id,
+        "watchlist": "iraq",
+        "channel": "hook",
+        "severity": "high",
+        "rules": "offensive",
+        "snippet": "",
+        "idempotency_key": "other-key",
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": NOW,
+        "created_at": NOW,
+    }
     with store.write() as conn, pytest.raises(sa.exc.IntegrityError):
         conn.execute(alert.insert().values(**row))
 
@@ -111,29 +148,63 @@ def test_record_is_atomic(store: Store) -> None:
     bad = AlertSpec("iraq", "hook", Severity.HIGH, ("offensive",), "x" * 10)
     broken = RuleMatch("iraq", "offensive", Severity.HIGH, (), None)  # type: ignore[arg-type]
     with pytest.raises(sa.exc.IntegrityError):
-        article_store.record(store, feed_id=fid, guid="g", item=article_for("https://e.org/a"),
-                             text_hash="h", matches=[broken], alerts=[bad], now=NOW,
-                             story_window_s=60)
+        article_store.record(
+            store,
+            feed_id=fid,
+            guid="g",
+            item=article_for("https://e.org/a"),
+            text_hash="h",
+            matches=[broken],
+            alerts=[bad],
+            now=NOW,
+            story_window_s=60,
+        )
     assert [count(store, t) for t in (entry, article, story, rule_match, alert)] == [0, 0, 0, 0, 0]
     assert article_store.unseen(store, fid, ["g"]) == {"g"}
 
 
 def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
     fid = feed_id(store)
-    a = article_store.record(store, feed_id=fid, guid="1", item=article_for("https://a.org/1"),
-                             text_hash="same", matches=[], alerts=[], now=NOW, story_window_s=3600)
-    b = article_store.record(store, feed_id=fid, guid="2", item=article_for("https://b.org/2"),
-                             text_hash="same", matches=[], alerts=[], now=NOW + timedelta(minutes=5),
-                             story_window_s=3600)
-    c = article_store.record(store, feed_id=fid, guid="3", item=article_for("https://c.org/3"),
-                             text_hash="same", matches=[], alerts=[], now=NOW + timedelta(hours=3),
-                             story_window_s=3600)
+    a = article_store.record(
+        store,
+        feed_id=fid,
+        guid="1",
+        item=article_for("https://a.org/1"),
+        text_hash="same",
+        matches=[],
+        alerts=[],
+        now=NOW,
+        story_window_s=3600,
+    )
+    b = article_store.record(
+        store,
+        feed_id=fid,
+        guid="2",
+        item=article_for("https://b.org/2"),
+        text_hash="same",
+        matches=[],
+        alerts=[],
+        now=NOW + timedelta(minutes=5),
+        story_window_s=3600,
+    )
+    c = article_store.record(
+        store,
+        feed_id=fid,
+        guid="3",
+        item=article_for("https://c.org/3"),
+        text_hash="same",
+        matches=[],
+        alerts=[],
+        now=NOW + timedelta(hours=3),
+        story_window_s=3600,
+    )
     assert a.story_id == b.story_id != c.story_id
 
 
 def test_feed_leases_are_exclusive_and_expire(store: Store) -> None:
-    feed_store.sync(store, [feed_store.FeedSpec(f"f{i}", f"https://e.org/{i}", 600)
-                            for i in range(5)], NOW)
+    feed_store.sync(
+        store, [feed_store.FeedSpec(f"f{i}", f"https://e.org/{i}", 600) for i in range(5)], NOW
+    )
     one = feed_store.claim(store, "w1", NOW, limit=3, lease_s=60)
     two = feed_store.claim(store, "w2", NOW, limit=10, lease_s=60)
     assert len(one) == 3 and len(two) == 2
@@ -142,28 +213,47 @@ def test_feed_leases_are_exclusive_and_expire(store: Store) -> None:
     # w1 died: after its lease expires its feeds go to someone else.
     later = NOW + timedelta(seconds=61)
     assert {f.id for f in feed_store.claim(store, "w3", later, limit=10, lease_s=60)} == {
-        f.id for f in one + two}
+        f.id for f in one + two
+    }
 
 
 def test_poll_outcomes_are_feed_state(store: Store) -> None:
     fid = feed_id(store)
     (state,) = feed_store.claim(store, "w", NOW, limit=1, lease_s=60)
     later = NOW + timedelta(minutes=10)
-    feed_store.record(store, state, feed_store.PollOutcome(later, status=500, ok=False,
-                                                           error="HTTP 500"), NOW)
+    feed_store.record(
+        store, state, feed_store.PollOutcome(later, status=500, ok=False, error="HTTP 500"), NOW
+    )
     (failing,) = feed_store.all_feeds(store)
     assert (failing.error_count, failing.last_error, failing.next_poll_at) == (1, "HTTP 500", later)
     assert feed_store.health(failing, NOW) == "failing x1"
-    feed_store.record(store, failing, feed_store.PollOutcome(
-        later, status=200, changed=True, etag='"v2"', body_hash="h", moved_to="https://e.org/new",
-        new_entries=3), NOW)
+    feed_store.record(
+        store,
+        failing,
+        feed_store.PollOutcome(
+            later,
+            status=200,
+            changed=True,
+            etag='"v2"',
+            body_hash="h",
+            moved_to="https://e.org/new",
+            new_entries=3,
+        ),
+        NOW,
+    )
     (ok,) = feed_store.all_feeds(store)
-    assert (ok.id, ok.error_count, ok.etag, ok.url, ok.entries_seen) == (fid, 0, '"v2"',
-                                                                        "https://e.org/new", 3)
+    assert (ok.id, ok.error_count, ok.etag, ok.url, ok.entries_seen) == (
+        fid,
+        0,
+        '"v2"',
+        "https://e.org/new",
+        3,
+    )
     assert feed_store.health(ok, NOW) == "ok"
     assert feed_store.health(ok, NOW + timedelta(days=30)).startswith("silent")
-    feed_store.record(store, ok, feed_store.PollOutcome(later, status=410, ok=False, error="gone",
-                                                        gone=True), NOW)
+    feed_store.record(
+        store, ok, feed_store.PollOutcome(later, status=410, ok=False, error="gone", gone=True), NOW
+    )
     assert feed_store.claim(store, "w", NOW + timedelta(days=1), limit=5, lease_s=60) == []
     assert feed_store.reset(store, "wire", NOW)
     assert len(feed_store.claim(store, "w", NOW, limit=5, lease_s=60)) == 1
@@ -177,14 +267,20 @@ def test_outbox_lifecycle(store: Store) -> None:
     assert alert_store.claim(store, "w1", NOW, channels=["other"]) == []
     message = alert_store.message(store, row)
     assert (message.title, message.url, message.rules, message.sources) == (
-        "Offensive on Falluja", "https://example.org/a", ("offensive",),
-        (("wire", "https://example.org/a"),))
+        "Offensive on Falluja",
+        "https://example.org/a",
+        ("offensive",),
+        (("wire", "https://example.org/a"),),
+    )
     retry = NOW + timedelta(minutes=1)
     alert_store.mark_failed(store, row, "w1", NOW, error="HTTP 503", retry_at=retry, duration_ms=3)
     assert alert_store.claim(store, "w1", NOW, channels=["hook"]) == []
     (again,) = alert_store.claim(store, "w1", retry, channels=["hook"])
-    assert (again.attempts, again.last_error, again.idempotency_key) == (1, "HTTP 503",
-                                                                          row.idempotency_key)
+    assert (again.attempts, again.last_error, again.idempotency_key) == (
+        1,
+        "HTTP 503",
+        row.idempotency_key,
+    )
     alert_store.mark_sent(store, again, retry, detail="HTTP 200", duration_ms=2)
     assert alert_store.counts(store) == {"sent": 1}
     assert alert_store.requeue(store, NOW, dead=True) == 0
@@ -197,8 +293,9 @@ def test_a_stale_worker_cannot_undo_a_send(store: Store) -> None:
     later = NOW + timedelta(seconds=11)
     (taken,) = alert_store.claim(store, "fast", later, channels=["hook"])
     alert_store.mark_sent(store, taken, later, detail="HTTP 200", duration_ms=1)
-    alert_store.mark_failed(store, row, "slow", later, error="timeout", retry_at=later,
-                            duration_ms=1)
+    alert_store.mark_failed(
+        store, row, "slow", later, error="timeout", retry_at=later, duration_ms=1
+    )
     assert alert_store.counts(store) == {"sent": 1}
 
 
@@ -217,8 +314,9 @@ def test_dead_letters_can_be_requeued(store: Store) -> None:
 def test_concurrent_claims_never_share_a_feed(db_url: str) -> None:
     """Several workers (threads with their own connections) claim at once: no feed twice."""
     store = Store.open(db_url)
-    feed_store.sync(store, [feed_store.FeedSpec(f"f{i}", f"https://e.org/{i}", 600)
-                            for i in range(40)], NOW)
+    feed_store.sync(
+        store, [feed_store.FeedSpec(f"f{i}", f"https://e.org/{i}", 600) for i in range(40)], NOW
+    )
     claimed: dict[str, list[int]] = {}
 
     def work(owner: str) -> None:

@@ -6,6 +6,8 @@ runs `extract_page` in a worker pool. Everything here is a pure function of its 
 
 from __future__ import annotations
 
+import html as htmllib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,12 +19,11 @@ import trafilatura
 from monitor.model import Article, Entry, Extraction
 
 _BLOCK = frozenset(
-    [
+    {
         "address",
         "article",
         "aside",
         "blockquote",
-        "br",
         "dd",
         "div",
         "dl",
@@ -50,12 +51,22 @@ _BLOCK = frozenset(
         "th",
         "tr",
         "ul",
-    ]
+    }
 )
 _SKIP = frozenset({"script", "style", "noscript", "template", "iframe", "object"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _BLANKS = re.compile(r"\n\s*\n+")
+_TAG = re.compile(r"<[^>]*>")
+_TEXT_BETWEEN_TAGS = re.compile(r">[^<\s]")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+# Promotional lines that outlets put inside the article body ("READ MORE: …", "WATCH: …"):
+# they name other stories, so a watched word in them must not count for this one. The
+# unambiguous ones in any case, words that can start a real sentence only in capitals.
+_PROMO = re.compile(
+    r"^(?:(?i:read more|read also|also read|see also|related|more on this(?: story)?|recommended"
+    r"|sign up|subscribe|watch|listen|video|photos|in pictures|podcast)"
+    r"|OPINION|ANALYSIS|INSIDE STORY|EXPLAINER|LIVE)\s*[:|\u2013\u2014-]\s*\S"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +100,7 @@ def html_to_text(html: str) -> str:
             if tag in _SKIP:
                 skipping += 1
             elif not skipping:
-                if tag in _BLOCK:
+                if tag in _BLOCK or tag == "br":
                     parts.append("\n")
                 if el.text:
                     parts.append(el.text)
@@ -100,12 +111,17 @@ def html_to_text(html: str) -> str:
                 parts.append("\n")
             if not skipping and el.tail and el is not root:
                 parts.append(el.tail)
-    return _tidy("".join(parts))
+    text = _tidy("".join(parts))
+    if not text and _TEXT_BETWEEN_TAGS.search(html):
+        # libxml2 gives up on absurd nesting; stripping tags still recovers the words.
+        text = _tidy(htmllib.unescape(_TAG.sub(" ", html)))
+    return text
 
 
 def _tidy(text: str) -> str:
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
+    kept = [line for line in lines if not (len(line) < 200 and _PROMO.match(line))]
+    return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
 
 
 def feed_text(entry: Entry) -> str:
@@ -118,6 +134,13 @@ def feed_text(entry: Entry) -> str:
 def needs_page(entry: Entry, text: str, *, full_text_chars: int, fetch_pages: bool) -> bool:
     """A page is fetched only when the feed's own text is too short to be the article."""
     return fetch_pages and bool(entry.url) and len(text) < full_text_chars
+
+
+def worker_init() -> None:
+    """Run in each extraction worker: trafilatura logs every unreadable page as an ERROR, which
+    is noise here; the pipeline records its own one-line reason instead."""
+    for name in ("trafilatura", "htmldate", "courlan", "justext"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def extract_page(body: bytes, url: str, content_type: str | None = None) -> PageText | None:
@@ -143,9 +166,14 @@ def extract_page(body: bytes, url: str, content_type: str | None = None) -> Page
     if not text:
         return None
     canonical = getattr(result, "url", None)
+    title = getattr(result, "title", None) or None
+    if title and text.startswith(title):  # the headline sits inside the article container
+        text = text[len(title) :]
+    if len(text.split()) < 10:  # a menu or a cookie notice, not an article
+        return None
     return PageText(
         text=_tidy(text),
-        title=getattr(result, "title", None) or None,
+        title=title,
         canonical_url=canonical
         if isinstance(canonical, str) and canonical.startswith("http")
         else None,
