@@ -1,0 +1,181 @@
+"""The pipeline in one process against real local servers: cheap before expensive, failures as
+state, the same article once however many feeds carry it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor import config as config_mod
+from monitor.daemon import once, runtime
+from monitor.pipeline import PollReport
+from monitor.storage import Store
+from monitor.storage import alerts as alert_store
+from monitor.storage import feeds as feed_store
+from tests.servers import Answer, Receiver, Site
+
+WATCHLIST = """version: 1
+name: iraq-conflict
+channels: [hook]
+groups:
+  cities: [Falluja, Fallujah, Tal Afar, Telafar, Mosul, Ramadi]
+rules:
+  - {name: offensive, query: "offensive NEAR/15 @cities", severity: high}
+  - {name: mass-grave, query: '"mass grave" OR "mass graves"', severity: critical}
+"""
+
+BODY = ("Government forces pressed their offensive toward Falluja on Monday, commanders said. "
+        "Families left the outskirts on foot and by truck as shelling continued overnight. ") * 8
+
+
+def rss(*items: tuple[str, str, str], full: bool = True) -> bytes:
+    """An RSS 2.0 feed; each item is (guid, title, link)."""
+    parts = []
+    for guid, title, link in items:
+        text = f"<content:encoded><![CDATA[<p>{BODY}</p>]]></content:encoded>" if full else ""
+        parts.append(f"<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>"
+                     f"<description>Short summary.</description>{text}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
+        + "".join(parts) + "</channel></rss>"
+    ).encode()
+
+
+def setup(tmp: Path, site: Site, receiver: Receiver, feeds: dict[str, str], extra: str = "") -> config_mod.Config:
+    (tmp / "watchlists").mkdir(exist_ok=True)
+    (tmp / "watchlists" / "w.yaml").write_text(WATCHLIST)
+    lines = "\n".join(f'  - {{name: {n}, url: "{site.url(p)}"}}' for n, p in feeds.items())
+    (tmp / "monitor.yaml").write_text(
+        f"version: 1\ndatabase: sqlite:///db.sqlite\nfetch: {{timeout: 5s, "
+        f"allow_private_networks: true{extra}}}\nfeeds:\n{lines}\n"
+        f'channels:\n  hook: {{kind: webhook, url: "{receiver.url("/hook")}"}}\n'
+    )
+    return config_mod.load(tmp / "monitor.yaml", env={})
+
+
+def poll(config: config_mod.Config) -> PollReport:
+    return asyncio.run(once(config, deliver=True))[0]
+
+
+def states(config: config_mod.Config) -> dict[str, feed_store.FeedState]:
+    store = Store.open(config.database_url)
+    try:
+        return {s.name: s for s in feed_store.all_feeds(store)}
+    finally:
+        store.close()
+
+
+def test_same_link_with_tracking_parameters_in_two_feeds_is_one_alert(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    site.route("/a.xml", Answer(200, rss(("a1", "Offensive on Falluja", "https://news.example.org/story?utm_source=a"))))
+    site.route("/b.xml", Answer(200, rss(("b9", "Offensive on Falluja", "https://www.news.example.org/story/?utm_campaign=b#top"))))
+    config = setup(tmp_path, site, receiver, {"a": "/a.xml", "b": "/b.xml"})
+    report = poll(config)
+    assert report.new_entries == 2 and report.alerts == 1
+    assert len(receiver.posts) == 1
+
+
+def test_cheap_before_expensive(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    """An unchanged body (no validators) is not parsed; seen entries are not extracted again."""
+    feed = rss(("1", "Offensive on Falluja", site.url("/p1")), full=False)
+    site.route("/f.xml", Answer(200, feed))
+    site.route("/p1", Answer(200, f"<html><body><article><p>{BODY}</p></article></body></html>".encode(),
+                             {"Content-Type": "text/html"}))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    first = poll(config)
+    assert [f.result for f in first.feeds] == ["changed"] and first.alerts == 1
+    assert len(site.hits("/p1")) == 1
+    assert [f.result for f in poll(config).feeds] == ["unchanged"]
+    # A changed feed repeating an old entry beside a new one: only the new one's page is read.
+    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", site.url("/p1")),
+                                         ("2", "Market day", site.url("/p2")), full=False)))
+    site.route("/p2", Answer(200, b"<html><body><article><p>" + b"Stalls reopened. " * 30 +
+                             b"</p></article></body></html>"))
+    third = poll(config)
+    assert third.new_entries == 1 and third.alerts == 0
+    assert len(site.hits("/p1")) == 1 and len(site.hits("/p2")) == 1
+
+
+def test_unreachable_page_falls_back_to_the_feed_text(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    item = rss(("1", "Offensive near Mosul", site.url("/gone")), full=False)
+    site.route("/f.xml", Answer(200, item))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    report = poll(config)
+    assert report.new_entries == 1 and report.alerts == 1  # the title alone matches
+    store = Store.open(config.database_url)
+    (row,) = alert_store.listing(store)
+    message = alert_store.message(store, row)
+    store.close()
+    assert message.title == "Offensive near Mosul"
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(config.database_url)
+    with engine.connect() as conn:
+        extraction, error = conn.execute(sa.text("SELECT extraction, extraction_error FROM article")).one()
+    engine.dispose()
+    assert extraction == "fallback" and "HTTP 404" in error
+
+
+@pytest.mark.parametrize(
+    ("answer", "health", "status"),
+    [
+        (Answer(200, b"<html><body>Service unavailable</body></html>", {"Content-Type": "text/html"}),
+         "failing x1", "active"),
+        (Answer(200, b""), "failing x1", "active"),
+        (Answer(200, b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><rss><channel><item><title>&c;</title></item></channel></rss>"),
+         None, "active"),
+        (Answer(503, b"", {"Retry-After": "3600"}), "failing x1", "active"),
+        (Answer(410, b""), "retired", "retired"),
+    ],
+)
+def test_bad_feeds_are_state_not_crashes(
+    tmp_path: Path, site: Site, receiver: Receiver, answer: Answer, health: str | None, status: str
+) -> None:
+    site.route("/bad.xml", answer)
+    site.route("/good.xml", Answer(200, rss(("1", "Offensive on Falluja", "https://e.org/1"))))
+    config = setup(tmp_path, site, receiver, {"bad": "/bad.xml", "good": "/good.xml"})
+    report = poll(config)
+    assert {f.feed: f.result for f in report.feeds}["good"] == "changed"
+    bad = states(config)["bad"]
+    assert bad.status == status
+    if health is not None:
+        assert feed_store.health(bad, bad.last_polled_at) == health  # type: ignore[arg-type]
+        assert bad.last_error
+    if answer.status == 503:
+        assert (bad.next_poll_at - bad.last_polled_at).total_seconds() >= 3600  # type: ignore[operator]
+    assert len(receiver.posts) == 1
+
+
+def test_permanent_redirect_updates_the_stored_url(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    site.route("/old.xml", Answer(301, b"", {"Location": site.url("/new.xml")}))
+    site.route("/new.xml", Answer(200, rss(("1", "Quiet day", "https://e.org/1"))))
+    config = setup(tmp_path, site, receiver, {"f": "/old.xml"})
+    poll(config)
+    assert states(config)["f"].url == site.url("/new.xml")
+    poll(config)
+    assert len(site.hits("/old.xml")) == 1 and len(site.hits("/new.xml")) == 2
+
+
+def test_a_failing_channel_keeps_the_alert_for_later(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", "https://e.org/1"))))
+    receiver.route("/hook", Answer(500, b"down"), Answer(200, b"ok"))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    poll(config)
+    store = Store.open(config.database_url)
+    (row,) = alert_store.listing(store)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "hook: HTTP 500: down")
+
+    async def deliver_now() -> None:
+        async with runtime(config) as pipeline:
+            pipeline.clock = lambda: row.next_attempt_at  # the retry is due
+            assert (await pipeline.deliver()).sent == 1
+
+    asyncio.run(deliver_now())
+    (row,) = alert_store.listing(store)
+    store.close()
+    assert row.status == "sent" and len(receiver.posts) == 2
+    assert receiver.posts[0].headers["idempotency-key"] == receiver.posts[1].headers["idempotency-key"]
