@@ -131,10 +131,15 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def describe(exc: BaseException) -> str:
-    """A one-line, secret-free description of a transport error for logs and feed state."""
+def describe(exc: BaseException, timeout: float | None = None) -> str:
+    """A one-line description of a transport error for logs, feed state and alert errors."""
+    cause = exc.__cause__
+    # The aiohttp transport reports a refused connection as a connect *timeout*; say what it is.
+    if isinstance(cause, aiohttp.ClientConnectorError):
+        reason = cause.os_error.strerror or str(cause.os_error)
+        return f"cannot connect to {cause.host}:{cause.port}: {reason}"
     if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
+        return f"no answer within {timeout:g}s" if timeout else "timed out"
     text = str(exc) or exc.__class__.__name__
     return text.splitlines()[0][:300]
 

@@ -17,6 +17,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from monitor.channels.base import Channel, ChannelSettings, http_failure
+from monitor.http import describe
 from monitor.model import AlertMessage
 from monitor.units import Duration
 
@@ -78,10 +79,8 @@ class WebhookChannel(Channel):
             response = await self.client.post(
                 self.settings.url, content=body, headers=headers, timeout=self.settings.timeout
             )
-        except httpx.TimeoutException:
-            raise self.error(f"no answer within {self.settings.timeout:g}s") from None
         except httpx.HTTPError as exc:
-            raise self.error(f"cannot reach {httpx.URL(self.settings.url).host}: {exc}") from None
+            raise self.error(describe(exc, self.settings.timeout)) from None
         if not response.is_success:
             raise http_failure(self, response)
         return f"HTTP {response.status_code}"

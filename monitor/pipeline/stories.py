@@ -25,12 +25,16 @@ def canonical_url(url: str) -> str:
         normal = courlan.normalize_url(url, strict=True)
     except (ValueError, TypeError, AttributeError):
         normal = url
-    parts = urlsplit(normal)
+    try:
+        parts = urlsplit(normal)
+        port = parts.port
+    except ValueError:  # e.g. an unbalanced IPv6 bracket or a non-numeric port
+        return url
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return url
     host = _HOST_PREFIX.sub("", parts.hostname.lower())
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     path = parts.path.rstrip("/") or "/"
     return urlunsplit(("https", host, path, parts.query, ""))
 
