@@ -1,0 +1,391 @@
+"""parse_fast: well-formed UTF-8 RSS/Atom → RawFeed with lxml, meaning what feedparser means.
+
+`read_fast` returns None, and feedparser (the reference) parses instead, unless every one of
+these holds; tests/test_parse_corpora.py checks that whenever they hold, both paths give equal
+entries over the shared corpora:
+
+1. UTF-8 by every signal: no UTF-16/32 byte-order mark, an XML declaration (if any) and the HTTP
+   charset (if any) say UTF-8, the HTTP media type (if any) is an XML one.
+2. lxml parses the whole document strictly (no recovery) and it has no DOCTYPE.
+3. The root is RSS 0.9x/2.0 `<rss>`, RSS 0.90/1.0 `<rdf:RDF>`, or Atom 1.0 `<feed>`, and every
+   element feedparser would call an item is one of the items read here.
+4. Every element inside every item is one whose effect on `Entry` is mirrored below, one
+   listed in `_INERT` (feedparser reads it, but not into any field `Entry` has), or one for
+   which feedparser has no handler at all. Anything else (media:title, itunes:summary, nested
+   markup in RSS text, Atom 0.3 modes, base64 content…) goes to feedparser.
+
+The mirrored rules copy feedparser 6.0's quirks on purpose: the first non-empty title wins, the
+last link, id, summary and date win; a guid that is a permalink is resolved and stands in for a
+missing link; content without a summary becomes the summary; dates go through feedparser's own
+date parser, and text through its mojibake and windows-1252 fixes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from feedparser.api import StrictFeedParser
+from feedparser.html import _cp1252
+from feedparser.urls import _urljoin, make_safe_absolute_uri
+from lxml import etree
+
+from monitor.pipeline.parse import RawEntry, RawFeed, parse_date
+from monitor.pipeline.sanitize import sanitize_html
+
+_NS_PREFIX: dict[str, str] = {k.lower(): v for k, v in StrictFeedParser.namespaces.items()}
+_ATOM = "http://www.w3.org/2005/Atom"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_XML = "{http://www.w3.org/XML/1998/namespace}"
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_TEXT_TYPES = _HTML_TYPES | {"text/plain"}
+_PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
+_UPDATED = frozenset({"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"})
+_AUTHOR = frozenset({"author", "dc_creator", "dc_author"})
+_PERSON_PARTS = frozenset({"name", "email", "uri", "url", "homepage"})
+# Read by feedparser into fields Entry does not have; harmless at any depth inside an item.
+_INERT = frozenset(
+    {
+        "category", "dc_subject", "comments", "enclosure", "contributor", "dc_contributor",
+        "media_content", "media_thumbnail", "media_group", "media_credit", "media_category",
+        "media_rating", "media_keywords", "media_restriction", "media_license", "media_player",
+        "itunes_image", "itunes_explicit", "itunes_block", "itunes_keywords", "itunes_category",
+        "georss_point", "georss_line", "georss_polygon", "georss_box", "georss_where", "where",
+        "psc_chapters", "psc_chapter", "cc_license", "creativecommons_license", "tags",
+        "itunes_subtitle", "dc_publisher",
+    }
+)  # fmt: skip
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
+)
+_DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)", re.I)
+_EMAIL = re.compile(
+    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
+    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
+)
+_UTF8 = frozenset({"utf-8", "utf8"})
+
+
+class Declined(Exception):
+    """This document is feedparser's to read; the message says which rule sent it there."""
+
+
+def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | Declined:
+    """The feed read with lxml, or `Declined(reason)` when the rule above sends it to feedparser."""
+    if not _utf8_only(body, content_type):
+        return Declined("not UTF-8 by every signal")
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return Declined("not well-formed XML")
+    if root is None or root.getroottree().docinfo.doctype:
+        return Declined("has a DOCTYPE")
+    try:
+        return _read(root, url)
+    except Declined as declined:
+        return declined
+
+
+def _utf8_only(body: bytes, content_type: str | None) -> bool:
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:1] == b"\x00":
+        return False
+    head = body[3:] if body.startswith(b"\xef\xbb\xbf") else body
+    declared = _DECL.match(head[:200])
+    if declared and declared.group(1).decode("ascii", "replace").strip().lower() not in _UTF8:
+        return False
+    if content_type:
+        media, _, params = content_type.partition(";")
+        if "xml" not in media and "rss" not in media and "atom" not in media:
+            return False
+        charset = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", params, re.I)
+        if charset and charset.group(1).lower() not in _UTF8:
+            return False
+    return True
+
+
+def _read(root: Any, url: str) -> RawFeed:
+    tag = root.tag if isinstance(root.tag, str) else ""
+    if tag == "rss":
+        items = list(root.iter("item"))
+        channel = root.find("channel")
+        head = channel if channel is not None else root
+    elif tag == f"{{{_RDF}}}RDF":
+        items = [el for el in root if _key(el) == "item"]
+        head = next((el for el in root if _key(el) == "channel"), root)
+    elif tag == f"{{{_ATOM}}}feed":
+        items = list(root.iterchildren(f"{{{_ATOM}}}entry"))
+        head = root
+    else:
+        raise Declined(f"root element {_key(root)}")
+    found = {id(el) for el in root.iter("{*}item", "{*}entry", "item", "entry")
+             if _key(el) in ("item", "entry")}  # fmt: skip
+    if found != {id(el) for el in items}:
+        raise Declined("items outside the expected place, or nested")
+    feed_base = _base(root, url)
+    lang = _lang_attr(root)
+    language = lang or _child_text(head, ("language", "dc_language"))
+    atom = tag == f"{{{_ATOM}}}feed"
+    entries = [_entry(item, url, atom) for item in items]
+    title = next((el for el in head if _key(el) == "title"), None)
+    return RawFeed(
+        entries,
+        "fast",
+        title=(_fix(_text(title)) or None) if title is not None else None,
+        link=_feed_link(head, feed_base),
+        language=language,
+    )
+
+
+def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
+    """One item, child by child in document order, as feedparser's handlers would see it."""
+    base: str | None = feed_url
+    for el in reversed([item, *item.iterancestors()]):
+        base = _base(el, base)
+    f: dict[str, Any] = {"title": None, "link": None, "id": None, "summary": None}
+    contents: list[tuple[str, bool]] = []
+    authors: list[str] = []
+    langs: list[str | None] = []
+    published = updated = None
+    language = None
+    title_locked = False
+    if item.get(f"{{{_RDF}}}about"):
+        f["id"] = item.get(f"{{{_RDF}}}about")
+    for el in item:
+        if not isinstance(el.tag, str):
+            continue
+        key, at, here = _key(el), _attrs(el), _base(el, base)
+        lang = _lang_at(el)
+        if key == "title":
+            if not title_locked:
+                value, is_html = _value(el, at, "text/plain", here, atom)
+                f["title"], f["title_html"] = value, is_html
+                title_locked = bool(value)
+                langs.insert(0, lang)
+        elif key == "link":
+            _leaf(el)
+            href = at.get("url", at.get("uri", at.get("href")))
+            rel = at.get("rel", "alternate")
+            kind = _map_type(at.get("type", "application/atom+xml" if rel == "self" else "text/html"))
+            if href:
+                if rel == "alternate" and kind in _HTML_TYPES:
+                    f["link"] = _urljoin(here or "", href)
+            else:
+                text = _fix(_text(el))
+                text = _urljoin(here or "", text) if text else text
+                f["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", text.replace("&amp;", "&"))
+        elif key in ("id", "guid"):
+            _leaf(el)
+            is_link = at.get("ispermalink", "true") == "true"
+            value = _fix(_text(el))
+            f["id"] = _urljoin(here or "", value) if is_link and value else value
+            if is_link and f["link"] is None:
+                f["link"] = f["id"]
+        elif key in ("description", "summary", "dc_description", "itunes_summary"):
+            default = "text/html" if "description" in key else "text/plain"
+            if f["summary"] is not None and not contents:
+                contents.append(_value(el, at, "text/plain", here, atom))
+            else:
+                f["summary"], f["summary_html"] = _value(el, at, default, here, atom)
+                langs.append(lang)
+        elif key in ("content", "content_encoded"):
+            default = "text/plain" if key == "content" else "text/html"
+            if _map_type(at.get("type", default)) not in _TEXT_TYPES or at.get("src"):
+                raise Declined("content of a binary type or by reference")
+            contents.append(_value(el, at, default, here, atom))
+            langs.append(lang)
+            if f["summary"] is None:
+                f["summary"], f["summary_html"] = contents[-1][0], True
+        elif key in _PUBLISHED:
+            _leaf(el)
+            published = parse_date(_fix(_text(el)))
+        elif key in _UPDATED:
+            _leaf(el)
+            updated = parse_date(_fix(_text(el)))
+        elif key in _AUTHOR:
+            authors.extend(_author(el))
+        elif key in ("language", "dc_language"):
+            _leaf(el)
+            language = _fix(_text(el))
+        elif key == "image":
+            _leaf(el)
+            title_locked = False  # feedparser's <image> resets which title counts
+        elif key == "source" and not len(el):
+            pass  # RSS 2.0 <source url=…>name</source>: only entry["source"]
+        elif not _inert(el):
+            raise Declined(f"item element {key}")
+    return RawEntry(
+        id=f["id"] or None,
+        link=f["link"] or None,
+        title=f["title"] or "",
+        title_html=bool(f.get("title_html")),
+        summary=f["summary"] or "",
+        summary_html=f.get("summary_html", True),
+        contents=tuple(contents),
+        published=published,
+        updated=updated,
+        authors=tuple(authors),
+        language=language or next((x for x in langs if x), None),
+    )
+
+
+def _value(
+    el: Any, at: dict[str, str], default: str, base: str | None, atom: bool
+) -> tuple[str, bool]:
+    """A text construct's value and whether it is HTML (then sanitised, as feedparser does)."""
+    kind = _map_type(at.get("type", default))
+    if kind == "application/xhtml+xml":
+        inner = (_escape(el.text or "")) + "".join(_xhtml(child) for child in el)
+        return sanitize_html(_fix(inner.strip()), base), True
+    _leaf(el)
+    value = _fix(_text(el))
+    if at.get("mode") or kind not in _TEXT_TYPES:
+        raise Declined(f"{_key(el)} of type {kind}")  # Atom 0.3 modes, base64
+    if not atom and kind == "text/plain" and StrictFeedParser.looks_like_html(value):
+        kind = "text/html"
+    if kind == "text/html":
+        return sanitize_html(value, base), True
+    return value, False
+
+
+def _author(el: Any) -> list[str]:
+    """A person as feedparser names it: Atom's name (else email), or RSS's "mail (Name)"."""
+    parts = {}
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if _key(child) in _PERSON_PARTS:
+            _leaf(child)
+            parts[_key(child)] = _fix(_text(child))
+        elif not _inert(child):
+            raise Declined(f"author element {_key(child)}")
+    if len(el):
+        name = parts.get("name") or parts.get("email")
+        return [name] if name else []
+    author = _fix(_text(el))
+    found = _EMAIL.search(author)
+    if not found:
+        return [author] if author else []
+    email = found.group(0)
+    author = author.replace(email, "").replace("()", "").replace("<>", "")
+    author = author.replace("&lt;&gt;", "").strip()
+    if author.startswith("("):
+        author = author[1:]
+    if author.endswith(")"):
+        author = author[:-1]
+    return [author.strip() or email]
+
+
+def _inert(el: Any) -> bool:
+    """True when feedparser reads nothing from `el` (or below) into Entry's fields."""
+    key = _key(el)
+    if key not in _INERT and (
+        hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
+    ):
+        return False
+    return all(_inert(child) for child in el if isinstance(child.tag, str))
+
+
+def _key(el: Any) -> str:
+    """feedparser's handler name for an element: `dc_creator`, `content_encoded`, `title`…"""
+    qname = etree.QName(el)
+    local = qname.localname.lower()
+    ns = (qname.namespace or "").lower()
+    if "backend.userland.com/rss" in ns:
+        return local
+    prefix = _NS_PREFIX.get(ns)
+    if prefix is None:
+        prefix = (el.prefix or "").lower() if qname.namespace else ""
+    return f"{prefix}_{local}" if prefix else local
+
+
+def _attrs(el: Any) -> dict[str, str]:
+    out = {}
+    for name, value in el.attrib.items():
+        local = etree.QName(name).localname.lower()
+        out[local] = value.lower() if local in ("rel", "type") else value
+    return out
+
+
+def _base(el: Any, parent_base: str | None) -> str | None:
+    """xml:base (or a bare `base` attribute) applied as feedparser applies it."""
+    given = el.get(_XML + "base") or el.get("base")
+    if not given:
+        return parent_base
+    if parent_base:
+        return make_safe_absolute_uri(parent_base, given) or parent_base
+    return str(_urljoin(parent_base, given))
+
+
+def _lang_attr(el: Any) -> str | None:
+    value = el.get(_XML + "lang", el.get("lang"))
+    return value.replace("_", "-") if value else None
+
+
+def _lang_at(el: Any) -> str | None:
+    """The xml:lang in force at `el`; an explicit empty one resets it."""
+    while el is not None:
+        value = el.get(_XML + "lang", el.get("lang"))
+        if value is not None:
+            return value.replace("_", "-") or None
+        el = el.getparent()
+    return None
+
+
+def _feed_link(head: Any, base: str | None) -> str | None:
+    link = None
+    for el in head:
+        if isinstance(el.tag, str) and _key(el) == "link":
+            href = el.get("href")
+            if href and el.get("rel", "alternate") == "alternate":
+                link = _urljoin(base or "", href)
+            elif not href and el.text:
+                link = _urljoin(base or "", el.text.strip())
+    return link
+
+
+def _child_text(head: Any, keys: tuple[str, ...]) -> str | None:
+    for el in head:
+        if isinstance(el.tag, str) and _key(el) in keys and el.text and el.text.strip():
+            return str(el.text.strip())
+    return None
+
+
+def _leaf(el: Any) -> None:
+    """Markup nested in a text element is feedparser's to interpret."""
+    if len(el):
+        raise Declined(f"markup inside {_key(el)}")
+
+
+def _text(el: Any) -> str:
+    return "".join(el.itertext()).strip() if len(el) else (el.text or "").strip()
+
+
+def _fix(value: str) -> str:
+    """feedparser's repairs of every UTF-8 value: text that was UTF-8 read as Latin-1 is
+    decoded again, and C1 controls become the windows-1252 characters they meant."""
+    try:
+        value = value.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    return value.translate(_cp1252)
+
+
+def _map_type(value: str) -> str:
+    return str(StrictFeedParser.map_content_type(value))
+
+
+def _xhtml(el: Any) -> str:
+    """An XHTML element as HTML source, namespaces dropped."""
+    if not isinstance(el.tag, str):
+        return _escape(el.tail or "")
+    name = etree.QName(el).localname
+    attrs = "".join(
+        f' {etree.QName(k).localname}="{_escape(v, quote=True)}"' for k, v in el.attrib.items()
+    )
+    inner = _escape(el.text or "") + "".join(_xhtml(child) for child in el)
+    return f"<{name}{attrs}>{inner}</{name}>" + _escape(el.tail or "")
+
+
+def _escape(text: str, *, quote: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if quote else text
