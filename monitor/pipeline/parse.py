@@ -74,19 +74,22 @@ def parse_feed(
     content_type: str | None = None,
     *,
     now: datetime | None = None,
+    fast: bool = True,
 ) -> ParsedFeed:
     """Parse one fetched feed body. `url` is where it came from (the base for relative links);
     `content_type` is the HTTP header, whose charset counts as it does for feedparser.
+    `fast=False` sends XML to feedparser even when the fast path would take it.
 
     Dates later than `now` plus `FUTURE_SLACK` are clamped to `now`: a feed that claims an entry
     from next week must not sort above everything else for a week.
     """
     now = now or datetime.now(UTC)
     try:
-        raw = _read(body, url, content_type)
+        raw = _read(body, url, content_type, fast)
     except Exception as exc:  # a parser bug on one feed must not stop the daemon
         return ParsedFeed(entries=(), error=f"parser failed: {_describe(exc)}", parser="none")
-    entries = tuple(_dedupe(_normalise(e, url, raw.language, now) for e in raw.entries))
+    normalised = (_normalise(e, url, raw.language, now) for e in raw.entries)
+    entries = tuple(_dedupe(e for e in normalised if e.title or e.url or e.summary or e.content))
     error = raw.error
     if not entries and error is None:
         error = "no entries: the feed is valid but empty"
@@ -100,7 +103,7 @@ def parse_feed(
     )
 
 
-def _read(body: bytes, url: str, content_type: str | None) -> RawFeed:
+def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFeed:
     """Choose the reader: JSON Feed, the fast path, else feedparser."""
     if len(body) > MAX_BODY_BYTES:
         return RawFeed([], "none", error=f"body too large: {len(body)} bytes")
@@ -111,9 +114,10 @@ def _read(body: bytes, url: str, content_type: str | None) -> RawFeed:
         return read_json_feed(body, url)
     from monitor.pipeline.parse_fast import read_fast  # late: parse_fast imports RawEntry
 
-    fast = read_fast(body, url, content_type)
-    if isinstance(fast, RawFeed):
-        return fast
+    if fast:
+        read = read_fast(body, url, content_type)
+        if isinstance(read, RawFeed):
+            return read
     return read_feedparser(body, url, content_type)
 
 
@@ -161,7 +165,8 @@ def _from_feedparser(e: Mapping[str, Any], feed_language: str | None) -> RawEntr
         if str(c.get("type", "text/html")) in _HTML_TYPES | {"text/plain"}
     ]
     details.extend(dict.get(e, "content", []))
-    language = next((d.get("language") for d in details if d and d.get("language")), None)
+    language = _clean(dict.get(e, "language"))  # the item's own <language> or dc:language
+    language = language or next((d.get("language") for d in details if d and d.get("language")), None)
     authors = [a.get("name") or a.get("email") for a in dict.get(e, "authors", []) if a]
     return RawEntry(
         id=_clean(dict.get(e, "id")),
@@ -304,7 +309,8 @@ def entry_key(
 
 
 def _dedupe(entries: Iterable[Entry]) -> Iterable[Entry]:
-    """A feed repeating a guid keeps the first such entry: later stages key on (feed, guid)."""
+    """A feed repeating a guid keeps the first such entry: later stages key on (feed, guid).
+    (Entries with no title, link or text at all, debris of broken XML, never get here.)"""
     seen: set[str] = set()
     for entry in entries:
         if entry.guid not in seen:

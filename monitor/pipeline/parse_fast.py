@@ -35,13 +35,22 @@ from monitor.pipeline.sanitize import sanitize_html
 
 _NS_PREFIX: dict[str, str] = {k.lower(): v for k, v in StrictFeedParser.namespaces.items()}
 _ATOM = "http://www.w3.org/2005/Atom"
+_ATOM03 = "http://purl.org/atom/ns#"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _XML = "{http://www.w3.org/XML/1998/namespace}"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _TEXT_TYPES = _HTML_TYPES | {"text/plain"}
+# Elements feedparser reads as an entry's content, with their default type.
+_CONTENT = {
+    "content": "text/plain",
+    "content_encoded": "text/html",
+    "fullitem": "text/html",
+    "body": "application/xhtml+xml",
+    "xhtml_body": "application/xhtml+xml",
+}
 _PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
 _UPDATED = frozenset({"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"})
-_AUTHOR = frozenset({"author", "dc_creator", "dc_author"})
+_AUTHOR = frozenset({"author", "dc_creator", "dc_author", "itunes_author"})
 _PERSON_PARTS = frozenset({"name", "email", "uri", "url", "homepage"})
 # Read by feedparser into fields Entry does not have; harmless at any depth inside an item.
 _INERT = frozenset(
@@ -52,7 +61,10 @@ _INERT = frozenset(
         "itunes_image", "itunes_explicit", "itunes_block", "itunes_keywords", "itunes_category",
         "georss_point", "georss_line", "georss_polygon", "georss_box", "georss_where", "where",
         "psc_chapters", "psc_chapter", "cc_license", "creativecommons_license", "tags",
-        "itunes_subtitle", "dc_publisher",
+        "itunes_subtitle", "itunes_link", "dc_publisher", "rights", "dc_rights", "created",
+        "dcterms_created", "expirationdate", "creativeCommons_license", "gml_point",
+        "gml_linestring", "gml_polygon", "gml_exterior", "gml_linearring", "gml_pos",
+        "gml_poslist",
     }
 )  # fmt: skip
 _PARSER = etree.XMLParser(
@@ -64,6 +76,15 @@ _EMAIL = re.compile(
     r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
 )
 _UTF8 = frozenset({"utf-8", "utf8"})
+# Where sgmllib (feedparser) and libxml2 (here) read HTML differently, so the agreement test
+# found different text: declarations other than comments (<!DOCTYPE, <![CDATA[, "<!'"), whole
+# documents, SVG and MathML (feedparser keeps them), and elements libxml2 reads as raw text
+# when they have content (an <iframe> with markup inside).
+_AMBIGUOUS_HTML = re.compile(
+    r"<!(?!--)|<(?:html|head|body|title|svg|math)\b"
+    r"|<(?:iframe|noembed|noframes|xmp|textarea|plaintext)\b[^>]*>(?!\s*</)",
+    re.I,
+)
 
 
 class Declined(Exception):
@@ -104,27 +125,18 @@ def _utf8_only(body: bytes, content_type: str | None) -> bool:
 
 
 def _read(root: Any, url: str) -> RawFeed:
-    tag = root.tag if isinstance(root.tag, str) else ""
-    if tag == "rss":
-        items = list(root.iter("item"))
-        channel = root.find("channel")
-        head = channel if channel is not None else root
-    elif tag == f"{{{_RDF}}}RDF":
-        items = [el for el in root if _key(el) == "item"]
-        head = next((el for el in root if _key(el) == "channel"), root)
-    elif tag == f"{{{_ATOM}}}feed":
-        items = list(root.iterchildren(f"{{{_ATOM}}}entry"))
-        head = root
-    else:
-        raise Declined(f"root element {_key(root)}")
-    found = {id(el) for el in root.iter("{*}item", "{*}entry", "item", "entry")
-             if _key(el) in ("item", "entry")}  # fmt: skip
-    if found != {id(el) for el in items}:
+    key = _key(root)
+    atom = key == "feed" and etree.QName(root).namespace in (_ATOM, _ATOM03)
+    if key not in ("rss", "rdf_rdf") and not atom:
+        raise Declined(f"root element {key}")
+    head = next((el for el in root if isinstance(el.tag, str) and _key(el) == "channel"), root)
+    # Every element feedparser treats as an item, wherever it is ({*} includes no namespace).
+    items = [el for el in root.iter("{*}item", "{*}entry") if _key(el) in ("item", "entry")]
+    if any(item.getparent() not in (root, head) for item in items):
         raise Declined("items outside the expected place, or nested")
     feed_base = _base(root, url)
     lang = _lang_attr(root)
     language = lang or _child_text(head, ("language", "dc_language"))
-    atom = tag == f"{{{_ATOM}}}feed"
     entries = [_entry(item, url, atom) for item in items]
     title = next((el for el in head if _key(el) == "title"), None)
     return RawFeed(
@@ -147,7 +159,7 @@ def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
     langs: list[str | None] = []
     published = updated = None
     language = None
-    title_locked = False
+    title_locked = has_content = False
     if item.get(f"{{{_RDF}}}about"):
         f["id"] = item.get(f"{{{_RDF}}}about")
     for el in item:
@@ -155,7 +167,7 @@ def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
             continue
         key, at, here = _key(el), _attrs(el), _base(el, base)
         lang = _lang_at(el)
-        if key == "title":
+        if key in ("title", "dc_title"):
             if not title_locked:
                 value, is_html = _value(el, at, "text/plain", here, atom)
                 f["title"], f["title_html"] = value, is_html
@@ -182,16 +194,18 @@ def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
                 f["link"] = f["id"]
         elif key in ("description", "summary", "dc_description", "itunes_summary"):
             default = "text/html" if "description" in key else "text/plain"
-            if f["summary"] is not None and not contents:
+            if f["summary"] is not None and not has_content:
                 contents.append(_value(el, at, "text/plain", here, atom))
+                has_content = True
             else:
                 f["summary"], f["summary_html"] = _value(el, at, default, here, atom)
                 langs.append(lang)
-        elif key in ("content", "content_encoded"):
-            default = "text/plain" if key == "content" else "text/html"
+        elif key in _CONTENT:
+            default = _CONTENT[key]
             if _map_type(at.get("type", default)) not in _TEXT_TYPES or at.get("src"):
                 raise Declined("content of a binary type or by reference")
             contents.append(_value(el, at, default, here, atom))
+            has_content = has_content or key not in ("body", "xhtml_body")
             langs.append(lang)
             if f["summary"] is None:
                 f["summary"], f["summary_html"] = contents[-1][0], True
@@ -209,8 +223,8 @@ def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
         elif key == "image":
             _leaf(el)
             title_locked = False  # feedparser's <image> resets which title counts
-        elif key == "source" and not len(el):
-            pass  # RSS 2.0 <source url=…>name</source>: only entry["source"]
+        elif key == "source":
+            title_locked = False  # so does <source>; what is inside goes to entry["source"]
         elif not _inert(el):
             raise Declined(f"item element {key}")
     return RawEntry(
@@ -238,11 +252,13 @@ def _value(
         return sanitize_html(_fix(inner.strip()), base), True
     _leaf(el)
     value = _fix(_text(el))
-    if at.get("mode") or kind not in _TEXT_TYPES:
+    if at.get("mode") not in (None, "escaped", "xml") or kind not in _TEXT_TYPES:
         raise Declined(f"{_key(el)} of type {kind}")  # Atom 0.3 modes, base64
     if not atom and kind == "text/plain" and StrictFeedParser.looks_like_html(value):
         kind = "text/html"
     if kind == "text/html":
+        if _AMBIGUOUS_HTML.search(value):
+            raise Declined("HTML that feedparser's sanitiser reads its own way")
         return sanitize_html(value, base), True
     return value, False
 
@@ -278,6 +294,8 @@ def _author(el: Any) -> list[str]:
 def _inert(el: Any) -> bool:
     """True when feedparser reads nothing from `el` (or below) into Entry's fields."""
     key = _key(el)
+    if key == "contributor":
+        return all(_key(c) in _PERSON_PARTS and not len(c) for c in el if isinstance(c.tag, str))
     if key not in _INERT and (
         hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
     ):

@@ -20,13 +20,7 @@ from lxml import etree
 _ALLOWED_TAGS = frozenset(HTMLSanitizer.acceptable_elements)
 _ALLOWED_ATTRS = frozenset(HTMLSanitizer.acceptable_attributes) - {"style"}
 # Elements whose content is code, not text: removed with everything inside.
-_DROP_WITH_CONTENT = frozenset(HTMLSanitizer.unacceptable_elements_with_end_tag) | {
-    "noscript",
-    "template",
-    "iframe",
-    "object",
-    "embed",
-}
+_DROP_WITH_CONTENT = frozenset(HTMLSanitizer.unacceptable_elements_with_end_tag)
 _URL_ATTRS = frozenset(
     {"href", "src", "cite", "action", "background", "longdesc", "poster", "lowsrc", "dynsrc"}
 )
