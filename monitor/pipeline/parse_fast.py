@@ -22,6 +22,7 @@ date parser, and text through its mojibake and windows-1252 fixes.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -137,7 +138,14 @@ def _read(root: Any, url: str) -> RawFeed:
     feed_base = _base(root, url)
     lang = _lang_attr(root)
     language = lang or _child_text(head, ("language", "dc_language"))
-    entries = [_entry(item, url, atom) for item in items]
+    # xml:base and xml:lang in force at each distinct parent (the channel, usually just one).
+    context = {}
+    for parent in {id(i.getparent()): i.getparent() for i in items}.values():
+        base: str | None = url
+        for el in reversed([parent, *parent.iterancestors()]):
+            base = _base(el, base)
+        context[id(parent)] = (base, _lang_at(parent))
+    entries = [_entry(item, *context[id(item.getparent())], atom) for item in items]
     title = next((el for el in head if _key(el) == "title"), None)
     return RawFeed(
         entries,
@@ -148,11 +156,10 @@ def _read(root: Any, url: str) -> RawFeed:
     )
 
 
-def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
+def _entry(item: Any, parent_base: str | None, parent_lang: str | None, atom: bool) -> RawEntry:
     """One item, child by child in document order, as feedparser's handlers would see it."""
-    base: str | None = feed_url
-    for el in reversed([item, *item.iterancestors()]):
-        base = _base(el, base)
+    base = _base(item, parent_base)
+    item_lang = _lang_attr(item, parent_lang)
     f: dict[str, Any] = {"title": None, "link": None, "id": None, "summary": None}
     contents: list[tuple[str, bool]] = []
     authors: list[str] = []
@@ -165,8 +172,11 @@ def _entry(item: Any, feed_url: str, atom: bool) -> RawEntry:
     for el in item:
         if not isinstance(el.tag, str):
             continue
-        key, at, here = _key(el), _attrs(el), _base(el, base)
-        lang = _lang_at(el)
+        key = _key(el)
+        if el.attrib:
+            at, here, lang = _attrs(el), _base(el, base), _lang_attr(el, item_lang)
+        else:
+            at, here, lang = {}, base, item_lang
         if key in ("title", "dc_title"):
             if not title_locked:
                 value, is_html = _value(el, at, "text/plain", here, atom)
@@ -296,24 +306,32 @@ def _inert(el: Any) -> bool:
     key = _key(el)
     if key == "contributor":
         return all(_key(c) in _PERSON_PARTS and not len(c) for c in el if isinstance(c.tag, str))
-    if key not in _INERT and (
-        hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
-    ):
+    if key not in _INERT and _has_handler(key):
         return False
     return all(_inert(child) for child in el if isinstance(child.tag, str))
 
 
+@functools.cache
+def _has_handler(key: str) -> bool:
+    return hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
+
+
 def _key(el: Any) -> str:
     """feedparser's handler name for an element: `dc_creator`, `content_encoded`, `title`…"""
-    qname = etree.QName(el)
-    local = qname.localname.lower()
-    ns = (qname.namespace or "").lower()
-    if "backend.userland.com/rss" in ns:
-        return local
-    prefix = _NS_PREFIX.get(ns)
-    if prefix is None:
-        prefix = (el.prefix or "").lower() if qname.namespace else ""
-    return f"{prefix}_{local}" if prefix else local
+    cache_key = (el.tag, el.prefix)
+    key = _KEYS.get(cache_key)
+    if key is None:
+        qname = etree.QName(el)
+        local = qname.localname.lower()
+        ns = (qname.namespace or "").lower()
+        prefix = "" if "backend.userland.com/rss" in ns else _NS_PREFIX.get(ns)
+        if prefix is None:
+            prefix = (el.prefix or "").lower() if qname.namespace else ""
+        key = _KEYS[cache_key] = f"{prefix}_{local}" if prefix else local
+    return key
+
+
+_KEYS: dict[tuple[str, str | None], str] = {}
 
 
 def _attrs(el: Any) -> dict[str, str]:
@@ -334,9 +352,12 @@ def _base(el: Any, parent_base: str | None) -> str | None:
     return str(_urljoin(parent_base, given))
 
 
-def _lang_attr(el: Any) -> str | None:
+def _lang_attr(el: Any, inherited: str | None = None) -> str | None:
+    """The element's own xml:lang (an explicit empty one means none), else `inherited`."""
     value = el.get(_XML + "lang", el.get("lang"))
-    return value.replace("_", "-") if value else None
+    if value is None:
+        return inherited
+    return value.replace("_", "-") or None
 
 
 def _lang_at(el: Any) -> str | None:
@@ -381,11 +402,16 @@ def _text(el: Any) -> str:
 def _fix(value: str) -> str:
     """feedparser's repairs of every UTF-8 value: text that was UTF-8 read as Latin-1 is
     decoded again, and C1 controls become the windows-1252 characters they meant."""
+    if value.isascii():
+        return value
     try:
         value = value.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return value.translate(_cp1252)
+    return value.translate(_cp1252) if _C1.search(value) else value
+
+
+_C1 = re.compile("[\x80-\x9f]")
 
 
 def _map_type(value: str) -> str:

@@ -26,11 +26,14 @@ _URL_ATTRS = frozenset(
 )
 _SCHEMES = frozenset(ACCEPTABLE_URI_SCHEMES)
 _SPACE = re.compile(r"\s+")
+_PLAIN_TAG = re.compile(r"</?(?:p|br|b|i|em|strong|u|ul|ol|li|blockquote|h[1-6])\s*/?>", re.I)
 
 
 def safe_url(value: str, base: str | None) -> str | None:
     """`value` resolved against `base`, or None when its scheme could run code (javascript:…)."""
     value = value.strip()
+    if value.startswith(("https://", "http://")) and "/." not in value:
+        return value  # already absolute: nothing to resolve, nothing to check
     try:
         url = urljoin(base, value) if base else value
         scheme = urlsplit(url).scheme.lower()
@@ -44,10 +47,10 @@ def safe_url(value: str, base: str | None) -> str | None:
 def sanitize_html(markup: str, base: str | None = None) -> str:
     """Keep allowed elements and attributes, drop scripts with their content, resolve links.
 
-    Markup without a `<` has no element to remove and is returned as it is (the common case for
-    summaries), which keeps the hot path cheap.
+    Markup whose only tags are plain formatting without attributes (`<p>`, `<br>`, `<em>`…) has
+    nothing to remove and is returned as it is: the common case for news summaries, kept cheap.
     """
-    if "<" not in markup:
+    if "<" not in _PLAIN_TAG.sub("", markup):
         return markup.strip()
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
