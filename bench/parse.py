@@ -66,7 +66,9 @@ def main() -> None:
         for path in sorted((SNAPSHOTS / "feeds").iterdir()):
             body = path.read_bytes()
             feeds.append((path.name, gzip.decompress(body) if path.suffix == ".gz" else body))
-    print(f"{'feed':42} {'KB':>5} {'parser':>10} {'parse_feed':>10} {'feedparser':>10} {'ratio':>6}")
+    print(
+        f"{'feed':42} {'KB':>5} {'parser':>10} {'parse_feed':>10} {'feedparser':>10} {'ratio':>6}"
+    )
     totals = {"fast": [0.0, 0.0, 0], "all": [0.0, 0.0, 0]}
     generated = (0.0, 0.0)
     for name, body in feeds:

@@ -20,11 +20,12 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from time import struct_time
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 from feedparser.datetimes import _parse_date
@@ -131,13 +132,13 @@ def read_feedparser(body: bytes, url: str, content_type: str | None = None) -> R
         headers["content-type"] = content_type
     # Bytes wrapped in BytesIO: feedparser never treats them as a URL or a file name.
     result = feedparser.parse(io.BytesIO(body), response_headers=headers)
-    feed: Mapping[str, Any] = dict.get(result, "feed", {})
+    feed: dict[str, Any] = dict.get(result, "feed", {})
     language = _clean(dict.get(feed, "language"))
     entries = [_from_feedparser(e, language) for e in dict.get(result, "entries", [])]
     error = None
     problem = dict.get(result, "bozo_exception")
     # Without a Content-Type header feedparser complains of its absence: that is no feed error.
-    if problem is not None and not (content_type is None and _is_no_type(problem)):
+    if problem is not None and not _is_noise(problem, content_type):
         error = _describe(problem)
     if not entries and not dict.get(result, "version"):
         error = _not_a_feed(body, error)
@@ -153,11 +154,17 @@ def read_feedparser(body: bytes, url: str, content_type: str | None = None) -> R
     )
 
 
-def _is_no_type(problem: object) -> bool:
-    return isinstance(problem, feedparser.NonXMLContentType) and "no Content-type" in str(problem)
+def _is_noise(problem: object, content_type: str | None) -> bool:
+    """feedparser complaints that are no fault of the feed: a missing Content-Type, and RFC 3023's
+    rule that `text/xml` without a charset means US-ASCII (feedparser then decodes as declared)."""
+    if isinstance(problem, feedparser.NonXMLContentType):
+        return content_type is None
+    if isinstance(problem, feedparser.CharacterEncodingOverride):
+        return "declared as us-ascii" in str(problem) and "charset" not in (content_type or "")
+    return False
 
 
-def _from_feedparser(e: Mapping[str, Any], feed_language: str | None) -> RawEntry:
+def _from_feedparser(e: dict[str, Any], feed_language: str | None) -> RawEntry:
     details = [dict.get(e, "title_detail"), dict.get(e, "summary_detail")]
     contents = [
         (str(c.get("value", "")), _is_html(c))
@@ -166,7 +173,9 @@ def _from_feedparser(e: Mapping[str, Any], feed_language: str | None) -> RawEntr
     ]
     details.extend(dict.get(e, "content", []))
     language = _clean(dict.get(e, "language"))  # the item's own <language> or dc:language
-    language = language or next((d.get("language") for d in details if d and d.get("language")), None)
+    language = language or next(
+        (d.get("language") for d in details if d and d.get("language")), None
+    )
     authors = [a.get("name") or a.get("email") for a in dict.get(e, "authors", []) if a]
     return RawEntry(
         id=_clean(dict.get(e, "id")),
@@ -183,7 +192,7 @@ def _from_feedparser(e: Mapping[str, Any], feed_language: str | None) -> RawEntr
     )
 
 
-def _is_html(detail: Mapping[str, Any] | None, *, default: bool = False) -> bool:
+def _is_html(detail: dict[str, Any] | None, *, default: bool = False) -> bool:
     if not detail:
         return default
     return str(detail.get("type", "")) in _HTML_TYPES
@@ -260,7 +269,7 @@ def read_json_feed(body: bytes, url: str) -> RawFeed:
     )
 
 
-def _json_authors(obj: Mapping[str, Any]) -> tuple[str, ...]:
+def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
     found = obj.get("authors")
     people = found if isinstance(found, list) else [obj.get("author")]  # 1.1, else 1.0
     names = (_str(p.get("name")) or _str(p.get("url")) for p in people if isinstance(p, dict))
@@ -350,6 +359,8 @@ def _describe(exc: object) -> str:
     """One short line for an exception: its type and first line of message."""
     if exc is None:
         return "unknown error"
+    if isinstance(exc, SAXParseException):
+        return f"broken XML at line {exc.getLineNumber()}: {exc.getMessage()}"
     lines = str(exc).strip().splitlines()
     first = lines[0] if lines else ""
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -22,6 +22,7 @@ date parser, and text through its mojibake and windows-1252 fixes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from typing import Any
@@ -187,7 +188,9 @@ def _entry(item: Any, parent_base: str | None, parent_lang: str | None, atom: bo
             _leaf(el)
             href = at.get("url", at.get("uri", at.get("href")))
             rel = at.get("rel", "alternate")
-            kind = _map_type(at.get("type", "application/atom+xml" if rel == "self" else "text/html"))
+            kind = _map_type(
+                at.get("type", "application/atom+xml" if rel == "self" else "text/html")
+            )
             if href:
                 if rel == "alternate" and kind in _HTML_TYPES:
                     f["link"] = _urljoin(here or "", href)
@@ -404,10 +407,8 @@ def _fix(value: str) -> str:
     decoded again, and C1 controls become the windows-1252 characters they meant."""
     if value.isascii():
         return value
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     return value.translate(_cp1252) if _C1.search(value) else value
 
 
