@@ -33,7 +33,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
 from monitor.pipeline.parse import RawEntry, RawFeed, parse_date
-from monitor.pipeline.sanitize import sanitize_html
+from monitor.pipeline.sanitize import sanitize_html, xhtml_inner
 
 _NS_PREFIX: dict[str, str] = {k.lower(): v for k, v in StrictFeedParser.namespaces.items()}
 _ATOM = "http://www.w3.org/2005/Atom"
@@ -261,8 +261,7 @@ def _value(
     """A text construct's value and whether it is HTML (then sanitised, as feedparser does)."""
     kind = _map_type(at.get("type", default))
     if kind == "application/xhtml+xml":
-        inner = (_escape(el.text or "")) + "".join(_xhtml(child) for child in el)
-        return sanitize_html(_fix(inner.strip()), base), True
+        return sanitize_html(_fix(xhtml_inner(el).strip()), base), True
     _leaf(el)
     value = _fix(_text(el))
     if at.get("mode") not in (None, "escaped", "xml") or kind not in _TEXT_TYPES:
@@ -417,20 +416,3 @@ _C1 = re.compile("[\x80-\x9f]")
 
 def _map_type(value: str) -> str:
     return str(StrictFeedParser.map_content_type(value))
-
-
-def _xhtml(el: Any) -> str:
-    """An XHTML element as HTML source, namespaces dropped."""
-    if not isinstance(el.tag, str):
-        return _escape(el.tail or "")
-    name = etree.QName(el).localname
-    attrs = "".join(
-        f' {etree.QName(k).localname}="{_escape(v, quote=True)}"' for k, v in el.attrib.items()
-    )
-    inner = _escape(el.text or "") + "".join(_xhtml(child) for child in el)
-    return f"<{name}{attrs}>{inner}</{name}>" + _escape(el.tail or "")
-
-
-def _escape(text: str, *, quote: bool = False) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace('"', "&quot;") if quote else text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -96,6 +97,21 @@ def html_to_text(markup: str) -> str:
     for el in root.iter("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5"):
         el.tail = " " + (el.tail or "")
     return collapse(root.text_content())
+
+
+def xhtml_inner(el: Any) -> str:
+    """The content of an XML element holding XHTML (Atom `type="xhtml"`) as HTML source, with
+    namespaces dropped, ready for `sanitize_html`."""
+    parts = [html.escape(el.text or "", quote=False)]
+    for child in el:
+        if isinstance(child.tag, str):
+            name = etree.QName(child).localname
+            attrs = "".join(
+                f' {etree.QName(k).localname}="{html.escape(v)}"' for k, v in child.attrib.items()
+            )
+            parts.append(f"<{name}{attrs}>{xhtml_inner(child)}</{name}>")
+        parts.append(html.escape(child.tail or "", quote=False))
+    return "".join(parts)
 
 
 def collapse(text: str) -> str:
