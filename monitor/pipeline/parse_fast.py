@@ -1,23 +1,26 @@
 """parse_fast: well-formed UTF-8 RSS/Atom → RawFeed with lxml, meaning what feedparser means.
 
-`read_fast` returns None, and feedparser (the reference) parses instead, unless every one of
-these holds; tests/test_parse_corpora.py checks that whenever they hold, both paths give equal
-entries over the shared corpora:
+`read_fast` returns `Declined(reason)`, and feedparser (the reference) parses instead, unless
+every one of these holds; tests/test_parse_corpora.py checks that whenever they hold, both
+paths give equal entries over the shared corpora:
 
 1. UTF-8 by every signal: no UTF-16/32 byte-order mark, an XML declaration (if any) and the HTTP
    charset (if any) say UTF-8, the HTTP media type (if any) is an XML one.
 2. lxml parses the whole document strictly (no recovery) and it has no DOCTYPE.
-3. The root is RSS 0.9x/2.0 `<rss>`, RSS 0.90/1.0 `<rdf:RDF>`, or Atom 1.0 `<feed>`, and every
-   element feedparser would call an item is one of the items read here.
+3. The root is RSS 0.9x/2.0 `<rss>`, RSS 0.90/1.0 `<rdf:RDF>`, or Atom 0.3/1.0 `<feed>`, and
+   every item sits in the channel or the root (none nested, none elsewhere).
 4. Every element inside every item is one whose effect on `Entry` is mirrored below, one
    listed in `_INERT` (feedparser reads it, but not into any field `Entry` has), or one for
-   which feedparser has no handler at all. Anything else (media:title, itunes:summary, nested
-   markup in RSS text, Atom 0.3 modes, base64 content…) goes to feedparser.
+   which feedparser has no handler at all. Anything else (media:title, nested markup in RSS
+   text, base64 or by-reference content…) goes to feedparser.
+5. No HTML value holds what feedparser's sgmllib sanitiser and libxml2 read differently
+   (`_AMBIGUOUS_HTML`: doctypes and CDATA inside HTML, whole documents, SVG, a filled iframe).
 
 The mirrored rules copy feedparser 6.0's quirks on purpose: the first non-empty title wins, the
 last link, id, summary and date win; a guid that is a permalink is resolved and stands in for a
-missing link; content without a summary becomes the summary; dates go through feedparser's own
-date parser, and text through its mojibake and windows-1252 fixes.
+missing link; content without a summary becomes the summary; an <image> or <source> resets
+which title counts; dates go through feedparser's own date parser, and text through its mojibake
+and windows-1252 fixes. HTML is sanitised by `sanitize.py` with feedparser's allowlists.
 """
 
 from __future__ import annotations
