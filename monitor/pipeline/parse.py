@@ -112,7 +112,7 @@ def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFee
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.strip(b"\x00"):
         return RawFeed([], "none", error="empty body")
-    if head.startswith(b"{") or (content_type and "json" in content_type.lower()):
+    if head.startswith(b"{") or ("json" in (content_type or "").lower() and head[:1] != b"<"):
         return read_json_feed(body, url)
     from monitor.pipeline.parse_fast import read_fast  # late: parse_fast imports RawEntry
 
