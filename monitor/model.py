@@ -65,8 +65,9 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
-    """A parsed feed. `error` describes a problem the parser worked around (or, with no entries,
-    the reason there are none); `parser` says which parser produced it."""
+    """A parsed feed. `error` describes a problem the parser worked around, or, with no entries,
+    why there are none; no entries and no error is a valid feed that is empty right now.
+    `parser` says which parser produced it."""
 
     entries: tuple[Entry, ...]
     title: str | None = None

@@ -25,10 +25,17 @@ from monitor.model import AlertMessage, Severity
 from tests.servers import Answer, Receiver
 
 MESSAGE = AlertMessage(
-    alert_id=7, idempotency_key="0f3c9e", watchlist="iraq-conflict", severity=Severity.HIGH,
-    title="Offensive on Falluja\r\nX-Injected: yes", url="https://e.org/a", source="wire",
-    published=datetime(2026, 11, 23, 9, 30, tzinfo=UTC), rules=("offensive",),
-    snippet="…the offensive on Falluja…", story_id=3,
+    alert_id=7,
+    idempotency_key="0f3c9e",
+    watchlist="iraq-conflict",
+    severity=Severity.HIGH,
+    title="Offensive on Falluja\r\nX-Injected: yes",
+    url="https://e.org/a",
+    source="wire",
+    published=datetime(2026, 11, 23, 9, 30, tzinfo=UTC),
+    rules=("offensive",),
+    snippet="…the offensive on Falluja…",
+    story_id=3,
     sources=(("wire", "https://e.org/a"), ("bbc", "https://bbc.example/b")),
     created_at=datetime(2026, 11, 23, 9, 31, tzinfo=UTC),
 )
@@ -53,13 +60,24 @@ def test_webhook_posts_signed_json_with_an_idempotency_key(receiver: Receiver) -
     (post,) = receiver.posts
     body = json.loads(post.body)
     assert body == {
-        "schema": "monitor.alert/1", "id": 7, "idempotency_key": "0f3c9e",
-        "watchlist": "iraq-conflict", "severity": "high", "rules": ["offensive"],
-        "title": "Offensive on Falluja\r\nX-Injected: yes", "url": "https://e.org/a",
-        "source": "wire", "published": "2026-11-23T09:30:00+00:00",
+        "schema": "monitor.alert/1",
+        "id": 7,
+        "idempotency_key": "0f3c9e",
+        "watchlist": "iraq-conflict",
+        "severity": "high",
+        "rules": ["offensive"],
+        "title": "Offensive on Falluja\r\nX-Injected: yes",
+        "url": "https://e.org/a",
+        "source": "wire",
+        "published": "2026-11-23T09:30:00+00:00",
         "snippet": "…the offensive on Falluja…",
-        "story": {"id": 3, "sources": [{"source": "wire", "url": "https://e.org/a"},
-                                       {"source": "bbc", "url": "https://bbc.example/b"}]},
+        "story": {
+            "id": 3,
+            "sources": [
+                {"source": "wire", "url": "https://e.org/a"},
+                {"source": "bbc", "url": "https://bbc.example/b"},
+            ],
+        },
         "created_at": "2026-11-23T09:31:00+00:00",
     }
     assert post.headers["idempotency-key"] == "0f3c9e"
@@ -86,13 +104,17 @@ def test_webhook_without_secret_is_unsigned(receiver: Receiver) -> None:
         (Answer(401), True, None),
     ],
 )
-def test_webhook_failures_are_sorted(receiver: Receiver, answer: Answer, permanent: bool,
-                                     retry_after: float | None) -> None:
+def test_webhook_failures_are_sorted(
+    receiver: Receiver, answer: Answer, permanent: bool, retry_after: float | None
+) -> None:
     receiver.route("/hook", answer)
     with pytest.raises(ChannelError) as info:
         send_webhook(receiver)
     assert (info.value.permanent, info.value.retry_after, info.value.status) == (
-        permanent, retry_after, answer.status)
+        permanent,
+        retry_after,
+        answer.status,
+    )
     assert f"HTTP {answer.status}" in str(info.value)
 
 

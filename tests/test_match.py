@@ -11,17 +11,28 @@ from monitor.watchlist import WatchlistSettings
 
 
 def watchlist(name: str, channels: list[str], feeds: str | list[str] = "all") -> WatchlistSettings:
-    return WatchlistSettings.model_validate({
-        "version": 1, "name": name, "feeds": feeds, "channels": channels,
-        "groups": {"cities": ["Falluja", "Mosul"]},
-        "rules": [{"name": "offensive", "query": "offensive NEAR/15 @cities", "severity": "high"},
-                  {"name": "grave", "query": '"mass grave"', "severity": "critical"}],
-    })
+    return WatchlistSettings.model_validate(
+        {
+            "version": 1,
+            "name": name,
+            "feeds": feeds,
+            "channels": channels,
+            "groups": {"cities": ["Falluja", "Mosul"]},
+            "rules": [
+                {"name": "offensive", "query": "offensive NEAR/15 @cities", "severity": "high"},
+                {"name": "grave", "query": '"mass grave"', "severity": "critical"},
+            ],
+        }
+    )
 
 
-ARTICLE = Article(url="https://e.org/1", canonical_url="https://e.org/1",
-                  title="Offensive on Falluja", text="A mass grave was found near Mosul.",
-                  source="wire")
+ARTICLE = Article(
+    url="https://e.org/1",
+    canonical_url="https://e.org/1",
+    title="Offensive on Falluja",
+    text="A mass grave was found near Mosul.",
+    source="wire",
+)
 
 
 def test_only_watchlists_watching_the_feed_are_matched() -> None:
@@ -33,9 +44,12 @@ def test_only_watchlists_watching_the_feed_are_matched() -> None:
 
 def test_route_gives_one_alert_per_channel_with_the_strongest_match() -> None:
     lists = [watchlist("iraq", ["log", "pager"])]
-    channels = {"log": LogSettings(kind="log"),
-                "pager": WebhookSettings(kind="webhook", url="https://e.org/h",
-                                         min_severity=Severity.CRITICAL)}
+    channels = {
+        "log": LogSettings(kind="log"),
+        "pager": WebhookSettings(
+            kind="webhook", url="https://e.org/h", min_severity=Severity.CRITICAL
+        ),
+    }
     low = RuleMatch("iraq", "offensive", Severity.HIGH, (Hit("offensive", "title", 0, 9),), "s1")
     high = RuleMatch("iraq", "grave", Severity.CRITICAL, (Hit("mass grave", "text", 2, 12),), "s2")
     specs = route([low, high], lists, channels)

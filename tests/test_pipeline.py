@@ -26,8 +26,10 @@ rules:
   - {name: mass-grave, query: '"mass grave" OR "mass graves"', severity: critical}
 """
 
-BODY = ("Government forces pressed their offensive toward Falluja on Monday, commanders said. "
-        "Families left the outskirts on foot and by truck as shelling continued overnight. ") * 8
+BODY = (
+    "Government forces pressed their offensive toward Falluja on Monday, commanders said. "
+    "Families left the outskirts on foot and by truck as shelling continued overnight. "
+) * 8
 
 
 def rss(*items: tuple[str, str, str], full: bool = True) -> bytes:
@@ -35,16 +37,21 @@ def rss(*items: tuple[str, str, str], full: bool = True) -> bytes:
     parts = []
     for guid, title, link in items:
         text = f"<content:encoded><![CDATA[<p>{BODY}</p>]]></content:encoded>" if full else ""
-        parts.append(f"<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>"
-                     f"<description>Short summary.</description>{text}</item>")
+        parts.append(
+            f"<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>"
+            f"<description>Short summary.</description>{text}</item>"
+        )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
         'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
-        + "".join(parts) + "</channel></rss>"
+        + "".join(parts)
+        + "</channel></rss>"
     ).encode()
 
 
-def setup(tmp: Path, site: Site, receiver: Receiver, feeds: dict[str, str], extra: str = "") -> config_mod.Config:
+def setup(
+    tmp: Path, site: Site, receiver: Receiver, feeds: dict[str, str], extra: str = ""
+) -> config_mod.Config:
     (tmp / "watchlists").mkdir(exist_ok=True)
     (tmp / "watchlists" / "w.yaml").write_text(WATCHLIST)
     lines = "\n".join(f'  - {{name: {n}, url: "{site.url(p)}"}}' for n, p in feeds.items())
@@ -71,8 +78,25 @@ def states(config: config_mod.Config) -> dict[str, feed_store.FeedState]:
 def test_same_link_with_tracking_parameters_in_two_feeds_is_one_alert(
     tmp_path: Path, site: Site, receiver: Receiver
 ) -> None:
-    site.route("/a.xml", Answer(200, rss(("a1", "Offensive on Falluja", "https://news.example.org/story?utm_source=a"))))
-    site.route("/b.xml", Answer(200, rss(("b9", "Offensive on Falluja", "https://www.news.example.org/story/?utm_campaign=b#top"))))
+    site.route(
+        "/a.xml",
+        Answer(
+            200, rss(("a1", "Offensive on Falluja", "https://news.example.org/story?utm_source=a"))
+        ),
+    )
+    site.route(
+        "/b.xml",
+        Answer(
+            200,
+            rss(
+                (
+                    "b9",
+                    "Offensive on Falluja",
+                    "https://www.news.example.org/story/?utm_campaign=b#top",
+                )
+            ),
+        ),
+    )
     config = setup(tmp_path, site, receiver, {"a": "/a.xml", "b": "/b.xml"})
     report = poll(config)
     assert report.new_entries == 2 and report.alerts == 1
@@ -83,24 +107,48 @@ def test_cheap_before_expensive(tmp_path: Path, site: Site, receiver: Receiver) 
     """An unchanged body (no validators) is not parsed; seen entries are not extracted again."""
     feed = rss(("1", "Offensive on Falluja", site.url("/p1")), full=False)
     site.route("/f.xml", Answer(200, feed))
-    site.route("/p1", Answer(200, f"<html><body><article><p>{BODY}</p></article></body></html>".encode(),
-                             {"Content-Type": "text/html"}))
+    site.route(
+        "/p1",
+        Answer(
+            200,
+            f"<html><body><article><p>{BODY}</p></article></body></html>".encode(),
+            {"Content-Type": "text/html"},
+        ),
+    )
     config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
     first = poll(config)
     assert [f.result for f in first.feeds] == ["changed"] and first.alerts == 1
     assert len(site.hits("/p1")) == 1
     assert [f.result for f in poll(config).feeds] == ["unchanged"]
     # A changed feed repeating an old entry beside a new one: only the new one's page is read.
-    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", site.url("/p1")),
-                                         ("2", "Market day", site.url("/p2")), full=False)))
-    site.route("/p2", Answer(200, b"<html><body><article><p>" + b"Stalls reopened. " * 30 +
-                             b"</p></article></body></html>"))
+    site.route(
+        "/f.xml",
+        Answer(
+            200,
+            rss(
+                ("1", "Offensive on Falluja", site.url("/p1")),
+                ("2", "Market day", site.url("/p2")),
+                full=False,
+            ),
+        ),
+    )
+    site.route(
+        "/p2",
+        Answer(
+            200,
+            b"<html><body><article><p>"
+            + b"Stalls reopened. " * 30
+            + b"</p></article></body></html>",
+        ),
+    )
     third = poll(config)
     assert third.new_entries == 1 and third.alerts == 0
     assert len(site.hits("/p1")) == 1 and len(site.hits("/p2")) == 1
 
 
-def test_unreachable_page_falls_back_to_the_feed_text(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+def test_unreachable_page_falls_back_to_the_feed_text(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
     item = rss(("1", "Offensive near Mosul", site.url("/gone")), full=False)
     site.route("/f.xml", Answer(200, item))
     config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
@@ -115,7 +163,9 @@ def test_unreachable_page_falls_back_to_the_feed_text(tmp_path: Path, site: Site
 
     engine = sa.create_engine(config.database_url)
     with engine.connect() as conn:
-        extraction, error = conn.execute(sa.text("SELECT extraction, extraction_error FROM article")).one()
+        extraction, error = conn.execute(
+            sa.text("SELECT extraction, extraction_error FROM article")
+        ).one()
     engine.dispose()
     assert extraction == "fallback" and "HTTP 404" in error
 
@@ -123,11 +173,22 @@ def test_unreachable_page_falls_back_to_the_feed_text(tmp_path: Path, site: Site
 @pytest.mark.parametrize(
     ("answer", "health", "status"),
     [
-        (Answer(200, b"<html><body>Service unavailable</body></html>", {"Content-Type": "text/html"}),
-         "failing x1", "active"),
+        (
+            Answer(
+                200, b"<html><body>Service unavailable</body></html>", {"Content-Type": "text/html"}
+            ),
+            "failing x1",
+            "active",
+        ),
         (Answer(200, b""), "failing x1", "active"),
-        (Answer(200, b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><rss><channel><item><title>&c;</title></item></channel></rss>"),
-         None, "active"),
+        (
+            Answer(
+                200,
+                b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><rss><channel><item><title>&c;</title></item></channel></rss>",
+            ),
+            None,
+            "active",
+        ),
         (Answer(503, b"", {"Retry-After": "3600"}), "failing x1", "active"),
         (Answer(410, b""), "retired", "retired"),
     ],
@@ -150,7 +211,9 @@ def test_bad_feeds_are_state_not_crashes(
     assert len(receiver.posts) == 1
 
 
-def test_permanent_redirect_updates_the_stored_url(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+def test_permanent_redirect_updates_the_stored_url(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
     site.route("/old.xml", Answer(301, b"", {"Location": site.url("/new.xml")}))
     site.route("/new.xml", Answer(200, rss(("1", "Quiet day", "https://e.org/1"))))
     config = setup(tmp_path, site, receiver, {"f": "/old.xml"})
@@ -160,7 +223,9 @@ def test_permanent_redirect_updates_the_stored_url(tmp_path: Path, site: Site, r
     assert len(site.hits("/old.xml")) == 1 and len(site.hits("/new.xml")) == 2
 
 
-def test_a_failing_channel_keeps_the_alert_for_later(tmp_path: Path, site: Site, receiver: Receiver) -> None:
+def test_a_failing_channel_keeps_the_alert_for_later(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
     site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", "https://e.org/1"))))
     receiver.route("/hook", Answer(500, b"down"), Answer(200, b"ok"))
     config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
@@ -178,4 +243,6 @@ def test_a_failing_channel_keeps_the_alert_for_later(tmp_path: Path, site: Site,
     (row,) = alert_store.listing(store)
     store.close()
     assert row.status == "sent" and len(receiver.posts) == 2
-    assert receiver.posts[0].headers["idempotency-key"] == receiver.posts[1].headers["idempotency-key"]
+    assert (
+        receiver.posts[0].headers["idempotency-key"] == receiver.posts[1].headers["idempotency-key"]
+    )

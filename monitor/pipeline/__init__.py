@@ -183,9 +183,9 @@ class Pipeline:
             return FeedReport(state.name, "unchanged")
 
         parsed = parse.parse_feed(result.body, result.url, result.content_type, now=now)
-        if not parsed.entries:
-            error = parsed.error or "the feed has no entries"
-            return self._failed(state, now, FetchError(error, url=state.url, status=result.status))
+        if not parsed.entries and parsed.error:
+            error = FetchError(parsed.error, url=state.url, status=result.status)
+            return self._failed(state, now, error)
         if parsed.error:
             log.info("feed parsed with problems", feed=state.name, error=parsed.error)
 

@@ -92,15 +92,12 @@ def parse_feed(
         return ParsedFeed(entries=(), error=f"parser failed: {_describe(exc)}", parser="none")
     normalised = (_normalise(e, url, raw.language, now) for e in raw.entries)
     entries = tuple(_dedupe(e for e in normalised if e.title or e.url or e.summary or e.content))
-    error = raw.error
-    if not entries and error is None:
-        error = "no entries: the feed is valid but empty"
     return ParsedFeed(
         entries=entries,
         title=raw.title,
         link=raw.link,
         language=raw.language,
-        error=error,
+        error=raw.error,
         parser=raw.parser,
     )
 
