@@ -188,7 +188,6 @@ def test_future_dates_are_clamped_to_now() -> None:
         (b"\x89PNG\r\n\x1a\n" + b"\x00\xff" * 5000, "not a feed"),
         (b"{not json", "not a feed: invalid JSON"),
         (b'{"items": "nope"}', "not a feed: JSON without an `items` list"),
-        (b"<rss version='2.0'><channel><title>Quiet</title></channel></rss>", "no entries"),
     ],
 )
 def test_bad_bodies_give_a_reason(body: bytes, reason: str) -> None:
@@ -196,6 +195,14 @@ def test_bad_bodies_give_a_reason(body: bytes, reason: str) -> None:
     assert feed.entries == ()
     assert feed.error is not None and feed.error.startswith(reason)
     assert "\n" not in feed.error
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_valid_empty_feed_is_no_error(fast: bool) -> None:
+    """A feed with nothing in it right now is healthy: no entries, no error."""
+    body = b"<rss version='2.0'><channel><title>Quiet</title></channel></rss>"
+    feed = parse_feed(body, "https://quiet.example/feed", now=NOW, fast=fast)
+    assert (feed.entries, feed.error, feed.title) == ((), None, "Quiet")
 
 
 def test_huge_body_is_refused_without_parsing() -> None:
