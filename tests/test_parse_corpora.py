@@ -21,6 +21,7 @@ import pytest
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.sanitize import html_to_text
+from tests.test_parse_phases import assert_phases_agree
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
 FEEDPARSER_TESTS = CORPORA / "feedparser-tests" / "tests"
@@ -129,6 +130,18 @@ def test_feedparser_suite_parses_and_fast_path_agrees() -> None:
     print(f"feedparser-tests parsers: {dict(parsers)}")
 
 
+def test_feedparser_suite_two_steps_agree() -> None:
+    """read_feed + entries(only=…) is parse_feed, over every file (one subset each, for time)."""
+    failures = []
+    for path in FEEDPARSER_FILES:
+        body, url, content_type = feedparser_case(path)
+        try:
+            assert_phases_agree(body, url, content_type, NOW, subsets=1)
+        except AssertionError as exc:
+            failures.append(f"{path.relative_to(FEEDPARSER_TESTS)}: {exc}")
+    assert not failures, f"{len(failures)} files disagree:\n" + "\n".join(failures[:40])
+
+
 # --- real news feeds --------------------------------------------------------------------------
 
 
@@ -156,6 +169,13 @@ def test_news_snapshot(row: dict[str, str]) -> None:
         assert 0 < len(result.entries) <= expected
         assert len({e.guid for e in result.entries}) == len(result.entries)
         assert all(e.title or e.summary or e.content for e in result.entries)
+
+
+@pytest.mark.parametrize("row", MANIFEST, ids=[r["file"] for r in MANIFEST])
+def test_news_snapshot_two_steps_agree(row: dict[str, str]) -> None:
+    body = (SNAPSHOTS / "feeds" / row["file"]).read_bytes()
+    body = gzip.decompress(body) if row["gzip"] == "yes" else body
+    assert_phases_agree(body, "https://news.example/feed", None, NOW)
 
 
 def test_most_news_snapshots_take_the_fast_path() -> None:

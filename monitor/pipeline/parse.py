@@ -1,17 +1,27 @@
-"""parse: bytes of a feed → ParsedFeed. No network, no database.
+"""parse: bytes of a feed → its entries, normalised. No network, no database.
 
-Three readers produce the same intermediate `RawEntry`, and one normaliser turns it into `Entry`:
+Two steps, so that entries already stored cost next to nothing (a poll of a changed feed
+usually finds 5 new entries among 50):
 
-- JSON Feed 1.0/1.1 (feedparser has no JSON reader): the json module.
+    feed = read_feed(body, url, content_type)     # FeedItems: feed fields, errors, guids
+    new = store_says_which_are_new(feed.guids)
+    parsed = feed.entries(only=new)               # ParsedFeed: only those normalised
+
+`parse_feed(...)` is both in one call, for every entry.
+
+Three readers produce the same intermediate form (`parse_raw`), which `FeedItems` keys and
+normalises into `Entry`:
+
+- JSON Feed 1.0/1.1 (`parse_json`; feedparser has no JSON reader).
 - The fast path (`parse_fast.read_fast`): lxml over well-formed UTF-8 RSS and Atom, taken only
   when every element of every item is one whose meaning it mirrors from feedparser (see that
-  module for the rule). About 5 times cheaper than feedparser (bench/parse.py); most of what
-  remains is sanitising HTML, which no path may skip.
+  module for the rule). It checks every item in `read_feed` but sanitises, converts and dates
+  only the entries asked for.
 - feedparser, the reference, for everything else: other encodings, broken XML, DOCTYPEs, rare
-  extensions, HTML pages.
+  extensions, HTML pages. It does all the work in `read_feed`; it is the slow fallback anyway.
 
-Bad input never raises: a feed that yields no entries comes back as `ParsedFeed(entries=(),
-error=…)` with a one-line reason.
+Bad input never raises: a feed that yields no entries comes back with no guids and `error` set
+to a one-line reason.
 """
 
 from __future__ import annotations
@@ -19,20 +29,26 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
-from time import struct_time
-from typing import Any
-from xml.sax import SAXParseException
+from typing import Any, NamedTuple
 
 import feedparser
-from feedparser.datetimes import _parse_date
 
 from monitor.model import Entry, ParsedFeed
-from monitor.pipeline.sanitize import collapse, html_to_text, safe_url, sanitize_html
+from monitor.pipeline.parse_fast import read_fast
+from monitor.pipeline.parse_json import read_json_feed
+from monitor.pipeline.parse_raw import (
+    RawEntry,
+    RawFeed,
+    RawItem,
+    ReadyItem,
+    describe,
+    from_struct,
+    resolve_link,
+)
+from monitor.pipeline.sanitize import collapse, html_to_text
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # A clock a little ahead of ours is not "the future"; beyond this a date is clamped to now.
@@ -40,34 +56,23 @@ FUTURE_SLACK = timedelta(minutes=5)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 
 
-@dataclass(frozen=True, slots=True)
-class RawEntry:
-    """One entry as a reader found it, before normalisation. `summary` and `contents` are
-    already sanitised HTML when `*_html` is true, else plain text."""
-
-    id: str | None
-    link: str | None
-    title: str
-    title_html: bool
-    summary: str
-    summary_html: bool
-    contents: tuple[tuple[str, bool], ...]  # (value, is_html), in document order
-    published: datetime | None
-    updated: datetime | None
-    authors: tuple[str, ...]
-    language: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RawFeed:
-    """A reader's result: entries plus the feed-level fields `ParsedFeed` carries."""
-
-    entries: list[RawEntry]
-    parser: str
-    title: str | None = None
-    link: str | None = None
-    language: str | None = None
-    error: str | None = None
+def read_feed(
+    body: bytes,
+    url: str,
+    content_type: str | None = None,
+    *,
+    now: datetime | None = None,
+    fast: bool = True,
+) -> FeedItems:
+    """Read one fetched feed body as far as its entries' guids. `url` is where it came from
+    (the base for relative links); `content_type` is the HTTP header, whose charset counts as it
+    does for feedparser. `fast=False` sends XML to feedparser even when the fast path would take
+    it. `now` is the clock for clamping dates (see `FeedItems`)."""
+    now = now or datetime.now(UTC)
+    try:
+        return FeedItems(_read(body, url, content_type, fast), url, now)
+    except Exception as exc:  # a parser bug on one feed must not stop the daemon
+        return FeedItems(RawFeed([], "none", error=f"parser failed: {describe(exc)}"), url, now)
 
 
 def parse_feed(
@@ -78,28 +83,85 @@ def parse_feed(
     now: datetime | None = None,
     fast: bool = True,
 ) -> ParsedFeed:
-    """Parse one fetched feed body. `url` is where it came from (the base for relative links);
-    `content_type` is the HTTP header, whose charset counts as it does for feedparser.
-    `fast=False` sends XML to feedparser even when the fast path would take it.
+    """Every entry of one fetched feed body: `read_feed(...).entries()`."""
+    return read_feed(body, url, content_type, now=now, fast=fast).entries()
 
-    Dates later than `now` plus `FUTURE_SLACK` are clamped to `now`: a feed that claims an entry
-    from next week must not sort above everything else for a week.
+
+class _Keyed(NamedTuple):
+    guid: str
+    item: RawItem
+    url: str | None
+    resolved: bool  # whether `url` is known yet
+    entry: Entry | None  # normalised already, when keying it needed its text
+
+
+class FeedItems:
+    """A feed read as far as its guids: what the store needs to say which entries are new.
+
+    `guids` are the entries' keys in document order, each once (a feed repeating a guid keeps
+    the first such entry: later stages key on (feed, guid)), entries with no title, link or text
+    at all (debris of broken XML) left out. A key is the feed's own id; else the entry's resolved
+    link; else a hash of its title, date and summary text (`entry_key`), the one case that
+    normalises the entry here.
     """
-    now = now or datetime.now(UTC)
-    try:
-        raw = _read(body, url, content_type, fast)
-    except Exception as exc:  # a parser bug on one feed must not stop the daemon
-        return ParsedFeed(entries=(), error=f"parser failed: {_describe(exc)}", parser="none")
-    normalised = (_normalise(e, url, raw.language, now) for e in raw.entries)
-    entries = tuple(_dedupe(e for e in normalised if e.title or e.url or e.summary or e.content))
-    return ParsedFeed(
-        entries=entries,
-        title=raw.title,
-        link=raw.link,
-        language=raw.language,
-        error=raw.error,
-        parser=raw.parser,
+
+    __slots__ = (
+        *("guids", "parser", "title", "link", "language", "error"),
+        *("_feed_url", "_now", "_keyed"),
     )
+
+    def __init__(self, raw: RawFeed, feed_url: str, now: datetime) -> None:
+        self.parser = raw.parser
+        self.title = raw.title
+        self.link = raw.link
+        self.language = raw.language
+        self.error = raw.error
+        self._feed_url = feed_url
+        self._now = now
+        keyed: dict[str, _Keyed] = {}
+        for item in raw.items:
+            found = self._key(item)
+            if found is not None and found.guid not in keyed:
+                keyed[found.guid] = found
+        self._keyed = tuple(keyed.values())
+        self.guids = tuple(keyed)
+
+    def entries(self, only: Collection[str] | None = None) -> ParsedFeed:
+        """The entries whose guid is in `only` (all of them by default), in document order.
+        An entry that fails to normalise is left out and named in `error`."""
+        entries = []
+        failed = []
+        for keyed in self._keyed:
+            if only is not None and keyed.guid not in only:
+                continue
+            try:
+                entries.append(keyed.entry or self._finish(keyed))
+            except Exception as exc:  # one odd entry must not cost the others
+                failed.append(f"parser failed on entry {keyed.guid[:100]!r}: {describe(exc)}")
+        return ParsedFeed(
+            entries=tuple(entries),
+            title=self.title,
+            link=self.link,
+            language=self.language,
+            error="; ".join(e for e in (self.error, *failed[:1]) if e) or None,
+            parser=self.parser,
+        )
+
+    def _key(self, item: RawItem) -> _Keyed | None:
+        ident = item.id.strip() if item.id else ""
+        if ident and item.titled:  # keyed by its id, and no debris: the link can wait
+            return _Keyed(ident, item, None, False, None)
+        url = resolve_link(item.link(), self._feed_url)
+        if url:
+            return _Keyed(ident or url, item, url, True, None)
+        entry = _normalise(item.finish(), url, ident or None, self.language, self._now)
+        if not (entry.title or entry.summary or entry.content):
+            return None
+        return _Keyed(entry.guid, item, url, True, entry)
+
+    def _finish(self, keyed: _Keyed) -> Entry:
+        url = keyed.url if keyed.resolved else resolve_link(keyed.item.link(), self._feed_url)
+        return _normalise(keyed.item.finish(), url, keyed.guid, self.language, self._now)
 
 
 def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFeed:
@@ -111,8 +173,6 @@ def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFee
         return RawFeed([], "none", error="empty body")
     if head.startswith(b"{") or ("json" in (content_type or "").lower() and head[:1] != b"<"):
         return read_json_feed(body, url)
-    from monitor.pipeline.parse_fast import read_fast  # late: parse_fast imports RawEntry
-
     if fast:
         read = read_fast(body, url, content_type)
         if isinstance(read, RawFeed):
@@ -132,18 +192,18 @@ def read_feedparser(body: bytes, url: str, content_type: str | None = None) -> R
     result = feedparser.parse(io.BytesIO(body), response_headers=headers)
     feed: dict[str, Any] = dict.get(result, "feed", {})
     language = _clean(dict.get(feed, "language"))
-    entries = [_from_feedparser(e, language) for e in dict.get(result, "entries", [])]
+    items: list[RawItem] = [_from_feedparser(e, language) for e in dict.get(result, "entries", [])]
     error = None
     problem = dict.get(result, "bozo_exception")
     # Without a Content-Type header feedparser complains of its absence: that is no feed error.
     if problem is not None and not _is_noise(problem, content_type):
-        error = _describe(problem)
-    if not entries and not dict.get(result, "version"):
+        error = describe(problem)
+    if not items and not dict.get(result, "version"):
         error = _not_a_feed(body, error)
-    elif not entries and error:
+    elif not items and error:
         error = f"no entries: {error}"
     return RawFeed(
-        entries,
+        items,
         "feedparser",
         title=_text(dict.get(feed, "title", ""), _is_html(dict.get(feed, "title_detail"))) or None,
         link=_clean(dict.get(feed, "link")),
@@ -162,7 +222,7 @@ def _is_noise(problem: object, content_type: str | None) -> bool:
     return False
 
 
-def _from_feedparser(e: dict[str, Any], feed_language: str | None) -> RawEntry:
+def _from_feedparser(e: dict[str, Any], feed_language: str | None) -> ReadyItem:
     details = [dict.get(e, "title_detail"), dict.get(e, "summary_detail")]
     contents = [
         (str(c.get("value", "")), _is_html(c))
@@ -175,19 +235,18 @@ def _from_feedparser(e: dict[str, Any], feed_language: str | None) -> RawEntry:
         (d.get("language") for d in details if d and d.get("language")), None
     )
     authors = [a.get("name") or a.get("email") for a in dict.get(e, "authors", []) if a]
-    return RawEntry(
-        id=_clean(dict.get(e, "id")),
-        link=_clean(dict.get(e, "link")),
+    entry = RawEntry(
         title=str(dict.get(e, "title", "")),
         title_html=_is_html(dict.get(e, "title_detail")),
         summary=str(dict.get(e, "summary", "")),
         summary_html=_is_html(dict.get(e, "summary_detail"), default=True),
         contents=tuple(contents),
-        published=_from_struct(dict.get(e, "published_parsed")),
-        updated=_from_struct(dict.get(e, "updated_parsed")),
+        published=from_struct(dict.get(e, "published_parsed")),
+        updated=from_struct(dict.get(e, "updated_parsed")),
         authors=tuple(str(a) for a in authors if a),
         language=language or feed_language,
     )
+    return ReadyItem(_clean(dict.get(e, "id")), entry, _clean(dict.get(e, "link")))
 
 
 def _is_html(detail: dict[str, Any] | None, *, default: bool = False) -> bool:
@@ -196,99 +255,23 @@ def _is_html(detail: dict[str, Any] | None, *, default: bool = False) -> bool:
     return str(detail.get("type", "")) in _HTML_TYPES
 
 
-def _from_struct(value: struct_time | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime(*value[:6], tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """A date string in any format feedparser knows → aware UTC datetime, or None."""
-    if not value:
-        return None
-    try:
-        return _from_struct(_parse_date(value.strip()))
-    except Exception:  # feedparser's date handlers raise more than they document
-        return None
-
-
-# --- JSON Feed -------------------------------------------------------------------------------
-
-
-def read_json_feed(body: bytes, url: str) -> RawFeed:
-    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1)."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        return RawFeed([], "json", error=f"not a feed: invalid JSON ({_describe(exc)})")
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        return RawFeed([], "json", error="not a feed: JSON without an `items` list")
-    language = _clean(doc.get("language"))
-    base = _str(doc.get("home_page_url")) or url
-    feed_authors = _json_authors(doc)
-    entries = []
-    for item in doc["items"]:
-        if not isinstance(item, dict):
-            continue
-        summary = html.escape(_str(item.get("summary")), quote=False)
-        content_html = _str(item.get("content_html"))
-        if content_html:
-            content = sanitize_html(content_html, base)
-        else:
-            content = html.escape(_str(item.get("content_text")), quote=False)
-        raw_id = item.get("id")
-        entries.append(
-            RawEntry(
-                id=_clean(str(raw_id)) if isinstance(raw_id, str | int) else None,
-                link=_resolve(_str(item.get("url")) or _str(item.get("external_url")), url),
-                title=_str(item.get("title")),
-                title_html=False,
-                summary=summary or content,  # as feedparser does for RSS: no summary → content
-                summary_html=True,
-                contents=((content, True),) if content else (),
-                published=parse_date(_str(item.get("date_published"))),
-                updated=parse_date(_str(item.get("date_modified"))),
-                authors=_json_authors(item) or feed_authors,
-                language=_clean(item.get("language")) or language,
-            )
-        )
-    version = _str(doc.get("version"))
-    error = None if "jsonfeed.org" in version else "JSON without a jsonfeed.org `version`"
-    return RawFeed(
-        entries,
-        "json",
-        title=_clean(doc.get("title")),
-        link=_clean(doc.get("home_page_url")),
-        language=language,
-        error=error,
-    )
-
-
-def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
-    found = obj.get("authors")
-    people = found if isinstance(found, list) else [obj.get("author")]  # 1.1, else 1.0
-    names = (_str(p.get("name")) or _str(p.get("url")) for p in people if isinstance(p, dict))
-    return tuple(n for n in names if n)
-
-
 # --- normalisation ---------------------------------------------------------------------------
 
 
-def _normalise(raw: RawEntry, feed_url: str, feed_language: str | None, now: datetime) -> Entry:
-    """RawEntry → Entry: plain-text title, HTML bodies, resolved URL, clamped dates, a guid."""
+def _normalise(
+    raw: RawEntry, url: str | None, guid: str | None, feed_language: str | None, now: datetime
+) -> Entry:
+    """RawEntry → Entry: plain-text title, HTML bodies, clamped dates, and `guid` (else the
+    content hash of `entry_key`)."""
     title = _text(raw.title, raw.title_html)
     summary = raw.summary if raw.summary_html else html.escape(raw.summary, quote=False)
     content = ""
     if raw.contents:  # the fullest body, as text, wins; the first on a tie
         value, is_html = max(raw.contents, key=lambda c: len(c[0]))
         content = value if is_html else html.escape(value, quote=False)
-    url = _resolve(raw.link, feed_url)
     published = _clamp(raw.published, now)
     return Entry(
-        guid=entry_key(raw.id, url, title, published, summary),
+        guid=guid or entry_key(None, url, title, published, summary),
         url=url,
         title=title,
         summary=summary.strip(),
@@ -315,30 +298,10 @@ def entry_key(
     return "sha1:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()
 
 
-def _dedupe(entries: Iterable[Entry]) -> Iterable[Entry]:
-    """A feed repeating a guid keeps the first such entry: later stages key on (feed, guid).
-    (Entries with no title, link or text at all, debris of broken XML, never get here.)"""
-    seen: set[str] = set()
-    for entry in entries:
-        if entry.guid not in seen:
-            seen.add(entry.guid)
-            yield entry
-
-
 def _clamp(when: datetime | None, now: datetime) -> datetime | None:
     if when is None:
         return None
     return now.astimezone(UTC) if when > now + FUTURE_SLACK else when
-
-
-def _resolve(link: str | None, base: str) -> str | None:
-    """An http(s) link resolved against the feed URL; anything else (tag:, javascript:) → None."""
-    if not link or not link.strip():
-        return None
-    url = safe_url(link, base)
-    if url is None or not url.lower().startswith(("http://", "https://")):
-        return None
-    return url
 
 
 def _text(value: str, is_html: bool) -> str:
@@ -347,22 +310,6 @@ def _text(value: str, is_html: bool) -> str:
 
 def _clean(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _describe(exc: object) -> str:
-    """One short line for an exception: its type and first line of message."""
-    if exc is None:
-        return "unknown error"
-    if isinstance(exc, SAXParseException):
-        return f"broken XML at line {exc.getLineNumber()}: {exc.getMessage()}"
-    lines = str(exc).strip().splitlines()
-    first = lines[0] if lines else ""
-    text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return text[:200]
 
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)

@@ -9,10 +9,10 @@ paths give equal entries over the shared corpora:
 2. lxml parses the whole document strictly (no recovery) and it has no DOCTYPE.
 3. The root is RSS 0.9x/2.0 `<rss>`, RSS 0.90/1.0 `<rdf:RDF>`, or Atom 0.3/1.0 `<feed>`, and
    every item sits in the channel or the root (none nested, none elsewhere).
-4. Every element inside every item is one whose effect on `Entry` is mirrored below, one
-   listed in `_INERT` (feedparser reads it, but not into any field `Entry` has), or one for
-   which feedparser has no handler at all. Anything else (media:title, nested markup in RSS
-   text, base64 or by-reference content…) goes to feedparser.
+4. Every element inside every item is one whose effect on `Entry` is mirrored here (with
+   `parse_mirror`), one listed in `parse_mirror._INERT` (feedparser reads it, but not into any
+   field `Entry` has), or one for which feedparser has no handler at all. Anything else
+   (media:title, nested markup in RSS text, base64 or by-reference content…) goes to feedparser.
 5. No HTML value holds what feedparser's sgmllib sanitiser and libxml2 read differently
    (`_AMBIGUOUS_HTML`: doctypes and CDATA inside HTML, whole documents, SVG, a filled iframe).
 
@@ -21,28 +21,49 @@ last link, id, summary and date win; a guid that is a permalink is resolved and 
 missing link; content without a summary becomes the summary; an <image> or <source> resets
 which title counts; dates go through feedparser's own date parser, and text through its mojibake
 and windows-1252 fixes. HTML is sanitised by `sanitize.py` with feedparser's allowlists.
+
+All the checks above run in `read_fast`, over every item, since any of them may send the whole
+document to feedparser; so do the title (which one counts depends on its value) and the id (the
+guid). What only converts (sanitising and repairing HTML, links, dates, people) is recorded in
+a `FastItem` and done by its `finish()`, for the entries the caller wants.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from feedparser.api import StrictFeedParser
-from feedparser.html import _cp1252
-from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
-from monitor.pipeline.parse import RawEntry, RawFeed, parse_date
+from monitor.pipeline.parse_mirror import (
+    Declined,
+    attrs,
+    base,
+    check_person,
+    child_text,
+    feed_link,
+    fix,
+    inert,
+    join,
+    key,
+    lang_at,
+    lang_attr,
+    leaf,
+    map_type,
+    person,
+    text,
+)
+from monitor.pipeline.parse_raw import RawEntry, RawFeed, RawItem, parse_date
 from monitor.pipeline.sanitize import sanitize_html, xhtml_inner
 
-_NS_PREFIX: dict[str, str] = {k.lower(): v for k, v in StrictFeedParser.namespaces.items()}
+__all__ = ["Declined", "FastItem", "read_fast"]
+
 _ATOM = "http://www.w3.org/2005/Atom"
 _ATOM03 = "http://purl.org/atom/ns#"
-_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-_XML = "{http://www.w3.org/XML/1998/namespace}"
+_RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _TEXT_TYPES = _HTML_TYPES | {"text/plain"}
 # Elements feedparser reads as an entry's content, with their default type.
@@ -53,47 +74,118 @@ _CONTENT = {
     "body": "application/xhtml+xml",
     "xhtml_body": "application/xhtml+xml",
 }
-_PUBLISHED = frozenset({"published", "pubdate", "issued", "dcterms_issued"})
-_UPDATED = frozenset({"updated", "modified", "lastbuilddate", "dc_date", "dcterms_modified"})
-_AUTHOR = frozenset({"author", "dc_creator", "dc_author", "itunes_author"})
-_PERSON_PARTS = frozenset({"name", "email", "uri", "url", "homepage"})
-# Read by feedparser into fields Entry does not have; harmless at any depth inside an item.
-_INERT = frozenset(
-    {
-        "category", "dc_subject", "comments", "enclosure", "contributor", "dc_contributor",
-        "media_content", "media_thumbnail", "media_group", "media_credit", "media_category",
-        "media_rating", "media_keywords", "media_restriction", "media_license", "media_player",
-        "itunes_image", "itunes_explicit", "itunes_block", "itunes_keywords", "itunes_category",
-        "georss_point", "georss_line", "georss_polygon", "georss_box", "georss_where", "where",
-        "psc_chapters", "psc_chapter", "cc_license", "creativecommons_license", "tags",
-        "itunes_subtitle", "itunes_link", "dc_publisher", "rights", "dc_rights", "created",
-        "dcterms_created", "expirationdate", "creativeCommons_license", "gml_point",
-        "gml_linestring", "gml_polygon", "gml_exterior", "gml_linearring", "gml_pos",
-        "gml_poslist",
-    }
-)  # fmt: skip
+# What each element an item may hold means to feedparser; any other is inert or declined.
+_ROLES = {
+    "title": "title", "dc_title": "title", "link": "link", "id": "id", "guid": "id",
+    "description": "summary", "summary": "summary", "dc_description": "summary",
+    "itunes_summary": "summary", **{name: "content" for name in _CONTENT},
+    "published": "published", "pubdate": "published", "issued": "published",
+    "dcterms_issued": "published", "updated": "updated", "modified": "updated",
+    "lastbuilddate": "updated", "dc_date": "updated", "dcterms_modified": "updated",
+    "author": "author", "dc_creator": "author", "dc_author": "author",
+    "itunes_author": "author", "language": "language", "dc_language": "language",
+    "image": "image", "source": "source",
+}  # fmt: skip
+_NEEDS_ATTRS = frozenset({"title", "link", "id", "summary", "content"})
+_NEEDS_LANG = frozenset({"title", "summary", "content"})
+_NO_ATTRS: dict[str, str] = {}
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
 )
 _DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)", re.I)
-_EMAIL = re.compile(
-    r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
-    r"([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"
-)
 _UTF8 = frozenset({"utf-8", "utf8"})
+_ENTITY_LIKE = re.compile("&([A-Za-z0-9_]+);")
 # Where sgmllib (feedparser) and libxml2 (here) read HTML differently, so the agreement test
 # found different text: declarations other than comments (<!DOCTYPE, <![CDATA[, "<!'"), whole
 # documents, SVG and MathML (feedparser keeps them), and elements libxml2 reads as raw text
-# when they have content (an <iframe> with markup inside).
+# when they have content (an <iframe> with markup inside). ASCII-only, so that it finds the
+# same in a value before and after `fix` (which changes only non-ASCII characters): HTML is
+# checked here and repaired only if its entry is wanted.
 _AMBIGUOUS_HTML = re.compile(
     r"<!(?!--)|<(?:html|head|body|title|svg|math)\b"
     r"|<(?:iframe|noembed|noframes|xmp|textarea|plaintext)\b[^>]*>(?!\s*</)",
-    re.I,
+    re.I | re.ASCII,
 )
 
 
-class Declined(Exception):
-    """This document is feedparser's to read; the message says which rule sent it there."""
+class _Value(NamedTuple):
+    """A text construct, checked but not yet converted: `kind` is "text" (`source` is the
+    text), "html" (`source` is the markup, to sanitise), "raw html" (the same, still to `fix`)
+    or "xhtml" (`source` is the element)."""
+
+    kind: str
+    source: Any
+    el: Any
+    parent_base: str | None  # the xml:base in force around `el`
+
+
+class _Link(NamedTuple):
+    """Where the entry's link comes from: an `href`, an element's text, or a permalink guid."""
+
+    kind: str  # "href" | "text" | "guid"
+    value: str
+    el: Any
+    parent_base: str | None
+
+
+@dataclass(slots=True)
+class FastItem:
+    """One item read by the fast path (see `parse_raw.RawItem`). Everything that can decline
+    the document is checked when it is built; only conversions wait for `finish()`."""
+
+    id: str | None
+    titled: bool
+    title: str
+    title_html: bool
+    link_from: _Link | None
+    summary: _Value | int | None  # an int: the summary is that content, as HTML
+    contents: list[_Value]
+    published: Any  # the last element of each, or None
+    updated: Any
+    authors: list[Any]
+    language: Any  # the item's own <language>
+    langs: list[str | None]  # xml:lang of title, summary, contents, in feedparser's order
+
+    def link(self) -> str | None:
+        found = self.link_from
+        if found is None:
+            return None
+        if found.kind == "guid":
+            return found.value or None
+        here = base(found.el, found.parent_base)
+        if found.kind == "href":
+            return join(here, found.value) or None
+        value = join(here, found.value) if found.value else found.value
+        value = value.replace("&amp;", "&")
+        return (_ENTITY_LIKE.sub(r"&\g<1>", value) if "&" in value else value) or None
+
+    def finish(self) -> RawEntry:
+        contents = tuple(_convert(v) for v in self.contents)
+        if self.summary is None:
+            summary, summary_html = "", True
+        elif isinstance(self.summary, int):
+            summary, summary_html = contents[self.summary][0], True
+        else:
+            summary, summary_html = _convert(self.summary)
+        return RawEntry(
+            title=self.title,
+            title_html=self.title_html,
+            summary=summary,
+            summary_html=summary_html,
+            contents=contents,
+            published=_date(self.published),
+            updated=_date(self.updated),
+            authors=tuple(name for el in self.authors for name in person(el)),
+            language=_text_of(self.language) or next((x for x in self.langs if x), None),
+        )
+
+
+def _date(el: Any) -> datetime | None:
+    return parse_date(fix(text(el))) if el is not None else None
+
+
+def _text_of(el: Any) -> str | None:
+    return fix(text(el)) if el is not None else None
 
 
 def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | Declined:
@@ -130,292 +222,170 @@ def _utf8_only(body: bytes, content_type: str | None) -> bool:
 
 
 def _read(root: Any, url: str) -> RawFeed:
-    key = _key(root)
-    atom = key == "feed" and etree.QName(root).namespace in (_ATOM, _ATOM03)
-    if key not in ("rss", "rdf_rdf") and not atom:
-        raise Declined(f"root element {key}")
-    head = next((el for el in root if isinstance(el.tag, str) and _key(el) == "channel"), root)
+    root_key = key(root)
+    atom = root_key == "feed" and etree.QName(root).namespace in (_ATOM, _ATOM03)
+    if root_key not in ("rss", "rdf_rdf") and not atom:
+        raise Declined(f"root element {root_key}")
+    head = next((el for el in root if isinstance(el.tag, str) and key(el) == "channel"), root)
     # Every element feedparser treats as an item, wherever it is ({*} includes no namespace).
-    items = [el for el in root.iter("{*}item", "{*}entry") if _key(el) in ("item", "entry")]
-    if any(item.getparent() not in (root, head) for item in items):
+    found = [el for el in root.iter("{*}item", "{*}entry") if key(el) in ("item", "entry")]
+    if any(item.getparent() not in (root, head) for item in found):
         raise Declined("items outside the expected place, or nested")
-    feed_base = _base(root, url)
-    lang = _lang_attr(root)
-    language = lang or _child_text(head, ("language", "dc_language"))
+    feed_base = base(root, url)
+    language = lang_attr(root) or child_text(head, ("language", "dc_language"))
     # xml:base and xml:lang in force at each distinct parent (the channel, usually just one).
     context = {}
-    for parent in {id(i.getparent()): i.getparent() for i in items}.values():
-        base: str | None = url
+    for parent in {id(i.getparent()): i.getparent() for i in found}.values():
+        parent_base: str | None = url
         for el in reversed([parent, *parent.iterancestors()]):
-            base = _base(el, base)
-        context[id(parent)] = (base, _lang_at(parent))
-    entries = [_entry(item, *context[id(item.getparent())], atom) for item in items]
-    title = next((el for el in head if _key(el) == "title"), None)
+            parent_base = base(el, parent_base)
+        context[id(parent)] = (parent_base, lang_at(parent))
+    items: list[RawItem] = [_item(el, *context[id(el.getparent())], atom) for el in found]
+    title = next((el for el in head if key(el) == "title"), None)
     return RawFeed(
-        entries,
+        items,
         "fast",
-        title=(_fix(_text(title)) or None) if title is not None else None,
-        link=_feed_link(head, feed_base),
+        title=(fix(text(title)) or None) if title is not None else None,
+        link=feed_link(head, feed_base),
         language=language,
     )
 
 
-def _entry(item: Any, parent_base: str | None, parent_lang: str | None, atom: bool) -> RawEntry:
-    """One item, child by child in document order, as feedparser's handlers would see it."""
-    base = _base(item, parent_base)
-    item_lang = _lang_attr(item, parent_lang)
-    f: dict[str, Any] = {"title": None, "link": None, "id": None, "summary": None}
-    contents: list[tuple[str, bool]] = []
-    authors: list[str] = []
-    langs: list[str | None] = []
-    published = updated = None
-    language = None
+def _item(item: Any, parent_base: str | None, parent_lang: str | None, atom: bool) -> FastItem:
+    """One item, child by child in document order, as feedparser's handlers would see it:
+    every check now, the title and the id now (the first picks which title counts, the second
+    is the guid), the conversions of everything else recorded for `FastItem.finish`."""
+    item_base = base(item, parent_base)
+    item_lang = lang_attr(item, parent_lang)
+    ident: str | None = item.get(_RDF_ABOUT) or None
+    title: tuple[str, bool] | None = None
+    link_from: _Link | None = None
+    summary: _Value | int | None = None
+    contents: list[_Value] = []
+    authors: list[Any] = []
+    title_langs: list[str | None] = []
+    body_langs: list[str | None] = []
+    published = updated = language = None  # the last such element of each
     title_locked = has_content = False
-    if item.get(f"{{{_RDF}}}about"):
-        f["id"] = item.get(f"{{{_RDF}}}about")
     for el in item:
         if not isinstance(el.tag, str):
             continue
-        key = _key(el)
-        if el.attrib:
-            at, here, lang = _attrs(el), _base(el, base), _lang_attr(el, item_lang)
-        else:
-            at, here, lang = {}, base, item_lang
-        if key in ("title", "dc_title"):
+        name = key(el)
+        role = _ROLES.get(name)
+        if role is None:
+            if not inert(el):
+                raise Declined(f"item element {name}")
+            continue
+        if role in _NEEDS_ATTRS:  # (its xml:base is applied only when a URL needs it)
+            if el.attrib:
+                at = attrs(el)
+                lang = lang_attr(el, item_lang) if role in _NEEDS_LANG else None
+            else:
+                at, lang = _NO_ATTRS, item_lang
+        if role == "title":
             if not title_locked:
-                value, is_html = _value(el, at, "text/plain", here, atom)
-                f["title"], f["title_html"] = value, is_html
-                title_locked = bool(value)
-                langs.insert(0, lang)
-        elif key == "link":
-            _leaf(el)
+                title = _convert(_value(el, at, "text/plain", item_base, atom))
+                title_locked = bool(title[0])
+                title_langs.append(lang)
+        elif role == "link":
+            leaf(el)
             href = at.get("url", at.get("uri", at.get("href")))
             rel = at.get("rel", "alternate")
-            kind = _map_type(
+            kind = map_type(
                 at.get("type", "application/atom+xml" if rel == "self" else "text/html")
             )
             if href:
                 if rel == "alternate" and kind in _HTML_TYPES:
-                    f["link"] = _urljoin(here or "", href)
+                    link_from = _Link("href", href, el, item_base)
             else:
-                text = _fix(_text(el))
-                text = _urljoin(here or "", text) if text else text
-                f["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", text.replace("&amp;", "&"))
-        elif key in ("id", "guid"):
-            _leaf(el)
+                link_from = _Link("text", fix(text(el)), el, item_base)
+        elif role == "id":
+            leaf(el)
             is_link = at.get("ispermalink", "true") == "true"
-            value = _fix(_text(el))
-            f["id"] = _urljoin(here or "", value) if is_link and value else value
-            if is_link and f["link"] is None:
-                f["link"] = f["id"]
-        elif key in ("description", "summary", "dc_description", "itunes_summary"):
-            default = "text/html" if "description" in key else "text/plain"
-            if f["summary"] is not None and not has_content:
-                contents.append(_value(el, at, "text/plain", here, atom))
+            value = fix(text(el))
+            ident = join(base(el, item_base), value) if is_link and value else value
+            if is_link and link_from is None:
+                link_from = _Link("guid", ident, None, None)
+        elif role == "summary":
+            if summary is not None and not has_content:
+                contents.append(_value(el, at, "text/plain", item_base, atom))
                 has_content = True
             else:
-                f["summary"], f["summary_html"] = _value(el, at, default, here, atom)
-                langs.append(lang)
-        elif key in _CONTENT:
-            default = _CONTENT[key]
-            if _map_type(at.get("type", default)) not in _TEXT_TYPES or at.get("src"):
+                default = "text/html" if "description" in name else "text/plain"
+                summary = _value(el, at, default, item_base, atom)
+                body_langs.append(lang)
+        elif role == "content":
+            default = _CONTENT[name]
+            if map_type(at.get("type", default)) not in _TEXT_TYPES or at.get("src"):
                 raise Declined("content of a binary type or by reference")
-            contents.append(_value(el, at, default, here, atom))
-            has_content = has_content or key not in ("body", "xhtml_body")
-            langs.append(lang)
-            if f["summary"] is None:
-                f["summary"], f["summary_html"] = contents[-1][0], True
-        elif key in _PUBLISHED:
-            _leaf(el)
-            published = parse_date(_fix(_text(el)))
-        elif key in _UPDATED:
-            _leaf(el)
-            updated = parse_date(_fix(_text(el)))
-        elif key in _AUTHOR:
-            authors.extend(_author(el))
-        elif key in ("language", "dc_language"):
-            _leaf(el)
-            language = _fix(_text(el))
-        elif key == "image":
-            _leaf(el)
-            title_locked = False  # feedparser's <image> resets which title counts
-        elif key == "source":
-            title_locked = False  # so does <source>; what is inside goes to entry["source"]
-        elif not _inert(el):
-            raise Declined(f"item element {key}")
-    return RawEntry(
-        id=f["id"] or None,
-        link=f["link"] or None,
-        title=f["title"] or "",
-        title_html=bool(f.get("title_html")),
-        summary=f["summary"] or "",
-        summary_html=f.get("summary_html", True),
-        contents=tuple(contents),
+            contents.append(_value(el, at, default, item_base, atom))
+            has_content = has_content or name not in ("body", "xhtml_body")
+            body_langs.append(lang)
+            if summary is None:
+                summary = len(contents) - 1
+        elif role == "author":
+            check_person(el)
+            authors.append(el)
+        elif role == "source":
+            title_locked = False  # <source> resets which title counts; its inside is not ours
+        else:  # published, updated, language, image: text only
+            leaf(el)
+            if role == "published":
+                published = el
+            elif role == "updated":
+                updated = el
+            elif role == "language":
+                language = el
+            else:
+                title_locked = False  # feedparser's <image> resets which title counts
+    title_text, title_html = title or ("", False)
+    return FastItem(
+        id=ident or None,
+        titled=not title_html and bool(title_text.strip()),
+        title=title_text,
+        title_html=title_html,
+        link_from=link_from,
+        summary=summary,
+        contents=contents,
         published=published,
         updated=updated,
-        authors=tuple(authors),
-        language=language or next((x for x in langs if x), None),
+        authors=authors,
+        language=language,
+        langs=[*reversed(title_langs), *body_langs],  # feedparser puts each title's first
     )
 
 
 def _value(
-    el: Any, at: dict[str, str], default: str, base: str | None, atom: bool
-) -> tuple[str, bool]:
-    """A text construct's value and whether it is HTML (then sanitised, as feedparser does)."""
-    kind = _map_type(at.get("type", default))
+    el: Any, at: dict[str, str], default: str, parent_base: str | None, atom: bool
+) -> _Value:
+    """A text construct checked as feedparser would read it; converted later by `_convert`."""
+    kind = map_type(at.get("type", default))
     if kind == "application/xhtml+xml":
-        return sanitize_html(_fix(xhtml_inner(el).strip()), base), True
-    _leaf(el)
-    value = _fix(_text(el))
+        return _Value("xhtml", el, el, parent_base)
+    leaf(el)
     if at.get("mode") not in (None, "escaped", "xml") or kind not in _TEXT_TYPES:
-        raise Declined(f"{_key(el)} of type {kind}")  # Atom 0.3 modes, base64
-    if not atom and kind == "text/plain" and StrictFeedParser.looks_like_html(value):
-        kind = "text/html"
-    if kind == "text/html":
-        if _AMBIGUOUS_HTML.search(value):
-            raise Declined("HTML that feedparser's sanitiser reads its own way")
-        return sanitize_html(value, base), True
-    return value, False
+        raise Declined(f"{key(el)} of type {kind}")  # Atom 0.3 modes, base64
+    value = text(el)
+    fixed = kind == "text/plain"
+    if fixed:
+        value = fix(value)
+        if atom or not _looks_like_html(value):
+            return _Value("text", value, el, parent_base)
+    if _AMBIGUOUS_HTML.search(value):
+        raise Declined("HTML that feedparser's sanitiser reads its own way")
+    return _Value("html" if fixed else "raw html", value, el, parent_base)
 
 
-def _author(el: Any) -> list[str]:
-    """A person as feedparser names it: Atom's name (else email), or RSS's "mail (Name)"."""
-    parts = {}
-    for child in el:
-        if not isinstance(child.tag, str):
-            continue
-        if _key(child) in _PERSON_PARTS:
-            _leaf(child)
-            parts[_key(child)] = _fix(_text(child))
-        elif not _inert(child):
-            raise Declined(f"author element {_key(child)}")
-    if len(el):
-        name = parts.get("name") or parts.get("email")
-        return [name] if name else []
-    author = _fix(_text(el))
-    found = _EMAIL.search(author)
-    if not found:
-        return [author] if author else []
-    email = found.group(0)
-    author = author.replace(email, "").replace("()", "").replace("<>", "")
-    author = author.replace("&lt;&gt;", "").strip()
-    if author.startswith("("):
-        author = author[1:]
-    if author.endswith(")"):
-        author = author[:-1]
-    return [author.strip() or email]
+def _looks_like_html(value: str) -> bool:
+    """feedparser's test, which needs a close tag or an entity: most titles have neither."""
+    return ("<" in value or "&" in value) and bool(StrictFeedParser.looks_like_html(value))
 
 
-def _inert(el: Any) -> bool:
-    """True when feedparser reads nothing from `el` (or below) into Entry's fields."""
-    key = _key(el)
-    if key == "contributor":
-        return all(_key(c) in _PERSON_PARTS and not len(c) for c in el if isinstance(c.tag, str))
-    if key not in _INERT and _has_handler(key):
-        return False
-    return all(_inert(child) for child in el if isinstance(child.tag, str))
-
-
-@functools.cache
-def _has_handler(key: str) -> bool:
-    return hasattr(StrictFeedParser, "_start_" + key) or hasattr(StrictFeedParser, "_end_" + key)
-
-
-def _key(el: Any) -> str:
-    """feedparser's handler name for an element: `dc_creator`, `content_encoded`, `title`…"""
-    cache_key = (el.tag, el.prefix)
-    key = _KEYS.get(cache_key)
-    if key is None:
-        qname = etree.QName(el)
-        local = qname.localname.lower()
-        ns = (qname.namespace or "").lower()
-        prefix = "" if "backend.userland.com/rss" in ns else _NS_PREFIX.get(ns)
-        if prefix is None:
-            prefix = (el.prefix or "").lower() if qname.namespace else ""
-        key = _KEYS[cache_key] = f"{prefix}_{local}" if prefix else local
-    return key
-
-
-_KEYS: dict[tuple[str, str | None], str] = {}
-
-
-def _attrs(el: Any) -> dict[str, str]:
-    out = {}
-    for name, value in el.attrib.items():
-        local = etree.QName(name).localname.lower()
-        out[local] = value.lower() if local in ("rel", "type") else value
-    return out
-
-
-def _base(el: Any, parent_base: str | None) -> str | None:
-    """xml:base (or a bare `base` attribute) applied as feedparser applies it."""
-    given = el.get(_XML + "base") or el.get("base")
-    if not given:
-        return parent_base
-    if parent_base:
-        return make_safe_absolute_uri(parent_base, given) or parent_base
-    return str(_urljoin(parent_base, given))
-
-
-def _lang_attr(el: Any, inherited: str | None = None) -> str | None:
-    """The element's own xml:lang (an explicit empty one means none), else `inherited`."""
-    value = el.get(_XML + "lang", el.get("lang"))
-    if value is None:
-        return inherited
-    return value.replace("_", "-") or None
-
-
-def _lang_at(el: Any) -> str | None:
-    """The xml:lang in force at `el`; an explicit empty one resets it."""
-    while el is not None:
-        value = el.get(_XML + "lang", el.get("lang"))
-        if value is not None:
-            return value.replace("_", "-") or None
-        el = el.getparent()
-    return None
-
-
-def _feed_link(head: Any, base: str | None) -> str | None:
-    link = None
-    for el in head:
-        if isinstance(el.tag, str) and _key(el) == "link":
-            href = el.get("href")
-            if href and el.get("rel", "alternate") == "alternate":
-                link = _urljoin(base or "", href)
-            elif not href and el.text:
-                link = _urljoin(base or "", el.text.strip())
-    return link
-
-
-def _child_text(head: Any, keys: tuple[str, ...]) -> str | None:
-    for el in head:
-        if isinstance(el.tag, str) and _key(el) in keys and el.text and el.text.strip():
-            return str(el.text.strip())
-    return None
-
-
-def _leaf(el: Any) -> None:
-    """Markup nested in a text element is feedparser's to interpret."""
-    if len(el):
-        raise Declined(f"markup inside {_key(el)}")
-
-
-def _text(el: Any) -> str:
-    return "".join(el.itertext()).strip() if len(el) else (el.text or "").strip()
-
-
-def _fix(value: str) -> str:
-    """feedparser's repairs of every UTF-8 value: text that was UTF-8 read as Latin-1 is
-    decoded again, and C1 controls become the windows-1252 characters they meant."""
-    if value.isascii():
-        return value
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_cp1252) if _C1.search(value) else value
-
-
-_C1 = re.compile("[\x80-\x9f]")
-
-
-def _map_type(value: str) -> str:
-    return str(StrictFeedParser.map_content_type(value))
+def _convert(value: _Value) -> tuple[str, bool]:
+    """A checked text construct's value, and whether it is HTML (sanitised, as feedparser does)."""
+    if value.kind == "text":
+        return value.source, False
+    here = base(value.el, value.parent_base)
+    if value.kind == "xhtml":
+        return sanitize_html(fix(xhtml_inner(value.source).strip()), here), True
+    return sanitize_html(value.source if value.kind == "html" else fix(value.source), here), True
