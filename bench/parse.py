@@ -1,6 +1,8 @@
 """bench/parse.py: CPU time of parse_feed (fast path where it applies) against plain
 feedparser.parse, on the news-feed snapshots (when ../shared is present) and on a generated
-50-item, ~20 KB RSS feed like the ones bench/poll.py serves.
+50-item, ~20 KB RSS feed like the ones bench/poll.py serves. For that feed it also times what a
+poll of a changed feed pays: `read_feed` (guids) plus `entries(only=…)` of 5 new entries of 50
+(target: 1.5 ms on one core).
 
     python bench/parse.py [--repeat N]
 
@@ -12,15 +14,19 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import feedparser
 
-from monitor.pipeline.parse import parse_feed
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout this script is in, not an installed copy
 
-SNAPSHOTS = Path(__file__).resolve().parents[1].parent / "shared/corpora/news-feed-snapshots"
+from monitor.pipeline.parse import parse_feed, read_feed  # noqa: E402
+
+SNAPSHOTS = ROOT.parent / "shared/corpora/news-feed-snapshots"
 PLACES = ["Falluja", "Tal Afar", "Mosul", "Ramadi", "Hit", "Baiji", "Samarra", "Tikrit"]
 
 
@@ -86,12 +92,22 @@ def main() -> None:
             totals[key][0] += ours
             totals[key][1] += theirs
             totals[key][2] += 1
+    new5 = set(read_feed(feeds[0][1], "https://news.example/feed").guids[:5])
+    read_ms = cpu_ms(lambda: read_feed(feeds[0][1], "https://news.example/feed"), repeat * 4)
+    new5_ms = cpu_ms(
+        lambda: read_feed(feeds[0][1], "https://news.example/feed").entries(only=new5), repeat * 4
+    )
+    print(
+        f"generated-50-items, two steps: read_feed {read_ms:.2f}ms, "
+        f"read_feed + entries(only=5 new) {new5_ms:.2f}ms (parse_feed {generated[0]:.2f}ms)"
+    )
     fast_n = int(totals["fast"][2]) or 1
     all_n = int(totals["all"][2]) or 1
     fast_ms, fp_ms = totals["fast"][0] / fast_n, totals["fast"][1] / fast_n
     print(
         f"generated_fast_ms={generated[0]:.2f} generated_feedparser_ms={generated[1]:.2f} "
         f"generated_speedup={generated[1] / generated[0]:.1f} "
+        f"generated_read_ms={read_ms:.2f} generated_new5_ms={new5_ms:.2f} "
         f"snapshots={all_n} snapshots_fast={int(totals['fast'][2])} "
         f"fast_ms_per_feed={fast_ms:.2f} feedparser_ms_per_feed={fp_ms:.2f} "
         f"speedup={fp_ms / fast_ms:.1f} "
