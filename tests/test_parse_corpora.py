@@ -20,7 +20,7 @@ import pytest
 
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse import parse_feed
-from monitor.pipeline.sanitize import html_to_text
+from monitor.pipeline.sanitize import one_line
 from tests.test_parse_phases import assert_phases_agree
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -41,8 +41,8 @@ def comparable(entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "published": entry.published,
         "updated": entry.updated,
-        "summary": "".join(html_to_text(entry.summary).split()),
-        "content": "".join(html_to_text(entry.content).split()),
+        "summary": "".join(one_line(entry.summary).split()),
+        "content": "".join(one_line(entry.content).split()),
         "authors": entry.authors,
         "language": entry.language,
     }

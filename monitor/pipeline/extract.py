@@ -1,72 +1,25 @@
 """extract: an entry, and its page when the feed is short, → the Article the rules read.
 
 trafilatura finds the article body and metadata in a page; it is CPU-bound, so the pipeline
-runs `extract_page` in a worker pool. Everything here is a pure function of its inputs.
+runs `extract_page` in a worker pool. The feed's own HTML is read by `sanitize.html_to_text`
+(paragraphs kept, promo lines dropped), the one HTML-to-text that parse uses too. Everything
+here is a pure function of its inputs.
 """
 
 from __future__ import annotations
 
-import html as htmllib
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import lxml.etree
-import lxml.html
 import trafilatura
 
 from monitor.model import Article, Entry, Extraction
+from monitor.pipeline.sanitize import html_to_text as html_to_text  # part of this stage's API
+from monitor.pipeline.sanitize import tidy_text
 
-_BLOCK = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    }
-)
-_SKIP = frozenset({"script", "style", "noscript", "template", "iframe", "object"})
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
-_BLANKS = re.compile(r"\n\s*\n+")
-_TAG = re.compile(r"<[^>]*>")
-_TEXT_BETWEEN_TAGS = re.compile(r">[^<\s]")
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
-# Promotional lines that outlets put inside the article body ("READ MORE: …", "WATCH: …"):
-# they name other stories, so a watched word in them must not count for this one. The
-# unambiguous ones in any case, words that can start a real sentence only in capitals.
-_PROMO = re.compile(
-    r"^(?:(?i:read more|read also|also read|see also|related|more on this(?: story)?|recommended"
-    r"|sign up|subscribe|watch|listen|video|photos|in pictures|podcast)"
-    r"|OPINION|ANALYSIS|INSIDE STORY|EXPLAINER|LIVE)\s*[:|\u2013\u2014-]\s*\S"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,50 +31,6 @@ class PageText:
     canonical_url: str | None = None
     published: datetime | None = None
     language: str | None = None
-
-
-def html_to_text(html: str) -> str:
-    """Readable text of an HTML fragment: blocks become paragraphs, entities are decoded.
-
-    Written by hand because feed summaries are fragments, not documents, and trafilatura would
-    discard short ones as boilerplate. Iterative, so hostile nesting cannot exhaust the stack.
-    """
-    if "<" not in html and "&" not in html:
-        return _tidy(html)
-    try:
-        root = lxml.html.fragment_fromstring(html, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return _tidy(html)
-    parts: list[str] = []
-    skipping = 0
-    for event, el in lxml.etree.iterwalk(root, events=("start", "end")):
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if event == "start":
-            if tag in _SKIP:
-                skipping += 1
-            elif not skipping:
-                if tag in _BLOCK or tag == "br":
-                    parts.append("\n")
-                if el.text:
-                    parts.append(el.text)
-        else:
-            if tag in _SKIP:
-                skipping -= 1
-            elif not skipping and tag in _BLOCK:
-                parts.append("\n")
-            if not skipping and el.tail and el is not root:
-                parts.append(el.tail)
-    text = _tidy("".join(parts))
-    if not text and _TEXT_BETWEEN_TAGS.search(html):
-        # libxml2 gives up on absurd nesting; stripping tags still recovers the words.
-        text = _tidy(htmllib.unescape(_TAG.sub(" ", html)))
-    return text
-
-
-def _tidy(text: str) -> str:
-    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
-    kept = [line for line in lines if not (len(line) < 200 and _PROMO.match(line))]
-    return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
 
 
 def feed_text(entry: Entry) -> str:
@@ -172,7 +81,7 @@ def extract_page(body: bytes, url: str, content_type: str | None = None) -> Page
     if len(text.split()) < 10:  # a menu or a cookie notice, not an article
         return None
     return PageText(
-        text=_tidy(text),
+        text=tidy_text(text),
         title=title,
         canonical_url=canonical
         if isinstance(canonical, str) and canonical.startswith("http")

@@ -1,9 +1,11 @@
-"""sanitize: untrusted HTML from a feed → safe HTML, and HTML → plain text.
+"""sanitize: untrusted HTML → safe HTML, and HTML → readable text. No I/O.
 
-Used by the parse paths that do not go through feedparser (the fast XML reader, JSON Feed). The
-allowlists are feedparser's own, so every path keeps the same elements and attributes; CSS
-(`style`) is dropped rather than filtered. lxml's HTML parser does the tokenising, so this costs
-tens of microseconds per fragment where feedparser's sgmllib sanitizer costs milliseconds.
+A helper of two stages. parse sanitises feed HTML on the paths that do not go through feedparser
+(the fast XML reader, JSON Feed) and turns HTML titles into one line of text; extract reads
+entries' and pages' text as paragraphs, without promo lines. The allowlists are feedparser's own,
+so every path keeps the same elements and attributes; CSS (`style`) is dropped rather than
+filtered. lxml's HTML parser does the tokenising, so this costs tens of microseconds per fragment
+where feedparser's sgmllib sanitizer costs milliseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +29,28 @@ _URL_ATTRS = frozenset(
 )
 _SCHEMES = frozenset(ACCEPTABLE_URI_SCHEMES)
 _SPACE = re.compile(r"\s+")
+# Block elements: their text is a paragraph of its own.
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
+        "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
+        "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+    }
+)  # fmt: skip
+# Elements whose content is no text a reader sees.
+_SKIP = _DROP_WITH_CONTENT | {"noscript", "template", "iframe", "object"}
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_BLANKS = re.compile(r"\n\s*\n+")
+_TAG = re.compile(r"<[^>]*>")
+_TEXT_BETWEEN_TAGS = re.compile(r">[^<\s]")
+# Promotional lines that outlets put inside the article body ("READ MORE: …", "WATCH: …"):
+# they name other stories, so a watched word in them must not count for this one. The
+# unambiguous ones in any case, words that can start a real sentence only in capitals.
+_PROMO = re.compile(
+    r"^(?:(?i:read more|read also|also read|see also|related|more on this(?: story)?|recommended"
+    r"|sign up|subscribe|watch|listen|video|photos|in pictures|podcast)"
+    r"|OPINION|ANALYSIS|INSIDE STORY|EXPLAINER|LIVE)\s*[:|\u2013\u2014-]\s*\S"
+)
 _PLAIN_TAG = re.compile(r"</?(?:p|br|b|i|em|strong|u|ul|ol|li|blockquote|h[1-6])\s*/?>", re.I)
 
 
@@ -56,7 +80,7 @@ def sanitize_html(markup: str, base: str | None = None) -> str:
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        return html.escape(html_to_text(markup), quote=False)
+        return html.escape(one_line(markup), quote=False)
     for el in list(root.iter()):
         if el is root:
             continue
@@ -81,22 +105,59 @@ def sanitize_html(markup: str, base: str | None = None) -> str:
     return out[len("<div>") : -len("</div>")].strip()
 
 
-def html_to_text(markup: str) -> str:
-    """The visible text of an HTML fragment: tags and scripts removed, entities decoded, white
-    space collapsed to single spaces."""
+def html_to_text(markup: str, *, drop_promo: bool = True) -> str:
+    """Readable text of an HTML fragment: blocks become paragraphs (a blank line between them,
+    a line break for `<br>`), entities are decoded, scripts and styles dropped, and so are promo
+    lines ("READ MORE: …") unless `drop_promo` is false.
+
+    Written by hand because feed summaries are fragments, not documents, and trafilatura would
+    discard short ones as boilerplate. Iterative, so hostile nesting cannot exhaust the stack.
+    """
     if "<" not in markup:
-        return collapse(html.unescape(markup))
+        return tidy_text(html.unescape(markup), drop_promo=drop_promo)
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        return collapse(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    for el in list(root.iter()):
-        if el is not root and (not isinstance(el.tag, str) or el.tag.lower() in _DROP_WITH_CONTENT):
-            el.drop_tree()
-    # Block elements separate words: "<p>a</p><p>b</p>" reads "a b", not "ab".
-    for el in root.iter("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5"):
-        el.tail = " " + (el.tail or "")
-    return collapse(root.text_content())
+        return tidy_text(html.unescape(_TAG.sub(" ", markup)), drop_promo=drop_promo)
+    parts: list[str] = []
+    skipping = 0
+    for event, el in etree.iterwalk(root, events=("start", "end", "comment", "pi")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start":
+            if tag in _SKIP:
+                skipping += 1
+            elif not skipping:
+                if tag in _BLOCK or tag == "br":
+                    parts.append("\n")
+                if el.text:
+                    parts.append(el.text)
+            continue
+        if tag in _SKIP:
+            skipping -= 1
+        elif not skipping and tag in _BLOCK:
+            parts.append("\n")
+        if not skipping and el.tail and el is not root:  # also after a comment
+            parts.append(el.tail)
+    text = tidy_text("".join(parts), drop_promo=drop_promo)
+    if not text and _TEXT_BETWEEN_TAGS.search(markup):
+        # libxml2 gives up on absurd nesting; stripping tags still recovers the words.
+        text = tidy_text(html.unescape(_TAG.sub(" ", markup)), drop_promo=drop_promo)
+    return text
+
+
+def one_line(markup: str) -> str:
+    """An HTML fragment's text on one line, every word kept: `html_to_text` without promo
+    dropping, white space collapsed. For titles, and for the text an entry's key hashes."""
+    return collapse(html_to_text(markup, drop_promo=False))
+
+
+def tidy_text(text: str, *, drop_promo: bool = True) -> str:
+    """Text with runs of spaces made one, lines trimmed, promo lines dropped (unless
+    `drop_promo` is false), and at most one blank line between paragraphs."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").split("\n")]
+    if drop_promo:
+        lines = [line for line in lines if not (len(line) < 200 and _PROMO.match(line))]
+    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 
 
 def xhtml_inner(el: Any) -> str:
