@@ -9,6 +9,7 @@ to hold; an article's scan evaluates only the rules whose trigger keys it contai
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,16 @@ class Member:
 
 def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
     compiler = _Compiler()
+    names = [
+        p
+        for w in watchlists
+        for g in w.groups.values()
+        if isinstance(g, PlacesGroup)
+        for p in g.places
+    ]
+    if names:
+        with contextlib.suppress(ImportError):  # each places group reports it
+            places.lookup(names)  # one scan of the gazetteer for every watchlist
     for index, watchlist in enumerate(watchlists):
         compiler.watchlist(index, watchlist)
     return compiler.finish(), compiler.problems
@@ -156,14 +167,16 @@ class _Compiler:
                 self.problems.append(
                     RuleProblem(index, ("groups", name, *problem.loc), problem.message)
                 )
-            members = [
-                Member(
-                    parse_member(s.spelling),
-                    f"@{name}: {s.place}" + ("" if s.spelling == s.place else f" ({s.spelling})"),
-                    False,
+            members = []
+            for s in expansion.spellings:
+                try:
+                    term = dataclasses.replace(parse_member(s.spelling), case=s.case)
+                except QueryError:
+                    continue  # a gazetteer spelling with nothing to search for
+                label = f"@{name}: {s.place}" + (
+                    "" if s.spelling == s.place else f" ({s.spelling})"
                 )
-                for s in expansion.spellings
-            ]
+                members.append(Member(term, label, False))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
