@@ -55,8 +55,15 @@ def snippet(values: Sequence[str], found: Sequence[Hit], width: int = SNIPPET_CH
 
 def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `text` centred on [start, end), cut at word boundaries."""
+    a, b = window(text, start, end, width)
+    body = _SPACES.sub(" ", text[a:b]).strip()
+    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+
+
+def window(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> tuple[int, int]:
+    """The bounds of about `width` characters of `text` around [start, end), at word boundaries."""
     if len(text) <= width:
-        return _SPACES.sub(" ", text).strip()
+        return 0, len(text)
     middle = (start + end) // 2
     a = max(0, min(middle - width // 2, len(text) - width))
     b = min(len(text), a + width)
@@ -68,5 +75,4 @@ def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
         last = max((m.start() for m in _SPACES.finditer(text, end, b)), default=None)
         if last is not None:
             b = last
-    body = _SPACES.sub(" ", text[a:b]).strip()
-    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+    return a, b
