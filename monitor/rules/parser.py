@@ -180,7 +180,10 @@ class _Parser:
             node = self.or_()
             if self.peek().kind is not Kind.RPAREN:
                 raise self.error("this ( is never closed", token)
-            return dataclasses.replace(node, start=token.start, end=self.advance().end)
+            end = self.advance().end
+            if isinstance(node, And):  # parentheses settle what the words side by side mean
+                return dataclasses.replace(node, start=token.start, end=end, implicit_at=None)
+            return dataclasses.replace(node, start=token.start, end=end)
         if token.kind is Kind.END:
             raise self.error("the query ends where a word, phrase or @group was expected", token)
         if token.kind is Kind.RPAREN:
