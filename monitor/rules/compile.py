@@ -251,7 +251,8 @@ class _Compiler:
             key = self.key(stemmed, " " + " ".join(folded) + tail)
             case_key = " " + " ".join(spelled) + tail if term.case else None
             patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
-        leaf = Leaf(tuple(patterns), self.label(label))
+        keys = tuple(self.program.patterns[p].key for p in patterns)
+        leaf = Leaf(tuple(patterns), keys, self.label(label))
         self._cost[leaf] = _cost(term)
         return leaf
 
@@ -278,8 +279,7 @@ class _Compiler:
         return found
 
     def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
-        keys = frozenset(self.program.patterns[p].key for p in leaf.patterns)
-        return self._cost[leaf], keys
+        return self._cost[leaf], frozenset(leaf.keys)
 
     def finish(self) -> Program:
         program = self.program
@@ -313,14 +313,16 @@ def _groups(node: Node) -> list[Group]:
 
 
 def _cost(term: Term) -> float:
-    """A guess at how often a term occurs, to pick the rarest trigger: names (capitalised or in
-    another script) are rare, phrases rarer than words, prefixes the most common."""
-    first = term.words[0]
+    """A guess at how often a term occurs, to pick the rarest trigger: names (capitalised, not
+    acronyms, or in another script) are rare, phrases rarer than words, short words common, and
+    prefixes the most common."""
     if term.wildcard:
         return 2.0
-    if first[:1].isupper() or not first.isascii() or term.case:
-        return 0.05
-    return 0.2 if len(term.words) > 1 else 1.0
+    first = term.words[0]
+    cost = 1.0 if len(term.words) == 1 else 0.2
+    if (first[:1].isupper() and not first.isupper()) or not first.isascii():
+        cost *= 0.05
+    return cost * 6 / max(2, sum(len(w) for w in term.words))
 
 
 def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int]] | None:

@@ -19,6 +19,8 @@ Evaluator = Callable[["Positions"], list[Span] | None]
 
 
 class Positions(Protocol):
+    found: dict[int, list[int]]  # key → where the scan found it
+
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
         """(start word, end word, field) of every occurrence of a pattern, by start."""
         ...
@@ -29,6 +31,7 @@ class Leaf:
     """A term as the evaluator sees it: the patterns that spell it, and the label its hits carry."""
 
     patterns: tuple[int, ...]
+    keys: tuple[int, ...]  # the AC key of each pattern
     label: int
 
 
@@ -76,13 +79,19 @@ def build(node: Resolved) -> Evaluator:
 
 
 def _leaves(leaves: Sequence[Leaf]) -> Evaluator:
-    pairs = [(p, leaf.label) for leaf in leaves for p in leaf.patterns]
+    triples = [
+        (p, key, leaf.label)
+        for leaf in leaves
+        for p, key in zip(leaf.patterns, leaf.keys, strict=True)
+    ]
 
     def evaluate(scan: Positions) -> list[Span] | None:
         out: list[Span] = []
-        for pattern, label in pairs:
-            for s, e, f in scan.positions(pattern):
-                out.append((s, e, f, ((s, e, f, label),)))
+        found = scan.found
+        for pattern, key, label in triples:
+            if key in found:
+                for s, e, f in scan.positions(pattern):
+                    out.append((s, e, f, ((s, e, f, label),)))
         return out or None
 
     return evaluate
