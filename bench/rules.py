@@ -1,8 +1,9 @@
 """bench/rules.py: articles per second through the compiled matcher at 10 to 10,000 rules.
 
-Rules and articles are generated here (seeded, so every run sees the same ones): place names
-built from Arabic-style syllables, event phrases, NEAR/ONEAR, wildcards, scopes, =ACRONYMS and
-@groups; 5,000-character articles of ordinary English with a few places and events mixed in.
+Rules and articles are generated here (seeded, so every run sees the same ones): 4,000 watched
+place names built from Arabic-style syllables (16,000 more that nobody watches), event phrases,
+NEAR/ONEAR, wildcards, scopes, =ACRONYMS and @groups; 5,000-character articles of ordinary English
+with places, events and acronyms mixed in. The table shows how many rules match per article.
 The baseline is one compiled regular expression per rule (its terms as a word-bounded
 alternation), which is only the prefilter part of a real regex engine, so the ratio is a floor.
 Runs on one core. Last line:
@@ -90,16 +91,18 @@ def watchlists(n_rules: int, places: list[str], rng: random.Random) -> list[Watc
     return out
 
 
-def article(rng: random.Random, places: list[str]) -> Article:
+def article(rng: random.Random, places: list[str], others: list[str]) -> Article:
+    """About 850 words: 1% place names (a quarter of them watched), 1.5% event words, a few
+    acronyms, the rest ordinary English, with the punctuation and curly marks of real text."""
     words: list[str] = []
     length = 0
     while length < ARTICLE_CHARS:
         roll = rng.random()
         if roll < 0.01:
-            word = rng.choice(places)
-        elif roll < 0.02:
-            word = rng.choice(EVENTS)
+            word = rng.choice(places if rng.random() < 0.25 else others)
         elif roll < 0.025:
+            word = rng.choice(EVENTS)
+        elif roll < 0.03:
             word = rng.choice(ACRONYMS)
         else:
             word = rng.choice(FILLER)
@@ -137,10 +140,12 @@ def rate(work: object, articles: list[Article], seconds: float) -> float:
 
 def main() -> None:
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     rng = random.Random(20240607)
-    places = place_names(rng, 4000)
-    articles = [article(rng, places) for _ in range(200)]
+    names = place_names(rng, 20000)
+    rng.shuffle(names)
+    places, others = sorted(names[:4000]), names[4000:]  # watched, and places nobody watches
+    articles = [article(rng, places, others) for _ in range(200)]
     print(f"{'rules':>6} {'compile_s':>9} {'articles/s':>10} {'baseline/s':>10} {'speedup':>8}"
           f" {'matches/article':>15}")
     row = ""

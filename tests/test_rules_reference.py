@@ -7,6 +7,7 @@ automaton, no triggers and no position arithmetic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import product
 
@@ -102,7 +103,7 @@ class Reference:
         found = set()
         for _, _, _, occs in spans:
             for o in occs:
-                word_spans = self.folded[o.field].word_spans()
+                word_spans = [m.span() for m in re.finditer(r"\S+", self.folded[o.field].text)]
                 start = word_spans[o.start][0]
                 end = word_spans[o.end - 1][1]
                 a, b = self.folded[o.field].span(start, end)

@@ -60,6 +60,7 @@ class Rule:
     min_hits: int
     query: Evaluator
     exclude: Evaluator | None
+    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article
 
 
 @dataclass
@@ -155,6 +156,7 @@ class _Compiler:
                     settings.min_hits,
                     build(query),
                     build(exclude) if exclude is not None else None,
+                    tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
                 )
             )
 
@@ -321,7 +323,7 @@ def _cost(term: Term) -> float:
     first = term.words[0]
     cost = 1.0 if len(term.words) == 1 else 0.2
     if (first[:1].isupper() and not first.isupper()) or not first.isascii():
-        cost *= 0.05
+        cost *= 0.02
     return cost * 6 / max(2, sum(len(w) for w in term.words))
 
 
@@ -344,3 +346,13 @@ def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int
     children = node.children if isinstance(node, AllOf) else (node.left, node.right)
     options = [p for p in (_required(c, compiler) for c in children) if p is not None]
     return min(options, key=lambda p: p[0]) if options else None
+
+
+def _conjuncts(node: Resolved, compiler: _Compiler) -> list[frozenset[int]]:
+    """Key sets that must each have a hit for `node` to hold: a cheap check before evaluating."""
+    if isinstance(node, AllOf):
+        return [k for c in node.children for k in _conjuncts(c, compiler)]
+    if isinstance(node, Within):
+        return _conjuncts(node.left, compiler) + _conjuncts(node.right, compiler)
+    required = _required(node, compiler)
+    return [] if required is None else [required[1]]

@@ -16,7 +16,7 @@ from monitor.rules import evidence
 from monitor.rules.compile import Program
 from monitor.rules.evaluate import Occurrence
 from monitor.rules.lexer import FIELDS
-from monitor.rules.normalize import Folded, fold
+from monitor.rules.normalize import Folded, Gaps, fold
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
@@ -41,10 +41,15 @@ class Scan:
         self.program = program
         self.folded: list[Folded] = [fold(value) for value in field_values(article)]
         tokens: list[str] = []
-        self.field_starts: list[int] = []
+        self.field_starts: list[int] = []  # index of each field's first word
+        self.field_chars: list[int] = []  # where that word starts in the joined string
+        chars = 1
         for folded in self.folded:
+            words = folded.text.split()
             self.field_starts.append(len(tokens))
-            tokens += folded.text.split()
+            self.field_chars.append(chars)
+            chars += sum(map(len, words)) + len(words) + len(_SENTINEL) + 1
+            tokens += words
             tokens.append(_SENTINEL)
         self.cased = " " + " ".join(tokens) + " "
         self.lower = self.cased.lower()
@@ -56,7 +61,8 @@ class Scan:
             self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
             self._find(program.stem_automaton, self.stems)
         self._positions: dict[int, list[tuple[int, int, int]]] = {}
-        self._spans: dict[int, list[tuple[int, int]]] = {}
+        self._chars: dict[tuple[int, int], tuple[int, int]] = {}  # words → joined characters
+        self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
         keys = self.program.keys
@@ -82,7 +88,9 @@ class Scan:
         if cached is not None:
             return cached
         p = self.program.patterns[pattern]
-        text = self.stems if self.program.stemmed[p.key] else self.lower
+        stemmed = self.program.stemmed[p.key]
+        text = self.stems if stemmed else self.lower
+        key = self.program.keys[p.key]
         out = []
         for start in self.found.get(p.key, ()):
             if p.case_key is not None and not self.cased.startswith(p.case_key, start):
@@ -91,23 +99,30 @@ class Scan:
             field = bisect.bisect_right(self.field_starts, word) - 1
             if field in p.fields:
                 out.append((word, word + p.words, field))
+                if not stemmed:  # remember the characters, so hits need not recount words
+                    end = (
+                        start + len(key) - 1 if key[-1] == " " else text.find(" ", start + len(key))
+                    )
+                    self._chars[(word, word + p.words)] = (start + 1, end)
         self._positions[pattern] = out
         return out
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
         start, end, field, _ = occurrence
-        first = self.field_starts[field]
-        spans = self._word_spans(field)
-        a = spans[start - first][0]
-        b = spans[end - 1 - first][1]
+        chars = self._chars.get((start, end))
+        if chars is None:  # found through stems: count the words of the field instead
+            first = self.field_starts[field]
+            starts, lengths = self.folded[field].word_starts()
+            last = end - 1 - first
+            return self.folded[field].span(starts[start - first], starts[last] + lengths[last])
+        gaps = self._gaps.get(field)
+        if gaps is None:
+            gaps = self._gaps[field] = Gaps.of(self.folded[field].text)
+        base = self.field_chars[field]
+        a = gaps.position(chars[0] - base)
+        b = gaps.position(chars[1] - 1 - base) + 1
         return self.folded[field].span(a, b)
-
-    def _word_spans(self, field: int) -> list[tuple[int, int]]:
-        spans = self._spans.get(field)
-        if spans is None:
-            spans = self._spans[field] = self.folded[field].word_spans()
-        return spans
 
 
 class Matcher:
@@ -128,9 +143,12 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
+        found = scan.found.keys()
         for index in scan.candidates():
             rule = program.rules[index]
             if watchlists is not None and rule.watchlist not in watchlists:
+                continue
+            if any(found.isdisjoint(keys) for keys in rule.needs):
                 continue
             spans = rule.query(scan)
             if spans is None:

@@ -10,10 +10,10 @@ has the same length, so positions carry over.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import itertools
-import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -91,15 +91,45 @@ class Folded:
             return start, end
         return self.starts[start], self.ends[end - 1]
 
-    def word_spans(self) -> list[tuple[int, int]]:
-        """Spans in `text` of the words `text.split()` returns, in order (`text` has no
-        whitespace but single spaces, so splitting at each space and summing lengths finds them;
-        it is several times faster than a regex walk)."""
+    def word_starts(self) -> tuple[list[int], list[int]]:
+        """(start, length) in `text` of each word `text.split()` returns, as two lists.
+
+        `text` has no whitespace but single spaces, so splitting at each space and summing the
+        lengths finds them, at C speed (a regex walk costs several times more).
+        """
         lengths = list(map(len, self.text.split(" ")))
         starts = itertools.accumulate(map((1).__add__, lengths), initial=0)
-        kept = list(itertools.compress(lengths, lengths))
-        firsts = list(itertools.compress(starts, lengths))
-        return list(zip(firsts, map(operator.add, firsts, kept), strict=True))
+        return list(itertools.compress(starts, lengths)), list(itertools.compress(lengths, lengths))
+
+
+_RUN = re.compile("  +")
+
+
+@dataclass(frozen=True, slots=True)
+class Gaps:
+    """Where `Folded.text` has more than one space, so a position in its words joined by single
+    spaces (" ".join(text.split())) can be turned back into a position in `text`."""
+
+    lead: int
+    after: list[int]  # joined position of the first character after each run of spaces
+    extra: list[int]  # spaces dropped up to and including that run (with the leading ones)
+
+    @classmethod
+    def of(cls, text: str) -> Gaps:
+        lead = len(text) - len(text.lstrip(" "))
+        after: list[int] = []
+        extra: list[int] = []
+        total = lead
+        for m in _RUN.finditer(text, lead):
+            total += m.end() - m.start() - 1
+            after.append(m.end() - total)
+            extra.append(total)
+        return cls(lead, after, extra)
+
+    def position(self, joined: int) -> int:
+        """The position in `text` of the character at `joined` in the single-spaced words."""
+        i = bisect.bisect_right(self.after, joined) - 1
+        return joined + (self.extra[i] if i >= 0 else self.lead)
 
 
 def fold(text: str) -> Folded:
