@@ -9,6 +9,7 @@ worked out only for the patterns those rules ask about.
 from __future__ import annotations
 
 import bisect
+import collections
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
@@ -20,6 +21,7 @@ from monitor.rules.normalize import Folded, Gaps, fold
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
+_GAP = " " + _SENTINEL + " "
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -40,21 +42,19 @@ class Scan:
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
         self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        tokens: list[str] = []
+        joined = [" ".join(folded.text.split()) for folded in self.folded]
         self.field_starts: list[int] = []  # index of each field's first word
         self.field_chars: list[int] = []  # where that word starts in the joined string
-        chars = 1
-        for folded in self.folded:
-            words = folded.text.split()
-            self.field_starts.append(len(tokens))
-            self.field_chars.append(chars)
-            chars += sum(map(len, words)) + len(words) + len(_SENTINEL) + 1
-            tokens += words
-            tokens.append(_SENTINEL)
-        self.cased = " " + " ".join(tokens) + " "
+        words = chars = 0
+        for text in joined:
+            self.field_starts.append(words)
+            self.field_chars.append(chars + 1)
+            words += text.count(" ") + 2 if text else 1  # its words and the sentinel
+            chars += len(text) + 3 if text else 2
+        self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
-        self.found: dict[int, list[int]] = {}
+        self.found: dict[int, list[int]] = collections.defaultdict(list)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
         if program.stem_automaton is not None:
@@ -65,15 +65,9 @@ class Scan:
         self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
-        keys = self.program.keys
         found = self.found
         for end, key in automaton.iter(text):  # type: ignore[attr-defined]
-            start = end - len(keys[key]) + 1
-            spots = found.get(key)
-            if spots is None:
-                found[key] = [start]
-            else:
-                spots.append(start)
+            found[key].append(end)  # where the key's last character is; positions() works back
 
     def candidates(self) -> list[int]:
         """Indices of the rules some found key can trigger, in rule order."""
@@ -92,7 +86,8 @@ class Scan:
         text = self.stems if stemmed else self.lower
         key = self.program.keys[p.key]
         out = []
-        for start in self.found.get(p.key, ()):
+        for last in self.found.get(p.key, ()):
+            start = last - len(key) + 1
             if p.case_key is not None and not self.cased.startswith(p.case_key, start):
                 continue
             word = text.count(" ", 0, start)
@@ -148,7 +143,7 @@ class Matcher:
             rule = program.rules[index]
             if watchlists is not None and rule.watchlist not in watchlists:
                 continue
-            if any(found.isdisjoint(keys) for keys in rule.needs):
+            if rule.needs and not all(not found.isdisjoint(keys) for keys in rule.needs):
                 continue
             spans = rule.query(scan)
             if spans is None:

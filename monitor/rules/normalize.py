@@ -135,15 +135,16 @@ class Gaps:
 def fold(text: str) -> Folded:
     """Normalise `text` for matching (see the module docstring)."""
     full, ascii_table, resizing = _tables()
-    entities = "&" in text and _ENTITY.search(text) is not None
-    if entities or resizing.search(text):
+    if "&" in text and _ENTITY.search(text) is not None:
         return _drop_apostrophes(_fold_mapped(text, full))
     out = text
     for mark, folded_mark in _COMMON_MARKS:  # str.replace is far cheaper than a regex callback
         if mark in out:
             out = out.replace(mark, folded_mark)
-    if out.isascii():
+    if out.isascii():  # no character of ASCII changes length
         out = out.translate(ascii_table)
+    elif resizing.search(out):
+        return _drop_apostrophes(_fold_mapped(text, full))
     elif len(out.encode("utf-8")) - len(out) > len(out) // 8:
         out = out.translate(full)  # mostly non-Latin text: one C-level pass is cheapest
     else:
