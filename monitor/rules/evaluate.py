@@ -145,10 +145,19 @@ def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> 
 def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> list[Span]:
     """Every pair (x from a, y from b) in one field, not overlapping, with at most `distance`
     words between them (x before y when `ordered`), as the span covering both."""
+    out: list[Span] = []
+    if len(a) * len(b) <= 16:  # the usual case: a few occurrences each; compare them all
+        for xs, xe, xf, xev in a:
+            for ys, ye, yf, yev in b:
+                if yf == xf and (
+                    (ys >= xe and ys - xe <= distance)
+                    or (not ordered and ye <= xs and xs - ye <= distance)
+                ):
+                    out.append((min(xs, ys), max(xe, ye), xf, xev + yev))
+        return out
     b = sorted(b, key=lambda span: span[0])
     starts = [span[0] for span in b]
     longest = max(span[1] - span[0] for span in b)
-    out: list[Span] = []
     for x in a:
         xs, xe, xf, xev = x
         # y after x: y.start in [xe, xe + distance]; y before x: y.end in [xs - distance, xs].
