@@ -10,8 +10,9 @@ import pytest
 import trafilatura
 
 from monitor.model import Article
-from monitor.rules import RulesError, compile_watchlists
-from monitor.rules.explain import render, to_json
+from monitor.rules import RulesError, compile_watchlists, places
+from monitor.rules.explain import render, render_place, to_json
+from monitor.rules.normalize import fold
 from monitor.watchlist import WatchlistSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
@@ -183,3 +184,27 @@ def test_render_marks_each_hit_and_json_carries_the_hit_text() -> None:
         ("@cities: Tal Afar", "Tal Afar"),
     ]
     assert render(article, []) == "no rule matches"
+
+
+def test_monitor_places_shows_spellings_kept_and_dropped_with_reasons() -> None:
+    expansion = places.expand("Mosul", exclude=["Musil"])
+    assert expansion.place is not None and expansion.place.country == "IQ"
+    kept = [s.spelling for s in expansion.kept]
+    assert kept[0] == "Mosul" and "Mossoul" in kept and "الموصل" in kept
+    dropped = {d.spelling: d.reason for d in expansion.dropped}
+    assert dropped["Mosel"].startswith("a common word in de")
+    assert dropped["OSM"] == "a code, not a name"
+    assert "lower-case romanisation" in dropped["almwsl"]
+    assert dropped["Musil"] == "excluded by you"
+    text = render_place(expansion)
+    assert text.splitlines()[0].startswith("Mosul → Mosul, IQ")
+    assert "  - Mosel  (a common word in de" in text
+    assert json.loads(json.dumps(expansion.to_dict()))["kept"][0]["spelling"] == "Mosul"
+    assert "not in GeoNames" in render_place(places.expand("Atlantis Minor"))
+
+
+def test_case_folding_never_changes_lengths() -> None:
+    """Hits are mapped back through positions, so lower-casing the folded text must keep them."""
+    every = "".join(chr(c) for c in range(0x20, 0x10000) if not 0xD800 <= c < 0xE000)
+    folded = fold(every).text
+    assert len(folded.lower()) == len(folded)

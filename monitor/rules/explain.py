@@ -1,4 +1,5 @@
-"""explain: matches of an article → text for a terminal (hits highlighted) or JSON-ready dicts.
+"""explain: matches of an article → text for a terminal (hits highlighted) or JSON-ready dicts;
+and a place's spellings as `monitor places NAME` prints them.
 
 `monitor test` prints these; alerts carry the same hits and snippet. Highlighting works on the
 original field text, so what is marked is exactly what the writer wrote.
@@ -14,6 +15,7 @@ from monitor.model import Article, Hit, RuleMatch, Severity
 from monitor.rules.evidence import SNIPPET_CHARS, window
 from monitor.rules.lexer import FIELDS
 from monitor.rules.matcher import field_values
+from monitor.rules.places import PlaceExpansion
 
 _BOLD_RED, _BOLD, _DIM, _RESET = "\x1b[1;31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
 _SEVERITY_COLOUR = {
@@ -102,3 +104,20 @@ def _mark(text: str, a: int, b: int, hits: Sequence[Hit], colour: bool) -> str:
 
 def _flat(text: str) -> str:
     return _SPACES.sub(" ", text)
+
+
+def render_place(expansion: PlaceExpansion) -> str:
+    """What `monitor places NAME` prints: the record found, each spelling kept, each dropped and
+    why."""
+    if expansion.place is None:
+        head = f"{expansion.name}: not in GeoNames (list it under add: to match it anyway)"
+    else:
+        head = f"{expansion.name} → {expansion.place}"
+    kept = [
+        f"  + {s.spelling}" + (f"  ({s.why})" if s.why != "GeoNames" else "")
+        for s in expansion.kept
+    ]
+    dropped = [f"  - {d.spelling}  ({d.reason})" for d in expansion.dropped]
+    return "\n".join(
+        [head, f"matched ({len(kept)}):", *kept, f"dropped ({len(dropped)}):", *dropped]
+    )
