@@ -95,9 +95,7 @@ class Scan:
             if field in p.fields:
                 out.append((word, word + p.words, field))
                 if not stemmed:  # remember the characters, so hits need not recount words
-                    end = (
-                        start + len(key) - 1 if key[-1] == " " else text.find(" ", start + len(key))
-                    )
+                    end = last if key[-1] == " " else text.find(" ", last + 1)
                     self._chars[(word, word + p.words)] = (start + 1, end)
         self._positions[pattern] = out
         return out

@@ -117,13 +117,9 @@ class Gaps:
     @classmethod
     def of(cls, text: str) -> Gaps:
         lead = len(text) - len(text.lstrip(" "))
-        after: list[int] = []
-        extra: list[int] = []
-        total = lead
-        for m in _RUN.finditer(text, lead):
-            total += m.end() - m.start() - 1
-            after.append(m.end() - total)
-            extra.append(total)
+        spans = [m.span() for m in _RUN.finditer(text, lead)]
+        extra = list(itertools.accumulate((b - a - 1 for a, b in spans), initial=lead))[1:]
+        after = [b - total for (_, b), total in zip(spans, extra, strict=True)]
         return cls(lead, after, extra)
 
     def position(self, joined: int) -> int:
