@@ -112,6 +112,7 @@ class _Compiler:
         self._labels: dict[str, int] = {}
         self._cost: dict[Leaf, float] = {}
         self._triggers: dict[int, list[int]] = {}
+        self._shared: dict[Resolved, Evaluator] = {}
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
@@ -154,8 +155,8 @@ class _Compiler:
                     settings.name,
                     settings.severity,
                     settings.min_hits,
-                    build(query),
-                    build(exclude) if exclude is not None else None,
+                    build(query, self._shared),
+                    build(exclude, self._shared) if exclude is not None else None,
                     tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
                 )
             )

@@ -4,6 +4,7 @@ Every node yields where it holds, as spans `(start, end, field, evidence)`: word
 [start, end) in one field and the term occurrences `(start, end, field, label)` that prove it; or
 None when it does not hold. NOT yields an empty list when it holds (it proves by absence).
 Proximity is decided over all pairs of spans, so nested NEARs mean exactly what they say.
+Callers never change the lists they are given, so shared answers can be handed out as they are.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ Evaluator = Callable[["Positions"], list[Span] | None]
 
 class Positions(Protocol):
     found: dict[int, list[int]]  # key → where the scan found it
+    memo: dict[int, list[Span] | None]  # answers of shared evaluators for this article
 
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
         """(start word, end word, field) of every occurrence of a pattern, by start."""
@@ -66,19 +68,28 @@ class Within:
 Resolved = AnyOf | AllOf | OneOf | NoneOf | Within
 
 
-def build(node: Resolved) -> Evaluator:
+def build(node: Resolved, shared: dict[Resolved, Evaluator]) -> Evaluator:
+    """The evaluator of `node`. Identical subqueries (a group used by many rules) get one
+    evaluator through `shared`, and it computes its answer once per article."""
+    if node in shared:
+        return shared[node]
+    evaluator: Evaluator
     if isinstance(node, AnyOf):
-        return _leaves(node.leaves)
-    if isinstance(node, AllOf):
-        return _all([build(c) for c in node.children])
-    if isinstance(node, OneOf):
-        return _one([build(c) for c in node.children])
-    if isinstance(node, NoneOf):
-        return _none(build(node.child))
-    return _within(build(node.left), build(node.right), node.distance, node.ordered)
+        evaluator = _leaves(node.leaves, len(shared))
+    elif isinstance(node, AllOf):
+        evaluator = _all([build(c, shared) for c in node.children])
+    elif isinstance(node, OneOf):
+        evaluator = _one([build(c, shared) for c in node.children])
+    elif isinstance(node, NoneOf):
+        evaluator = _none(build(node.child, shared))
+    else:
+        left, right = build(node.left, shared), build(node.right, shared)
+        evaluator = _within(left, right, node.distance, node.ordered)
+    shared[node] = evaluator
+    return evaluator
 
 
-def _leaves(leaves: Sequence[Leaf]) -> Evaluator:
+def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
     triples = [
         (p, key, leaf.label)
         for leaf in leaves
@@ -86,13 +97,17 @@ def _leaves(leaves: Sequence[Leaf]) -> Evaluator:
     ]
 
     def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
         out: list[Span] = []
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
                 for s, e, f in scan.positions(pattern):
                     out.append((s, e, f, ((s, e, f, label),)))
-        return out or None
+        memo[ident] = result = out or None
+        return result
 
     return evaluate
 

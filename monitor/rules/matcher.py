@@ -15,7 +15,7 @@ from collections.abc import Collection
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
 from monitor.rules.compile import Program
-from monitor.rules.evaluate import Occurrence
+from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
 from monitor.rules.normalize import Folded, Gaps, fold
 from monitor.rules.stemming import stem_all
@@ -61,6 +61,7 @@ class Scan:
             self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
             self._find(program.stem_automaton, self.stems)
         self._positions: dict[int, list[tuple[int, int, int]]] = {}
+        self.memo: dict[int, list[Span] | None] = {}
         self._chars: dict[tuple[int, int], tuple[int, int]] = {}  # words → joined characters
         self._gaps: dict[int, Gaps] = {}
 
