@@ -34,7 +34,7 @@ from monitor.rules.parser import parse, parse_member
 from monitor.rules.problems import RuleProblem
 from monitor.rules.query import And, Group, Near, Node, Not, Or, Term
 from monitor.rules.stemming import stem
-from monitor.watchlist import PlacesGroup, WatchlistSettings
+from monitor.watchlist import PlacesGroup, RuleSettings, WatchlistSettings
 
 FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 UNSCOPED = frozenset({FIELD_INDEX["title"], FIELD_INDEX["summary"], FIELD_INDEX["text"]})
@@ -119,47 +119,51 @@ class _Compiler:
         for name, spec in watchlist.groups.items():
             groups[name] = self.group(index, name, spec, watchlist.stem)
         for number, settings in enumerate(watchlist.rules):
-            problems = len(self.problems)
-            where = ("rules", number)
-            query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
-            exclude = None
-            if settings.exclude is not None:
-                exclude = self.query(
-                    index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
-                )
-            if query is None or len(self.problems) > problems:
-                continue
-            trigger = _required(query, self)
-            if trigger is None:
-                self.problems.append(
-                    RuleProblem(
-                        index,
-                        (*where, "query"),
-                        QueryError(
-                            "this query can hold without finding any of its terms (NOT only says"
-                            " what must be absent); add a word, phrase or @group it must find",
-                            settings.query,
-                            0,
-                            len(settings.query),
-                        ).render(),
-                    )
-                )
-                continue
-            rule_index = len(self.program.rules)
-            for key in sorted(trigger[1]):
-                self._triggers.setdefault(key, []).append(rule_index)
-            self.program.rules.append(
-                Rule(
-                    rule_index,
-                    watchlist.name,
-                    settings.name,
-                    settings.severity,
-                    settings.min_hits,
-                    build(query, self._shared),
-                    build(exclude, self._shared) if exclude is not None else None,
-                    tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
-                )
+            self.rule(index, ("rules", number), watchlist, settings, groups)
+
+    def rule(
+        self,
+        index: int,
+        where: tuple[str, int],
+        watchlist: WatchlistSettings,
+        settings: RuleSettings,
+        groups: dict[str, list[Member]],
+    ) -> None:
+        problems = len(self.problems)
+        query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
+        exclude = None
+        if settings.exclude is not None:
+            exclude = self.query(
+                index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
             )
+        if query is None or len(self.problems) > problems:
+            return
+        trigger = _required(query, self)
+        if trigger is None:
+            error = QueryError(
+                "this query can hold without finding any of its terms (NOT only says what must be"
+                " absent); add a word, phrase or @group it must find",
+                settings.query,
+                0,
+                len(settings.query),
+            )
+            self.problems.append(RuleProblem(index, (*where, "query"), error.render()))
+            return
+        rule_index = len(self.program.rules)
+        for key in sorted(trigger[1]):
+            self._triggers.setdefault(key, []).append(rule_index)
+        self.program.rules.append(
+            Rule(
+                rule_index,
+                watchlist.name,
+                settings.name,
+                settings.severity,
+                settings.min_hits,
+                build(query, self._shared),
+                build(exclude, self._shared) if exclude is not None else None,
+                tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
+            )
+        )
 
     def group(
         self, index: int, name: str, spec: list[str] | PlacesGroup, stem_words: bool
