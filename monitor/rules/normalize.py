@@ -54,7 +54,8 @@ def _fold_char(ch: str) -> str:
 def _tables() -> tuple[dict[int, str], dict[int, str], re.Pattern[str]]:
     """(table for every character, table for ASCII only, regex of characters that change length).
 
-    Built once, lazily: about 0.1 s for the Basic Multilingual Plane and the mathematical letters.
+    Built once, lazily: a few tenths of a second for the Basic Multilingual Plane and the
+    mathematical letters.
     """
     full: dict[int, str] = {}
     resizing: list[str] = []
@@ -76,7 +77,8 @@ def _tables() -> tuple[dict[int, str], dict[int, str], re.Pattern[str]]:
 class Folded:
     """A string normalised for matching, with case kept, and how to map it back.
 
-    `text` has only letters, digits and spaces. `starts[i]`/`ends[i]` give the original characters
+    `text` has letters, digits and spaces only (plus symbols beyond the tables, such as emoji).
+    `starts[i]`/`ends[i]` give the original characters
     behind `text[i]`; both are None when the two strings line up one to one.
     """
 
