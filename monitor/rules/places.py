@@ -38,7 +38,8 @@ class Place:
     spellings: tuple[str, ...]
 
     def __str__(self) -> str:
-        return f"{self.name}, {self.country} (population {self.population:,}; {self.geonameid})"
+        people = f"population {self.population:,}, " if self.population else ""
+        return f"{self.name}, {self.country} ({people}GeoNames id {self.geonameid})"
 
 
 @dataclass(frozen=True, slots=True)
