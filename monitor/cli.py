@@ -232,13 +232,15 @@ def parser() -> argparse.ArgumentParser:
         name: str, func: Callable[[argparse.Namespace], int], help_: str, config: bool = True
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        if config:
-            p.add_argument(
-                "-c",
-                "--config",
-                metavar="FILE",
-                help="settings file (default: $MONITOR_CONFIG or config/monitor.yaml)",
-            )
+        # Every command accepts -c so scripts can pass it uniformly; some do not need it.
+        p.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            help="settings file (default: $MONITOR_CONFIG or config/monitor.yaml)"
+            if config
+            else "accepted for uniformity; this command reads no settings",
+        )
         p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
         p.set_defaults(func=func)
         return p
