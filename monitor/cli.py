@@ -180,6 +180,17 @@ def cmd_channels(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_places(args: argparse.Namespace) -> int:
+    from monitor.rules import explain, places
+
+    expansion = places.expand(args.name, add=args.add or (), exclude=args.exclude or ())
+    if args.json:
+        print(json.dumps(expansion.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(explain.render_place(expansion))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
@@ -221,13 +232,15 @@ def parser() -> argparse.ArgumentParser:
         name: str, func: Callable[[argparse.Namespace], int], help_: str, config: bool = True
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        if config:
-            p.add_argument(
-                "-c",
-                "--config",
-                metavar="FILE",
-                help="settings file (default: $MONITOR_CONFIG or config/monitor.yaml)",
-            )
+        # Every command accepts -c so scripts can pass it uniformly; some do not need it.
+        p.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            help="settings file (default: $MONITOR_CONFIG or config/monitor.yaml)"
+            if config
+            else "accepted for uniformity; this command reads no settings",
+        )
         p.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
         p.set_defaults(func=func)
         return p
@@ -254,6 +267,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dead", action="store_true", help="with retry: every dead letter")
     p.add_argument("--status", choices=["pending", "sent", "dead"], help="only this status")
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p = command("places", cmd_places, "show the spellings a place name expands to", config=False)
+    p.add_argument("name", help="a place name, e.g. 'Tal Afar'")
+    p.add_argument("--add", action="append", metavar="SPELLING", help="a spelling to add")
+    p.add_argument("--exclude", action="append", metavar="SPELLING", help="a spelling to drop")
+    p.add_argument("--json", action="store_true", help="print the expansion as JSON")
     command("channels", cmd_channels, "list the channel kinds and their settings", config=False)
     p = command(
         "demo", cmd_demo, "run the whole pipeline offline on bundled sample feeds", config=False

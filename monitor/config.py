@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.channels import ChannelSettings, kinds
 from monitor.errors import ConfigError, Problem
@@ -195,16 +195,29 @@ def _list(value: Any) -> list[Any]:
 
 
 def _apply_env(settings: Settings, path: Path, env: Mapping[str, str]) -> Settings:
+    """MONITOR_DATABASE_URL(_FILE), MONITOR_LOG_LEVEL, MONITOR_LOG_FORMAT and MONITOR_HTTP_LISTEN
+    win over the file, so one config can serve several deployments."""
     database = env.get("MONITOR_DATABASE_URL") or _read_secret_file(env, "MONITOR_DATABASE_URL")
     updates: dict[str, Any] = {"database": _resolve_sqlite(database or settings.database, path)}
-    log_updates = {
-        key: env[f"MONITOR_LOG_{key.upper()}"]
-        for key in ("level", "format")
-        if env.get(f"MONITOR_LOG_{key.upper()}")
-    }
-    if log_updates:
-        updates["log"] = LogSettings.model_validate({**settings.log.model_dump(), **log_updates})
-    return settings.model_copy(update=updates)
+    sections: dict[str, BaseModel] = {"log": settings.log, "http": settings.http}
+    problems = []
+    for var, section, key in (
+        ("MONITOR_LOG_LEVEL", "log", "level"),
+        ("MONITOR_LOG_FORMAT", "log", "format"),
+        ("MONITOR_HTTP_LISTEN", "http", "listen"),
+    ):
+        if not env.get(var):
+            continue
+        current = sections[section]
+        try:
+            sections[section] = type(current).model_validate(
+                {**current.model_dump(), key: env[var]}
+            )
+        except ValidationError as exc:
+            problems += [Problem("environment", None, var, str(e["msg"])) for e in exc.errors()]
+    if problems:
+        raise ConfigError(problems)
+    return settings.model_copy(update={**updates, **sections})
 
 
 def _read_secret_file(env: Mapping[str, str], name: str) -> str | None:

@@ -86,6 +86,13 @@ class _GuardedTransport(AiohttpTransport):
                 literal = None
             if literal is not None and not is_public(str(literal)):
                 raise BlockedAddress(f"{host} is not a public address", url=str(request.url))
+        try:
+            request.content  # noqa: B018 - raises when the body is still a stream
+        except httpx.RequestNotRead:
+            # httpx builds redirected requests with an unread empty stream; handed on as a
+            # stream, aiohttp would send it chunked ("0\r\n\r\n") and poison the keep-alive
+            # connection for the next request. Read it so an empty body stays empty.
+            await request.aread()
         return await super().handle_async_request(request)
 
 

@@ -14,6 +14,7 @@ from monitor.errors import MonitorError
 from monitor.http import build_client
 from monitor.model import Article, RuleMatch
 from monitor.pipeline import extract, fetch, stories
+from monitor.rules import explain
 
 
 def article_from_source(source: str, config: Config) -> Article:
@@ -75,30 +76,5 @@ def render_matches(
     article: Article, matches: Sequence[RuleMatch], *, as_json: bool, color: bool
 ) -> str:
     if as_json:
-        return json.dumps(
-            [
-                {
-                    "watchlist": m.watchlist,
-                    "rule": m.rule,
-                    "severity": str(m.severity),
-                    "snippet": m.snippet,
-                    "hits": [
-                        {"term": h.term, "field": h.field, "start": h.start, "end": h.end}
-                        for h in m.hits
-                    ],
-                }
-                for m in matches
-            ],
-            indent=2,
-            ensure_ascii=False,
-        )
-    if not matches:
-        return f"no rule matches {article.title!r}"
-    lines = [f"{len(matches)} rule(s) match {article.title!r}:"]
-    for m in matches:
-        lines.append(f"  [{m.severity}] {m.watchlist}/{m.rule}")
-        lines.append(
-            "    hits: " + ", ".join(f"{h.term} ({h.field} {h.start}-{h.end})" for h in m.hits)
-        )
-        lines.append(f"    {m.snippet}")
-    return "\n".join(lines)
+        return json.dumps(explain.to_json(article, matches), indent=2, ensure_ascii=False)
+    return explain.render(article, matches, colour=color)

@@ -220,25 +220,26 @@ def test_env_value_cannot_inject_yaml(tmp_path: Path) -> None:
 
 
 def test_readme_yaml_examples_load(tmp_path: Path) -> None:
-    """Every ```yaml block in the README is valid for the file it shows."""
+    """Every ```yaml block in the README is valid for the file its first line names: the
+    settings file, a watchlist, or a fragment under `channels:`."""
     readme = (ROOT / "README.md").read_text()
     blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
-    assert blocks, "the README shows no YAML"
-    for block in blocks:
-        body = textwrap.dedent(block)
-        first = body.splitlines()[0]
-        if "watchlist" in first:
-            write(tmp_path, watchlist=body)
-            assert config_mod.load(tmp_path / "monitor.yaml", env={"HOOK_SECRET": "x" * 8})
-        elif "monitor.yaml" in first:
-            path = tmp_path / "settings-only.yaml"
-            (tmp_path / "watchlists").mkdir(exist_ok=True)
-            (tmp_path / "watchlists" / "iraq.yaml").write_text(
-                WATCHLIST.replace("[hook, log]", "[log]")
-            )
-            path.write_text(body)
-            env = {"WEBHOOK_SECRET": "x" * 8, "SMTP_PASSWORD": "x" * 8, "HOOK_SECRET": "x" * 8}
-            try:
-                config_mod.load(path, env=env)
-            except ConfigError as exc:
-                pytest.fail(f"README block starting {first!r} is invalid:\n{exc}")
+    settings = [b for b in blocks if b.startswith("# config/monitor.yaml")]
+    watchlists = [b for b in blocks if b.startswith("# config/watchlists/")]
+    fragments = [b for b in blocks if b.startswith("# in monitor.yaml, under channels:")]
+    assert len(settings) == 1 and watchlists and fragments
+    assert len(settings) + len(watchlists) + len(fragments) == len(blocks), "unlabelled YAML"
+    (tmp_path / "watchlists").mkdir()
+    for i, block in enumerate(watchlists):
+        (tmp_path / "watchlists" / f"{i}.yaml").write_text(block)
+    env = {"WEBHOOK_SECRET": "x" * 12}
+    (tmp_path / "monitor.yaml").write_text(settings[0])
+    config = config_mod.load(tmp_path / "monitor.yaml", env=env)
+    assert len(config.watchlists) == len(watchlists)
+    for block in fragments:
+        channels = textwrap.indent(block, "  ")
+        (tmp_path / "monitor.yaml").write_text(
+            settings[0].split("channels:")[0] + "channels:\n" + channels + "  log: {kind: log}\n"
+        )
+        (tmp_path / "watchlists" / "0.yaml").write_text(watchlists[0].replace("desk-hook, ", ""))
+        assert config_mod.load(tmp_path / "monitor.yaml", env=env).channels

@@ -280,3 +280,18 @@ def test_retry_after_parsing() -> None:
         == 120
     )
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_a_redirect_leaves_the_keep_alive_connection_clean(site: Site) -> None:
+    """Regression: a followed redirect once sent a stray chunked body on a GET, which the server
+    then read as the next request line."""
+    site.route("/old.xml", Answer(301, b"", {"Location": "/new.xml"}))
+    site.route("/new.xml", Answer(200, b"<rss/>"))
+
+    async def go() -> list[int]:
+        async with build_client(timeout=5) as client:
+            return [(await get(site.url(p), client)).status for p in ("/old.xml", "/new.xml")]
+
+    assert run(go()) == [200, 200]
+    assert [r.path for r in site.requests] == ["/old.xml", "/new.xml", "/new.xml"]
+    assert all(r.body == b"" for r in site.requests)

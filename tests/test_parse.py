@@ -197,20 +197,20 @@ def test_bad_bodies_give_a_reason(body: bytes, reason: str) -> None:
     assert "\n" not in feed.error
 
 
-@pytest.mark.parametrize("fast", [True, False])
-def test_valid_empty_feed_is_no_error(fast: bool) -> None:
-    """A feed with nothing in it right now is healthy: no entries, no error."""
-    body = b"<rss version='2.0'><channel><title>Quiet</title></channel></rss>"
-    feed = parse_feed(body, "https://quiet.example/feed", now=NOW, fast=fast)
+def test_a_valid_empty_feed_is_not_an_error() -> None:
+    feed = parse_feed(
+        b"<rss version='2.0'><channel><title>Quiet</title></channel></rss>",
+        "https://quiet.example/feed",
+        now=NOW,
+    )
     assert (feed.entries, feed.error, feed.title) == ((), None, "Quiet")
 
 
 def test_huge_body_is_refused_without_parsing() -> None:
     body = b"<rss>" + b" " * MAX_BODY_BYTES + b"</rss>"
-    started = time.process_time()
     feed = parse_feed(body, "https://big.example/feed", now=NOW)
-    assert time.process_time() - started < 1
-    assert feed.entries == () and feed.error and feed.error.startswith("body too large")
+    assert (feed.entries, feed.parser) == ((), "none")
+    assert feed.error and feed.error.startswith("body too large")
 
 
 def _rss(title: str, encoding: str, declare: bool = True) -> bytes:

@@ -32,6 +32,14 @@ BODY = (
 ) * 8
 
 
+BOMB = (
+    b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'>"
+    b"<!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>"
+    b"<!ENTITY d '&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;'><!ENTITY e '&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;'>]>"
+    b"<rss><channel><item><title>&e;</title></item></channel></rss>"
+)
+
+
 def rss(*items: tuple[str, str, str], full: bool = True) -> bytes:
     """An RSS 2.0 feed; each item is (guid, title, link)."""
     parts = []
@@ -181,14 +189,7 @@ def test_unreachable_page_falls_back_to_the_feed_text(
             "active",
         ),
         (Answer(200, b""), "failing x1", "active"),
-        (
-            Answer(
-                200,
-                b"<?xml version='1.0'?><!DOCTYPE l [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'><!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><rss><channel><item><title>&c;</title></item></channel></rss>",
-            ),
-            None,
-            "active",
-        ),
+        (Answer(200, BOMB), None, "active"),
         (Answer(503, b"", {"Retry-After": "3600"}), "failing x1", "active"),
         (Answer(410, b""), "retired", "retired"),
     ],

@@ -143,24 +143,25 @@ def test_one_alert_per_story_watchlist_channel_is_a_constraint(store: Store) -> 
 
 
 def test_record_is_atomic(store: Store) -> None:
-    """A failure half-way stores nothing, so the entry is retried at the next poll."""
+    """A failure half-way stores nothing of that entry, so it is retried at the next poll;
+    the feed's other new entries are stored all the same."""
     fid = feed_id(store)
     bad = AlertSpec("iraq", "hook", Severity.HIGH, ("offensive",), "x" * 10)
     broken = RuleMatch("iraq", "offensive", Severity.HIGH, (), None)  # type: ignore[arg-type]
-    with pytest.raises(sa.exc.IntegrityError):
-        article_store.record(
-            store,
-            feed_id=fid,
-            guid="g",
-            item=article_for("https://e.org/a"),
-            text_hash="h",
-            matches=[broken],
-            alerts=[bad],
-            now=NOW,
-            story_window_s=60,
-        )
-    assert [count(store, t) for t in (entry, article, story, rule_match, alert)] == [0, 0, 0, 0, 0]
-    assert article_store.unseen(store, fid, ["g"]) == {"g"}
+    done = article_store.record_many(
+        store,
+        feed_id=fid,
+        now=NOW,
+        story_window_s=60,
+        entries=[
+            article_store.NewEntry("g", article_for("https://e.org/a"), "h", [broken], [bad]),
+            article_store.NewEntry("ok", article_for("https://e.org/b"), "h2", [MATCH], [SPEC]),
+        ],
+    )
+    assert done[0].error and "NULL" in done[0].error.upper() and "snippet" in done[0].error
+    assert not done[0].entry_was_new and done[1].entry_was_new and done[1].alert_ids
+    assert [count(store, t) for t in (entry, article, story, rule_match, alert)] == [1, 1, 1, 1, 1]
+    assert article_store.unseen(store, fid, ["g", "ok"]) == {"g"}
 
 
 def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:

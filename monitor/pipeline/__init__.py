@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -35,6 +35,14 @@ from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 
 log = structlog.get_logger("monitor.pipeline")
+
+FLUSH_EVERY = 64  # feed outcomes written per transaction
+
+
+def _link_key(feed: str, entry: Entry) -> str:
+    """The article key before any page is read: the entry's canonical link (or, for an entry
+    without one, a key private to this feed)."""
+    return stories.canonical_url(entry.url) if entry.url else f"urn:monitor:{feed}:{entry.guid}"
 
 
 def utcnow() -> datetime:
@@ -97,6 +105,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
+        self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
 
     # -- polling -------------------------------------------------------------------------
 
@@ -123,12 +132,14 @@ class Pipeline:
                 metrics.polls.labels(outcome.result).inc()
                 metrics.entries.inc(outcome.new_entries)
                 metrics.alerts_queued.inc(outcome.alerts)
+                if len(self._polled) >= FLUSH_EVERY:
+                    self.flush()
             finally:
                 gate.release()
 
         lease = max(600.0, settings.timeout * 10)
-        while True:
-            batch = feed_store.claim(
+        try:
+            while batch := feed_store.claim(
                 self.store,
                 self.owner,
                 self.clock(),
@@ -136,18 +147,24 @@ class Pipeline:
                 lease_s=lease,
                 due_only=due_only,
                 exclude=done,
-            )
-            if not batch:
-                break
-            for state in batch:
-                done.add(state.id)
-                await gate.acquire()
-                task = asyncio.create_task(one(state))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.gather(*tasks)
+            ):
+                for state in batch:
+                    done.add(state.id)
+                    await gate.acquire()
+                    task = asyncio.create_task(one(state))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            self.flush()
         return report
+
+    def flush(self) -> None:
+        """Write the buffered feed outcomes. Losing them in a crash costs one extra poll of those
+        feeds (their leases expire), never an entry: entries are stored as they are ingested."""
+        polled, self._polled = self._polled, []
+        feed_store.record_many(self.store, polled, self.clock())
 
     async def run_feed(self, state: feed_store.FeedState) -> FeedReport:
         """Fetch, parse and ingest one feed; any failure becomes feed state, never an exception."""
@@ -166,19 +183,18 @@ class Pipeline:
         except FetchError as exc:
             return self._failed(state, now, exc)
         if result.not_modified or result.body is None:
-            self._record(state, now, status=304, moved_to=result.moved_to)
+            self._polled_ok(state, now, status=304, moved_to=result.moved_to)
             return FeedReport(state.name, "not_modified")
         body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
-        validators = {"etag": result.etag, "last_modified": result.last_modified}
+        validators = {
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+            "body_hash": body_hash,
+            "changed": True,
+        }
         if body_hash == state.body_hash:
-            self._record(
-                state,
-                now,
-                status=result.status,
-                moved_to=result.moved_to,
-                changed=True,
-                body_hash=body_hash,
-                **validators,
+            self._polled_ok(
+                state, now, status=result.status, moved_to=result.moved_to, **validators
             )
             return FeedReport(state.name, "unchanged")
 
@@ -188,83 +204,80 @@ class Pipeline:
             return self._failed(state, now, error)
         if parsed.error:
             log.info("feed parsed with problems", feed=state.name, error=parsed.error)
-
-        unique = list({e.guid: e for e in reversed(parsed.entries)}.values())[::-1]
-        new_guids = article_store.unseen(self.store, state.id, [e.guid for e in unique])
-        new_entries = [e for e in unique if e.guid in new_guids]
-        alerts = 0
-        if new_entries:
-            feed_cfg = self._feed_settings(state.name)
-            results = await asyncio.gather(
-                *(self.ingest(state, feed_cfg, e, now) for e in new_entries),
-                return_exceptions=True,
-            )
-            for entry, outcome in zip(new_entries, results, strict=True):
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    # Not stored, so not seen: the next poll tries this entry again.
-                    log.error("entry failed", feed=state.name, url=entry.url, error=repr(outcome))
-                else:
-                    alerts += outcome
-        self._record(
+        new_guids = article_store.unseen(self.store, state.id, [e.guid for e in parsed.entries])
+        new_entries = [e for e in parsed.entries if e.guid in new_guids]
+        alerts = await self.ingest(state, new_entries, now) if new_entries else 0
+        self._polled_ok(
             state,
             now,
             status=result.status,
             moved_to=result.moved_to,
-            changed=True,
-            body_hash=body_hash,
             new_entries=len(new_entries),
             **validators,
         )
         return FeedReport(state.name, "changed", len(new_entries), alerts)
 
     async def ingest(
+        self, state: feed_store.FeedState, entries: Sequence[Entry], now: datetime
+    ) -> int:
+        """Turn a feed's new entries into stored articles, matches and alerts; return how many
+        alerts were queued. An entry that fails is not stored, so the next poll retries it."""
+        cfg = self.config
+        keys = [_link_key(state.name, e) for e in entries]
+        known = article_store.find_many(self.store, keys)
+        feed_cfg = next((f for f in cfg.settings.feeds if f.name == state.name), None)
+        made = await asyncio.gather(
+            *(
+                self._article(state, feed_cfg, e, key, known.get(key))
+                for e, key in zip(entries, keys, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        batch: list[article_store.NewEntry] = []
+        for entry, item in zip(entries, made, strict=True):
+            if isinstance(item, BaseException):
+                if not isinstance(item, Exception):
+                    raise item
+                log.error("entry failed", feed=state.name, url=entry.url, error=repr(item))
+                continue
+            matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
+            specs = match.route(matches, cfg.watchlists, cfg.channels)
+            text_hash = stories.text_hash(item.title, item.text)
+            batch.append(article_store.NewEntry(entry.guid, item, text_hash, matches, specs))
+        recorded = article_store.record_many(
+            self.store,
+            feed_id=state.id,
+            entries=batch,
+            now=now,
+            story_window_s=cfg.settings.stories.window,
+        )
+        alerts = 0
+        for new, done in zip(batch, recorded, strict=True):
+            if done.error:
+                log.error("entry not stored", feed=state.name, url=new.item.url, error=done.error)
+            for alert_id in done.alert_ids:
+                log.info(
+                    "alert queued",
+                    feed=state.name,
+                    alert=alert_id,
+                    story=done.story_id,
+                    url=new.item.url,
+                    title=new.item.title,
+                )
+            alerts += len(done.alert_ids)
+        return alerts
+
+    async def _article(
         self,
         state: feed_store.FeedState,
         feed_cfg: FeedSettings | None,
         entry: Entry,
-        now: datetime,
-    ) -> int:
-        """Turn one new entry into a stored article, its matches and its alerts."""
-        cfg = self.config
-        item = await self._article(state, feed_cfg, entry)
-        matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
-        specs = match.route(matches, cfg.watchlists, cfg.channels)
-        recorded = article_store.record(
-            self.store,
-            feed_id=state.id,
-            guid=entry.guid,
-            item=item,
-            text_hash=stories.text_hash(item.title, item.text),
-            matches=matches,
-            alerts=specs,
-            now=now,
-            story_window_s=cfg.settings.stories.window,
-        )
-        for alert_id in recorded.alert_ids:
-            log.info(
-                "alert queued",
-                feed=state.name,
-                alert=alert_id,
-                story=recorded.story_id,
-                url=item.url,
-                title=item.title,
-            )
-        return len(recorded.alert_ids)
-
-    async def _article(
-        self, state: feed_store.FeedState, feed_cfg: FeedSettings | None, entry: Entry
+        link_key: str,
+        known: Article | None,
     ) -> Article:
-        fetch_settings = self.config.settings.fetch
-        link_key = (
-            stories.canonical_url(entry.url)
-            if entry.url
-            else f"urn:monitor:{state.name}:{entry.guid}"
-        )
-        known = article_store.find(self.store, link_key)
         if known is not None:  # another feed brought this article already: no second extraction
             return replace(known, source=state.name)
+        fetch_settings = self.config.settings.fetch
         text = extract.feed_text(entry)
         fetch_pages = fetch_settings.fetch_pages
         if feed_cfg is not None and feed_cfg.fetch_pages is not None:
@@ -325,12 +338,9 @@ class Pipeline:
             return None, "no article text found in the page"
         return page, None
 
-    def _feed_settings(self, name: str) -> FeedSettings | None:
-        return next((f for f in self.config.settings.feeds if f.name == name), None)
-
-    def _record(self, state: feed_store.FeedState, now: datetime, **values: Any) -> None:
+    def _polled_ok(self, state: feed_store.FeedState, now: datetime, **values: Any) -> None:
         next_at = fetch.next_poll(now, state.interval_s, rng=self.rng)
-        feed_store.record(self.store, state, feed_store.PollOutcome(next_at, **values), now)
+        self._polled.append((state, feed_store.PollOutcome(next_at, polled_at=now, **values)))
 
     def _failed(self, state: feed_store.FeedState, now: datetime, exc: FetchError) -> FeedReport:
         errors = state.error_count + 1
@@ -343,14 +353,10 @@ class Pipeline:
             max_backoff_s=self.config.settings.fetch.max_backoff,
             rng=self.rng,
         )
-        feed_store.record(
-            self.store,
-            state,
-            feed_store.PollOutcome(
-                next_poll_at=next_at, status=exc.status, ok=False, error=str(exc), gone=gone
-            ),
-            now,
+        outcome = feed_store.PollOutcome(
+            next_at, status=exc.status, ok=False, error=str(exc), gone=gone, polled_at=now
         )
+        self._polled.append((state, outcome))
         log.warning(
             "feed failed",
             feed=state.name,

@@ -9,6 +9,7 @@ to hold; an article's scan evaluates only the rules whose trigger keys it contai
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from monitor.rules.parser import parse, parse_member
 from monitor.rules.problems import RuleProblem
 from monitor.rules.query import And, Group, Near, Node, Not, Or, Term
 from monitor.rules.stemming import stem
-from monitor.watchlist import PlacesGroup, WatchlistSettings
+from monitor.watchlist import PlacesGroup, RuleSettings, WatchlistSettings
 
 FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 UNSCOPED = frozenset({FIELD_INDEX["title"], FIELD_INDEX["summary"], FIELD_INDEX["text"]})
@@ -59,6 +60,7 @@ class Rule:
     min_hits: int
     query: Evaluator
     exclude: Evaluator | None
+    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article
 
 
 @dataclass
@@ -86,6 +88,16 @@ class Member:
 
 def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
     compiler = _Compiler()
+    names = [
+        p
+        for w in watchlists
+        for g in w.groups.values()
+        if isinstance(g, PlacesGroup)
+        for p in g.places
+    ]
+    if names:
+        with contextlib.suppress(ImportError):  # each places group reports it
+            places.lookup(names)  # one scan of the gazetteer for every watchlist
     for index, watchlist in enumerate(watchlists):
         compiler.watchlist(index, watchlist)
     return compiler.finish(), compiler.problems
@@ -100,52 +112,58 @@ class _Compiler:
         self._labels: dict[str, int] = {}
         self._cost: dict[Leaf, float] = {}
         self._triggers: dict[int, list[int]] = {}
+        self._shared: dict[Resolved, Evaluator] = {}
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
         for name, spec in watchlist.groups.items():
             groups[name] = self.group(index, name, spec, watchlist.stem)
         for number, settings in enumerate(watchlist.rules):
-            problems = len(self.problems)
-            where = ("rules", number)
-            query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
-            exclude = None
-            if settings.exclude is not None:
-                exclude = self.query(
-                    index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
-                )
-            if query is None or len(self.problems) > problems:
-                continue
-            trigger = _required(query, self)
-            if trigger is None:
-                self.problems.append(
-                    RuleProblem(
-                        index,
-                        (*where, "query"),
-                        QueryError(
-                            "this query can hold without finding any of its terms (NOT only says"
-                            " what must be absent); add a word, phrase or @group it must find",
-                            settings.query,
-                            0,
-                            len(settings.query),
-                        ).render(),
-                    )
-                )
-                continue
-            rule_index = len(self.program.rules)
-            for key in sorted(trigger[1]):
-                self._triggers.setdefault(key, []).append(rule_index)
-            self.program.rules.append(
-                Rule(
-                    rule_index,
-                    watchlist.name,
-                    settings.name,
-                    settings.severity,
-                    settings.min_hits,
-                    build(query),
-                    build(exclude) if exclude is not None else None,
-                )
+            self.rule(index, ("rules", number), watchlist, settings, groups)
+
+    def rule(
+        self,
+        index: int,
+        where: tuple[str, int],
+        watchlist: WatchlistSettings,
+        settings: RuleSettings,
+        groups: dict[str, list[Member]],
+    ) -> None:
+        problems = len(self.problems)
+        query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
+        exclude = None
+        if settings.exclude is not None:
+            exclude = self.query(
+                index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
             )
+        if query is None or len(self.problems) > problems:
+            return
+        trigger = _required(query, self)
+        if trigger is None:
+            error = QueryError(
+                "this query can hold without finding any of its terms (NOT only says what must be"
+                " absent); add a word, phrase or @group it must find",
+                settings.query,
+                0,
+                len(settings.query),
+            )
+            self.problems.append(RuleProblem(index, (*where, "query"), error.render()))
+            return
+        rule_index = len(self.program.rules)
+        for key in sorted(trigger[1]):
+            self._triggers.setdefault(key, []).append(rule_index)
+        self.program.rules.append(
+            Rule(
+                rule_index,
+                watchlist.name,
+                settings.name,
+                settings.severity,
+                settings.min_hits,
+                build(query, self._shared),
+                build(exclude, self._shared) if exclude is not None else None,
+                tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
+            )
+        )
 
     def group(
         self, index: int, name: str, spec: list[str] | PlacesGroup, stem_words: bool
@@ -156,14 +174,16 @@ class _Compiler:
                 self.problems.append(
                     RuleProblem(index, ("groups", name, *problem.loc), problem.message)
                 )
-            members = [
-                Member(
-                    parse_member(s.spelling),
-                    f"@{name}: {s.place}" + ("" if s.spelling == s.place else f" ({s.spelling})"),
-                    False,
+            members = []
+            for s in expansion.spellings:
+                try:
+                    term = dataclasses.replace(parse_member(s.spelling), case=s.case)
+                except QueryError:
+                    continue  # a gazetteer spelling with nothing to search for
+                label = f"@{name}: {s.place}" + (
+                    "" if s.spelling == s.place else f" ({s.spelling})"
                 )
-                for s in expansion.spellings
-            ]
+                members.append(Member(term, label, False))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
@@ -238,7 +258,8 @@ class _Compiler:
             key = self.key(stemmed, " " + " ".join(folded) + tail)
             case_key = " " + " ".join(spelled) + tail if term.case else None
             patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
-        leaf = Leaf(tuple(patterns), self.label(label))
+        keys = tuple(self.program.patterns[p].key for p in patterns)
+        leaf = Leaf(tuple(patterns), keys, self.label(label))
         self._cost[leaf] = _cost(term)
         return leaf
 
@@ -265,8 +286,7 @@ class _Compiler:
         return found
 
     def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
-        keys = frozenset(self.program.patterns[p].key for p in leaf.patterns)
-        return self._cost[leaf], keys
+        return self._cost[leaf], frozenset(leaf.keys)
 
     def finish(self) -> Program:
         program = self.program
@@ -300,14 +320,16 @@ def _groups(node: Node) -> list[Group]:
 
 
 def _cost(term: Term) -> float:
-    """A guess at how often a term occurs, to pick the rarest trigger: names (capitalised or in
-    another script) are rare, phrases rarer than words, prefixes the most common."""
-    first = term.words[0]
+    """A guess at how often a term occurs, to pick the rarest trigger: names (capitalised, not
+    acronyms, or in another script) are rare, phrases rarer than words, short words common, and
+    prefixes the most common."""
     if term.wildcard:
         return 2.0
-    if first[:1].isupper() or not first.isascii() or term.case:
-        return 0.05
-    return 0.2 if len(term.words) > 1 else 1.0
+    first = term.words[0]
+    cost = 1.0 if len(term.words) == 1 else 0.2
+    if (first[:1].isupper() and not first.isupper()) or not first.isascii():
+        cost *= 0.02
+    return cost * 6 / max(2, sum(len(w) for w in term.words))
 
 
 def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int]] | None:
@@ -329,3 +351,13 @@ def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int
     children = node.children if isinstance(node, AllOf) else (node.left, node.right)
     options = [p for p in (_required(c, compiler) for c in children) if p is not None]
     return min(options, key=lambda p: p[0]) if options else None
+
+
+def _conjuncts(node: Resolved, compiler: _Compiler) -> list[frozenset[int]]:
+    """Key sets that must each have a hit for `node` to hold: a cheap check before evaluating."""
+    if isinstance(node, AllOf):
+        return [k for c in node.children for k in _conjuncts(c, compiler)]
+    if isinstance(node, Within):
+        return _conjuncts(node.left, compiler) + _conjuncts(node.right, compiler)
+    required = _required(node, compiler)
+    return [] if required is None else [required[1]]

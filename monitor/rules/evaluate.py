@@ -4,6 +4,7 @@ Every node yields where it holds, as spans `(start, end, field, evidence)`: word
 [start, end) in one field and the term occurrences `(start, end, field, label)` that prove it; or
 None when it does not hold. NOT yields an empty list when it holds (it proves by absence).
 Proximity is decided over all pairs of spans, so nested NEARs mean exactly what they say.
+Callers never change the lists they are given, so shared answers can be handed out as they are.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ Evaluator = Callable[["Positions"], list[Span] | None]
 
 
 class Positions(Protocol):
+    found: dict[int, list[int]]  # key → where the scan found it
+    memo: dict[int, list[Span] | None]  # answers of shared evaluators for this article
+
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
         """(start word, end word, field) of every occurrence of a pattern, by start."""
         ...
@@ -29,6 +33,7 @@ class Leaf:
     """A term as the evaluator sees it: the patterns that spell it, and the label its hits carry."""
 
     patterns: tuple[int, ...]
+    keys: tuple[int, ...]  # the AC key of each pattern
     label: int
 
 
@@ -63,27 +68,46 @@ class Within:
 Resolved = AnyOf | AllOf | OneOf | NoneOf | Within
 
 
-def build(node: Resolved) -> Evaluator:
+def build(node: Resolved, shared: dict[Resolved, Evaluator]) -> Evaluator:
+    """The evaluator of `node`. Identical subqueries (a group used by many rules) get one
+    evaluator through `shared`, and it computes its answer once per article."""
+    if node in shared:
+        return shared[node]
+    evaluator: Evaluator
     if isinstance(node, AnyOf):
-        return _leaves(node.leaves)
-    if isinstance(node, AllOf):
-        return _all([build(c) for c in node.children])
-    if isinstance(node, OneOf):
-        return _one([build(c) for c in node.children])
-    if isinstance(node, NoneOf):
-        return _none(build(node.child))
-    return _within(build(node.left), build(node.right), node.distance, node.ordered)
+        evaluator = _leaves(node.leaves, len(shared))
+    elif isinstance(node, AllOf):
+        evaluator = _all([build(c, shared) for c in node.children])
+    elif isinstance(node, OneOf):
+        evaluator = _one([build(c, shared) for c in node.children])
+    elif isinstance(node, NoneOf):
+        evaluator = _none(build(node.child, shared))
+    else:
+        left, right = build(node.left, shared), build(node.right, shared)
+        evaluator = _within(left, right, node.distance, node.ordered)
+    shared[node] = evaluator
+    return evaluator
 
 
-def _leaves(leaves: Sequence[Leaf]) -> Evaluator:
-    pairs = [(p, leaf.label) for leaf in leaves for p in leaf.patterns]
+def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
+    triples = [
+        (p, key, leaf.label)
+        for leaf in leaves
+        for p, key in zip(leaf.patterns, leaf.keys, strict=True)
+    ]
 
     def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
         out: list[Span] = []
-        for pattern, label in pairs:
-            for s, e, f in scan.positions(pattern):
-                out.append((s, e, f, ((s, e, f, label),)))
-        return out or None
+        found = scan.found
+        for pattern, key, label in triples:
+            if key in found:
+                for s, e, f in scan.positions(pattern):
+                    out.append((s, e, f, ((s, e, f, label),)))
+        memo[ident] = result = out or None
+        return result
 
     return evaluate
 
@@ -136,10 +160,19 @@ def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> 
 def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> list[Span]:
     """Every pair (x from a, y from b) in one field, not overlapping, with at most `distance`
     words between them (x before y when `ordered`), as the span covering both."""
+    out: list[Span] = []
+    if len(a) * len(b) <= 16:  # the usual case: a few occurrences each; compare them all
+        for xs, xe, xf, xev in a:
+            for ys, ye, yf, yev in b:
+                if yf == xf and (
+                    (ys >= xe and ys - xe <= distance)
+                    or (not ordered and ye <= xs and xs - ye <= distance)
+                ):
+                    out.append((min(xs, ys), max(xe, ye), xf, xev + yev))
+        return out
     b = sorted(b, key=lambda span: span[0])
     starts = [span[0] for span in b]
     longest = max(span[1] - span[0] for span in b)
-    out: list[Span] = []
     for x in a:
         xs, xe, xf, xev = x
         # y after x: y.start in [xe, xe + distance]; y before x: y.end in [xs - distance, xs].

@@ -7,6 +7,8 @@ the densest cluster of hits, preferring the body, then the title, cut at word bo
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Sequence
 from typing import Protocol
@@ -16,7 +18,7 @@ from monitor.rules.evaluate import Occurrence
 from monitor.rules.lexer import FIELDS
 
 SNIPPET_CHARS = 200
-_PREFERENCE = ("text", "title", "summary", "source", "url", "lang")
+_PREFERENCE = ("text", "title", "summary")
 _SPACES = re.compile(r"\s+")
 
 
@@ -36,27 +38,31 @@ def hits(scan: Spans, occurrences: Sequence[Occurrence], labels: Sequence[str]) 
 
 def snippet(values: Sequence[str], found: Sequence[Hit], width: int = SNIPPET_CHARS) -> str:
     """About `width` characters around the strongest hit, whitespace collapsed, "…" where cut."""
-    by_field = {name: [h for h in found if h.field == name] for name in FIELDS}
-    name = next((n for n in _PREFERENCE if by_field[n] and n in ("text", "title", "summary")), None)
+    present = {h.field for h in found}
+    name = next((n for n in _PREFERENCE if n in present), None)
     if name is None:
         text = values[FIELDS.index("text")] or values[FIELDS.index("title")]
         return cut(text, 0, 0, width)
-    field_hits = by_field[name]
-    text = values[FIELDS.index(name)]
-    best = max(
-        field_hits,
-        key=lambda h: (
-            sum(1 for o in field_hits if abs(o.start - h.start) <= width // 2),
-            -h.start,
-        ),
-    )
-    return cut(text, best.start, best.end, width)
+    field_hits = [h for h in found if h.field == name]
+    starts = [h.start for h in field_hits]  # sorted: hits come ordered by position
+    # The hit with the most others starting within half a snippet after it; the first on ties.
+    dense = [bisect.bisect_right(starts, s + width // 2) - i for i, s in enumerate(starts)]
+    best = field_hits[dense.index(max(dense))]
+    return cut(values[FIELDS.index(name)], best.start, best.end, width)
 
 
+@functools.lru_cache(maxsize=256)  # rules matching one article often share their strongest hit
 def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `text` centred on [start, end), cut at word boundaries."""
+    a, b = window(text, start, end, width)
+    body = _SPACES.sub(" ", text[a:b]).strip()
+    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+
+
+def window(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> tuple[int, int]:
+    """The bounds of about `width` characters of `text` around [start, end), at word boundaries."""
     if len(text) <= width:
-        return _SPACES.sub(" ", text).strip()
+        return 0, len(text)
     middle = (start + end) // 2
     a = max(0, min(middle - width // 2, len(text) - width))
     b = min(len(text), a + width)
@@ -65,8 +71,7 @@ def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
         if space is not None and space.end() <= start:
             a = space.end()
     if b < len(text):
-        last = max((m.start() for m in _SPACES.finditer(text, end, b)), default=None)
-        if last is not None:
+        last = max(text.rfind(space, end, b) for space in " \n\t\u00a0")
+        if last >= 0:
             b = last
-    body = _SPACES.sub(" ", text[a:b]).strip()
-    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+    return a, b

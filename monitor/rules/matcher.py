@@ -9,17 +9,19 @@ worked out only for the patterns those rules ask about.
 from __future__ import annotations
 
 import bisect
+import collections
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
 from monitor.rules.compile import Program
-from monitor.rules.evaluate import Occurrence
+from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
-from monitor.rules.normalize import Folded, fold
+from monitor.rules.normalize import Folded, Gaps, fold
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
+_GAP = " " + _SENTINEL + " "
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -40,34 +42,33 @@ class Scan:
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
         self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        tokens: list[str] = []
-        self.field_starts: list[int] = []
-        for folded in self.folded:
-            self.field_starts.append(len(tokens))
-            tokens += folded.text.split()
-            tokens.append(_SENTINEL)
-        self.cased = " " + " ".join(tokens) + " "
+        joined = [" ".join(folded.text.split()) for folded in self.folded]
+        self.field_starts: list[int] = []  # index of each field's first word
+        self.field_chars: list[int] = []  # where that word starts in the joined string
+        words = chars = 0
+        for text in joined:
+            self.field_starts.append(words)
+            self.field_chars.append(chars + 1)
+            words += text.count(" ") + 2 if text else 1  # its words and the sentinel
+            chars += len(text) + 3 if text else 2
+        self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
-        self.found: dict[int, list[int]] = {}
+        self.found: dict[int, list[int]] = collections.defaultdict(list)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
         if program.stem_automaton is not None:
             self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
             self._find(program.stem_automaton, self.stems)
         self._positions: dict[int, list[tuple[int, int, int]]] = {}
-        self._spans: dict[int, list[tuple[int, int]]] = {}
+        self.memo: dict[int, list[Span] | None] = {}
+        self._chars: dict[tuple[int, int], tuple[int, int]] = {}  # words → joined characters
+        self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
-        keys = self.program.keys
         found = self.found
         for end, key in automaton.iter(text):  # type: ignore[attr-defined]
-            start = end - len(keys[key]) + 1
-            spots = found.get(key)
-            if spots is None:
-                found[key] = [start]
-            else:
-                spots.append(start)
+            found[key].append(end)  # where the key's last character is; positions() works back
 
     def candidates(self) -> list[int]:
         """Indices of the rules some found key can trigger, in rule order."""
@@ -82,32 +83,40 @@ class Scan:
         if cached is not None:
             return cached
         p = self.program.patterns[pattern]
-        text = self.stems if self.program.stemmed[p.key] else self.lower
+        stemmed = self.program.stemmed[p.key]
+        text = self.stems if stemmed else self.lower
+        key = self.program.keys[p.key]
         out = []
-        for start in self.found.get(p.key, ()):
+        for last in self.found.get(p.key, ()):
+            start = last - len(key) + 1
             if p.case_key is not None and not self.cased.startswith(p.case_key, start):
                 continue
             word = text.count(" ", 0, start)
             field = bisect.bisect_right(self.field_starts, word) - 1
             if field in p.fields:
                 out.append((word, word + p.words, field))
+                if not stemmed:  # remember the characters, so hits need not recount words
+                    end = last if key[-1] == " " else text.find(" ", last + 1)
+                    self._chars[(word, word + p.words)] = (start + 1, end)
         self._positions[pattern] = out
         return out
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
         start, end, field, _ = occurrence
-        first = self.field_starts[field]
-        spans = self._word_spans(field)
-        a = spans[start - first][0]
-        b = spans[end - 1 - first][1]
+        chars = self._chars.get((start, end))
+        if chars is None:  # found through stems: count the words of the field instead
+            first = self.field_starts[field]
+            starts, lengths = self.folded[field].word_starts()
+            last = end - 1 - first
+            return self.folded[field].span(starts[start - first], starts[last] + lengths[last])
+        gaps = self._gaps.get(field)
+        if gaps is None:
+            gaps = self._gaps[field] = Gaps.of(self.folded[field].text)
+        base = self.field_chars[field]
+        a = gaps.position(chars[0] - base)
+        b = gaps.position(chars[1] - 1 - base) + 1
         return self.folded[field].span(a, b)
-
-    def _word_spans(self, field: int) -> list[tuple[int, int]]:
-        spans = self._spans.get(field)
-        if spans is None:
-            spans = self._spans[field] = self.folded[field].word_spans()
-        return spans
 
 
 class Matcher:
@@ -128,9 +137,12 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
+        found = scan.found.keys()
         for index in scan.candidates():
             rule = program.rules[index]
             if watchlists is not None and rule.watchlist not in watchlists:
+                continue
+            if rule.needs and not all(not found.isdisjoint(keys) for keys in rule.needs):
                 continue
             spans = rule.query(scan)
             if spans is None:

@@ -7,6 +7,8 @@ by words side by side); OR. Words side by side next to an OR are refused as ambi
 
 from __future__ import annotations
 
+import dataclasses
+
 from monitor.rules import normalize
 from monitor.rules.lexer import Kind, QueryError, Token, tokenize
 from monitor.rules.query import And, Group, Near, Node, Not, Or, Term
@@ -178,8 +180,10 @@ class _Parser:
             node = self.or_()
             if self.peek().kind is not Kind.RPAREN:
                 raise self.error("this ( is never closed", token)
-            self.advance()
-            return node
+            end = self.advance().end
+            if isinstance(node, And):  # parentheses settle what the words side by side mean
+                return dataclasses.replace(node, start=token.start, end=end, implicit_at=None)
+            return dataclasses.replace(node, start=token.start, end=end)
         if token.kind is Kind.END:
             raise self.error("the query ends where a word, phrase or @group was expected", token)
         if token.kind is Kind.RPAREN:

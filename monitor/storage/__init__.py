@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -54,6 +55,13 @@ class Store:
         return f"Store({_engine.redact(str(self.engine.url))})"
 
 
+@functools.cache
+def _insert_new_statement(dialect: str, table: sa.Table) -> Any:
+    # Built once per table: constructing a statement costs more than running it on SQLite.
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
 def insert_new(
     conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
@@ -64,6 +72,7 @@ def insert_new(
     """
     if not rows:
         return []
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).on_conflict_do_nothing().returning(table.c.id)
-    return [i for row in rows for i in conn.execute(stmt, dict(row)).scalars()]
+    stmt = _insert_new_statement(conn.dialect.name, table)
+    if len(rows) == 1:
+        return list(conn.execute(stmt, dict(rows[0])).scalars())
+    return list(conn.execute(stmt, [dict(r) for r in rows]).scalars())

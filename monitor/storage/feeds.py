@@ -64,6 +64,7 @@ class PollOutcome:
     gone: bool = False
     new_entries: int = 0
     changed: bool = False  # a body was parsed (validators and hash are replaced)
+    polled_at: datetime | None = None  # when the poll happened, if it was recorded later
 
 
 _COLUMNS = [feed.c[name] for name in FeedState.__slots__]
@@ -175,31 +176,64 @@ def claim(
         return [_state(r) for r in rows]
 
 
+_RECORDED = (
+    "next_poll_at",
+    "last_polled_at",
+    "last_status",
+    "last_success_at",
+    "error_count",
+    "last_error",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "url",
+    "status",
+    "last_new_entry_at",
+    "entries_seen",
+)
+_RECORD = (
+    feed.update()
+    .where(feed.c.id == sa.bindparam("feed_id"))
+    .values(
+        {name: sa.bindparam(f"v_{name}") for name in _RECORDED}
+        | {"lease_owner": None, "lease_until": None}
+    )
+)
+
+
 def record(store: Store, state: FeedState, outcome: PollOutcome, now: datetime) -> None:
     """Store one poll's outcome and release the lease."""
-    values: dict[str, object] = {
-        "next_poll_at": outcome.next_poll_at,
-        "last_polled_at": now,
-        "last_status": outcome.status,
-        "lease_owner": None,
-        "lease_until": None,
+    record_many(store, [(state, outcome)], now)
+
+
+def record_many(
+    store: Store, polls: Sequence[tuple[FeedState, PollOutcome]], now: datetime
+) -> None:
+    """Store many polls' outcomes in one statement (a cycle of 304s is mostly this)."""
+    if polls:
+        with store.write() as conn:
+            conn.execute(_RECORD, [_values(state, outcome, now) for state, outcome in polls])
+
+
+def _values(state: FeedState, outcome: PollOutcome, now: datetime) -> dict[str, object]:
+    changed = outcome.changed
+    now = outcome.polled_at or now
+    return {
+        "feed_id": state.id,
+        "v_next_poll_at": outcome.next_poll_at,
+        "v_last_polled_at": now,
+        "v_last_status": outcome.status,
+        "v_last_success_at": now if outcome.ok else state.last_success_at,
+        "v_error_count": 0 if outcome.ok else state.error_count + 1,
+        "v_last_error": None if outcome.ok else (outcome.error or "")[:500],
+        "v_etag": outcome.etag if changed else state.etag,
+        "v_last_modified": outcome.last_modified if changed else state.last_modified,
+        "v_body_hash": outcome.body_hash if changed else state.body_hash,
+        "v_url": outcome.moved_to or state.url,
+        "v_status": "retired" if outcome.gone else state.status,
+        "v_last_new_entry_at": now if outcome.new_entries else state.last_new_entry_at,
+        "v_entries_seen": state.entries_seen + outcome.new_entries,
     }
-    if outcome.ok:
-        values.update(last_success_at=now, error_count=0, last_error=None)
-    else:
-        values.update(error_count=state.error_count + 1, last_error=(outcome.error or "")[:500])
-    if outcome.changed:
-        values.update(
-            etag=outcome.etag, last_modified=outcome.last_modified, body_hash=outcome.body_hash
-        )
-    if outcome.moved_to:
-        values["url"] = outcome.moved_to
-    if outcome.gone:
-        values["status"] = "retired"
-    if outcome.new_entries:
-        values.update(last_new_entry_at=now, entries_seen=feed.c.entries_seen + outcome.new_entries)
-    with store.write() as conn:
-        conn.execute(feed.update().where(feed.c.id == state.id).values(**values))
 
 
 def release(store: Store, owner: str) -> None:

@@ -55,7 +55,7 @@ def test_both_seed_articles_alert(tmp_path: Path, site: Site, receiver: Receiver
         f'channels:\n  desk-hook: {{kind: webhook, url: "{receiver.url("/h")}"}}\n'
     )
     config = config_mod.load(work / "monitor.yaml", env={})
-    polled, delivered = asyncio.run(once(config))
+    _, delivered = asyncio.run(once(config))
     assert delivered.sent == 2
     alerts = {
         json.loads(p.body)["url"].rsplit("/", 1)[1]: json.loads(p.body) for p in receiver.posts

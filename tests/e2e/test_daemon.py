@@ -1,0 +1,121 @@
+"""`monitor run` as systemd runs it: readiness, health, reloads, and a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.e2e.test_once import write_config
+from tests.servers import Receiver, Site
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 45) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+@pytest.mark.e2e
+def test_run_notifies_serves_health_reloads_and_stops(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    site.serve(FIXTURES / "site")
+    config = write_config(tmp_path, site, receiver)
+    port = free_port()
+    good = config.read_text().replace(
+        "log: {format: json}",
+        f'log: {{format: json}}\nhttp: {{listen: "127.0.0.1:{port}"}}\ndelivery: {{interval: 1s}}',
+    )
+    config.write_text(good)
+
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["NOTIFY_SOCKET"] = str(tmp_path / "notify.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+
+    def logged(event: str) -> bool:
+        return any(f'"event": "{event}"' in line for line in list(lines))
+
+    try:
+        assert notify.recv(100) == b"READY=1"
+        wait_for("five alerts delivered", lambda: len(receiver.posts) == 5)
+        base = f"http://127.0.0.1:{port}"
+        wait_for("healthy", lambda: get(f"{base}/healthz")[0] == 200)
+        assert get(f"{base}/readyz")[0] == 200
+        sent = 'monitor_deliveries_total{channel="hook",result="sent"} 5.0'
+        wait_for("the sends counted", lambda: sent in get(f"{base}/metrics")[1])
+        assert 'monitor_feed_polls_total{result="changed"} 4.0' in get(f"{base}/metrics")[1]
+        # Every log line is one JSON object.
+        assert all(json.loads(line) for line in list(lines) if line.strip())
+
+        config.write_text(good.replace("fetch: {", "fetch: {timout: 3s, "))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(
+            "the bad config refused",
+            lambda: logged("config reload refused; keeping the running config"),
+        )
+        assert proc.poll() is None
+
+        config.write_text(good)
+        proc.send_signal(signal.SIGHUP)
+        wait_for("the config reloaded", lambda: logged("config reloaded"))
+
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        assert notify.recv(100) == b"STOPPING=1"
+        reader.join(timeout=5)
+        assert logged("stopped")
+        assert len(receiver.posts) == 5, "nothing was sent twice"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()  # type: ignore[union-attr]
+        notify.close()

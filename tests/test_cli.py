@@ -1,0 +1,185 @@
+"""The `monitor` command: exit codes, messages, and what each subcommand prints."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from monitor import __version__
+from monitor.cli import main, parser
+from tests.conftest import FIXTURES, ROOT
+from tests.servers import Site
+
+CONFIG = str(ROOT / "config" / "monitor.yaml")
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version_and_module_entry_point() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == f"monitor {__version__}"
+
+
+def test_check_accepts_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "-c", CONFIG)
+    assert code == 0
+    assert "ok (2 feeds, 2 channels, 1 watchlists, 2 rules)" in out
+
+
+def test_check_lists_every_problem_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "watchlists").mkdir()
+    (tmp_path / "watchlists" / "w.yaml").write_text(
+        "version: 1\nname: w\nchannels: [log]\nrules:\n  - {name: r, query: 'offensive NEAR/0 x'}\n"
+    )
+    (tmp_path / "monitor.yaml").write_text(
+        "version: 1\nfetch: {timout: 5s}\nchannels:\n  log: {kind: log}\n"
+    )
+    code, _, err = run(capsys, "check", "-c", str(tmp_path / "monitor.yaml"))
+    assert code == 2
+    lines = err.splitlines()
+    assert f"{tmp_path / 'monitor.yaml'}:2: fetch.timout: unknown key" in lines[0]
+    assert any(
+        line.startswith(f"{tmp_path / 'watchlists' / 'w.yaml'}:5: rules[0].query:")
+        for line in lines
+    )
+    assert lines[-1].startswith("hint: ")
+
+
+def test_missing_config_names_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "check", "-c", "/nonexistent/monitor.yaml")
+    assert code == 2 and "/nonexistent/monitor.yaml: no such file" in err
+
+
+def test_config_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MONITOR_CONFIG", CONFIG)
+    code, out, _ = run(capsys, "check")
+    assert code == 0 and CONFIG in out
+
+
+def test_schema_prints_both_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schema")
+    assert code == 0 and set(json.loads(out)) == {"monitor.yaml", "watchlist"}
+
+
+def test_test_explains_a_text_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "note.txt"
+    text.write_text("Army widens offensive\n\nTroops widened the offensive toward Ramadi today.\n")
+    code, out, _ = run(capsys, "test", "-c", CONFIG, str(text))
+    assert code == 0
+    assert "offensive" in out and "Ramadi" in out and "iraq-conflict" in out
+    code, out, _ = run(capsys, "test", "-c", CONFIG, "--json", str(text))
+    (found,) = json.loads(out)
+    assert (found["watchlist"], found["rule"], found["severity"]) == (
+        "iraq-conflict",
+        "offensive",
+        "high",
+    )
+    assert {h["field"] for h in found["hits"]} == {"text"}
+
+
+def test_test_reads_stdin_and_says_when_nothing_matches(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Football\n\nA quiet match.")))
+    code, out, _ = run(capsys, "test", "-c", CONFIG, "-", "--json")
+    assert code == 0 and json.loads(out) == []
+
+
+def test_test_extracts_an_html_page_like_the_daemon(capsys: pytest.CaptureFixture[str]) -> None:
+    page = FIXTURES / "pages" / "mosul-cancer-ward.html"
+    code, out, _ = run(capsys, "test", "-c", CONFIG, "--json", str(page))
+    # The sidebar says "Offensive stalls near Mosul"; the article itself matches nothing.
+    assert code == 0 and json.loads(out) == []
+
+
+def test_test_fetches_a_url(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.serve(FIXTURES / "site")
+    code, out, _ = run(
+        capsys, "test", "-c", CONFIG, "--json", site.url("/pages/telafar-dawn-convoys.html")
+    )
+    assert code == 0 and [m["rule"] for m in json.loads(out)] == ["offensive"]
+
+
+def test_test_of_a_missing_file_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "test", "-c", CONFIG, "nope.txt")
+    assert code == 1 and err.startswith("error: no such file: nope.txt")
+
+
+def test_channels_lists_kinds_and_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "channels")
+    assert code == 0
+    assert re.search(r"^webhook: ", out, re.M) and "secret: HMAC-SHA256 signing key" in out
+    assert "(default None, secret)" in out
+
+
+def test_places_shows_spellings(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "places", "Tal Afar", "--json")
+    assert code == 0
+    kept = {s["spelling"] for s in json.loads(out)["kept"]}
+    assert {"Tal Afar", "Tall ‘Afar", "تلعفر"} <= kept
+
+
+def test_feeds_and_alerts_on_an_empty_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
+    assert run(capsys, "feeds", "-c", CONFIG)[1].startswith("no feeds polled yet")
+    code, out, _ = run(capsys, "alerts", "-c", CONFIG)
+    assert code == 0 and out.splitlines()[0] == "0 pending, 0 sent, 0 dead"
+    code, _, err = run(capsys, "alerts", "-c", CONFIG, "retry")
+    assert code == 1 and "hint: give alert IDs, or --dead" in err
+    code, out, _ = run(capsys, "alerts", "-c", CONFIG, "retry", "--dead")
+    assert code == 0 and out.strip() == "0 alert(s) queued again"
+    code, _, err = run(capsys, "feeds", "-c", CONFIG, "--reset", "nope")
+    assert code == 1 and "no feed named 'nope'" in err
+
+
+def test_bad_usage_exits_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "frobnicate"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+@pytest.mark.e2e
+def test_demo_runs_offline_and_prints_alerts() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "demo"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Serving the sample news site at http://127.0.0.1:" in done.stdout
+    assert re.search(r"3 feeds, 17 articles read, \d+ alerts sent", done.stdout)
+    assert "[CRITICAL]" in done.stdout and "[HIGH]" in done.stdout
+    assert "Mosel" not in done.stdout and "graveyard" not in done.stdout.lower()
+
+
+def test_readme_documents_every_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        assert f"monitor {name}" in readme, f"`monitor {name}` is not in the README"
