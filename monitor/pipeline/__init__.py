@@ -198,14 +198,16 @@ class Pipeline:
             )
             return FeedReport(state.name, "unchanged")
 
-        parsed = parse.parse_feed(result.body, result.url, result.content_type, now=now)
-        if not parsed.entries and parsed.error:
-            error = FetchError(parsed.error, url=state.url, status=result.status)
+        feed = parse.read_feed(result.body, result.url, result.content_type, now=now)
+        if not feed.guids and feed.error:
+            error = FetchError(feed.error, url=state.url, status=result.status)
             return self._failed(state, now, error)
+        # Only the entries not stored yet are normalised, extracted and matched.
+        new_guids = article_store.unseen(self.store, state.id, feed.guids)
+        parsed = feed.entries(only=new_guids)
         if parsed.error:
             log.info("feed parsed with problems", feed=state.name, error=parsed.error)
-        new_guids = article_store.unseen(self.store, state.id, [e.guid for e in parsed.entries])
-        new_entries = [e for e in parsed.entries if e.guid in new_guids]
+        new_entries = list(parsed.entries)
         alerts = await self.ingest(state, new_entries, now) if new_entries else 0
         self._polled_ok(
             state,
