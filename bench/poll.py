@@ -144,7 +144,7 @@ async def baseline_cycle(base: str, feeds: int, db: sqlite3.Connection) -> tuple
 
     new = 0
     wall, cpu = time.perf_counter(), time.process_time()
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         gate = asyncio.Semaphore(100)
 
         async def one(i: int) -> None:
