@@ -16,7 +16,6 @@ import structlog
 from pydantic import ValidationError
 
 from monitor import log
-from monitor.channels import REGISTRY, kinds
 from monitor.channels.log import LogChannel, LogSettings
 from monitor.channels.webhook import WebhookChannel, WebhookSettings
 from monitor.errors import ChannelError
@@ -50,13 +49,8 @@ def send_webhook(receiver: Receiver, **settings: object) -> str:
     return asyncio.run(go())
 
 
-def test_registry_lists_each_kind_once() -> None:
-    assert [c.kind for c in REGISTRY] == ["log", "webhook"]
-    assert set(kinds()) >= {"log", "webhook"}
-
-
 def test_webhook_posts_signed_json_with_an_idempotency_key(receiver: Receiver) -> None:
-    assert send_webhook(receiver, secret="topsecret", headers={"X-Team": "desk"}) == "HTTP 200"
+    assert send_webhook(receiver, secret="topsecret", headers={"X-Team": "desk"}) == "HTTP 200: ok"
     (post,) = receiver.posts
     body = json.loads(post.body)
     assert body == {
