@@ -366,7 +366,8 @@ class Pipeline:
 
     async def deliver(self, *, limit: int = 500) -> DeliveryReport:
         """Send what is due in the outbox through the channels this worker has (see `outbox`)."""
-        return await self.outbox.deliver(self.config, self.channels, limit=limit)
+        delivery = self.config.settings.delivery
+        return await self.outbox.deliver(delivery, self.channels, limit=limit)
 
 
 __all__ = ["DeliveryReport", "FeedReport", "Pipeline", "PollReport", "utcnow"]

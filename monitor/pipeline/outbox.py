@@ -22,7 +22,7 @@ import structlog
 
 from monitor import metrics
 from monitor.channels import Channel
-from monitor.config import Config, DeliverySettings
+from monitor.config import DeliverySettings
 from monitor.model import DigestMessage, Message, NoticeMessage, Severity
 from monitor.pipeline import deliver
 from monitor.pipeline.deliver import Outcome
@@ -82,21 +82,14 @@ class Outbox:
         self.rng = rng
 
     async def deliver(
-        self, config: Config, channels: Mapping[str, Channel], *, limit: int = 500
+        self, settings: DeliverySettings, channels: Mapping[str, Channel], *, limit: int = 500
     ) -> DeliveryReport:
         """One cycle over every channel this worker has, side by side."""
         report = DeliveryReport()
         now = self.clock()
         states = channel_store.states(self.store, list(channels))
         runs = [
-            _Run(
-                name,
-                channels[name],
-                states[name],
-                config.settings.delivery,
-                report,
-                config.settings.delivery.notice_channel,
-            )
+            _Run(name, channels[name], states[name], settings, report, settings.notice_channel)
             for name in channels
             if not states[name].paused(now)
         ]
@@ -266,7 +259,7 @@ class Outbox:
                 if o.ok
             ]
             alert_store.mark_sent_many(self.store, sent, now)
-            for row, _, detail in sent:
+            for row, detail, _ in sent:
                 log.info(
                     "alert sent", alert=row.id, channel=run.name, story=row.story_id, detail=detail
                 )
