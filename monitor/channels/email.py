@@ -212,7 +212,7 @@ class EmailChannel(Channel):
             hostname=s.host,
             port=s.smtp_port,
             use_tls=s.security == "tls",
-            start_tls=s.security == "starttls",
+            start_tls=False,  # done below, after checking that the server offers it
             validate_certs=s.verify,
             cert_bundle=s.ca_file,
             timeout=s.timeout,
@@ -220,6 +220,14 @@ class EmailChannel(Channel):
         )
         try:
             await smtp.connect()
+            if s.security == "starttls":
+                await smtp.ehlo()
+                if not smtp.supports_extension("starttls"):
+                    raise aiosmtplib.SMTPNotSupported(
+                        "the server does not offer STARTTLS, which security: starttls requires"
+                        " (use security: tls for port 465, or none on a trusted network)"
+                    )
+                await smtp.starttls()
             if s.username:
                 password = s.password.get_secret_value() if s.password else ""
                 await smtp.login(s.username, password)
