@@ -312,3 +312,25 @@ def test_workers_side_by_side_send_each_alert_once(db_url: str, workers: int) ->
         t.join()
     sent = [i for h in hooks for i in h.alert_ids]
     assert sorted(sent) == sorted(ids)
+
+
+def test_any_pending_alert_row_can_ride_in_the_next_digest(store: Store) -> None:
+    """Generic over alert rows: e.g. a story's follow-up flagged for the digest."""
+    clock = Clock()
+    hook = Recorder("hook", digest="15m")
+    (follow_up,) = queue(store, "hook", [Severity.CRITICAL])  # would bypass the digest alone
+    digest_id = digest_store.hold(
+        store,
+        None,
+        "hook",
+        [follow_up],
+        due=datetime(2026, 11, 23, 12, 15, tzinfo=UTC),
+        reason="digest",
+        now=NOW,
+    )
+    assert run(store, clock, hook).sent == 0
+    clock.now = datetime(2026, 11, 23, 12, 15, tzinfo=UTC)
+    assert run(store, clock, hook).sent == 1
+    (sent,) = hook.got
+    assert isinstance(sent, DigestMessage) and sent.digest_id == digest_id
+    assert [a.alert_id for a in sent.alerts] == [follow_up]

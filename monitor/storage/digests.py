@@ -51,7 +51,7 @@ def _digest(r: sa.Row[tuple[object, ...]]) -> DigestRow:
 
 def hold(
     store: Store,
-    owner: str,
+    owner: str | None,
     channel: str,
     alert_ids: Sequence[int],
     *,
@@ -59,8 +59,11 @@ def hold(
     reason: str,
     now: datetime,
 ) -> int:
-    """Put leased alerts into the channel's open digest (opened if there is none), which is then
-    due no later than `due`. Returns the digest's id."""
+    """Put pending alerts into the channel's open digest (opened if there is none), which is then
+    due no later than `due`. Returns the digest's id.
+
+    The delivery loop holds the alerts it leased (`owner`); any other pending alert row can be
+    held too with `owner=None` (e.g. a story's follow-up meant for the next digest)."""
     with store.write() as conn:
         found = _open(conn, channel)
         if found is None:
@@ -92,12 +95,14 @@ def hold(
                 .where(digest.c.id == digest_id)
                 .values(due_at=due, next_attempt_at=due)
             )
+        mine = alert.c.lease_owner.is_(None) if owner is None else alert.c.lease_owner == owner
         conn.execute(
             alert.update()
             .where(
                 alert.c.id.in_(list(alert_ids)),
                 alert.c.status == "pending",
-                alert.c.lease_owner == owner,
+                alert.c.digest_id.is_(None),
+                mine,
             )
             .values(digest_id=digest_id, lease_owner=None, lease_until=None)
         )
