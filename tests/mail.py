@@ -12,6 +12,7 @@ import email.policy
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -100,6 +101,13 @@ def certificates(tmp: Path) -> tuple[ssl.SSLContext, str]:
     return context, str(ca_file)
 
 
+class _Controller(Controller):
+    def factory(self) -> Any:
+        with warnings.catch_warnings():  # a plain server with AUTH is what some tests want
+            warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+            return super().factory()
+
+
 @contextmanager
 def smtp_server(
     tmp: Path,
@@ -143,7 +151,7 @@ def smtp_server(
             auth_require_tls=security != "none",
         )
     port = port or free_port()
-    controller = Controller(
+    controller = _Controller(
         box, hostname="127.0.0.1", port=port, server_hostname="mail.test", **kwargs
     )
     controller.start()

@@ -52,7 +52,13 @@ def send(spec: EmailSettings, *messages: Message) -> list[str]:
 
 @pytest.mark.parametrize(
     ("security", "auth"),
-    [("none", None), ("starttls", None), ("starttls", ("monitor", "s3cret-pw")), ("tls", None)],
+    [
+        ("none", None),
+        ("none", ("monitor", "s3cret-pw")),
+        ("starttls", None),
+        ("starttls", ("monitor", "s3cret-pw")),
+        ("tls", None),
+    ],
 )
 def test_delivers_over_each_transport(
     tmp_path: Path, security: str, auth: tuple[str, str] | None
