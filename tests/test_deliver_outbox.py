@@ -334,3 +334,38 @@ def test_any_pending_alert_row_can_ride_in_the_next_digest(store: Store) -> None
     (sent,) = hook.got
     assert isinstance(sent, DigestMessage) and sent.digest_id == digest_id
     assert [a.alert_id for a in sent.alerts] == [follow_up]
+
+
+def test_workers_side_by_side_build_one_digest_and_send_it_once(db_url: str) -> None:
+    """Workers holding alerts at once share the channel's one open digest (a unique index), and
+    only one of them sends it."""
+    import threading
+
+    setup = Store.open(db_url)
+    ids = queue(setup, "hook", [Severity.LOW] * 24)
+    setup.close()
+    hooks = [Recorder("hook", digest="15m", concurrency=2) for _ in range(3)]
+    clock = Clock()
+    barrier = threading.Barrier(len(hooks))
+
+    def work(i: int) -> None:
+        store = Store.open(db_url, migrate=False)
+        try:
+            barrier.wait()
+            run(store, clock, hooks[i], owner=f"w{i}")
+            barrier.wait()
+            if i == 0:
+                clock.now = datetime(2026, 11, 23, 12, 15, tzinfo=UTC)
+            barrier.wait()
+            run(store, clock, hooks[i], owner=f"w{i}")
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(hooks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent = [m for h in hooks for m in h.got]
+    assert len(sent) == 1 and isinstance(sent[0], DigestMessage)
+    assert sorted(a.alert_id for a in sent[0].alerts) == sorted(ids)

@@ -140,13 +140,14 @@ def _due_query(channel: str, now: datetime) -> sa.Select[tuple[object, ...]]:
 
 
 def postpone(store: Store, ids: Sequence[int], until: datetime) -> None:
-    """Push due digests back (the rate limit has no token now); open ones keep gathering."""
+    """Push due digests back (no rate-limit token now, or their channel just paused), leases
+    released; open ones keep gathering alerts, closed ones keep their members."""
     if ids:
         with store.write() as conn:
             conn.execute(
                 digest.update()
                 .where(digest.c.id.in_(list(ids)), digest.c.status.in_(["open", "pending"]))
-                .values(due_at=until, next_attempt_at=until)
+                .values(due_at=until, next_attempt_at=until, lease_owner=None, lease_until=None)
             )
 
 
