@@ -31,3 +31,4 @@ bench:
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/delivery.py

@@ -53,6 +53,7 @@ def cmd_once(args: argparse.Namespace) -> int:
         f"{polled.count('failed') + polled.count('gone')} failed; "
         f"{polled.new_entries} new entries, {polled.alerts} alerts queued; "
         f"{delivered.sent} sent, {delivered.failed} to retry, {delivered.dead} dead"
+        + (f", {delivered.held} held for a digest" if delivered.held else "")
     )
     for report in polled.feeds:
         if report.error:
@@ -132,6 +133,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from monitor.storage import Store
     from monitor.storage import alerts as alert_store
+    from monitor.storage import digests as digest_store
 
     config = config_mod.load(args.config)
     store = Store.open(config.database_url)
@@ -147,8 +149,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     counts = alert_store.counts(store)
     print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "sent", "dead")))
     titles = alert_store.titles(store, {r.article_id for r in rows})
+    digests = {d.id: d for d in digest_store.listing(store, limit=200)}
+
+    def when(r: alert_store.AlertRow) -> str:
+        if r.status == "sent":
+            return "sent " + _ago(r.sent_at, now)
+        if r.status == "dead":
+            return "dead"
+        held = digests.get(r.digest_id) if r.digest_id else None
+        if held is not None and held.status == "open":
+            return f"digest {held.id} {_ago(held.due_at, now)}"
+        if held is not None:
+            return f"digest {held.id} {_ago(held.next_attempt_at, now)}"
+        return "next " + _ago(r.next_attempt_at, now)
+
     _table(
-        ("ID", "STATUS", "CHANNEL", "SEVERITY", "TRIES", "CREATED", "TITLE", "LAST ERROR"),
+        ("ID", "STATUS", "CHANNEL", "SEVERITY", "TRIES", "CREATED", "WHEN", "TITLE", "LAST ERROR"),
         [
             (
                 str(r.id),
@@ -157,13 +173,61 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 r.severity,
                 str(r.attempts),
                 _ago(r.created_at, now),
+                when(r),
                 titles.get(r.article_id, "")[:50],
-                (r.last_error or "")[:50],
+                (r.last_error or "")[:60],
             )
             for r in rows
         ],
     )
+    waiting = [d for d in digests.values() if d.status in ("open", "pending")]
+    sizes = digest_store.sizes(store, [d.id for d in waiting])
+    for d in sorted(waiting, key=lambda d: d.id):
+        due = d.due_at if d.status == "open" else d.next_attempt_at
+        what = f"{sizes.get(d.id, 0)} alerts" if d.kind == "digest" else f"notice: {d.title}"
+        error = f"; last error: {d.last_error[:80]}" if d.last_error else ""
+        print(f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}")
     return EXIT_OK
+
+
+def cmd_test_channel(args: argparse.Namespace) -> int:
+    from monitor.channels import kinds, pacing
+    from monitor.channels.sample import sample
+    from monitor.http import build_client
+    from monitor.model import Severity
+    from monitor.pipeline import deliver
+
+    config = _load(args)
+    settings = config.channels.get(args.name)
+    if settings is None:
+        known = ", ".join(sorted(config.channels)) or "none"
+        raise MonitorError(
+            f"no channel named {args.name!r}", hint=f"channels in the config: {known}"
+        )
+    message = sample(severity=Severity(args.severity), digest=args.digest)
+
+    async def go() -> deliver.Outcome:
+        async with build_client(timeout=settings.timeout) as client:
+            channel = kinds()[settings.kind](args.name, settings, client)
+            try:
+                return await deliver.send(channel, message)
+            finally:
+                await channel.aclose()
+
+    what = "a sample digest" if args.digest else f"a sample {args.severity} alert"
+    print(f"{args.name} ({settings.kind}, {pacing.describe(settings)}): sending {what} now")
+    outcome = asyncio.run(go())
+    if outcome.ok:
+        print(f"delivered in {outcome.duration_ms} ms; the far end answered: {outcome.detail}")
+        return EXIT_OK
+    print(f"not delivered ({outcome.duration_ms} ms): {outcome.detail}", file=sys.stderr)
+    hint = (
+        "the far end refused it for good: check the channel's URL, address or credentials"
+        if outcome.permanent
+        else "the far end is unreachable or busy: alerts would be retried with backoff"
+    )
+    print(f"hint: {hint}", file=sys.stderr)
+    return EXIT_FAILURE
 
 
 def cmd_channels(args: argparse.Namespace) -> int:
@@ -174,9 +238,9 @@ def cmd_channels(args: argparse.Namespace) -> int:
         for name, field in cls.Settings.model_fields.items():
             if name == "kind":
                 continue
-            need = "required" if field.is_required() else f"default {field.default!r}"
+            need = "required" if field.is_required() else f"default {_shown(field.default)}"
             secret = ", secret" if "Secret" in str(field.annotation) else ""
-            print(f"  {name}: {field.description or ''} ({need}{secret})")
+            print(f"  {field.alias or name}: {field.description or ''} ({need}{secret})")
     return EXIT_OK
 
 
@@ -195,6 +259,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
     return run_demo(keep=args.keep)
+
+
+def _shown(value: object) -> str:
+    text = getattr(value, "value", value)  # enums as their YAML spelling
+    return repr(text) if not isinstance(text, float) else f"{text:g}"
 
 
 def _ago(when: datetime | None, now: datetime) -> str:
@@ -273,6 +342,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", action="append", metavar="SPELLING", help="a spelling to drop")
     p.add_argument("--json", action="store_true", help="print the expansion as JSON")
     command("channels", cmd_channels, "list the channel kinds and their settings", config=False)
+    p = command(
+        "test-channel",
+        cmd_test_channel,
+        "send a sample alert through a channel now and show what the far end answered",
+    )
+    p.add_argument("name", metavar="NAME", help="a channel name from the config")
+    p.add_argument(
+        "--severity",
+        choices=["low", "medium", "high", "critical"],
+        default="high",
+        help="severity of the sample alert (default high)",
+    )
+    p.add_argument("--digest", action="store_true", help="send a sample digest of three alerts")
     p = command(
         "demo", cmd_demo, "run the whole pipeline offline on bundled sample feeds", config=False
     )

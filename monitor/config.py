@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor.channels import ChannelSettings, kinds
 from monitor.errors import ConfigError, Problem
@@ -61,6 +68,12 @@ class DeliverySettings(_Strict):
     max_attempts: int = Field(10, ge=1, description="tries before an alert is a dead letter")
     backoff: Duration = Field(30.0, description="wait before the first retry; doubles each time")
     max_backoff: Duration = Field(3600.0, description="longest wait between retries")
+    notice_after: Duration = Field(
+        900.0, description="a channel failing this long raises one operator notice"
+    )
+    notice_channel: str | None = Field(
+        None, description="channel that carries operator notices (besides the log)"
+    )
 
 
 class StorySettings(_Strict):
@@ -114,6 +127,14 @@ class Settings(_Strict):
             if not re.fullmatch(NAME, name):
                 raise ValueError(f"channel name {name!r} may use letters, digits, _ . and -")
         return channels
+
+    @model_validator(mode="after")
+    def _notice_channel(self) -> Settings:
+        target = self.delivery.notice_channel
+        if target is not None and target not in self.channels:
+            known = ", ".join(sorted(self.channels)) or "none defined"
+            raise ValueError(f"delivery.notice_channel: no channel {target!r} (known: {known})")
+        return self
 
 
 @dataclass

@@ -75,6 +75,9 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
     pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
     try:
         pipeline.sync_feeds()
+        freed = alert_store.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
+        if freed:
+            log.info("took over alerts leased by a process that died", alerts=freed)
         yield pipeline
     finally:
         with contextlib.suppress(Exception):
@@ -95,9 +98,8 @@ async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, Del
         if deliver:
             while True:
                 batch = await pipeline.deliver()
-                delivered.sent += batch.sent
-                delivered.failed += batch.failed
-                delivered.dead += batch.dead
+                for name in ("sent", "failed", "dead", "held", "notices"):
+                    setattr(delivered, name, getattr(delivered, name) + getattr(batch, name))
                 if batch.sent + batch.failed + batch.dead == 0:
                     break
         return polled, delivered
@@ -289,6 +291,17 @@ class Daemon:
         await site.start()
         log.info("http listening", listen=listen)
         return runner
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (for leases left by dead ones)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _now_dt() -> Any:

@@ -153,3 +153,39 @@ class AlertMessage:
         default=()
     )  # (source, url) of the story's articles
     created_at: datetime | None = None
+    # The words of the snippet that made the rules match, exactly as written, for highlighting.
+    highlights: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """Several alerts of one channel in one message, under the digest's own idempotency key.
+
+    `reason` says why they were held: a digest schedule, quiet hours, or the rate limit.
+    """
+
+    digest_id: int
+    idempotency_key: str
+    channel: str
+    alerts: tuple[AlertMessage, ...]
+    reason: str = "digest"
+    created_at: datetime | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return max((a.severity for a in self.alerts), key=lambda s: s.rank, default=Severity.LOW)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMessage:
+    """A message to the operator about monitor itself: a channel failing, or recovered."""
+
+    idempotency_key: str
+    title: str
+    text: str
+    severity: Severity = Severity.HIGH
+    created_at: datetime | None = None
+
+
+# Everything a channel can be asked to send.
+Message = AlertMessage | DigestMessage | NoticeMessage

@@ -6,11 +6,20 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
+from monitor.channels.apprise import AppriseChannel
 from monitor.channels.base import Channel, ChannelSettings
+from monitor.channels.email import EmailChannel
 from monitor.channels.log import LogChannel
+from monitor.channels.slack import SlackChannel
 from monitor.channels.webhook import WebhookChannel
 
-REGISTRY: tuple[type[Channel], ...] = (LogChannel, WebhookChannel)
+REGISTRY: tuple[type[Channel], ...] = (
+    LogChannel,
+    WebhookChannel,
+    EmailChannel,
+    SlackChannel,
+    AppriseChannel,
+)
 
 
 @cache

@@ -7,7 +7,7 @@ from typing import Literal
 import structlog
 
 from monitor.channels.base import Channel, ChannelSettings
-from monitor.model import AlertMessage
+from monitor.model import AlertMessage, DigestMessage, Message
 
 log = structlog.get_logger("monitor.alerts")
 
@@ -17,12 +17,24 @@ class LogSettings(ChannelSettings):
 
 
 class LogChannel(Channel):
-    """Log each alert (title, link, rules, snippet) at WARNING level, so it shows at any level."""
+    """Log each alert (title, link, rules, snippet) at WARNING level, so it shows at any level;
+    a digest as one line per alert, an operator notice as one ERROR line."""
 
     kind = "log"
     Settings = LogSettings
 
-    async def send(self, message: AlertMessage) -> str:
+    async def send(self, message: Message) -> str:
+        if isinstance(message, AlertMessage):
+            self._alert(message)
+            return "logged"
+        if isinstance(message, DigestMessage):
+            for alert in message.alerts:
+                self._alert(alert, digest=message.digest_id)
+            return f"logged {len(message.alerts)}"
+        log.error("operator notice", channel=self.name, title=message.title, text=message.text)
+        return "logged"
+
+    def _alert(self, message: AlertMessage, **extra: object) -> None:
         log.warning(
             "alert",
             channel=self.name,
@@ -35,5 +47,5 @@ class LogChannel(Channel):
             url=message.url,
             source=message.source,
             snippet=message.snippet,
+            **extra,
         )
-        return "logged"

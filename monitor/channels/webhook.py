@@ -1,8 +1,9 @@
-"""channels.webhook: POSTs the alert as JSON, signed, with an idempotency key.
+"""channels.webhook: POSTs each message as JSON, signed, with an idempotency key.
 
 Receivers verify `X-Monitor-Signature: t=<unix seconds>,v1=<hex>` where the hex digest is
-HMAC-SHA256(secret, "<t>.<body>"), and drop repeats by the `Idempotency-Key` header (delivery is
-at least once). The body follows `monitor/channels/webhook.schema.json`.
+HMAC-SHA256(secret, "<t>.<body>") and `t` is recent, and drop repeats by the `Idempotency-Key`
+header (delivery is at least once). Bodies follow `monitor/channels/webhook.schema.json`:
+`monitor.alert/1`, `monitor.digest/1` (several alerts) or `monitor.notice/1` (about monitor).
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ import json
 import time
 from typing import Any, Literal
 
-import httpx
 from pydantic import Field, SecretStr
 
-from monitor.channels.base import Channel, ChannelSettings, http_failure
-from monitor.http import describe
-from monitor.model import AlertMessage
-from monitor.units import Duration
+from monitor.channels.base import Channel, ChannelSettings
+from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage
 
 SCHEMA = "monitor.alert/1"
+DIGEST_SCHEMA = "monitor.digest/1"
+NOTICE_SCHEMA = "monitor.notice/1"
 
 
 class WebhookSettings(ChannelSettings):
@@ -29,12 +29,14 @@ class WebhookSettings(ChannelSettings):
     url: str = Field(pattern=r"^https?://", description="where to POST the alert")
     secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 signing key")
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
-    timeout: Duration = 15.0
 
 
-def payload(message: AlertMessage) -> dict[str, Any]:
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def alert_body(message: AlertMessage) -> dict[str, Any]:
     return {
-        "schema": SCHEMA,
         "id": message.alert_id,
         "idempotency_key": message.idempotency_key,
         "watchlist": message.watchlist,
@@ -43,13 +45,38 @@ def payload(message: AlertMessage) -> dict[str, Any]:
         "title": message.title,
         "url": message.url,
         "source": message.source,
-        "published": message.published.isoformat() if message.published else None,
+        "published": _iso(message.published),
         "snippet": message.snippet,
         "story": {
             "id": message.story_id,
             "sources": [{"source": s, "url": u} for s, u in message.sources],
         },
-        "created_at": message.created_at.isoformat() if message.created_at else None,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def payload(message: Message) -> dict[str, Any]:
+    """The JSON body for any message; `schema` names its shape and version."""
+    if isinstance(message, AlertMessage):
+        return {"schema": SCHEMA, **alert_body(message)}
+    if isinstance(message, DigestMessage):
+        return {
+            "schema": DIGEST_SCHEMA,
+            "id": message.digest_id,
+            "idempotency_key": message.idempotency_key,
+            "reason": message.reason,
+            "severity": str(message.severity),
+            "alerts": [alert_body(a) for a in message.alerts],
+            "created_at": _iso(message.created_at),
+        }
+    assert isinstance(message, NoticeMessage)
+    return {
+        "schema": NOTICE_SCHEMA,
+        "idempotency_key": message.idempotency_key,
+        "severity": str(message.severity),
+        "title": message.title,
+        "text": message.text,
+        "created_at": _iso(message.created_at),
     }
 
 
@@ -65,7 +92,7 @@ class WebhookChannel(Channel):
     Settings = WebhookSettings
     settings: WebhookSettings
 
-    async def send(self, message: AlertMessage) -> str:
+    async def send(self, message: Message) -> str:
         body = json.dumps(payload(message), ensure_ascii=False).encode()
         headers = {
             **self.settings.headers,
@@ -75,12 +102,4 @@ class WebhookChannel(Channel):
         if self.settings.secret is not None:
             secret = self.settings.secret.get_secret_value()
             headers["X-Monitor-Signature"] = sign(secret, int(time.time()), body)
-        try:
-            response = await self.client.post(
-                self.settings.url, content=body, headers=headers, timeout=self.settings.timeout
-            )
-        except httpx.HTTPError as exc:
-            raise self.error(describe(exc, self.settings.timeout)) from None
-        if not response.is_success:
-            raise http_failure(self, response)
-        return f"HTTP {response.status_code}"
+        return await self.post(self.settings.url, body, headers)

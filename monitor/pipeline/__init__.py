@@ -28,9 +28,9 @@ from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
 from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import deliver, extract, fetch, match, parse, stories
+from monitor.pipeline import extract, fetch, match, parse, stories
+from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store
-from monitor.storage import alerts as alert_store
 from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 
@@ -74,13 +74,6 @@ class PollReport:
         return sum(f.alerts for f in self.feeds)
 
 
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0
-    dead: int = 0
-
-
 class Pipeline:
     """One worker's view of the pipeline. `config` may be swapped on reload between cycles."""
 
@@ -105,6 +98,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
+        self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
         self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
 
     # -- polling -------------------------------------------------------------------------
@@ -373,78 +367,9 @@ class Pipeline:
     # -- delivery ------------------------------------------------------------------------
 
     async def deliver(self, *, limit: int = 500) -> DeliveryReport:
-        """Send every due alert of the channels this worker has; failures are rescheduled."""
-        settings = self.config.settings.delivery
-        report = DeliveryReport()
-        rows = alert_store.claim(
-            self.store, self.owner, self.clock(), channels=list(self.channels), limit=limit
-        )
-        by_channel: dict[str, list[alert_store.AlertRow]] = {}
-        for row in rows:
-            by_channel.setdefault(row.channel, []).append(row)
-
-        async def drain(name: str, queue: list[alert_store.AlertRow]) -> None:
-            channel = self.channels[name]
-            for row in queue:  # in order within a channel; channels run side by side
-                message = alert_store.message(self.store, row)
-                outcome = await deliver.send(channel, message)
-                now = self.clock()
-                if outcome.ok:
-                    alert_store.mark_sent(
-                        self.store, row, now, detail=outcome.detail, duration_ms=outcome.duration_ms
-                    )
-                    report.sent += 1
-                    metrics.deliveries.labels(name, "sent").inc()
-                    log.info(
-                        "alert sent",
-                        alert=row.id,
-                        channel=name,
-                        story=row.story_id,
-                        detail=outcome.detail,
-                    )
-                    continue
-                attempts = row.attempts + 1
-                when = deliver.retry_at(
-                    now,
-                    attempts,
-                    outcome,
-                    max_attempts=settings.max_attempts,
-                    backoff_s=settings.backoff,
-                    max_backoff_s=settings.max_backoff,
-                    rng=self.rng,
-                )
-                alert_store.mark_failed(
-                    self.store,
-                    row,
-                    self.owner,
-                    now,
-                    error=outcome.detail,
-                    retry_at=when,
-                    duration_ms=outcome.duration_ms,
-                )
-                metrics.deliveries.labels(name, "dead" if when is None else "failed").inc()
-                if when is None:
-                    report.dead += 1
-                    log.error(
-                        "alert is a dead letter",
-                        alert=row.id,
-                        channel=name,
-                        attempt=attempts,
-                        error=outcome.detail,
-                    )
-                else:
-                    report.failed += 1
-                    log.warning(
-                        "alert not delivered; will retry",
-                        alert=row.id,
-                        channel=name,
-                        attempt=attempts,
-                        error=outcome.detail,
-                        retry_at=when.isoformat(),
-                    )
-
-        await asyncio.gather(*(drain(name, queue) for name, queue in by_channel.items()))
-        return report
+        """Send what is due in the outbox through the channels this worker has (see `outbox`)."""
+        delivery = self.config.settings.delivery
+        return await self.outbox.deliver(delivery, self.channels, limit=limit)
 
 
 __all__ = ["DeliveryReport", "FeedReport", "Pipeline", "PollReport", "utcnow"]

@@ -1,9 +1,13 @@
 """storage.alerts: the outbox. Alerts are claimed with a lease, marked sent only after the channel
-confirmed, retried later when it did not, and parked as dead letters after the last try."""
+confirmed, retried later when it did not, and parked as dead letters after the last try. Alerts
+held for a digest point at it and leave the outbox with it (`storage.digests`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+import os
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +15,10 @@ import sqlalchemy as sa
 
 from monitor.model import AlertMessage, Severity
 from monitor.storage import Store
-from monitor.storage.tables import alert, article, delivery_attempt, story
+from monitor.storage.tables import alert, article, delivery_attempt, digest, rule_match, story
+
+MAX_SOURCES = 50
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +38,17 @@ class AlertRow:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    digest_id: int | None
+
+    @property
+    def level(self) -> Severity:
+        return Severity(self.severity)
 
 
-_COLUMNS = [alert.c[name] for name in AlertRow.__slots__]
+COLUMNS = [alert.c[name] for name in AlertRow.__slots__]
 
 
-def _row(r: sa.Row[tuple[object, ...]]) -> AlertRow:
+def alert_row(r: sa.Row[tuple[object, ...]]) -> AlertRow:
     return AlertRow(**r._mapping)
 
 
@@ -49,7 +61,8 @@ def claim(
     limit: int = 100,
     lease_s: float = 120.0,
 ) -> list[AlertRow]:
-    """Lease pending alerts that are due, oldest first, for the channels this worker has."""
+    """Lease pending alerts that are due and not held for a digest, oldest first, for the
+    channels this worker has."""
     if not channels:
         return []
     with store.write() as conn:
@@ -60,6 +73,7 @@ def claim(
                     alert.c.status == "pending",
                     alert.c.next_attempt_at <= now,
                     alert.c.channel.in_(list(channels)),
+                    alert.c.digest_id.is_(None),
                     sa.or_(alert.c.lease_until.is_(None), alert.c.lease_until < now),
                 )
                 .order_by(alert.c.next_attempt_at, alert.c.id)
@@ -74,43 +88,113 @@ def claim(
             .where(alert.c.id.in_(ids))
             .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
         )
-        rows = conn.execute(sa.select(*_COLUMNS).where(alert.c.id.in_(ids)).order_by(alert.c.id))
-        return [_row(r) for r in rows]
+        rows = conn.execute(sa.select(*COLUMNS).where(alert.c.id.in_(ids)).order_by(alert.c.id))
+        return [alert_row(r) for r in rows]
 
 
 def message(store: Store, row: AlertRow) -> AlertMessage:
     """Render an alert from the store as it is now (the story's sources as known at send time)."""
+    return messages(store, [row])[0]
+
+
+def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
+    """Render several alerts with a few queries in all (not a few per alert)."""
+    if not rows:
+        return []
+    article_ids = list({r.article_id for r in rows})
+    story_ids = list({r.story_id for r in rows})
     with store.read() as conn:
-        art = conn.execute(sa.select(article).where(article.c.id == row.article_id)).one()._mapping
-        sources = conn.execute(
-            sa.select(article.c.source, article.c.url)
-            .where(article.c.story_id == row.story_id)
+        arts = {
+            a.id: a
+            for a in conn.execute(
+                sa.select(
+                    article.c.id,
+                    article.c.title,
+                    article.c.url,
+                    article.c.source,
+                    article.c.published_at,
+                    article.c.summary,
+                    article.c.text,
+                ).where(article.c.id.in_(article_ids))
+            )
+        }
+        sources: dict[int, list[tuple[str, str]]] = {}
+        for s in conn.execute(
+            sa.select(article.c.story_id, article.c.source, article.c.url)
+            .where(article.c.story_id.in_(story_ids))
             .order_by(article.c.fetched_at, article.c.id)
-            .limit(50)
-        ).all()
-        title = conn.scalar(sa.select(story.c.title).where(story.c.id == row.story_id))
-    return AlertMessage(
-        alert_id=row.id,
-        idempotency_key=row.idempotency_key,
-        watchlist=row.watchlist,
-        severity=Severity(row.severity),
-        title=art["title"] or title or "",
-        url=art["url"],
-        source=art["source"],
-        published=art["published_at"],
-        rules=tuple(r for r in row.rules.split(",") if r),
-        snippet=row.snippet,
-        story_id=row.story_id,
-        sources=tuple((s.source, s.url) for s in sources),
-        created_at=row.created_at,
-    )
+        ):
+            found = sources.setdefault(s.story_id, [])
+            if len(found) < MAX_SOURCES:
+                found.append((s.source, s.url))
+        titles: dict[int, str] = dict(
+            conn.execute(
+                sa.select(story.c.id, story.c.title).where(story.c.id.in_(story_ids))
+            ).all()
+        )
+        hits: dict[tuple[int, str], list[str]] = {}
+        for m in conn.execute(
+            sa.select(rule_match.c.article_id, rule_match.c.watchlist, rule_match.c.hits).where(
+                rule_match.c.article_id.in_(article_ids)
+            )
+        ):
+            hits.setdefault((m.article_id, m.watchlist), []).append(m.hits)
+    out = []
+    for row in rows:
+        art = arts[row.article_id]
+        fields = {"title": art.title, "summary": art.summary, "text": art.text}
+        out.append(
+            AlertMessage(
+                alert_id=row.id,
+                idempotency_key=row.idempotency_key,
+                watchlist=row.watchlist,
+                severity=Severity(row.severity),
+                title=art.title or titles.get(row.story_id) or "",
+                url=art.url,
+                source=art.source,
+                published=art.published_at,
+                rules=tuple(r for r in row.rules.split(",") if r),
+                snippet=row.snippet,
+                story_id=row.story_id,
+                sources=tuple(sources.get(row.story_id, ())),
+                created_at=row.created_at,
+                highlights=_highlights(
+                    row.snippet, fields, hits.get((row.article_id, row.watchlist), [])
+                ),
+            )
+        )
+    return out
+
+
+def _highlights(snippet: str, fields: dict[str, str], encoded: list[str]) -> tuple[str, ...]:
+    """The hit words as written in the article, those that appear in the snippet."""
+    words: set[str] = set()
+    for hits in encoded:
+        try:
+            decoded = json.loads(hits)
+        except ValueError:
+            continue
+        for hit in decoded:
+            text = fields.get(hit.get("field", ""), "") or ""
+            word = _SPACES.sub(" ", text[hit.get("start", 0) : hit.get("end", 0)]).strip()
+            if word and word in snippet:
+                words.add(word)
+    return tuple(sorted(words))
 
 
 def mark_sent(store: Store, row: AlertRow, now: datetime, *, detail: str, duration_ms: int) -> None:
+    mark_sent_many(store, [(row, detail, duration_ms)], now)
+
+
+def mark_sent_many(store: Store, done: Sequence[tuple[AlertRow, str, int]], now: datetime) -> None:
+    """Record confirmed sends in one transaction (a confirmed send is final, whoever holds the
+    lease: it must never be undone)."""
+    if not done:
+        return
     with store.write() as conn:
         conn.execute(
             alert.update()
-            .where(alert.c.id == row.id, alert.c.status == "pending")
+            .where(alert.c.id.in_([row.id for row, _, _ in done]), alert.c.status == "pending")
             .values(
                 status="sent",
                 sent_at=now,
@@ -120,7 +204,7 @@ def mark_sent(store: Store, row: AlertRow, now: datetime, *, detail: str, durati
                 lease_until=None,
             )
         )
-        _attempt(conn, row.id, now, True, detail, duration_ms)
+        attempts(conn, [(row.id, True, detail, ms) for row, detail, ms in done], now)
 
 
 def mark_failed(
@@ -152,25 +236,70 @@ def mark_failed(
             .where(alert.c.id == row.id, alert.c.status == "pending", alert.c.lease_owner == owner)
             .values(**values)
         )
-        _attempt(conn, row.id, now, False, error, duration_ms)
+        attempts(conn, [(row.id, False, error, duration_ms)], now)
 
 
-def _attempt(
-    conn: sa.Connection, alert_id: int, now: datetime, ok: bool, detail: str, ms: int
-) -> None:
-    conn.execute(
-        delivery_attempt.insert().values(
-            alert_id=alert_id, at=now, ok=ok, detail=detail[:1000], duration_ms=ms
+def release(store: Store, rows: Sequence[AlertRow], owner: str) -> None:
+    """Give back leased alerts that were not tried (their channel paused): no attempt counted."""
+    if not rows:
+        return
+    with store.write() as conn:
+        conn.execute(
+            alert.update()
+            .where(alert.c.id.in_([r.id for r in rows]), alert.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
         )
-    )
+
+
+def release_stale(store: Store, host: str, alive: Callable[[int], bool]) -> int:
+    """At start: free the leases that earlier processes on this host left behind when they died
+    (killed, crashed, power cut), so their alerts go out now rather than when the lease ends."""
+    mine = f"{host}:"
+    released = 0
+    with store.write() as conn:
+        for table in (alert, digest):
+            owners = conn.scalars(
+                sa.select(table.c.lease_owner)
+                .where(table.c.lease_owner.startswith(mine, autoescape=True))
+                .distinct()
+            ).all()
+            dead = [o for o in owners if _dead(o[len(mine) :], alive)]
+            if dead:
+                result = conn.execute(
+                    table.update()
+                    .where(table.c.lease_owner.in_(dead))
+                    .values(lease_owner=None, lease_until=None)
+                )
+                released += int(result.rowcount)
+    return released
+
+
+def _dead(pid: str, alive: Callable[[int], bool]) -> bool:
+    if not pid.isdigit():
+        return False
+    return int(pid) == os.getpid() or not alive(int(pid))
+
+
+def attempts(
+    conn: sa.Connection, rows: Sequence[tuple[int, bool, str, int]], now: datetime
+) -> None:
+    """Delivery attempts, one per alert tried: (alert id, ok, what the far end said, ms)."""
+    if rows:
+        conn.execute(
+            delivery_attempt.insert(),
+            [
+                {"alert_id": i, "at": now, "ok": ok, "detail": detail[:1000], "duration_ms": ms}
+                for i, ok, detail, ms in rows
+            ],
+        )
 
 
 def listing(store: Store, *, status: str | None = None, limit: int = 50) -> list[AlertRow]:
-    query = sa.select(*_COLUMNS).order_by(alert.c.id.desc()).limit(limit)
+    query = sa.select(*COLUMNS).order_by(alert.c.id.desc()).limit(limit)
     if status:
         query = query.where(alert.c.status == status)
     with store.read() as conn:
-        return [_row(r) for r in conn.execute(query)]
+        return [alert_row(r) for r in conn.execute(query)]
 
 
 def counts(store: Store) -> dict[str, int]:
@@ -180,8 +309,17 @@ def counts(store: Store) -> dict[str, int]:
 
 
 def requeue(store: Store, now: datetime, *, ids: Sequence[int] = (), dead: bool = False) -> int:
-    """Put dead (or failing) alerts back in the queue, due now, with a fresh set of attempts."""
-    cond = [alert.c.status != "sent"]
+    """Put dead (or failing) alerts back in the queue, due now, with a fresh set of attempts.
+
+    An alert in a digest that is being sent stays there: the digest's retries must carry the
+    same alerts under the same key. One waiting in an open digest is taken out and sent alone.
+    """
+    movable = sa.or_(
+        alert.c.status == "dead",
+        alert.c.digest_id.is_(None),
+        alert.c.digest_id.in_(sa.select(digest.c.id).where(digest.c.status == "open")),
+    )
+    cond = [alert.c.status != "sent", movable]
     if ids:
         cond.append(alert.c.id.in_(list(ids)))
     elif dead:
@@ -196,6 +334,7 @@ def requeue(store: Store, now: datetime, *, ids: Sequence[int] = (), dead: bool 
                 status="pending",
                 attempts=0,
                 next_attempt_at=now,
+                digest_id=None,
                 lease_owner=None,
                 lease_until=None,
             )

@@ -127,8 +127,46 @@ class RuleMatchRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Digest(SQLModel, table=True):
+    """One message of a channel that is not a single alert: a digest of held alerts, or an
+    operator notice. It has its own idempotency key and outbox state. While `open` it gathers
+    alerts (at most one open digest per channel); once closed for sending its members are frozen,
+    so every retry carries the same alerts under the same key; when the far end confirms, the
+    digest and its members are marked sent in one transaction."""
+
+    __tablename__ = "digest"
+    __table_args__ = (
+        sa.Index(
+            "ux_digest_open_channel",
+            "channel",
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+        sa.Index("ix_digest_due", "status", "channel"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    kind: str = "digest"  # digest | notice
+    reason: str = "digest"  # digest | quiet hours | rate limit | notice
+    status: str = "open"  # open | pending | sent | dead
+    idempotency_key: str = Field(unique=True)
+    due_at: datetime = Field(sa_type=UTCDateTime)  # when an open digest is sent
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)  # retries once closed
+    last_error: str | None = None
+    title: str = ""  # notices
+    body: str = Field(default="", sa_type=sa.Text)  # notices
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = _when()
+    sent_at: datetime | None = _when()
+    lease_owner: str | None = None
+    lease_until: datetime | None = _when()
+
+
 class Alert(SQLModel, table=True):
-    """The outbox: one row per (story, watchlist, channel), sent at least once, never lost."""
+    """The outbox: one row per (story, watchlist, channel), sent at least once, never lost.
+    An alert held for a digest points at it (`digest_id`) and is sent with it."""
 
     __tablename__ = "alert"
     __table_args__ = (
@@ -152,6 +190,23 @@ class Alert(SQLModel, table=True):
     sent_at: datetime | None = _when()
     lease_owner: str | None = None
     lease_until: datetime | None = _when()
+    digest_id: int | None = Field(default=None, foreign_key="digest.id", index=True)
+
+
+class ChannelState(SQLModel, table=True):
+    """What every worker must agree on about a channel: its rate-limit bucket, how long it has
+    been failing, until when it is paused, and whether the operator was told."""
+
+    __tablename__ = "channel_state"
+    channel: str = Field(primary_key=True)
+    tokens: float | None = None  # rate-limit bucket, as of tokens_at
+    tokens_at: datetime | None = _when()
+    failures: int = 0  # consecutive failed sends
+    failing_since: datetime | None = _when()
+    last_error: str | None = None
+    paused_until: datetime | None = _when()
+    notified_at: datetime | None = _when()  # the operator notice for this failure
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -174,3 +229,5 @@ entry = Entry.__table__  # type: ignore[attr-defined]
 rule_match = RuleMatchRow.__table__  # type: ignore[attr-defined]
 alert = Alert.__table__  # type: ignore[attr-defined]
 delivery_attempt = DeliveryAttempt.__table__  # type: ignore[attr-defined]
+digest = Digest.__table__  # type: ignore[attr-defined]
+channel_state = ChannelState.__table__  # type: ignore[attr-defined]
