@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import structlog
 from monitor import __version__
 from monitor.cli import main, parser
 from tests.conftest import FIXTURES, ROOT
+from tests.e2e.proc import run_monitor
 from tests.servers import Site
 
 CONFIG = str(ROOT / "config" / "monitor.yaml")
@@ -33,10 +33,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_version_and_module_entry_point() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--version"], capture_output=True, text=True, check=True
-    )
-    assert done.stdout.strip() == f"monitor {__version__}"
+    done = run_monitor("--version", cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == f"monitor {__version__}"
 
 
 def test_check_accepts_the_shipped_config(capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,17 +158,13 @@ def test_feeds_and_alerts_on_an_empty_store(
 
 
 def test_bad_usage_exits_2() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "frobnicate"], capture_output=True, text=True
-    )
+    done = run_monitor("frobnicate", cwd=ROOT)
     assert done.returncode == 2 and "invalid choice" in done.stderr
 
 
 @pytest.mark.e2e
 def test_demo_runs_offline_and_prints_alerts() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo"], capture_output=True, text=True, timeout=120
-    )
+    done = run_monitor("demo", cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "Serving the sample news site at http://127.0.0.1:" in done.stdout
     assert re.search(r"3 feeds, 17 articles read, \d+ alerts sent", done.stdout)

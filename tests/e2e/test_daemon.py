@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES
+from tests.e2e.proc import monitor_env, wait_for
 from tests.e2e.test_once import write_config
 from tests.servers import Receiver, Site
 
@@ -25,15 +23,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 45) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def get(url: str) -> tuple[int, str]:
@@ -62,8 +51,7 @@ def test_run_notifies_serves_health_reloads_and_stops(
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(60)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["NOTIFY_SOCKET"] = str(tmp_path / "notify.sock")
+    env = monitor_env(NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run", "-c", str(config)],
         cwd=tmp_path,

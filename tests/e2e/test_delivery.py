@@ -12,12 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
+from tests.e2e.proc import monitor_env, wait_for
+from tests.e2e.proc import run_monitor as monitor
 from tests.e2e.test_once import WATCHLIST
 from tests.mail import free_port, smtp_server
 from tests.servers import Answer, Receiver, Request, Site
@@ -49,33 +50,6 @@ log: {{format: json}}
     return tmp / "monitor.yaml"
 
 
-def environment() -> dict[str, str]:
-    """This checkout's `monitor`, whatever copy the virtualenv has installed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
-def monitor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=cwd,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def keys(posts: list[Request]) -> list[str]:
     return [p.headers["idempotency-key"] for p in posts]
 
@@ -93,7 +67,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "-c", str(config)],
             cwd=config.parent,
-            env=environment(),
+            env=monitor_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -211,7 +185,7 @@ def test_killed_between_send_and_mark_the_alert_is_sent_again_with_the_same_key(
         first = subprocess.Popen(
             [sys.executable, "-m", "monitor", "once", "-c", str(config)],
             cwd=tmp_path,
-            env=environment(),
+            env=monitor_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

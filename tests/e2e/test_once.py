@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES
+from tests.e2e.proc import run_monitor
 from tests.servers import Answer, Receiver, Site
 
 SECRET = "e2e-signing-secret"
@@ -26,18 +24,6 @@ EXPECTED = {
     "Convoys roll west before dawn": ("offensive", "high"),
     "Road crew\u2019s discovery halts highway repairs near Hit": ("mass-grave", "critical"),
 }
-
-
-def monitor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def write_config(tmp: Path, site: Site, receiver: Receiver) -> Path:
@@ -74,7 +60,7 @@ def test_two_cycles_alert_once_each_and_then_send_conditional_requests(
     site.route("/feeds/broken.rss", Answer(500, b"upstream exploded"))
     config = write_config(tmp_path, site, receiver)
 
-    first = monitor("once", "-c", str(config), cwd=tmp_path)
+    first = run_monitor("once", "-c", str(config), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "broken: HTTP 500" in first.stderr
 
@@ -96,7 +82,7 @@ def test_two_cycles_alert_once_each_and_then_send_conditional_requests(
     assert len(page_hits) == 3
     feed_requests = len([r for r in site.requests if r.path.startswith("/feeds/")])
 
-    second = monitor("once", "-c", str(config), cwd=tmp_path)
+    second = run_monitor("once", "-c", str(config), cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     assert len(receiver.posts) == 5, "nothing is sent twice"
     again = [
@@ -106,7 +92,7 @@ def test_two_cycles_alert_once_each_and_then_send_conditional_requests(
     assert len(good) == 4 and all("if-none-match" in r.headers for r in good)
     assert "4 not modified" in second.stdout
 
-    feeds = monitor("feeds", "-c", str(config), cwd=tmp_path)
+    feeds = run_monitor("feeds", "-c", str(config), cwd=tmp_path)
     assert feeds.returncode == 0
     rows = {line.split()[0]: line for line in feeds.stdout.splitlines()[1:]}
     assert "failing x2" in rows["broken"] and "HTTP 500" in rows["broken"]
@@ -114,5 +100,5 @@ def test_two_cycles_alert_once_each_and_then_send_conditional_requests(
         " ok " in rows[name] for name in ("news-rss", "news-atom", "ledger-1252", "dispatch")
     )
 
-    alerts = monitor("alerts", "-c", str(config), cwd=tmp_path)
+    alerts = run_monitor("alerts", "-c", str(config), cwd=tmp_path)
     assert alerts.stdout.splitlines()[0] == "0 pending, 10 sent, 0 dead"  # 5 stories x 2 channels
