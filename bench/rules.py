@@ -12,6 +12,7 @@ rules=10000 articles_per_s=… baseline_articles_per_s=… speedup=… compile_s
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import random
@@ -165,6 +166,13 @@ def rate(work: object, articles: list[Article], seconds: float) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="rule counts to measure, comma-separated (default: %(default)s)",
+    )
+    sizes = [int(n) for n in parser.parse_args().sizes.split(",")]
     if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
@@ -178,7 +186,7 @@ def main() -> None:
         f" {'matches/article':>15}"
     )
     row = ""
-    for size in SIZES:
+    for size in sizes:
         lists = watchlists(size, places, random.Random(size))
         start = time.perf_counter()
         matcher = compile_watchlists(lists)
