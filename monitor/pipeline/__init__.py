@@ -1,11 +1,13 @@
 """pipeline: the order of the stages, and the only module that knows it.
 
-    claim due feed → fetch → parse → drop seen entries → extract → match → record → deliver
+    claim due feed → fetch → parse → drop seen entries → extract → match → fingerprint
+    → record (same article? same story? which alerts?) → deliver
 
 Each stage is a function over plain data in its own module; this file wires them to the I/O
 (the store, the HTTP client, the extraction pool, the channels). Cheap comes before expensive:
-a 304 or an unchanged body ends a feed's work before parsing, and entries already seen are
-dropped with one indexed query before anything is extracted or matched.
+a 304 or an unchanged body ends a feed's work before parsing, and entries already seen (same
+guid, same content hash) are dropped with one indexed query before anything is extracted or
+matched; an entry whose content hash changed is an edit and is read again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import hashlib
 import os
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
 from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import deliver, extract, fetch, match, parse, stories
+from monitor.pipeline import deliver, extract, fetch, fingerprint, match, parse, stories
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import articles as article_store
@@ -43,6 +45,10 @@ def _link_key(feed: str, entry: Entry) -> str:
     """The article key before any page is read: the entry's canonical link (or, for an entry
     without one, a key private to this feed)."""
     return stories.canonical_url(entry.url) if entry.url else f"urn:monitor:{feed}:{entry.guid}"
+
+
+def _entry_hash(entry: Entry) -> str:
+    return article_store.entry_hash(entry.title, entry.summary, entry.content)
 
 
 def utcnow() -> datetime:
@@ -204,9 +210,11 @@ class Pipeline:
             return self._failed(state, now, error)
         if parsed.error:
             log.info("feed parsed with problems", feed=state.name, error=parsed.error)
-        new_guids = article_store.unseen(self.store, state.id, [e.guid for e in parsed.entries])
-        new_entries = [e for e in parsed.entries if e.guid in new_guids]
-        alerts = await self.ingest(state, new_entries, now) if new_entries else 0
+        hashes = {e.guid: _entry_hash(e) for e in parsed.entries}
+        found = article_store.changes(self.store, state.id, hashes)
+        new_entries = [e for e in parsed.entries if e.guid in found.new]
+        work = [e for e in parsed.entries if e.guid in found.new or e.guid in found.edited]
+        alerts = await self.ingest(state, work, now, edited=found.edited) if work else 0
         self._polled_ok(
             state,
             now,
@@ -218,17 +226,23 @@ class Pipeline:
         return FeedReport(state.name, "changed", len(new_entries), alerts)
 
     async def ingest(
-        self, state: feed_store.FeedState, entries: Sequence[Entry], now: datetime
+        self,
+        state: feed_store.FeedState,
+        entries: Sequence[Entry],
+        now: datetime,
+        *,
+        edited: Collection[str] = (),
     ) -> int:
-        """Turn a feed's new entries into stored articles, matches and alerts; return how many
-        alerts were queued. An entry that fails is not stored, so the next poll retries it."""
+        """Turn a feed's new entries (and `edited` ones, by guid) into stored articles, matches
+        and alerts; return how many alerts were queued. An entry that fails is not stored, so
+        the next poll retries it. An edited entry is read again and updates its article."""
         cfg = self.config
         keys = [_link_key(state.name, e) for e in entries]
         known = article_store.find_many(self.store, keys)
         feed_cfg = next((f for f in cfg.settings.feeds if f.name == state.name), None)
         made = await asyncio.gather(
             *(
-                self._article(state, feed_cfg, e, key, known.get(key))
+                self._article(state, feed_cfg, e, key, None if e.guid in edited else known.get(key))
                 for e, key in zip(entries, keys, strict=True)
             ),
             return_exceptions=True,
@@ -242,8 +256,17 @@ class Pipeline:
                 continue
             matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
             specs = match.route(matches, cfg.watchlists, cfg.channels)
-            text_hash = stories.text_hash(item.title, item.text)
-            batch.append(article_store.NewEntry(entry.guid, item, text_hash, matches, specs))
+            batch.append(
+                article_store.NewEntry(
+                    entry.guid,
+                    item,
+                    fingerprint.fingerprint(item.title, item.text),
+                    matches,
+                    specs,
+                    entry_hash=_entry_hash(entry),
+                    edited=entry.guid in edited,
+                )
+            )
         recorded = article_store.record_many(
             self.store,
             feed_id=state.id,
@@ -255,6 +278,8 @@ class Pipeline:
         for new, done in zip(batch, recorded, strict=True):
             if done.error:
                 log.error("entry not stored", feed=state.name, url=new.item.url, error=done.error)
+            elif done.edited:
+                log.info("entry edited; article updated", feed=state.name, url=new.item.url)
             for alert_id in done.alert_ids:
                 log.info(
                     "alert queued",
@@ -263,6 +288,7 @@ class Pipeline:
                     story=done.story_id,
                     url=new.item.url,
                     title=new.item.title,
+                    joined=done.reason,
                 )
             alerts += len(done.alert_ids)
         return alerts

@@ -1,0 +1,225 @@
+"""fingerprint: an article's title and text → the features that story clustering compares.
+
+No I/O, no database. Three kinds of feature, one per question the story stage asks:
+
+- *Is it a copy?* A MinHash signature of the text's 5-word shingles (datasketch), cut into LSH
+  bands whose keys find near-duplicates with one indexed lookup.
+- *Is it a rewrite of the same event?* Term counts of the title and lead (stemmed, stop words
+  dropped) for TF-IDF, and the named things it is about (names, places, numbers), each weighted
+  by where it appears: the title and first sentences say what a report is about.
+- *Is it the very same text?* A hash of the normalised words.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import snowballstemmer  # type: ignore[import-untyped]
+from datasketch import MinHash
+
+NUM_PERM = 128
+# 25 bands of 5 rows: datasketch's optimal split of 128 permutations for a Jaccard threshold of
+# 0.5 (`datasketch.lsh._optimal_param(0.5, 128, 0.5, 0.5)`, checked by a test).
+BANDS, ROWS = 25, 5
+SHINGLE = 5  # words per shingle
+LEAD_WORDS = 120  # the words of the text that count for TF-IDF, after the title
+HEADLINE_WORDS = 25  # fewer text words than this (beyond the title) is a headline-only item
+TITLE_WEIGHT = 2.0  # a title word counts as this many text words
+# Salience of a named thing: where it appears counts on top of how often.
+ENTITY_TITLE, ENTITY_LEAD, LEAD_CHARS = 3.0, 1.0, 300
+
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
+_PERMUTATIONS = _TEMPLATE.permutations
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMS: dict[str, str] = {}
+
+_WORD = re.compile(r"[^\W_]+")
+# A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
+_NAMED = re.compile(r"[A-Z][\w'’\-]*|\d[\d,.]*\d|\d")
+_SENTENCE_END = re.compile(r"(?:[.!?:;\"“”]|['’]{2})\s*$")
+
+# English function words, and the words of reporting itself ("said", "told", "reported"): they
+# say nothing about which event a report is about.
+STOP_WORDS = frozenset(
+    """a about above according across after afterwards again against ago all almost also although
+    am among an and another any anyone are around as at be became because become been before being
+    below between both but by can cannot could did do does doing done down during each either else
+    even ever every few for former from further get gets got had has have having he her here hers
+    herself him himself his how however i if in including into is it its itself just last late
+    later latest like made make many may me meanwhile might more most mostly much must my myself
+    near neither new news next no nor not now of off on once one only onto or other others our ours
+    ourselves out over own per perhaps rather really reported reporter reports s said same say
+    saying says see seen several she should since so some still such t than that the their theirs
+    them themselves then there these they this those though three through thus to today told too
+    toward towards two under until up upon us very via was we well were what whatever when where
+    whether which while who whole whom whose why will with within without would year years yet you
+    your yours yourself""".split()
+)
+# Capitalised words that name no event: days, months, titles and honorifics.
+NOT_NAMES = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december jan feb mar apr jun jul aug sep sept oct
+    nov dec mr mrs ms dr gov sen rep gen col lt sgt capt st prof president minister prime
+    officials police update updated breaking live watch read more photos video""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the story stage compares. `terms` and `entities` are raw weights (counts scaled by
+    position); inverse document frequencies are the store's, applied at decision time."""
+
+    text_hash: str
+    signature: bytes  # NUM_PERM little-endian uint32 MinHash values; b"" when there are no words
+    bands: tuple[int, ...]  # one signed 64-bit key per LSH band
+    terms: dict[str, float]
+    entities: dict[str, float]
+    title_terms: tuple[str, ...]
+    headline_only: bool
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Fallūja" and "FALLUJA" are one word."""
+    if text.isascii():
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text).casefold()
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def stem(word: str) -> str:
+    found = _STEMS.get(word)
+    if found is None:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        found = _STEMS[word] = str(_STEMMER.stemWord(word)) or word
+    return found
+
+
+def content_terms(folded_words: list[str]) -> list[str]:
+    """The stems of the words that carry meaning."""
+    return [stem(w) for w in folded_words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+def text_hash(title: str, text: str) -> str:
+    """Fingerprint of an article's words: identical reports hash alike whatever their markup,
+    spacing, case or accents. A substantial body is enough on its own (outlets retitle wire
+    copy); a short one is too generic, so the title is counted too."""
+    basis = text if len(text) >= 200 else f"{title}\n{text}"
+    return hashlib.sha256(" ".join(words(basis)).encode()).hexdigest()
+
+
+def signature(folded_words: list[str]) -> np.ndarray:
+    """MinHash of the text's word 5-grams (a short text's words as one shingle)."""
+    k = min(SHINGLE, len(folded_words))
+    shingles = {
+        zlib.crc32(" ".join(folded_words[i : i + k]).encode())
+        for i in range(len(folded_words) - k + 1)
+    }
+    sketch = MinHash(num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme="affine32", hashfunc=int)
+    sketch.update_batch(shingles)
+    return np.asarray(sketch.hashvalues, dtype="<u4")
+
+
+def band_keys(values: np.ndarray) -> tuple[int, ...]:
+    """One key per LSH band: two texts share a key when their signatures agree on a whole band,
+    which happens with high probability when their shingle Jaccard similarity is above 0.5."""
+    keys = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8, person=b"band%03d" % band).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return tuple(keys)
+
+
+def jaccard(a: bytes, b: bytes) -> float:
+    """The shingle Jaccard similarity two signatures estimate."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return float(np.count_nonzero(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4"))) / NUM_PERM
+
+
+def named(text: str, *, title: bool = False) -> Counter[str]:
+    """Names, places and numbers in `text`, folded, with their counts.
+
+    A capitalised word at the start of a sentence is counted only when the same word also appears
+    capitalised mid-sentence ("Troops" starts a sentence; "Mosul" is a name wherever it is). In a
+    title every capitalised word counts: headlines are often in title case.
+    """
+    found: Counter[str] = Counter()
+    starts: Counter[str] = Counter()
+    for m in _NAMED.finditer(text):
+        word = m.group(0)
+        if word[0].isdigit():
+            number = word.replace(",", "").rstrip(".")
+            if len(number) > 1 and number.strip("0."):  # "7" and "000" say little
+                found[number] += 1
+            continue
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        key = fold(word).strip("'’-")
+        if not key or key in STOP_WORDS or key in NOT_NAMES:
+            continue
+        at_start = m.start() == 0 or _SENTENCE_END.search(text, max(0, m.start() - 4), m.start())
+        if at_start and not title:
+            starts[key] += 1
+        else:
+            found[key] += 1
+    for key, n in starts.items():
+        if key in found:
+            found[key] += n
+    return found
+
+
+def entities(title: str, text: str) -> dict[str, float]:
+    """Named things with their salience: a mention in the title or the lead counts extra."""
+    weights: dict[str, float] = {k: float(n) for k, n in named(text).items()}
+    for key, n in named(text[:LEAD_CHARS]).items():
+        weights[key] = weights.get(key, 0.0) + ENTITY_LEAD * n
+    in_title = named(title, title=True)
+    if weights and _title_case(title):
+        # "Army Retakes Key Town": capitalisation says nothing; keep the names the text has.
+        in_title = Counter({k: n for k, n in in_title.items() if k in weights or k[0].isdigit()})
+    for key, n in in_title.items():
+        weights[key] = weights.get(key, 0.0) + ENTITY_TITLE * n
+    return weights
+
+
+def _title_case(title: str) -> bool:
+    """True when (almost) every word of the title that is not a stop word is capitalised."""
+    content = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if w.lower() not in STOP_WORDS]
+    capitalised = sum(1 for w in content if w[0].isupper())
+    return len(content) >= 3 and capitalised >= len(content) - 1
+
+
+def fingerprint(title: str, text: str) -> Fingerprint:
+    """All the features of one article. The text should not repeat the title."""
+    title_words = words(title)
+    text_words = words(text)
+    title_terms = content_terms(title_words)
+    lead = content_terms(text_words[: LEAD_WORDS * 2])[:LEAD_WORDS]
+    terms: dict[str, float] = {}
+    for t in title_terms:
+        terms[t] = terms.get(t, 0.0) + TITLE_WEIGHT
+    for t in lead:
+        terms[t] = terms.get(t, 0.0) + 1.0
+    shingled = text_words if len(text_words) >= HEADLINE_WORDS else title_words + text_words
+    values = signature(shingled) if shingled else None
+    return Fingerprint(
+        text_hash=text_hash(title, text),
+        signature=values.tobytes() if values is not None else b"",
+        bands=band_keys(values) if values is not None else (),
+        terms=terms,
+        entities=entities(title, text),
+        title_terms=tuple(dict.fromkeys(title_terms)),
+        headline_only=len(text_words) < HEADLINE_WORDS,
+    )
