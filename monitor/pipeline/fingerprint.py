@@ -42,7 +42,7 @@ _STEMS: dict[str, str] = {}
 _WORD = re.compile(r"[^\W_]+")
 # A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
 _NAMED = re.compile(r"[A-Z][\w'’\-]*|\d[\d,.]*\d|\d")
-_SENTENCE_END = re.compile(r"(?:[.!?:;\"“”]|['’]{2})\s*$")
+_SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
 
 # English function words, and the words of reporting itself ("said", "told", "reported"): they
 # say nothing about which event a report is about.
