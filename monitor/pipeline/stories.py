@@ -43,13 +43,15 @@ __all__ = [
 NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
 # Weights of the rewrite score (a logistic model; fitted by `bench/stories.py --fit` on ECB+
 # topics 1–35 only); the inputs are `features()`, the first weight is the intercept.
-WEIGHTS = (-2.09, 2.2, 2.58, 1.2, -0.39, -0.15, -0.72, -1.26, 1.67, 0.82, 0.65, 1.19)
+WEIGHTS = (-2.09, 2.2, 2.58, 1.2, -0.39, -0.15, -0.72, -1.26, 1.67, 0.82, 0.65, 1.19, 0.0)
 # Headline-only items carry too few words for the other signals: they join on the cosine with
 # the story's content centroid alone, at 0.08 or more (tuned on the first half of UCI by time).
-HEADLINE_WEIGHTS = (-0.8, 10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+HEADLINE_WEIGHTS = (-0.8, 10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 # What a story keeps of its centroids (the strongest entries), so a profile stays small.
 KEEP_TERMS, KEEP_ENTITIES, KEEP_TITLE = 80, 40, 30
-INDEX_KEYS = 16  # the article's strongest terms and names that find candidate stories
+INDEX_KEYS = 16  # the article's most salient terms and names, which find candidate stories
+COMMON = 0.05  # a term in more than this share of articles is no lookup key
+SHARED_NAMES = 10  # named things in common at which that feature saturates
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
 
 _HOST_PREFIX = re.compile(r"^(?:www\d*|m|mobile|amp)\.")
@@ -102,19 +104,15 @@ class Vectors:
     title: dict[str, float]
     headline_only: bool
 
+    keys: tuple[str, ...] = ()
+
     @property
     def top_entity(self) -> str | None:
         return _top(self.entities)
 
     def index_keys(self) -> list[str]:
-        """The terms ("t:…") and names ("e:…") by which candidate stories are looked up: the
-        article's strongest ones, so a story is found by what is particular to it."""
-        ranked = sorted(
-            [(w, "e:" + k) for k, w in self.entities.items()]
-            + [(w, "t:" + k) for k, w in self.content.items()],
-            key=lambda item: (-item[0], item[1]),
-        )
-        return [key for _, key in ranked[:INDEX_KEYS]]
+        """The terms ("t:…") and names ("e:…") by which candidate stories are looked up."""
+        return list(self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +157,24 @@ def vectors(fp: Fingerprint, n_docs: int, df: Mapping[str, int]) -> Vectors:
         entities=weigh(fp.entities, "e:", False),
         title=_unit(title),
         headline_only=fp.headline_only,
+        keys=index_keys(fp, n_docs, df),
     )
+
+
+def index_keys(fp: Fingerprint, n_docs: int, df: Mapping[str, int]) -> tuple[str, ...]:
+    """What the article is about, as lookup keys: its most salient names and terms (by where
+    and how often they appear, not by rarity: a word no other article has finds nothing),
+    leaving out those in more than `COMMON` of all articles once there are enough to tell."""
+
+    def common(key: str) -> bool:
+        return n_docs >= 100 and df.get(key, 1) > COMMON * n_docs
+
+    ranked = sorted(
+        [(w, "e:" + k) for k, w in fp.entities.items()]
+        + [(w, "t:" + k) for k, w in fp.terms.items()],
+        key=lambda item: (-item[0], item[1]),
+    )
+    return tuple(key for _, key in ranked if not common(key))[:INDEX_KEYS]
 
 
 def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
@@ -174,6 +189,7 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
     covered = _share(mine, vec.entities, story.entities)
     covering = _share(theirs, story.entities, vec.entities)
     numbers = any(k[0].isdigit() and k in story.entities for k in vec.entities)
+    shared = sum(1 for k in vec.entities if k in story.entities)
     return (
         _cosine(vec.content, story.content),
         _cosine(vec.entities, story.entities),
@@ -186,6 +202,7 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
         covering,
         covered * covering,
         1.0 if numbers else 0.0,
+        min(shared, SHARED_NAMES) / SHARED_NAMES,
     )
 
 

@@ -1,0 +1,468 @@
+"""bench/stories.py: story clustering measured on real labelled news, through the real code.
+
+Each corpus is fed as a stream through `monitor.storage.articles.record_many` (fingerprints,
+candidate lookups, the join-or-open decision and every state write, into a SQLite file):
+
+- ECB+ (`../shared/corpora/ecbplus-event-clusters`): 982 articles, 86 events, two similar
+  events per topic; in a shuffled order whose seed is printed, all inside one story window (no
+  dates: the hardest case). Scored on all topics and on topics 36–45 alone (the customary test
+  split; the weights in `monitor.pipeline.stories` were fitted on topics 1–35 only).
+- UCI News Aggregator (`../shared/corpora/uci-news-aggregator-subset`): 6,366 headlines from
+  1,948 publishers, in timestamp order, headline only.
+- Copies: every ECB+ article with 150 words or more again, lightly edited (new title, a word in
+  twenty changed, the last sentence dropped), as a syndicated copy would be; all must join.
+
+Figures: B-cubed precision/recall/F1 and pairwise F1 against the gold clusters; on ECB+ the
+hard-negative merge rate (pairs of articles from the two events of one topic put in one story);
+the same for a baseline (same canonical URL or same title). Speed: the window is filled with
+10,000 and then 100,000 synthetic stories (written straight into the tables), then both corpora
+are streamed again, on one core; articles/s should not fall as the window grows.
+
+`--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
+text, the first half of UCI by time for headline-only items) and prints them.
+Last line: ecb_test_f1=… ecb_all_f1=… ecb_hard_neg_merge=… uci_f1=… baseline_ecb_test_f1=…
+baseline_uci_f1=… articles_per_s=…
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor.model import Article
+from monitor.pipeline.fingerprint import fingerprint
+from monitor.pipeline.stories import canonical_url
+from monitor.storage import Store
+from monitor.storage import articles as article_store
+from monitor.storage import feeds as feed_store
+
+CORPORA = Path(
+    os.environ.get("MONITOR_CORPORA", Path(__file__).resolve().parents[2] / "shared" / "corpora")
+)
+SEED = 20251123
+WINDOW_S = 72 * 3600.0
+BATCH = 50  # entries per transaction, as a feed's new entries are recorded
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    id: str
+    title: str
+    text: str
+    url: str | None
+    gold: str
+    topic: int = 0
+    at: datetime = T0
+
+
+def ecb(seed: int = SEED) -> list[Doc]:
+    path = CORPORA / "ecbplus-event-clusters" / "ecbplus_docs.jsonl"
+    docs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        url = re.sub(r"\s+", "", d["url"]) if d.get("url") else None
+        docs.append(Doc(d["doc_id"], d["title"], d["text"], url, d["event_cluster"], d["topic"]))
+    random.Random(seed).shuffle(docs)
+    return [
+        Doc(d.id, d.title, d.text, d.url, d.gold, d.topic, T0 + timedelta(seconds=i))
+        for i, d in enumerate(docs)
+    ]
+
+
+def uci() -> list[Doc]:
+    path = CORPORA / "uci-news-aggregator-subset" / "uci-news-aggregator_first6366.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = sorted(csv.DictReader(f), key=lambda r: (int(r["TIMESTAMP"]), int(r["ID"])))
+    return [
+        Doc(
+            "uci-" + r["ID"],
+            r["TITLE"],
+            "",
+            r["URL"],
+            r["STORY"],
+            at=datetime.fromtimestamp(int(r["TIMESTAMP"]) / 1000, UTC),
+        )
+        for r in rows
+    ]
+
+
+def copies(docs: Sequence[Doc], seed: int = SEED) -> list[Doc]:
+    """A lightly edited syndicated copy of every article of 150 words or more."""
+    rng = random.Random(seed)
+    out = []
+    for d in docs:
+        words = d.text.split()
+        if len(words) < 150:
+            continue
+        sentences = re.split(r"(?<=[.!?])\s+", d.text)
+        body = " ".join(sentences[:-1]) if len(sentences) > 3 else d.text
+        edited = [w if rng.random() > 0.05 else rng.choice(words) for w in body.split()]
+        out.append(
+            Doc(
+                "copy-" + d.id,
+                "Copy: " + d.title[:60],
+                " ".join(edited),
+                None,
+                d.gold,
+                d.topic,
+                d.at,
+            )
+        )
+    return out
+
+
+# -- streaming through the store -------------------------------------------------------------
+
+
+def stream(
+    store: Store, docs: Sequence[Doc], *, feed: str = "bench"
+) -> tuple[dict[str, int], float]:
+    """Record `docs` in order, a batch per transaction; their story ids, and the seconds taken."""
+    feed_store.sync(store, [feed_store.FeedSpec(feed, f"https://bench.invalid/{feed}", 600)], T0)
+    feed_id = next(f.id for f in feed_store.all_feeds(store) if f.name == feed)
+    stories: dict[str, int] = {}
+    started = time.perf_counter()
+    for i in range(0, len(docs), BATCH):
+        chunk = docs[i : i + BATCH]
+        entries = []
+        for d in chunk:
+            url = d.url or f"https://bench.invalid/{d.id}"
+            item = Article(url=url, canonical_url=canonical_url(url), title=d.title, text=d.text)
+            entries.append(article_store.NewEntry(d.id, item, fingerprint(d.title, d.text)))
+        done = article_store.record_many(
+            store, feed_id=feed_id, entries=entries, now=chunk[-1].at, story_window_s=WINDOW_S
+        )
+        for d, r in zip(chunk, done, strict=True):
+            if r.story_id is None:
+                raise SystemExit(f"{d.id} not stored: {r.error}")
+            stories[d.id] = r.story_id
+    return stories, time.perf_counter() - started
+
+
+def fresh_store(folder: Path, name: str) -> Store:
+    return Store.open(f"sqlite:///{folder}/{name}.db")
+
+
+# -- scores -----------------------------------------------------------------------------------
+
+
+def bcubed(
+    pred: dict[str, object], gold: dict[str, str], ids: Iterable[str]
+) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1 over `ids`, against whole predicted and gold clusters."""
+    by_pred: dict[object, set[str]] = defaultdict(set)
+    by_gold: dict[str, set[str]] = defaultdict(set)
+    for i in pred:
+        by_pred[pred[i]].add(i)
+        by_gold[gold[i]].add(i)
+    ids = list(ids)
+    p = r = 0.0
+    for i in ids:
+        both = len(by_pred[pred[i]] & by_gold[gold[i]])
+        p += both / len(by_pred[pred[i]])
+        r += both / len(by_gold[gold[i]])
+    p, r = p / len(ids), r / len(ids)
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+def pairwise(pred: dict[str, object], gold: dict[str, str], ids: Iterable[str]) -> float:
+    """Pairwise F1 over the pairs of `ids`."""
+    ids = list(ids)
+    tp = fp = fn = 0
+    for n, a in enumerate(ids):
+        for b in ids[n + 1 :]:
+            same_pred, same_gold = pred[a] == pred[b], gold[a] == gold[b]
+            tp += same_pred and same_gold
+            fp += same_pred and not same_gold
+            fn += same_gold and not same_pred
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def hard_negative_merges(pred: dict[str, object], docs: Sequence[Doc]) -> float:
+    """Of the pairs of articles from the two different events of one ECB+ topic, the share
+    put in one story."""
+    merged = total = 0
+    by_topic: dict[int, list[Doc]] = defaultdict(list)
+    for d in docs:
+        by_topic[d.topic].append(d)
+    for group in by_topic.values():
+        for n, a in enumerate(group):
+            for b in group[n + 1 :]:
+                if a.gold != b.gold:
+                    total += 1
+                    merged += pred[a.id] == pred[b.id]
+    return merged / total if total else 0.0
+
+
+def baseline(docs: Sequence[Doc]) -> dict[str, object]:
+    """Same canonical URL or same title (case and spacing folded): one cluster."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for d in docs:
+        keys = ["title:" + " ".join(d.title.casefold().split())]
+        if d.url:
+            keys.append("url:" + canonical_url(d.url))
+        for k in keys:
+            parent[find(k)] = find(d.id)
+    return {d.id: find(d.id) for d in docs}
+
+
+# -- a window full of other stories ---------------------------------------------------------
+
+
+def fill(store: Store, n: int, vocabulary: Sequence[Doc], rng: random.Random) -> None:
+    """Write `n` synthetic stories active in the last 70 hours straight into the tables, one
+    article each, with terms and names drawn from the corpora by frequency (so lookups meet
+    them as they would meet real stories) and random MinHash bands."""
+    from monitor.pipeline import stories as algo
+    from monitor.storage import stories as story_store
+    from monitor.storage.tables import article, article_band, story, story_key, term_stat
+
+    terms: dict[str, int] = defaultdict(int)
+    names: dict[str, int] = defaultdict(int)
+    for d in vocabulary:
+        fp = fingerprint(d.title, d.text)
+        for t in fp.terms:
+            terms[t] += 1
+        for e in fp.entities:
+            names[e] += 1
+    term_list, term_weights = list(terms), list(terms.values())
+    name_list, name_weights = list(names), list(names.values())
+    df: dict[int, int] = defaultdict(int)
+    with store.write() as conn:
+        first = (
+            int(
+                conn.scalar(
+                    story.select()
+                    .with_only_columns(story.c.id)
+                    .order_by(story.c.id.desc())
+                    .limit(1)
+                )
+                or 0
+            )
+            + 1
+        )
+        first_article = (
+            int(
+                conn.scalar(
+                    article.select()
+                    .with_only_columns(article.c.id)
+                    .order_by(article.c.id.desc())
+                    .limit(1)
+                )
+                or 0
+            )
+            + 1
+        )
+        for start in range(0, n, 5000):
+            stories, keys, articles, bands = [], [], [], []
+            for i in range(start, min(n, start + 5000)):
+                seen = T0 - timedelta(seconds=rng.uniform(0, 70 * 3600))
+                content = {t: rng.uniform(1, 3) for t in rng.choices(term_list, term_weights, k=30)}
+                entities = {e: rng.uniform(1, 3) for e in rng.choices(name_list, name_weights, k=8)}
+                title = dict(list(content.items())[:6])
+                vec = algo.Vectors(_unit(content), _unit(entities), _unit(title), False)
+                sid, aid = first + i, first_article + i
+                stories.append(
+                    {
+                        "id": sid,
+                        "title": f"filler {i}",
+                        "first_seen_at": seen,
+                        "last_seen_at": seen,
+                        "article_count": 1,
+                        "profile": algo.merge(None, vec).to_json(),
+                    }
+                )
+                keys.extend(
+                    {"key": story_store.key_of(k), "story_id": sid, "seen_at": seen}
+                    for k in set(vec.index_keys())
+                )
+                articles.append(
+                    {
+                        "id": aid,
+                        "canonical_url": f"urn:filler:{i}",
+                        "url": f"urn:filler:{i}",
+                        "source": "filler",
+                        "title": f"filler {i}",
+                        "summary": "",
+                        "text": "",
+                        "text_hash": f"{rng.getrandbits(128):032x}",
+                        "language": None,
+                        "authors": "",
+                        "published_at": None,
+                        "fetched_at": seen,
+                        "extraction": "feed",
+                        "extraction_error": None,
+                        "story_id": sid,
+                        "story_reason": "new",
+                        "signature": rng.randbytes(512),
+                    }
+                )
+                bands.extend(
+                    {"key": rng.getrandbits(63), "article_id": aid, "seen_at": seen}
+                    for _ in range(25)
+                )
+                for k in {"t:" + t for t in content} | {"e:" + e for e in entities}:
+                    df[story_store.key_of(k)] += 1
+            conn.execute(story.insert(), stories)
+            conn.execute(story_key.insert(), keys)
+            conn.execute(article.insert(), articles)
+            conn.execute(article_band.insert(), bands)
+        df[story_store.DOCUMENTS] += n
+        stmt = story_store._statements(conn.dialect.name).count
+        conn.execute(stmt, [{"key": k, "df": v} for k, v in sorted(df.items())])
+
+
+def _unit(v: dict[str, float]) -> dict[str, float]:
+    norm = sum(x * x for x in v.values()) ** 0.5
+    return {k: x / norm for k, x in v.items()}
+
+
+# -- fitting the rewrite score ---------------------------------------------------------------
+
+
+class Memory:
+    """`storage.stories.place` in memory (same text, LSH copies, key-found candidates, the
+    score), so weights can be tried quickly; the figures printed come from the real store."""
+
+    def __init__(self, weights: Sequence[float] | None = None) -> None:
+        from collections import Counter
+
+        from monitor.pipeline import stories as algo
+
+        self.algo = algo
+        self.weights = weights
+        self.df: Counter[str] = Counter()
+        self.n = 0
+        self.profiles: dict[int, object] = {}
+        self.keys: dict[str, list[int]] = defaultdict(list)
+        self.bands: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
+        self.texts: dict[str, int] = {}
+
+    def vectors(self, d: Doc):  # type: ignore[no-untyped-def]
+        fp = fingerprint(d.title, d.text)
+        self.n += 1
+        self.df.update(set(self.algo.stat_keys(fp)))
+        return fp, self.algo.vectors(fp, self.n, self.df)
+
+    def candidates(self, vec) -> dict[int, object]:  # type: ignore[no-untyped-def]
+        counts: dict[int, int] = defaultdict(int)
+        for k in vec.index_keys():
+            for sid in self.keys[k][-25:]:
+                counts[sid] += 1
+        best = sorted(counts, key=lambda s: (-counts[s], -s))[:20]
+        return {s: self.profiles[s] for s in best}
+
+    def add(self, d: Doc) -> int:
+        fp, vec = self.vectors(d)
+        sid = self.texts.get(fp.text_hash)
+        if sid is None:
+            from monitor.pipeline.fingerprint import jaccard
+
+            near = [(jaccard(fp.signature, sig), s) for b in fp.bands for sig, s in self.bands[b]]
+            near = [x for x in near if self.algo.near_duplicate(x[0])]
+            if near:
+                sid = max(near)[1]
+            else:
+                sid, _ = self.algo.decide(vec, self.candidates(vec), self.weights)  # type: ignore[arg-type]
+        return self.join(sid, fp, vec)
+
+    def join(self, sid: int | None, fp, vec) -> int:  # type: ignore[no-untyped-def]
+        if sid is None:
+            sid = len(self.profiles)
+        self.profiles[sid] = self.algo.merge(self.profiles.get(sid), vec)  # type: ignore[arg-type]
+        for k in vec.index_keys():
+            if sid in self.keys[k]:
+                self.keys[k].remove(sid)
+            self.keys[k].append(sid)
+        for b in fp.bands:
+            self.bands[b].append((fp.signature, sid))
+        self.texts.setdefault(fp.text_hash, sid)
+        return sid
+
+
+def oracle_examples(docs: Sequence[Doc]) -> tuple[list[tuple[float, ...]], list[float]]:
+    """Features and labels of (article, candidate story) pairs, with stories built from the
+    gold clusters: what the score must tell apart."""
+    memory = Memory()
+    gold_story: dict[str, int] = {}
+    x: list[tuple[float, ...]] = []
+    y: list[float] = []
+    for d in docs:
+        fp, vec = memory.vectors(d)
+        candidates = memory.candidates(vec)
+        if d.gold in gold_story:
+            candidates[gold_story[d.gold]] = memory.profiles[gold_story[d.gold]]
+        for sid, profile in candidates.items():
+            x.append(memory.algo.features(vec, profile))  # type: ignore[arg-type]
+            y.append(1.0 if gold_story.get(d.gold) == sid else 0.0)
+        gold_story[d.gold] = memory.join(gold_story.get(d.gold), fp, vec)
+    return x, y
+
+
+def logistic(x: list[tuple[float, ...]], y: list[float], steps: int = 20000) -> list[float]:
+    import numpy as np
+
+    a = np.hstack([np.ones((len(x), 1)), np.array(x)])
+    t = np.array(y)
+    w = np.zeros(a.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-a @ w))
+        w -= 1.0 * (a.T @ (p - t) / len(t) + 1e-3 * np.r_[0, w[1:]])
+    return [round(float(v), 2) for v in w]
+
+
+def fit() -> None:
+    train = [d for d in ecb() if d.topic < 36]
+    seeds = (SEED, 1, 2)
+    weights = logistic(*oracle_examples(train))
+    print("text weights (oracle fit on ECB+ topics 1–35):", weights)
+    for shift in (0.0, 0.5, 1.0, 1.5, 2.0):
+        w = [weights[0] + shift, *weights[1:]]
+        f1s = []
+        for seed in seeds:
+            docs = [d for d in ecb(seed) if d.topic < 36]
+            memory = Memory(w)
+            pred = {d.id: memory.add(d) for d in docs}
+            f1s.append(bcubed(pred, {d.id: d.gold for d in docs}, pred)[2])
+        print(
+            f"  intercept {w[0]:+.2f}: train B-cubed F1 {sum(f1s) / len(f1s):.3f} {[round(f, 3) for f in f1s]}"
+        )
+    if "--headlines" not in sys.argv:
+        return
+    headlines = uci()
+    first_half = headlines[: len(headlines) // 2]
+    weights = logistic(*oracle_examples(first_half))
+    print("headline weights (oracle fit on the first half of UCI by time):", weights)
+    for shift in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
+        w = [weights[0] + shift, *weights[1:]]
+        memory = Memory(w)
+        pred = {d.id: memory.add(d) for d in first_half}
+        f1 = bcubed(pred, {d.id: d.gold for d in first_half}, pred)[2]
+        print(f"  intercept {w[0]:+.2f}: first-half B-cubed F1 {f1:.3f}")
+
+
+if __name__ == "__main__" and "--fit" in sys.argv:
+    fit()
