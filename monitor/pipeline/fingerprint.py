@@ -12,15 +12,18 @@ No I/O, no database. Three kinds of feature, one per question the story stage as
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 import re
 import unicodedata
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import snowballstemmer  # type: ignore[import-untyped]
+import wordfreq
 from datasketch import MinHash
 
 NUM_PERM = 128
@@ -82,6 +85,10 @@ class Fingerprint:
     entities: dict[str, float]
     title_terms: tuple[str, ...]
     headline_only: bool
+    # How likely an everyday English text of news length is to contain each term or name (keyed
+    # like the store's statistics, "t:…"/"e:…"): the prior that keeps IDF sensible before the
+    # store has seen enough articles of its own.
+    priors: dict[str, float] = field(default_factory=dict)
 
 
 def fold(text: str) -> str:
@@ -103,6 +110,15 @@ def stem(word: str) -> str:
             _STEMS.clear()
         found = _STEMS[word] = str(_STEMMER.stemWord(word)) or word
     return found
+
+
+DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
+
+
+@functools.lru_cache(maxsize=200_000)
+def prior(word: str) -> float:
+    """The chance that a news-length English text contains `word` (wordfreq's frequencies)."""
+    return min(0.9, 1.0 - math.exp(-DOC_WORDS * wordfreq.word_frequency(word, "en")))
 
 
 def content_terms(folded_words: list[str]) -> list[str]:
@@ -157,27 +173,46 @@ def named(text: str, *, title: bool = False) -> Counter[str]:
     """
     found: Counter[str] = Counter()
     starts: Counter[str] = Counter()
+    previous: tuple[int, str] | None = None  # (end, folded word) of the last name
     for m in _NAMED.finditer(text):
         word = m.group(0)
         if word[0].isdigit():
             number = word.replace(",", "").rstrip(".")
             if len(number) > 1 and number.strip("0."):  # "7" and "000" say little
                 found[number] += 1
+            previous = None
             continue
         if word.endswith(("'s", "’s")):
             word = word[:-2]
-        key = fold(word).strip("'’-")
-        if not key or key in STOP_WORDS or key in NOT_NAMES:
+        folded = fold(word).strip("'’-")
+        if not folded or folded in STOP_WORDS or folded in NOT_NAMES:
+            previous = None
             continue
         at_start = m.start() == 0 or _SENTENCE_END.search(text, max(0, m.start() - 4), m.start())
-        if at_start and not title:
-            starts[key] += 1
-        else:
-            found[key] += 1
+        counts = starts if at_start and not title else found
+        counts[skeleton(folded)] += 1
+        _SPELLINGS.setdefault(skeleton(folded), folded)
+        if previous is not None and m.start() - previous[0] == 1 and text[previous[0]] in " -":
+            # "Tal Afar" is also "Talafar"/"Telafar"
+            found[skeleton(previous[1] + folded)] += 1
+        previous = (m.end(), folded)
     for key, n in starts.items():
         if key in found:
             found[key] += n
     return found
+
+
+# A spelling seen for each skeleton, for its prior (bounded: cleared when large).
+_SPELLINGS: dict[str, str] = {}
+_VOWELS = str.maketrans("", "", "aeiouyh'’-")
+_DOUBLES = re.compile(r"(.)\1+")
+
+
+def skeleton(name: str) -> str:
+    """A key that survives transliteration: consonants only, doubled letters once ("Telafar",
+    "Tal Afar" → "tlfr"; "Fallujah", "Falluja" → "flj"). Short names stay as they are."""
+    consonants = _DOUBLES.sub(r"\1", name.translate(_VOWELS))
+    return consonants if len(consonants) >= 3 else name
 
 
 def entities(title: str, text: str) -> dict[str, float]:
@@ -214,12 +249,22 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         terms[t] = terms.get(t, 0.0) + 1.0
     shingled = text_words if len(text_words) >= HEADLINE_WORDS else title_words + text_words
     values = signature(shingled) if shingled else None
+    if len(_SPELLINGS) > 200_000:
+        _SPELLINGS.clear()
+    names = entities(title, text)
+    priors: dict[str, float] = {}
+    for w in {*title_words, *text_words[: LEAD_WORDS * 2]}:
+        key = "t:" + stem(w)
+        priors[key] = max(priors.get(key, 0.0), prior(w))
+    for key in names:
+        priors["e:" + key] = prior(_SPELLINGS.get(key, key))
     return Fingerprint(
         text_hash=text_hash(title, text),
         signature=values.tobytes() if values is not None else b"",
         bands=band_keys(values) if values is not None else (),
         terms=terms,
-        entities=entities(title, text),
+        entities=names,
         title_terms=tuple(dict.fromkeys(title_terms)),
         headline_only=len(text_words) < HEADLINE_WORDS,
+        priors=priors,
     )
