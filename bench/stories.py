@@ -14,9 +14,11 @@ candidate lookups, the join-or-open decision and every state write, into a SQLit
 
 Figures: B-cubed precision/recall/F1 and pairwise F1 against the gold clusters; on ECB+ the
 hard-negative merge rate (pairs of articles from the two events of one topic put in one story);
-the same for a baseline (same canonical URL or same title). Speed: the window is filled with
-10,000 and then 100,000 synthetic stories (written straight into the tables), then both corpora
-are streamed again, on one core; articles/s should not fall as the window grows.
+the same for a baseline (same canonical URL or same title). Speed: a store holding no other
+stories, then 10,000, then 100,000 synthetic stories in the window (written straight into the
+tables), each takes both corpora as one stream (7,348 articles), on one core; articles/s should
+not fall as the window grows. Fingerprints are counted in the time (extraction and matching are
+not: bench/rules.py and bench/poll.py measure those).
 
 `--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
 text, the first half of UCI by time for headline-only items) and prints them.
@@ -35,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,7 +163,7 @@ def fresh_store(folder: Path, name: str) -> Store:
 
 
 def bcubed(
-    pred: dict[str, object], gold: dict[str, str], ids: Iterable[str]
+    pred: Mapping[str, object], gold: dict[str, str], ids: Iterable[str]
 ) -> tuple[float, float, float]:
     """B-cubed precision, recall and F1 over `ids`, against whole predicted and gold clusters."""
     by_pred: dict[object, set[str]] = defaultdict(set)
@@ -179,22 +181,24 @@ def bcubed(
     return p, r, 2 * p * r / (p + r) if p + r else 0.0
 
 
-def pairwise(pred: dict[str, object], gold: dict[str, str], ids: Iterable[str]) -> float:
-    """Pairwise F1 over the pairs of `ids`."""
+def pairwise(pred: Mapping[str, object], gold: dict[str, str], ids: Iterable[str]) -> float:
+    """Pairwise F1 over the pairs of `ids` (counted by cluster sizes, not pair by pair)."""
+    from collections import Counter
+
     ids = list(ids)
-    tp = fp = fn = 0
-    for n, a in enumerate(ids):
-        for b in ids[n + 1 :]:
-            same_pred, same_gold = pred[a] == pred[b], gold[a] == gold[b]
-            tp += same_pred and same_gold
-            fp += same_pred and not same_gold
-            fn += same_gold and not same_pred
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
+
+    def pairs(counts: Counter[object]) -> int:
+        return sum(n * (n - 1) // 2 for n in counts.values())
+
+    both = pairs(Counter((pred[i], gold[i]) for i in ids))
+    predicted = pairs(Counter(pred[i] for i in ids))
+    true = pairs(Counter(gold[i] for i in ids))
+    p = both / predicted if predicted else 1.0
+    r = both / true if true else 1.0
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def hard_negative_merges(pred: dict[str, object], docs: Sequence[Doc]) -> float:
+def hard_negative_merges(pred: Mapping[str, object], docs: Sequence[Doc]) -> float:
     """Of the pairs of articles from the two different events of one ECB+ topic, the share
     put in one story."""
     merged = total = 0
@@ -232,24 +236,35 @@ def baseline(docs: Sequence[Doc]) -> dict[str, object]:
 # -- a window full of other stories ---------------------------------------------------------
 
 
-def fill(store: Store, n: int, vocabulary: Sequence[Doc], rng: random.Random) -> None:
-    """Write `n` synthetic stories active in the last 70 hours straight into the tables, one
-    article each, with terms and names drawn from the corpora by frequency (so lookups meet
-    them as they would meet real stories) and random MinHash bands."""
-    from monitor.pipeline import stories as algo
-    from monitor.storage import stories as story_store
-    from monitor.storage.tables import article, article_band, story, story_key, term_stat
-
+def vocabulary(docs: Sequence[Doc]) -> tuple[list[str], list[int], list[str], list[int]]:
+    """Terms and names of the corpora with their document counts, to draw fillers from."""
     terms: dict[str, int] = defaultdict(int)
     names: dict[str, int] = defaultdict(int)
-    for d in vocabulary:
+    for d in docs:
         fp = fingerprint(d.title, d.text)
         for t in fp.terms:
             terms[t] += 1
         for e in fp.entities:
             names[e] += 1
-    term_list, term_weights = list(terms), list(terms.values())
-    name_list, name_weights = list(names), list(names.values())
+    return list(terms), list(terms.values()), list(names), list(names.values())
+
+
+def fill(
+    store: Store,
+    n: int,
+    vocab: tuple[list[str], list[int], list[str], list[int]],
+    rng: random.Random,
+) -> None:
+    """Write `n` synthetic stories active in the last 70 hours straight into the tables, one
+    article each, with terms and names drawn from the corpora by frequency (so lookups meet
+    them as they would meet real stories) and random MinHash bands."""
+    from monitor.pipeline import stories as algo
+    from monitor.storage import stories as story_store
+    from monitor.storage.tables import article, article_band, story, story_key
+
+    if n == 0:
+        return
+    term_list, term_weights, name_list, name_weights = vocab
     df: dict[int, int] = defaultdict(int)
     with store.write() as conn:
         first = (
@@ -283,7 +298,13 @@ def fill(store: Store, n: int, vocabulary: Sequence[Doc], rng: random.Random) ->
                 content = {t: rng.uniform(1, 3) for t in rng.choices(term_list, term_weights, k=30)}
                 entities = {e: rng.uniform(1, 3) for e in rng.choices(name_list, name_weights, k=8)}
                 title = dict(list(content.items())[:6])
-                vec = algo.Vectors(_unit(content), _unit(entities), _unit(title), False)
+                ranked = sorted(
+                    [(w, "e:" + k) for k, w in entities.items()]
+                    + [(w, "t:" + k) for k, w in content.items()],
+                    reverse=True,
+                )
+                lookup = tuple(k for _, k in ranked[: algo.INDEX_KEYS])
+                vec = algo.Vectors(_unit(content), _unit(entities), _unit(title), False, lookup)
                 sid, aid = first + i, first_article + i
                 stories.append(
                     {
@@ -386,13 +407,13 @@ class Memory:
             if near:
                 sid = max(near)[1]
             else:
-                sid, _ = self.algo.decide(vec, self.candidates(vec), self.weights)  # type: ignore[arg-type]
+                sid, _ = self.algo.decide(vec, self.candidates(vec), self.weights)
         return self.join(sid, fp, vec)
 
     def join(self, sid: int | None, fp, vec) -> int:  # type: ignore[no-untyped-def]
         if sid is None:
             sid = len(self.profiles)
-        self.profiles[sid] = self.algo.merge(self.profiles.get(sid), vec)  # type: ignore[arg-type]
+        self.profiles[sid] = self.algo.merge(self.profiles.get(sid), vec)
         for k in vec.index_keys():
             if sid in self.keys[k]:
                 self.keys[k].remove(sid)
@@ -416,7 +437,7 @@ def oracle_examples(docs: Sequence[Doc]) -> tuple[list[tuple[float, ...]], list[
         if d.gold in gold_story:
             candidates[gold_story[d.gold]] = memory.profiles[gold_story[d.gold]]
         for sid, profile in candidates.items():
-            x.append(memory.algo.features(vec, profile))  # type: ignore[arg-type]
+            x.append(memory.algo.features(vec, profile))
             y.append(1.0 if gold_story.get(d.gold) == sid else 0.0)
         gold_story[d.gold] = memory.join(gold_story.get(d.gold), fp, vec)
     return x, y
@@ -447,9 +468,8 @@ def fit() -> None:
             memory = Memory(w)
             pred = {d.id: memory.add(d) for d in docs}
             f1s.append(bcubed(pred, {d.id: d.gold for d in docs}, pred)[2])
-        print(
-            f"  intercept {w[0]:+.2f}: train B-cubed F1 {sum(f1s) / len(f1s):.3f} {[round(f, 3) for f in f1s]}"
-        )
+        mean = sum(f1s) / len(f1s)
+        print(f"  intercept {w[0]:+.2f}: train B-cubed F1 {mean:.3f} {[round(f, 3) for f in f1s]}")
     if "--headlines" not in sys.argv:
         return
     headlines = uci()
@@ -464,5 +484,103 @@ def fit() -> None:
         print(f"  intercept {w[0]:+.2f}: first-half B-cubed F1 {f1:.3f}")
 
 
-if __name__ == "__main__" and "--fit" in sys.argv:
-    fit()
+# -- the run --------------------------------------------------------------------------------
+
+
+def scores(
+    pred: Mapping[str, object], docs: Sequence[Doc], ids: Iterable[str] | None = None
+) -> str:
+    gold = {d.id: d.gold for d in docs}
+    chosen = list(ids) if ids is not None else [d.id for d in docs]
+    p, r, f1 = bcubed(dict(pred), gold, chosen)
+    pw = pairwise(dict(pred), gold, chosen)
+    return f"{p:>6.3f} {r:>6.3f} {f1:>6.3f} {pw:>9.3f}"
+
+
+def main() -> None:
+    if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
+    ecb_docs, uci_docs = ecb(SEED), uci()
+    test_ids = [d.id for d in ecb_docs if d.topic >= 36]
+    print(f"ECB+ order: random.Random({SEED}).shuffle; UCI in timestamp order; window 72h")
+    print(f"{'run':<34} {'P':>6} {'R':>6} {'F1':>6} {'pair F1':>9} {'hard-neg':>9} {'art/s':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        figures: dict[str, float] = {}
+        store = fresh_store(folder, "ecb")
+        ecb_pred, seconds = stream(store, ecb_docs)
+        store.close()
+        hard = hard_negative_merges(ecb_pred, ecb_docs)
+        rate = len(ecb_docs) / seconds
+        row = scores(ecb_pred, ecb_docs)
+        print(f"{'monitor  ECB+ all topics':<34} {row} {hard:>9.3f} {rate:>7.0f}")
+        print(f"{'monitor  ECB+ topics 36-45':<34} {scores(ecb_pred, ecb_docs, test_ids)}")
+        base = baseline(ecb_docs)
+        base_hard = hard_negative_merges(base, ecb_docs)
+        print(f"{'baseline ECB+ all topics':<34} {scores(base, ecb_docs)} {base_hard:>9.3f}")
+        print(f"{'baseline ECB+ topics 36-45':<34} {scores(base, ecb_docs, test_ids)}")
+        gold = {d.id: d.gold for d in ecb_docs}
+        figures["ecb_test_f1"] = bcubed(dict(ecb_pred), gold, test_ids)[2]
+        figures["ecb_all_f1"] = bcubed(dict(ecb_pred), gold, gold)[2]
+        figures["ecb_hard_neg_merge"] = hard
+        figures["baseline_ecb_test_f1"] = bcubed(base, gold, test_ids)[2]
+
+        store = fresh_store(folder, "uci")
+        uci_pred, seconds = stream(store, uci_docs)
+        store.close()
+        row = scores(uci_pred, uci_docs)
+        print(f"{'monitor  UCI headlines':<34} {row} {'':>9} {len(uci_docs) / seconds:>7.0f}")
+        base = baseline(uci_docs)
+        print(f"{'baseline UCI headlines':<34} {scores(base, uci_docs)}")
+        gold = {d.id: d.gold for d in uci_docs}
+        figures["uci_f1"] = bcubed(dict(uci_pred), gold, gold)[2]
+        figures["baseline_uci_f1"] = bcubed(base, gold, gold)[2]
+
+        copied = copies(ecb_docs)
+        originals = {c.id.removeprefix("copy-") for c in copied}
+        mixed = [d for d in ecb_docs if d.id in originals]
+        stream_docs = [
+            x for d in mixed for x in (d, next(c for c in copied if c.id == "copy-" + d.id))
+        ]
+        store = fresh_store(folder, "copies")
+        pred, _ = stream(store, stream_docs)
+        store.close()
+        joined = sum(pred[c.id] == pred[c.id.removeprefix("copy-")] for c in copied)
+        print(f"near-duplicate copies joined to their original: {joined}/{len(copied)}")
+
+        print(f"\n{'stories in the window':<24} {'articles/s':>10} {'ms/article':>10}")
+        vocab = vocabulary([*ecb_docs, *uci_docs])
+        timed = [
+            Doc(d.id, d.title, d.text, d.url, d.gold, d.topic, T0 + timedelta(milliseconds=10 * i))
+            for i, d in enumerate([*ecb_docs, *uci_docs])
+        ]
+        for size in (0, 10_000, 100_000):
+            store = fresh_store(folder, f"window{size}")
+            fill(store, size, vocab, random.Random(size))
+            _, seconds = stream(store, timed, feed="timed")
+            store.close()
+            rate = len(timed) / seconds
+            print(f"{size:<24,} {rate:>10.0f} {1000 / rate:>10.2f}")
+            figures["articles_per_s"] = rate
+    print(
+        " ".join(
+            f"{k}={figures[k]:.3f}" if k != "articles_per_s" else f"{k}={figures[k]:.0f}"
+            for k in (
+                "ecb_test_f1",
+                "ecb_all_f1",
+                "ecb_hard_neg_merge",
+                "uci_f1",
+                "baseline_ecb_test_f1",
+                "baseline_uci_f1",
+                "articles_per_s",
+            )
+        )
+    )
+
+
+if __name__ == "__main__":
+    if "--fit" in sys.argv:
+        fit()
+    else:
+        main()

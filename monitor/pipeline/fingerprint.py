@@ -43,6 +43,7 @@ _STEMMER = snowballstemmer.stemmer("english")
 _STEMS: dict[str, str] = {}
 
 _WORD = re.compile(r"[^\W_]+")
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
 _NAMED = re.compile(r"[A-Z][\w'’\-]*|\d[\d,.]*\d|\d")
 _SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
@@ -95,8 +96,7 @@ def fold(text: str) -> str:
     """Lower case without accents: "Fallūja" and "FALLUJA" are one word."""
     if text.isascii():
         return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text).casefold()
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text).casefold())
 
 
 def words(text: str) -> list[str]:
@@ -164,8 +164,14 @@ def jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4"))) / NUM_PERM
 
 
-def named(text: str, *, title: bool = False) -> Counter[str]:
-    """Names, places and numbers in `text`, folded, with their counts.
+def named(text: str, *, title: bool = False, lead: int = 0) -> Counter[str]:
+    """Names, places and numbers in `text`, folded, with their counts (see `_named`)."""
+    return _named(text, title=title, lead=lead)[0]
+
+
+def _named(text: str, *, title: bool = False, lead: int = 0) -> tuple[Counter[str], Counter[str]]:
+    """Names, places and numbers in `text`, folded, with their counts; and the same for those
+    that start within the first `lead` characters.
 
     A capitalised word at the start of a sentence is counted only when the same word also appears
     capitalised mid-sentence ("Troops" starts a sentence; "Mosul" is a name wherever it is). In a
@@ -173,6 +179,7 @@ def named(text: str, *, title: bool = False) -> Counter[str]:
     """
     found: Counter[str] = Counter()
     starts: Counter[str] = Counter()
+    early: Counter[str] = Counter()
     previous: tuple[int, str] | None = None  # (end, folded word) of the last name
     for m in _NAMED.finditer(text):
         word = m.group(0)
@@ -180,6 +187,8 @@ def named(text: str, *, title: bool = False) -> Counter[str]:
             number = word.replace(",", "").rstrip(".")
             if len(number) > 1 and number.strip("0."):  # "7" and "000" say little
                 found[number] += 1
+                if m.start() < lead:
+                    early[number] += 1
             previous = None
             continue
         if word.endswith(("'s", "’s")):
@@ -190,8 +199,11 @@ def named(text: str, *, title: bool = False) -> Counter[str]:
             continue
         at_start = m.start() == 0 or _SENTENCE_END.search(text, max(0, m.start() - 4), m.start())
         counts = starts if at_start and not title else found
-        counts[skeleton(folded)] += 1
-        _SPELLINGS.setdefault(skeleton(folded), folded)
+        key = skeleton(folded)
+        counts[key] += 1
+        if m.start() < lead:
+            early[key] += 1
+        _SPELLINGS.setdefault(key, folded)
         if previous is not None and m.start() - previous[0] == 1 and text[previous[0]] in " -":
             # "Tal Afar" is also "Talafar"/"Telafar"
             found[skeleton(previous[1] + folded)] += 1
@@ -199,7 +211,7 @@ def named(text: str, *, title: bool = False) -> Counter[str]:
     for key, n in starts.items():
         if key in found:
             found[key] += n
-    return found
+    return found, Counter({k: n for k, n in early.items() if k in found})
 
 
 # A spelling seen for each skeleton, for its prior (bounded: cleared when large).
@@ -208,6 +220,7 @@ _VOWELS = str.maketrans("", "", "aeiouyh'’-")
 _DOUBLES = re.compile(r"(.)\1+")
 
 
+@functools.lru_cache(maxsize=100_000)
 def skeleton(name: str) -> str:
     """A key that survives transliteration: consonants only, doubled letters once ("Telafar",
     "Tal Afar" → "tlfr"; "Fallujah", "Falluja" → "flj"). Short names stay as they are."""
@@ -217,8 +230,9 @@ def skeleton(name: str) -> str:
 
 def entities(title: str, text: str) -> dict[str, float]:
     """Named things with their salience: a mention in the title or the lead counts extra."""
-    weights: dict[str, float] = {k: float(n) for k, n in named(text).items()}
-    for key, n in named(text[:LEAD_CHARS]).items():
+    whole, lead = _named(text, lead=LEAD_CHARS)
+    weights: dict[str, float] = {k: float(n) for k, n in whole.items()}
+    for key, n in lead.items():
         weights[key] = weights.get(key, 0.0) + ENTITY_LEAD * n
     in_title = named(title, title=True)
     if weights and _title_case(title):

@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import courlan
@@ -127,6 +127,15 @@ class Profile:
     content: dict[str, float]
     entities: dict[str, float]
     title: dict[str, float]
+    # Lengths of the three centroids, computed once (every candidate is scored against them).
+    norms: tuple[float, float, float] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        norms = tuple(math.sqrt(sum(x * x for x in v.values())) for v in self.vectors())
+        object.__setattr__(self, "norms", norms)
+
+    def vectors(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+        return self.content, self.entities, self.title
 
     def to_json(self) -> str:
         return json.dumps(
@@ -196,9 +205,9 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
     numbers = any(k[0].isdigit() and k in story.entities for k in vec.entities)
     shared = sum(1 for k in vec.entities if k in story.entities)
     return (
-        _cosine(vec.content, story.content),
-        _cosine(vec.entities, story.entities),
-        _cosine(vec.title, story.title),
+        _cosine(vec.content, story.content, story.norms[0]),
+        _cosine(vec.entities, story.entities, story.norms[1]),
+        _cosine(vec.title, story.title, story.norms[2]),
         math.log(max(story.count, 1)),
         missing,
         absent,
@@ -264,11 +273,11 @@ def _unit(v: dict[str, float]) -> dict[str, float]:
     return {k: x / norm for k, x in v.items()} if norm else {}
 
 
-def _cosine(unit: Mapping[str, float], centroid: Mapping[str, float]) -> float:
-    if not unit or not centroid:
+def _cosine(unit: Mapping[str, float], centroid: Mapping[str, float], norm: float) -> float:
+    if not unit or not norm:
         return 0.0
-    norm = math.sqrt(sum(x * x for x in centroid.values()))
-    return sum(x * centroid.get(k, 0.0) for k, x in unit.items()) / norm
+    get = centroid.get
+    return sum(x * get(k, 0.0) for k, x in unit.items()) / norm
 
 
 def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:

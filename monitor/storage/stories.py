@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +27,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, jaccard
-from monitor.storage.tables import article, article_band, story, story_key, term_stat
+from monitor.storage import Store
+from monitor.storage.tables import (
+    UTCDateTime,
+    article,
+    article_band,
+    story,
+    story_key,
+    term_stat,
+)
 
 DOCUMENTS = 0  # term_stat key that counts documents
 PER_KEY = 25  # stories read per lookup key (the most recently active ones)
@@ -46,6 +55,7 @@ class Placement:
     same_as: int | None = None
 
 
+@functools.lru_cache(maxsize=200_000)
 def key_of(name: str) -> int:
     """A stable signed 64-bit key for a term or name ("t:…", "e:…")."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
@@ -142,13 +152,14 @@ def place(
     vec = algo.vectors(fp, n_docs, df)
     joined: int | None = None
     reason, score = "new", None
+    profiles: dict[int, algo.Profile] = {}
     copy = _near_duplicate(conn, fp, since)
     if copy is not None:
         joined, score, reason = copy[0], copy[1], "near-duplicate"
     else:
         profiles = _candidate_profiles(conn, vec, since)
         choice, best = algo.decide(vec, profiles)
-        if profiles:
+        if profiles and math.isfinite(best):
             score = best
         if choice is not None:
             joined, reason = choice, "rewrite"
@@ -164,8 +175,10 @@ def place(
         }
         joined = int(conn.execute(_OPEN, row).scalar_one())
     else:
-        current = conn.scalar(sa.select(story.c.profile).where(story.c.id == joined))
-        old = algo.Profile.from_json(current) if current else None
+        old = profiles.get(joined)
+        if old is None:
+            current = conn.scalar(sa.select(story.c.profile).where(story.c.id == joined))
+            old = algo.Profile.from_json(current) if current else None
         profile = algo.merge(old, vec)
         conn.execute(
             _JOIN_WITH_PROFILE, {"story": joined, "now": now, "profile": profile.to_json()}
@@ -177,9 +190,15 @@ def place(
 
 def index(conn: sa.Connection, article_id: int, fp: Fingerprint, now: datetime) -> None:
     """File a stored article under its LSH band keys, so later copies find it."""
-    rows = [{"key": k, "article_id": article_id, "seen_at": now} for k in sorted(set(fp.bands))]
+    seen = _db_time(conn, now)
+    rows = [(k, article_id, seen) for k in sorted(set(fp.bands))]
     if rows:
-        conn.execute(_statements(conn.dialect.name).bands, rows)
+        _many(
+            conn,
+            "INSERT INTO article_band (key, article_id, seen_at) VALUES ({0}, {0}, {0}) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
 
 
 def _near_duplicate(
@@ -227,17 +246,41 @@ def _count_documents(conn: sa.Connection, names: Iterable[str]) -> None:
     """Add one document, containing `names`, to the term statistics."""
     counts = Counter({DOCUMENTS: 1})
     counts.update(key_of(n) for n in names)
-    rows = [{"key": k, "df": n} for k, n in sorted(counts.items())]
-    conn.execute(_statements(conn.dialect.name).count, rows)
+    _many(
+        conn,
+        "INSERT INTO term_stat (key, df) VALUES ({0}, {0}) "
+        "ON CONFLICT (key) DO UPDATE SET df = term_stat.df + excluded.df",
+        sorted(counts.items()),
+    )
 
 
 def _upsert_keys(conn: sa.Connection, story_id: int, names: Sequence[str], now: datetime) -> None:
-    rows = [
-        {"key": key, "story_id": story_id, "seen_at": now}
-        for key in sorted({key_of(n) for n in names})
-    ]
+    seen = _db_time(conn, now)
+    rows = [(key, story_id, seen) for key in sorted({key_of(n) for n in names})]
     if rows:
-        conn.execute(_statements(conn.dialect.name).keys, rows)
+        _many(
+            conn,
+            "INSERT INTO story_key (key, story_id, seen_at) VALUES ({0}, {0}, {0}) "
+            "ON CONFLICT (key, story_id) DO UPDATE SET seen_at = excluded.seen_at",
+            rows,
+        )
+
+
+def _many(conn: sa.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """executemany through the DB-API: these run dozens of rows per article, and building
+    SQLAlchemy parameters for each costs more than the database's work. `{0}` is the marker."""
+    conn.exec_driver_sql(sql.format("%s" if conn.dialect.name == "postgresql" else "?"), rows)
+
+
+def _db_time(conn: sa.Connection, when: datetime) -> object:
+    """`when` as the store's date-time type writes it on this database."""
+    process = _time_processor(conn.dialect)
+    return process(when) if process else when
+
+
+@functools.cache
+def _time_processor(dialect: sa.Dialect) -> Callable[[datetime], object] | None:
+    return UTCDateTime().bind_processor(dialect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,3 +306,79 @@ def _statements(dialect: str) -> _Upserts:
         ),
         bands=module.insert(article_band).on_conflict_do_nothing(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoryArticle:
+    id: int
+    source: str
+    title: str
+    url: str
+    reason: str
+    score: float | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """A story as `monitor stories` shows it: its articles in the order they were stored, and
+    how many alerts it has queued."""
+
+    id: int
+    title: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    articles: tuple[StoryArticle, ...]
+    alerts: int
+
+
+def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[StoryView]:
+    """The most recently active stories, newest first, with their articles."""
+    from monitor.storage.tables import alert
+
+    with store.read() as conn:
+        heads = conn.execute(
+            sa.select(story.c.id, story.c.title, story.c.first_seen_at, story.c.last_seen_at)
+            .where(story.c.article_count >= min_articles)
+            .order_by(story.c.last_seen_at.desc(), story.c.id.desc())
+            .limit(limit)
+        ).all()
+        ids = [h.id for h in heads]
+        members: dict[int, list[StoryArticle]] = {i: [] for i in ids}
+        for r in conn.execute(
+            sa.select(
+                article.c.story_id,
+                article.c.id,
+                article.c.source,
+                article.c.title,
+                article.c.url,
+                article.c.story_reason,
+                article.c.story_score,
+                article.c.fetched_at,
+            )
+            .where(article.c.story_id.in_(ids))
+            .order_by(article.c.id)
+        ):
+            members[r.story_id].append(
+                StoryArticle(
+                    r.id, r.source, r.title, r.url, r.story_reason, r.story_score, r.fetched_at
+                )
+            )
+        alerts: dict[int, int] = dict(
+            conn.execute(
+                sa.select(alert.c.story_id, sa.func.count())
+                .where(alert.c.story_id.in_(ids))
+                .group_by(alert.c.story_id)
+            ).all()
+        )
+    return [
+        StoryView(
+            h.id,
+            h.title,
+            h.first_seen_at,
+            h.last_seen_at,
+            tuple(members[h.id]),
+            int(alerts.get(h.id, 0)),
+        )
+        for h in heads
+    ]
