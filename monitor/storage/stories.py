@@ -84,9 +84,6 @@ _BANDS = (
 _STATS = sa.select(term_stat.c.key, term_stat.c.df).where(
     term_stat.c.key.in_(sa.bindparam("keys", expanding=True))
 )
-_PROFILES = sa.select(story.c.id, story.c.profile).where(
-    story.c.id.in_(sa.bindparam("ids", expanding=True))
-)
 _OPEN = story.insert().returning(story.c.id)
 _LATER = sa.case(
     (story.c.last_seen_at < sa.bindparam("now"), sa.bindparam("now")),
@@ -110,17 +107,20 @@ def _per_key(slot: int) -> sa.Select[tuple[int]]:
     )
 
 
-def _candidates_statement() -> sa.Select[tuple[int, int]]:
-    # One statement: for each key the PER_KEY stories most recently active under it, counted.
+def _candidates_statement() -> sa.Select[tuple[int, str]]:
+    # One statement: for each key the PER_KEY stories most recently active under it; the
+    # CANDIDATES stories found under the most keys, with their profiles.
     hits = sa.union_all(
         *(_per_key(i).subquery().select() for i in range(algo.INDEX_KEYS))
     ).subquery()
-    return (
-        sa.select(hits.c.story_id, sa.func.count().label("n"))
+    best = (
+        sa.select(hits.c.story_id)
         .group_by(hits.c.story_id)
         .order_by(sa.func.count().desc(), hits.c.story_id.desc())
         .limit(CANDIDATES)
+        .subquery()
     )
+    return sa.select(story.c.id, story.c.profile).join(best, best.c.story_id == story.c.id)
 
 
 _CANDIDATES = _candidates_statement()
@@ -224,12 +224,9 @@ def _candidate_profiles(
     params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
     params.update({f"k{i}": 0 for i in range(len(keys), algo.INDEX_KEYS)})  # 0 is never a key
     params["since"] = since
-    ids = [int(r.story_id) for r in conn.execute(_CANDIDATES, params)]
-    if not ids:
-        return {}
     return {
         int(r.id): algo.Profile.from_json(r.profile)
-        for r in conn.execute(_PROFILES, {"ids": ids})
+        for r in conn.execute(_CANDIDATES, params)
         if r.profile
     }
 
