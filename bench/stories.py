@@ -389,11 +389,13 @@ class Memory:
         return fp, self.algo.vectors(fp, self.n, self.df)
 
     def candidates(self, vec) -> dict[int, object]:  # type: ignore[no-untyped-def]
+        from monitor.storage.stories import CANDIDATES, PER_KEY
+
         counts: dict[int, int] = defaultdict(int)
         for k in vec.index_keys():
-            for sid in self.keys[k][-25:]:
+            for sid in self.keys[k][-PER_KEY:]:
                 counts[sid] += 1
-        best = sorted(counts, key=lambda s: (-counts[s], -s))[:20]
+        best = sorted(counts, key=lambda s: (-counts[s], -s))[:CANDIDATES]
         return {s: self.profiles[s] for s in best}
 
     def add(self, d: Doc) -> int:

@@ -107,12 +107,15 @@ class Vectors:
     entities: dict[str, float]
     title: dict[str, float]
     headline_only: bool
-
     keys: tuple[str, ...] = ()
+    strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
 
     @property
     def top_entity(self) -> str | None:
-        return _top(self.entities)
+        return self.strongest[0] if self.strongest else None
 
     def index_keys(self) -> list[str]:
         """The terms ("t:…") and names ("e:…") by which candidate stories are looked up."""
@@ -127,12 +130,14 @@ class Profile:
     content: dict[str, float]
     entities: dict[str, float]
     title: dict[str, float]
-    # Lengths of the three centroids, computed once (every candidate is scored against them).
+    # Computed once: lengths of the three centroids and the strongest names.
     norms: tuple[float, float, float] = field(init=False, compare=False, repr=False)
+    strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         norms = tuple(math.sqrt(sum(x * x for x in v.values())) for v in self.vectors())
         object.__setattr__(self, "norms", norms)
+        object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
 
     def vectors(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         return self.content, self.entities, self.title
@@ -195,15 +200,14 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
     """What the score weighs (see `WEIGHTS`): how alike the words, the named things and the
     titles are, how big the story is, and whether the main named things of each side are
     missing from the other (two fires in two towns share every word but the town)."""
-    top = vec.top_entity
-    story_top = _top(story.entities)
-    missing = 1.0 if top is not None and top not in story.entities else 0.0
-    absent = 1.0 if story_top is not None and story_top not in vec.entities else 0.0
-    mine, theirs = _strongest(vec.entities, TOP_NAMES), _strongest(story.entities, TOP_NAMES)
+    mine, theirs = vec.strongest, story.strongest
+    missing = 1.0 if mine and mine[0] not in story.entities else 0.0
+    absent = 1.0 if theirs and theirs[0] not in vec.entities else 0.0
     covered = _share(mine, vec.entities, story.entities)
     covering = _share(theirs, story.entities, vec.entities)
-    numbers = any(k[0].isdigit() and k in story.entities for k in vec.entities)
-    shared = sum(1 for k in vec.entities if k in story.entities)
+    common = vec.entities.keys() & story.entities.keys()
+    numbers = any(k[0].isdigit() for k in common)
+    shared = len(common)
     return (
         _cosine(vec.content, story.content, story.norms[0]),
         _cosine(vec.entities, story.entities, story.norms[1]),
@@ -300,10 +304,6 @@ def _share(keys: Sequence[str], weights: Mapping[str, float], other: Mapping[str
     """The weighted share of `keys` (weighted by `weights`) that `other` also has."""
     total = sum(weights[k] for k in keys)
     return sum(weights[k] for k in keys if k in other) / total if total else 0.0
-
-
-def _top(v: Mapping[str, float]) -> str | None:
-    return min(v, key=lambda k: (-v[k], k)) if v else None
 
 
 def near_duplicate(similarity: float) -> bool:

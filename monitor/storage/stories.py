@@ -38,7 +38,7 @@ from monitor.storage.tables import (
 )
 
 DOCUMENTS = 0  # term_stat key that counts documents
-PER_KEY = 25  # stories read per lookup key (the most recently active ones)
+PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
