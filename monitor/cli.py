@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from monitor import __version__
 from monitor import config as config_mod
@@ -230,6 +231,54 @@ def cmd_test_channel(args: argparse.Namespace) -> int:
     return EXIT_FAILURE
 
 
+def cmd_stories(args: argparse.Namespace) -> int:
+    from monitor.storage import Store
+    from monitor.storage import stories as story_store
+
+    config = config_mod.load(args.config)
+    store = Store.open(config.database_url)
+    now = datetime.now(UTC)
+    views = story_store.recent(store, limit=args.limit, min_articles=args.min_articles)
+    if args.json:
+        print(json.dumps([_story_json(v) for v in views], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not views:
+        print("no stories yet; run `monitor once` or `monitor run`")
+        return EXIT_OK
+    for v in views:
+        n = len(v.articles)
+        print(
+            f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), "
+            f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: {v.title}"
+        )
+        for a in v.articles:
+            how = a.reason if a.score is None or a.reason == "new" else f"{a.reason} {a.score:.2f}"
+            print(f"    {a.source:<16} {how:<20} {a.title[:60]}")
+            print(f"    {'':<16} {'':<20} {a.url}")
+    return EXIT_OK
+
+
+def _story_json(v: Any) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "title": v.title,
+        "first_seen": v.first_seen_at.isoformat(),
+        "last_seen": v.last_seen_at.isoformat(),
+        "alerts": v.alerts,
+        "articles": [
+            {
+                "id": a.id,
+                "source": a.source,
+                "title": a.title,
+                "url": a.url,
+                "joined": a.reason,
+                "score": a.score,
+            }
+            for a in v.articles
+        ],
+    }
+
+
 def cmd_channels(args: argparse.Namespace) -> int:
     from monitor.channels import kinds
 
@@ -334,8 +383,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry")
     p.add_argument("--dead", action="store_true", help="with retry: every dead letter")
-    p.add_argument("--status", choices=["pending", "sent", "dead"], help="only this status")
+    p.add_argument(
+        "--status", choices=["pending", "sent", "dead", "digest"], help="only this status"
+    )
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p = command("stories", cmd_stories, "list recent stories with the articles that report them")
+    p.add_argument("--limit", type=int, default=20, help="at most this many stories (default 20)")
+    p.add_argument(
+        "--min-articles", type=int, default=1, metavar="N", help="only stories with N+ articles"
+    )
+    p.add_argument("--json", action="store_true", help="print the stories as JSON")
     p = command("places", cmd_places, "show the spellings a place name expands to", config=False)
     p.add_argument("name", help="a place name, e.g. 'Tal Afar'")
     p.add_argument("--add", action="append", metavar="SPELLING", help="a spelling to add")

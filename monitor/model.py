@@ -123,15 +123,21 @@ class RuleMatch:
     snippet: str = ""
 
 
+Updates = Literal["none", "digest", "every"]
+
+
 @dataclass(frozen=True, slots=True)
 class AlertSpec:
-    """An alert to queue for an article's story on one channel (decided by the match stage)."""
+    """An alert to queue for an article's story on one channel (decided by the match stage).
+    `updates` and `escalate` are the watchlist's wishes for later articles of the same story."""
 
     watchlist: str
     channel: str
     severity: Severity
     rules: tuple[str, ...]
     snippet: str
+    updates: Updates = "none"
+    escalate: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor.model import Severity
+from monitor.model import Severity, Updates
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -46,6 +46,15 @@ class WatchlistSettings(_Strict):
     )
     channels: list[str] = Field(min_length=1, description="names of channels in monitor.yaml")
     stem: bool = Field(default=False, description="match plural and singular forms of words")
+    updates: Updates = Field(
+        default="none",
+        description="later articles of a story already alerted: none (silence), digest (held "
+        "for the next digest) or every (an alert each)",
+    )
+    escalate: bool = Field(
+        default=True,
+        description="alert again when a later article of the story matches a higher severity",
+    )
     groups: dict[str, Group] = Field(default_factory=dict, description="named lists for @name")
     rules: list[RuleSettings] = Field(min_length=1)
 

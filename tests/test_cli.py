@@ -167,9 +167,26 @@ def test_demo_runs_offline_and_prints_alerts() -> None:
     done = run_monitor("demo", cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "Serving the sample news site at http://127.0.0.1:" in done.stdout
-    assert re.search(r"3 feeds, 17 articles read, \d+ alerts sent", done.stdout)
-    assert "[CRITICAL]" in done.stdout and "[HIGH]" in done.stdout
+    # 8 matching articles, 3 stories (monitor/demo/site/MANIFEST.md): one alert per story, each
+    # listing the other outlets that reported it.
+    assert "3 feeds, 17 articles read, 3 alerts sent" in done.stdout
+    alerts = done.stdout.split("\n\n")[1:-1]
+    assert len(alerts) == 3
+
+    def sources(alert: str) -> set[str]:
+        lines = alert.splitlines()
+        also = next((x for x in lines if "also reported by: " in x), "").split(": ", 1)[-1]
+        return {lines[1].split(" · ")[0].strip(), *filter(None, also.split(", "))}
+
+    by_story = sorted((sorted(sources(a)), a.splitlines()[0].split("]")[0]) for a in alerts)
+    assert by_story == [
+        (["local-1252", "region", "wire"], "[HIGH"),  # the Tal Afar offensive
+        (["local-1252", "region", "wire"], "[HIGH"),  # the advance on Falluja
+        (["region", "wire"], "[CRITICAL"),  # the mass grave near Mosul
+    ]
+    assert sum("Falluja" in a or "Saqlawiya" in a for a in alerts) == 1
     assert "Mosel" not in done.stdout and "graveyard" not in done.stdout.lower()
+    assert "market" not in done.stdout.lower()  # Mosul's market reopening is another story
 
 
 def test_readme_documents_every_command() -> None:

@@ -77,6 +77,25 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+# Unrelated events with no words in common, so each is surely its own story.
+TITLES = [
+    "Offensive on Falluja",
+    "Basra traders celebrate",
+    "Floods strand Erbil lorries",
+    "Kirkuk vote scheduled",
+    "Haditha sluices mended",
+    "Umm Qasr dockers walk out",
+]
+TEXTS = [
+    "Troops pressed an offensive toward Falluja at dawn as families fled west.",
+    "Merchants sang while lanterns lit Basra's covered souk for the first time since 2019.",
+    "Torrential rain washed away asphalt north of Erbil, stranding lorries overnight.",
+    "Kirkuk's electoral commission announced ballots would be cast on 14 March.",
+    "Welders mended rusted sluice gates at Haditha on the Euphrates this morning.",
+    "Stevedores at Umm Qasr downed tools over unpaid wages, halting grain unloading.",
+]
+
+
 def queue(store: Store, channel: str, severities: list[Severity]) -> list[int]:
     """One story per severity, each alerting on `channel`; returns the alert ids."""
     feed_store.sync(store, [feed_store.FeedSpec("wire", "https://e.org/wire.xml", 600)], NOW)
@@ -90,9 +109,12 @@ def queue(store: Store, channel: str, severities: list[Severity]) -> list[int]:
             feed_id=fid,
             guid=url,
             item=Article(
-                url=url, canonical_url=url, title=f"Story {i}", text="Offensive.", source="wire"
+                url=url,
+                canonical_url=url,
+                title=TITLES[i % len(TITLES)] + f" ({i})",
+                text=TEXTS[i % len(TEXTS)] + f" Report {i}.",
+                source="wire",
             ),
-            text_hash=url,
             matches=[RuleMatch("w", "offensive", severity)],
             alerts=[AlertSpec("w", channel, severity, ("offensive",), "Offensive.")],
             now=NOW,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -143,3 +144,41 @@ def test_join_shortcut_is_feedparsers_urljoin(scheme: str, rest: str, base: str)
     """`join` returns plain absolute URLs without calling urllib: only where urllib would too."""
     href = scheme + rest
     assert join(base, href) == _urljoin(base, href)
+
+
+def _rss_item(title: str, body: str, comments: int) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:slash="http://purl.org/rss/1.0/modules/slash/"><channel><title>T</title>'
+        f"<item><guid>g1</guid><title>{title}</title><link>https://e.org/1</link>"
+        f"<description>{body}</description><slash:comments>{comments}</slash:comments>"
+        "<pubDate>Mon, 23 Nov 2026 10:00:00 GMT</pubDate></item></channel></rss>"
+    ).encode()
+
+
+def _json_item(title: str, body: str, comments: int) -> bytes:
+    item = {
+        "id": "g1",
+        "title": title,
+        "content_html": body,
+        "_comments": comments,
+        "url": "https://e.org/1",
+    }
+    return json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [item]}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("make", "fast"), [(_rss_item, True), (_rss_item, False), (_json_item, True)]
+)
+def test_fingerprints_notice_edits_and_ignore_the_rest(make: Any, fast: bool) -> None:
+    def fingerprint(title: str, body: str, comments: int) -> str:
+        feed = read_feed(make(title, body, comments), "https://e.org/feed", now=NOW, fast=fast)
+        (value,) = feed.fingerprints().values()
+        return str(value)
+
+    first = fingerprint("Offensive on Falluja", "Troops advanced.", 3)
+    assert fingerprint("Offensive on Falluja", "Troops advanced.", 7) == first  # comments
+    assert fingerprint("Offensive on Falluja: families flee", "Troops advanced.", 3) != first
+    assert fingerprint("Offensive on Falluja", "Troops advanced. Aid arrived.", 3) != first

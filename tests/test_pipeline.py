@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
@@ -152,6 +153,38 @@ def test_cheap_before_expensive(tmp_path: Path, site: Site, receiver: Receiver) 
     third = poll(config)
     assert third.new_entries == 1 and third.alerts == 0
     assert len(site.hits("/p1")) == 1 and len(site.hits("/p2")) == 1
+
+
+def test_an_edited_entry_updates_its_article_and_sends_no_second_alert(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    """The same feed and guid with a new title and an added sentence: read again, stored, and
+    the story's alert is not repeated; a repeat of the edited entry is not read at all."""
+    link = "https://news.example.org/falluja-offensive"
+    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", link))))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    assert poll(config).alerts == 1
+    edited = rss(("1", "Offensive on Falluja: families flee", link)).replace(
+        b"overnight. ]]>", b"overnight. The United Nations appealed for a pause. ]]>"
+    )
+    edited = edited.replace(b"</p>]]>", b" The United Nations appealed for a pause.</p>]]>")
+    site.route("/f.xml", Answer(200, edited))
+    again = poll(config)
+    assert again.new_entries == 0 and again.alerts == 0
+    site.route("/f.xml", Answer(200, edited + b" "))  # changed body, same entry
+    assert poll(config).alerts == 0
+    store = Store.open(config.database_url)
+    try:
+        with store.read() as conn:
+            (title, text, updated) = conn.execute(
+                sa.text("SELECT title, text, updated_at FROM article")
+            ).one()
+        assert title == "Offensive on Falluja: families flee" and updated is not None
+        assert text.endswith("appealed for a pause.")
+        assert len(alert_store.listing(store)) == 1
+    finally:
+        store.close()
+    assert len(receiver.posts) == 1
 
 
 def test_unreachable_page_falls_back_to_the_feed_text(

@@ -44,7 +44,6 @@ def record(
         feed_id=fid,
         guid=guid,
         item=item,
-        text_hash=guid,
         matches=[MATCH],
         alerts=alerts,
         now=NOW,
@@ -154,8 +153,8 @@ def test_record_is_atomic(store: Store) -> None:
         now=NOW,
         story_window_s=60,
         entries=[
-            article_store.NewEntry("g", article_for("https://e.org/a"), "h", [broken], [bad]),
-            article_store.NewEntry("ok", article_for("https://e.org/b"), "h2", [MATCH], [SPEC]),
+            article_store.NewEntry("g", article_for("https://e.org/a"), None, [broken], [bad]),
+            article_store.NewEntry("ok", article_for("https://e.org/b"), None, [MATCH], [SPEC]),
         ],
     )
     assert done[0].error and "NULL" in done[0].error.upper() and "snippet" in done[0].error
@@ -171,7 +170,6 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         feed_id=fid,
         guid="1",
         item=article_for("https://a.org/1"),
-        text_hash="same",
         matches=[],
         alerts=[],
         now=NOW,
@@ -182,7 +180,6 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         feed_id=fid,
         guid="2",
         item=article_for("https://b.org/2"),
-        text_hash="same",
         matches=[],
         alerts=[],
         now=NOW + timedelta(minutes=5),
@@ -193,7 +190,6 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         feed_id=fid,
         guid="3",
         item=article_for("https://c.org/3"),
-        text_hash="same",
         matches=[],
         alerts=[],
         now=NOW + timedelta(hours=3),

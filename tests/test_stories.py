@@ -1,10 +1,26 @@
-"""stories: the keys that make two reports the same article."""
+"""stories: the keys that make two reports the same article, and the features and decision that
+make them the same story (pure functions, no database)."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from datasketch.lsh import _optimal_param
+
+from monitor.model import AlertSpec, Severity
+from monitor.pipeline import fingerprint as fpm
+from monitor.pipeline import stories
 from monitor.pipeline.stories import canonical_url, text_hash
+from tests.conftest import FIXTURES
+
+STORIES = FIXTURES / "stories"
+
+
+def read(name: str) -> tuple[str, str]:
+    """(title, body) of a fixture in tests/fixtures/stories."""
+    title, _, body = (STORIES / f"{name}.txt").read_text(encoding="utf-8").partition("\n\n")
+    return title.strip(), body.strip()
 
 
 @pytest.mark.parametrize(
@@ -17,9 +33,17 @@ from monitor.pipeline.stories import canonical_url, text_hash
         "https://NEWS.example.org:443/world/story-1#comments",
         "https://news.example.org/world/story-1?utm_source=rss&utm_medium=feed",
         "https://news.example.org/world/story-1?fbclid=abc&gclid=def",
+        "https://amp.news.example.org/world/story-1",
+        "https://news.example.org/world/story-1/amp",
+        "https://news.example.org/world/story-1/amp/",
+        "https://news.example.org/amp/world/story-1",
+        "https://news.example.org/world/story-1?amp=1",
+        "https://news.example.org/world/story-1?amp",
+        "https://news.example.org/world/story-1?outputType=amp",
+        "https://news.example.org/world/story-1.amp",
     ],
 )
-def test_tracking_and_host_variants_share_one_key(variant: str) -> None:
+def test_tracking_host_and_amp_variants_share_one_key(variant: str) -> None:
     assert canonical_url(variant) == canonical_url("https://news.example.org/world/story-1")
 
 
@@ -29,6 +53,7 @@ def test_meaningful_differences_stay_different() -> None:
     assert canonical_url("https://news.example.org/world/story-1?id=7") != base
     assert canonical_url("https://other.example.org/world/story-1") != base
     assert canonical_url("https://news.example.org:8443/world/story-1") != base
+    assert canonical_url("https://news.example.org/world/ampere-record") != base
 
 
 def test_odd_urls_do_not_crash() -> None:
@@ -43,3 +68,144 @@ def test_text_hash_ignores_markup_case_accents_and_spacing() -> None:
     assert text_hash("A", body) != text_hash("A", body + " More.")
     # Short texts are too generic alone: the title counts.
     assert text_hash("Storm hits coast", "Read more.") != text_hash("Market opens", "Read more.")
+
+
+def test_lsh_bands_are_datasketchs_optimum_for_the_threshold() -> None:
+    best = _optimal_param(stories.NEAR_DUPLICATE, fpm.NUM_PERM, 0.5, 0.5)
+    assert best == (fpm.BANDS, fpm.ROWS)
+
+
+def test_a_syndicated_copy_is_a_near_duplicate_and_other_reports_are_not() -> None:
+    wire, copy, rewrite, strike = (
+        fpm.fingerprint(*read(n))
+        for n in (
+            "basra-floods-wire",
+            "basra-floods-copy",
+            "basra-floods-rewrite",
+            "basra-port-strike",
+        )
+    )
+    assert stories.near_duplicate(fpm.jaccard(wire.signature, copy.signature))
+    assert set(wire.bands) & set(copy.bands), "a copy must be found through a shared LSH band"
+    for other in (rewrite, strike):
+        assert fpm.jaccard(wire.signature, other.signature) < 0.2
+    assert wire.text_hash != copy.text_hash
+
+
+def test_named_things_are_names_places_and_numbers() -> None:
+    title, body = read("basra-floods-wire")
+    names = fpm.entities(title, body)
+    skeleton = fpm.skeleton
+    assert {skeleton(n) for n in ("basra", "khasib", "eidani", "maysan")} <= set(names)
+    assert {"3200", "94", "61"} <= set(names)
+    assert not {skeleton("flash"), "the", skeleton("tuesday"), "7"} & set(names)
+    # The title and lead weigh more than a passing mention.
+    assert names[skeleton("basra")] > names[skeleton("maysan")]
+
+
+def test_spellings_of_one_name_share_a_key() -> None:
+    assert fpm.skeleton("telafar") == fpm.skeleton("talafar") == "tlfr"
+    assert fpm.skeleton("falluja") == fpm.skeleton("fallujah")
+    assert fpm.skeleton("tlfr") in fpm.named("Troops entered Tal Afar on Sunday.")
+    assert fpm.skeleton("capaldi") != fpm.skeleton("smith")
+
+
+def test_everyday_words_have_a_prior_and_names_do_not() -> None:
+    fp = fpm.fingerprint(*read("basra-floods-wire"))
+    assert fp.priors["t:" + fpm.stem("families")] > 0.01
+    assert fp.priors["e:" + fpm.skeleton("khasib")] < 0.001
+    assert stories.idf(1, 1, fp.priors["t:" + fpm.stem("families")]) < stories.idf(1, 1, 0.0)
+
+
+def test_title_case_headlines_do_not_make_every_word_a_name() -> None:
+    names = fpm.entities("Dock Workers Strike At Umm Qasr", "Workers at Umm Qasr walked out.")
+    assert "umm" in names and "dock" not in names
+
+
+def test_headline_only_items_are_marked() -> None:
+    assert fpm.fingerprint("Fed official says weak data caused by weather", "").headline_only
+    assert not fpm.fingerprint(*read("basra-floods-wire")).headline_only
+
+
+def _vectors(*names: str) -> list[stories.Vectors]:
+    """Each article's vectors with the statistics of the articles up to it, as the store does."""
+    df: dict[str, int] = {}
+    out = []
+    for n, name in enumerate(names, 1):
+        fp = fpm.fingerprint(*read(name))
+        for key in set(stories.stat_keys(fp)):
+            df[key] = df.get(key, 0) + 1
+        out.append(stories.vectors(fp, n, df))
+    return out
+
+
+def test_a_rewrite_scores_as_the_same_event_and_another_event_does_not() -> None:
+    wire, rewrite, strike = _vectors(
+        "basra-floods-wire", "basra-floods-rewrite", "basra-port-strike"
+    )
+    story = stories.merge(None, wire)
+    assert stories.decide(rewrite, {1: story})[0] == 1
+    assert stories.decide(strike, {1: story})[0] is None
+
+
+def test_profiles_round_trip_and_stay_small() -> None:
+    (wire,) = _vectors("basra-floods-wire")
+    profile = stories.merge(stories.merge(None, wire), wire)
+    assert profile.count == 2
+    assert stories.Profile.from_json(profile.to_json()) == profile
+    assert len(profile.content) <= stories.KEEP_TERMS
+    assert len(wire.index_keys()) == stories.INDEX_KEYS
+
+
+SPEC = AlertSpec("iraq", "desk", Severity.HIGH, ("offensive",), "…")
+
+
+@pytest.mark.parametrize(
+    ("spec", "queued", "new_report", "expected"),
+    [
+        (SPEC, None, True, ("story", "", "pending")),
+        (SPEC, None, False, ("story", "", "pending")),  # an edit that matches for the first time
+        (SPEC, Severity.HIGH, True, None),  # updates: none
+        (SPEC, Severity.CRITICAL, True, None),
+        (SPEC, Severity.MEDIUM, True, ("escalation", "high", "pending")),
+        (SPEC, Severity.MEDIUM, False, ("escalation", "high", "pending")),
+        (
+            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", escalate=False),
+            Severity.MEDIUM,
+            True,
+            None,
+        ),
+        (
+            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="every"),
+            Severity.HIGH,
+            True,
+            ("update", "7", "pending"),
+        ),
+        (
+            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="digest"),
+            Severity.HIGH,
+            True,
+            ("update", "7", "digest"),
+        ),
+        (
+            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="every"),
+            Severity.HIGH,
+            False,
+            None,
+        ),
+    ],
+)
+def test_follow_ups(
+    spec: AlertSpec,
+    queued: Severity | None,
+    new_report: bool,
+    expected: tuple[str, str, str] | None,
+) -> None:
+    got = stories.follow_up(spec, queued, 7, new_report=new_report)
+    assert (None if got is None else (got.kind, got.key, got.status)) == expected
+
+
+def test_fixture_readme_lists_every_fixture() -> None:
+    readme = (STORIES / "README.md").read_text(encoding="utf-8")
+    for path in Path(STORIES).glob("*.txt"):
+        assert f"`{path.name}`" in readme

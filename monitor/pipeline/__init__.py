@@ -1,11 +1,13 @@
 """pipeline: the order of the stages, and the only module that knows it.
 
-    claim due feed → fetch → parse → drop seen entries → extract → match → record → deliver
+    claim due feed → fetch → parse → drop seen entries → extract → match → fingerprint
+    → record (same article? same story? which alerts?) → deliver
 
 Each stage is a function over plain data in its own module; this file wires them to the I/O
 (the store, the HTTP client, the extraction pool, the channels). Cheap comes before expensive:
-a 304 or an unchanged body ends a feed's work before parsing, and entries already seen are
-dropped with one indexed query before anything is extracted or matched.
+a 304 or an unchanged body ends a feed's work before parsing, and entries already seen (same
+guid, same content hash) are dropped with one indexed query before anything is extracted or
+matched; an entry whose content hash changed is an edit and is read again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import hashlib
 import os
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
 from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import extract, fetch, match, parse, stories
+from monitor.pipeline import extract, fetch, fingerprint, match, parse, stories
 from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store
 from monitor.storage import articles as article_store
@@ -196,13 +198,17 @@ class Pipeline:
         if not feed.guids and feed.error:
             error = FetchError(feed.error, url=state.url, status=result.status)
             return self._failed(state, now, error)
-        # Only the entries not stored yet are normalised, extracted and matched.
-        new_guids = article_store.unseen(self.store, state.id, feed.guids)
-        parsed = feed.entries(only=new_guids)
+        # Only entries not stored yet, or edited since, are normalised, extracted and matched.
+        hashes = feed.fingerprints()
+        found = article_store.changes(self.store, state.id, hashes)
+        parsed = feed.entries(only=found.new | found.edited)
         if parsed.error:
             log.info("feed parsed with problems", feed=state.name, error=parsed.error)
-        new_entries = list(parsed.entries)
-        alerts = await self.ingest(state, new_entries, now) if new_entries else 0
+        new_entries = [e for e in parsed.entries if e.guid in found.new]
+        work = list(parsed.entries)
+        alerts = (
+            await self.ingest(state, work, now, edited=found.edited, hashes=hashes) if work else 0
+        )
         self._polled_ok(
             state,
             now,
@@ -214,17 +220,24 @@ class Pipeline:
         return FeedReport(state.name, "changed", len(new_entries), alerts)
 
     async def ingest(
-        self, state: feed_store.FeedState, entries: Sequence[Entry], now: datetime
+        self,
+        state: feed_store.FeedState,
+        entries: Sequence[Entry],
+        now: datetime,
+        *,
+        edited: Collection[str] = (),
+        hashes: Mapping[str, str] | None = None,
     ) -> int:
-        """Turn a feed's new entries into stored articles, matches and alerts; return how many
-        alerts were queued. An entry that fails is not stored, so the next poll retries it."""
+        """Turn a feed's new entries (and `edited` ones, by guid) into stored articles, matches
+        and alerts; return how many alerts were queued. An entry that fails is not stored, so
+        the next poll retries it. An edited entry is read again and updates its article."""
         cfg = self.config
         keys = [_link_key(state.name, e) for e in entries]
         known = article_store.find_many(self.store, keys)
         feed_cfg = next((f for f in cfg.settings.feeds if f.name == state.name), None)
         made = await asyncio.gather(
             *(
-                self._article(state, feed_cfg, e, key, known.get(key))
+                self._article(state, feed_cfg, e, key, None if e.guid in edited else known.get(key))
                 for e, key in zip(entries, keys, strict=True)
             ),
             return_exceptions=True,
@@ -238,8 +251,17 @@ class Pipeline:
                 continue
             matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
             specs = match.route(matches, cfg.watchlists, cfg.channels)
-            text_hash = stories.text_hash(item.title, item.text)
-            batch.append(article_store.NewEntry(entry.guid, item, text_hash, matches, specs))
+            batch.append(
+                article_store.NewEntry(
+                    entry.guid,
+                    item,
+                    fingerprint.fingerprint(item.title, item.text),
+                    matches,
+                    specs,
+                    entry_hash=(hashes or {}).get(entry.guid),
+                    edited=entry.guid in edited,
+                )
+            )
         recorded = article_store.record_many(
             self.store,
             feed_id=state.id,
@@ -251,6 +273,8 @@ class Pipeline:
         for new, done in zip(batch, recorded, strict=True):
             if done.error:
                 log.error("entry not stored", feed=state.name, url=new.item.url, error=done.error)
+            elif done.edited:
+                log.info("entry edited; article updated", feed=state.name, url=new.item.url)
             for alert_id in done.alert_ids:
                 log.info(
                     "alert queued",
@@ -259,6 +283,7 @@ class Pipeline:
                     story=done.story_id,
                     url=new.item.url,
                     title=new.item.title,
+                    joined=done.reason,
                 )
             alerts += len(done.alert_ids)
         return alerts

@@ -40,6 +40,14 @@ def route(
             if channel is None or channel.min_severity.rank > strongest.severity.rank:
                 continue
             specs.append(
-                AlertSpec(watchlist.name, name, strongest.severity, rules, strongest.snippet)
+                AlertSpec(
+                    watchlist.name,
+                    name,
+                    strongest.severity,
+                    rules,
+                    strongest.snippet,
+                    updates=watchlist.updates,
+                    escalate=watchlist.escalate,
+                )
             )
     return specs

@@ -126,6 +126,11 @@ class FeedItems:
         self._keyed = tuple(keyed.values())
         self.guids = tuple(keyed)
 
+    def fingerprints(self) -> dict[str, str]:
+        """guid → a hash of what the entry says (title, summary, content as written): with the
+        stored one it tells an edited entry from an unchanged one without normalising either."""
+        return {keyed.guid: keyed.item.fingerprint() for keyed in self._keyed}
+
     def entries(self, only: Collection[str] | None = None) -> ParsedFeed:
         """The entries whose guid is in `only` (all of them by default), in document order.
         An entry that fails to normalise is left out and named in `error`."""

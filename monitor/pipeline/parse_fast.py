@@ -56,7 +56,7 @@ from monitor.pipeline.parse_mirror import (
     person,
     text,
 )
-from monitor.pipeline.parse_raw import RawEntry, RawFeed, RawItem, parse_date
+from monitor.pipeline.parse_raw import RawEntry, RawFeed, RawItem, fingerprint_of, parse_date
 from monitor.pipeline.sanitize import sanitize_html, xhtml_inner
 
 __all__ = ["Declined", "FastItem", "read_fast"]
@@ -159,6 +159,10 @@ class FastItem:
         value = value.replace("&amp;", "&")
         return (_ENTITY_LIKE.sub(r"&\g<1>", value) if "&" in value else value) or None
 
+    def fingerprint(self) -> str:
+        values = [self.summary, *self.contents]
+        return fingerprint_of(self.title, *(_source(v) for v in values))
+
     def finish(self) -> RawEntry:
         contents = tuple(_convert(v) for v in self.contents)
         if self.summary is None:
@@ -178,6 +182,15 @@ class FastItem:
             authors=tuple(name for el in self.authors for name in person(el)),
             language=_text_of(self.language) or next((x for x in self.langs if x), None),
         )
+
+
+def _source(value: _Value | int | None) -> str:
+    """What a text construct says, unconverted (XHTML as its markup)."""
+    if value is None or isinstance(value, int):
+        return ""
+    if value.kind == "xhtml":
+        return str(etree.tostring(value.source, encoding="unicode"))
+    return str(value.source)
 
 
 def _date(el: Any) -> datetime | None:

@@ -16,6 +16,7 @@ from monitor.pipeline.parse_raw import (
     RawFeed,
     RawItem,
     describe,
+    fingerprint_of,
     parse_date,
     resolve_link,
 )
@@ -37,6 +38,12 @@ class JsonItem:
     def link(self) -> str | None:
         item = self.doc
         return resolve_link(_str(item.get("url")) or _str(item.get("external_url")), self.url)
+
+    def fingerprint(self) -> str:
+        item = self.doc
+        return fingerprint_of(
+            *(_str(item.get(k)) for k in ("title", "summary", "content_html", "content_text"))
+        )
 
     def finish(self) -> RawEntry:
         item = self.doc

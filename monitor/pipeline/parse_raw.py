@@ -7,6 +7,7 @@ own id, and its link on demand); the costly rest (sanitising HTML, dates, author
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import struct_time
@@ -50,6 +51,20 @@ class RawItem(Protocol):
 
     def finish(self) -> RawEntry: ...
 
+    def fingerprint(self) -> str:
+        """A hash of the entry's title, summary and content as the feed wrote them, cheap to
+        compute before anything is converted: a change means the publisher edited the entry
+        (attributes, comment counts and dates do not count)."""
+        ...
+
+
+def fingerprint_of(*parts: object) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(str(part).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
 
 @dataclass(frozen=True, slots=True)
 class ReadyItem:
@@ -68,6 +83,10 @@ class ReadyItem:
 
     def finish(self) -> RawEntry:
         return self.entry
+
+    def fingerprint(self) -> str:
+        e = self.entry
+        return fingerprint_of(e.title, e.summary, *(value for value, _ in e.contents))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 `record_many()` writes a feed's new entries in one transaction, each in its own savepoint: an
 entry, its article, its story, its rule matches and its alerts (the outbox) are stored together
-or not at all, and an entry that was not stored is simply polled again. The statements are
+or not at all, and an entry that was not stored is simply polled again. An edited entry (same
+feed and guid, new content) updates its article and never alerts twice. The statements are
 built once at import: on SQLite, building a statement costs more than running it.
 """
 
@@ -10,26 +11,33 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from monitor.model import AlertSpec, Article, RuleMatch
+from monitor.model import AlertSpec, Article, RuleMatch, Severity
+from monitor.pipeline import stories as algo
+from monitor.pipeline.fingerprint import Fingerprint, fingerprint
 from monitor.storage import Store, insert_new, stories
 from monitor.storage.tables import alert, article, entry, rule_match
 
 
 @dataclass(frozen=True, slots=True)
 class NewEntry:
-    """A new feed entry made into an article, with what it matched and the alerts to queue."""
+    """A new (or edited) feed entry made into an article, with what it matched and the alerts
+    it asks for. `fingerprint` is computed from the article when not given; `entry_hash` is the
+    fingerprint of the entry as the feed wrote it (`FeedItems.fingerprints()`), which notices
+    later edits."""
 
     guid: str
     item: Article
-    text_hash: str
+    fingerprint: Fingerprint | None = None
     matches: Sequence[RuleMatch] = ()
     alerts: Sequence[AlertSpec] = ()
+    entry_hash: str | None = None
+    edited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +48,40 @@ class Recorded:
     article_was_new: bool = False
     alert_ids: tuple[int, ...] = ()
     error: str | None = None  # set when the entry could not be stored (it is polled again)
+    reason: str | None = None  # how the article joined its story (see storage.stories.Placement)
+    edited: bool = False  # an edit of a stored entry updated its article
 
 
-_SEEN = sa.select(entry.c.guid).where(
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Which of a feed's entries need work: new ones, and stored ones whose content changed."""
+
+    new: set[str]
+    edited: set[str]
+
+
+_SEEN = sa.select(entry.c.guid, entry.c.fingerprint).where(
     entry.c.feed_id == sa.bindparam("feed_id"),
     entry.c.guid.in_(sa.bindparam("guids", expanding=True)),
+)
+_BACKFILL = (
+    entry.update()
+    .where(entry.c.feed_id == sa.bindparam("f_id"), entry.c.guid == sa.bindparam("f_guid"))
+    .values(fingerprint=sa.bindparam("f_hash"))
 )
 _BY_URLS = sa.select(article).where(
     article.c.canonical_url.in_(sa.bindparam("urls", expanding=True))
 )
 _BY_URL = sa.select(article.c.id, article.c.story_id).where(
     article.c.canonical_url == sa.bindparam("url")
+)
+_ENTRY = (
+    sa.select(entry.c.article_id, article.c.story_id)
+    .join(article, article.c.id == entry.c.article_id)
+    .where(entry.c.feed_id == sa.bindparam("f_id"), entry.c.guid == sa.bindparam("f_guid"))
+)
+_QUEUED = sa.select(alert.c.watchlist, alert.c.channel, alert.c.severity).where(
+    alert.c.story_id == sa.bindparam("story"), alert.c.kind.in_(["story", "escalation"])
 )
 _LINK_ENTRY = (
     entry.update()
@@ -59,12 +90,30 @@ _LINK_ENTRY = (
 )
 
 
+def changes(store: Store, feed_id: int, hashes: Mapping[str, str]) -> Changes:
+    """Which entries (guid → `entry_hash`) are new or edited: one indexed query before any
+    expensive work. Entries stored before fingerprints existed get theirs now, unchanged."""
+    if not hashes:
+        return Changes(set(), set())
+    with store.read() as conn:
+        rows = conn.execute(_SEEN, {"feed_id": feed_id, "guids": list(hashes)})
+        stored: dict[str, str | None] = {g: h for g, h in rows}
+    edited = {g for g, h in stored.items() if h is not None and h != hashes[g]}
+    missing = [g for g, h in stored.items() if h is None]
+    if missing:
+        with store.write() as conn:
+            conn.execute(
+                _BACKFILL, [{"f_id": feed_id, "f_guid": g, "f_hash": hashes[g]} for g in missing]
+            )
+    return Changes(set(hashes) - set(stored), edited)
+
+
 def unseen(store: Store, feed_id: int, guids: Sequence[str]) -> set[str]:
-    """The guids of this feed not stored yet: one indexed query before any expensive work."""
+    """The guids of this feed not stored yet."""
     if not guids:
         return set()
     with store.read() as conn:
-        seen = set(conn.scalars(_SEEN, {"feed_id": feed_id, "guids": list(guids)}))
+        seen = {g for g, _ in conn.execute(_SEEN, {"feed_id": feed_id, "guids": list(guids)})}
     return set(guids) - seen
 
 
@@ -106,11 +155,19 @@ def record_many(
     now: datetime,
     story_window_s: float,
 ) -> list[Recorded]:
-    """Store a feed's new entries and all they led to; storing an entry again is a no-op."""
+    """Store a feed's new entries and all they led to; storing an entry again is a no-op, and an
+    edited entry updates its article without alerting again."""
     if not entries:
         return []
+    prepared = [
+        new
+        if new.fingerprint is not None
+        else replace(new, fingerprint=fingerprint(new.item.title, new.item.text))
+        for new in entries
+    ]
     with store.write() as conn:
-        return [_record_one(conn, feed_id, new, now, story_window_s) for new in entries]
+        stories.lock(conn)
+        return [_record_one(conn, feed_id, new, now, story_window_s) for new in prepared]
 
 
 def _record_one(
@@ -119,6 +176,8 @@ def _record_one(
     for _ in range(3):
         try:
             with conn.begin_nested():
+                if new.edited:
+                    return _record_edit(conn, feed_id, new, now)
                 return _record(conn, feed_id, new, now, story_window_s)
         except _LostRace:
             continue  # another worker stored this URL a moment ago: the retry joins its row
@@ -135,14 +194,15 @@ def record(
     feed_id: int,
     guid: str,
     item: Article,
-    text_hash: str,
     matches: Sequence[RuleMatch],
     alerts: Sequence[AlertSpec],
     now: datetime,
     story_window_s: float,
+    entry_hash: str | None = None,
+    edited: bool = False,
 ) -> Recorded:
     """One entry; see `record_many`."""
-    new = NewEntry(guid, item, text_hash, matches, alerts)
+    new = NewEntry(guid, item, None, matches, alerts, entry_hash, edited)
     (done,) = record_many(
         store, feed_id=feed_id, entries=[new], now=now, story_window_s=story_window_s
     )
@@ -156,30 +216,93 @@ class _LostRace(Exception):
 def _record(
     conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
-    if not insert_new(conn, entry, [{"feed_id": feed_id, "guid": new.guid, "seen_at": now}]):
+    row = {"feed_id": feed_id, "guid": new.guid, "seen_at": now, "fingerprint": new.entry_hash}
+    if not insert_new(conn, entry, [row]):
         return Recorded(entry_was_new=False)
-    item = new.item
+    item, fp = new.item, new.fingerprint
+    assert fp is not None
     found = conn.execute(_BY_URL, {"url": item.canonical_url}).first()
     article_was_new = found is None
+    reason: str | None = None
     if found is None:
-        story_id = stories.assign(
-            conn, title=item.title, text_hash=new.text_hash, now=now, window_s=story_window_s
-        )
-        ids = insert_new(conn, article, [_article_row(item, new.text_hash, story_id, now)])
+        placed = stories.place(conn, fp, title=item.title, now=now, window_s=story_window_s)
+        story_id, reason = placed.story_id, placed.reason
+        ids = insert_new(conn, article, [_article_row(item, fp, placed, now)])
         if not ids:
             raise _LostRace
         article_id = ids[0]
+        stories.index(conn, article_id, fp, now)
     else:
         article_id, story_id = found.id, found.story_id
     conn.execute(_LINK_ENTRY, {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id})
     insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
-    alert_ids = insert_new(
-        conn, alert, [_alert_row(story_id, article_id, spec, now) for spec in new.alerts]
+    report = article_was_new and reason != "same-text"
+    alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=report)
+    return Recorded(True, article_id, story_id, article_was_new, alert_ids, reason=reason)
+
+
+def _record_edit(conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
+    """An entry whose title or text changed: update its article and the entry's hash, add any
+    new matches; alerts only where the story has none yet for that channel, or escalations."""
+    row = conn.execute(_ENTRY, {"f_id": feed_id, "f_guid": new.guid}).first()
+    if row is None or row.article_id is None:
+        return Recorded(entry_was_new=False)
+    conn.execute(_BACKFILL, {"f_id": feed_id, "f_guid": new.guid, "f_hash": new.entry_hash})
+    item, fp = new.item, new.fingerprint
+    assert fp is not None
+    article_id, story_id = int(row.article_id), int(row.story_id)
+    conn.execute(
+        article.update()
+        .where(article.c.id == article_id)
+        .values(
+            title=item.title,
+            summary=item.summary,
+            text=item.text,
+            text_hash=fp.text_hash,
+            signature=fp.signature or None,
+            updated_at=now,
+            extraction=item.extraction,
+            extraction_error=item.extraction_error,
+        )
     )
-    return Recorded(True, article_id, story_id, article_was_new, tuple(alert_ids))
+    stories.index(conn, article_id, fp, now)
+    insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
+    alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=False)
+    return Recorded(False, article_id, story_id, False, alert_ids, edited=True)
 
 
-def _article_row(item: Article, text_hash: str, story_id: int, now: datetime) -> dict[str, object]:
+def _queue_alerts(
+    conn: sa.Connection,
+    story_id: int,
+    article_id: int,
+    specs: Sequence[AlertSpec],
+    now: datetime,
+    *,
+    new_report: bool,
+) -> tuple[int, ...]:
+    """Queue what the story's alerts so far call for: its first alert on each channel, an
+    escalation to a higher severity, or a follow-up the watchlist asked for."""
+    if not specs:
+        return ()
+    queued: dict[tuple[str, str], Severity] = {}
+    for r in conn.execute(_QUEUED, {"story": story_id}):
+        severity = Severity(r.severity)
+        key = (r.watchlist, r.channel)
+        if key not in queued or severity.rank > queued[key].rank:
+            queued[key] = severity
+    rows = []
+    for spec in specs:
+        follow = algo.follow_up(
+            spec, queued.get((spec.watchlist, spec.channel)), article_id, new_report=new_report
+        )
+        if follow is not None:
+            rows.append(_alert_row(story_id, article_id, spec, follow, now))
+    return tuple(insert_new(conn, alert, rows))
+
+
+def _article_row(
+    item: Article, fp: Fingerprint, placed: stories.Placement, now: datetime
+) -> dict[str, object]:
     return {
         "canonical_url": item.canonical_url,
         "url": item.url,
@@ -187,14 +310,18 @@ def _article_row(item: Article, text_hash: str, story_id: int, now: datetime) ->
         "title": item.title,
         "summary": item.summary,
         "text": item.text,
-        "text_hash": text_hash,
+        "text_hash": fp.text_hash,
         "language": item.language,
         "authors": ",".join(a.replace(",", " ") for a in item.authors),
         "published_at": item.published,
         "fetched_at": now,
         "extraction": item.extraction,
         "extraction_error": item.extraction_error,
-        "story_id": story_id,
+        "story_id": placed.story_id,
+        "story_reason": placed.reason,
+        "story_score": None if placed.score is None else round(placed.score, 4),
+        "same_as_id": placed.same_as,
+        "signature": fp.signature or None,
     }
 
 
@@ -211,18 +338,22 @@ def _match_row(article_id: int, m: RuleMatch, now: datetime) -> dict[str, object
     }
 
 
-def _alert_row(story_id: int, article_id: int, spec: AlertSpec, now: datetime) -> dict[str, object]:
+def _alert_row(
+    story_id: int, article_id: int, spec: AlertSpec, follow: algo.FollowUp, now: datetime
+) -> dict[str, object]:
     return {
         "story_id": story_id,
         "article_id": article_id,
         "watchlist": spec.watchlist,
         "channel": spec.channel,
+        "kind": follow.kind,
+        "follow_key": follow.key,
         "severity": str(spec.severity),
         "rules": ",".join(spec.rules),
         "snippet": spec.snippet,
         # Random, stored once: every retry of this alert carries the same key.
         "idempotency_key": uuid.uuid4().hex,
-        "status": "pending",
+        "status": follow.status,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

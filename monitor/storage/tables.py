@@ -1,6 +1,7 @@
 """storage.tables: the database schema. Uniqueness that the invariants need is a constraint here,
 not a code path: one entry per (feed, guid), one article per canonical URL, one match per
-(article, watchlist, rule), one alert per (story, watchlist, channel).
+(article, watchlist, rule), one alert per (story, watchlist, channel, kind, follow key): one
+first alert per story, one escalation per severity level, one follow-up per article.
 
 Changing a table means writing an Alembic migration in `storage/migrations/versions/`.
 """
@@ -73,8 +74,11 @@ class Story(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str
     first_seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
-    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
     article_count: int = 1
+    # The clustering's view of the story (`monitor.pipeline.stories.Profile` as JSON): centroids
+    # of its articles' terms, named things and titles.
+    profile: str = Field(default="", sa_type=sa.Text)
 
 
 class Article(SQLModel, table=True):
@@ -96,6 +100,12 @@ class Article(SQLModel, table=True):
     extraction: str = "feed"  # feed | page | fallback
     extraction_error: str | None = None
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)
+    # How it joined its story: new | same-text | near-duplicate | rewrite (with the score).
+    story_reason: str = "new"
+    story_score: float | None = None
+    same_as_id: int | None = Field(default=None, foreign_key="article.id")  # identical text
+    signature: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # MinHash values
+    updated_at: datetime | None = _when()  # set when an edited entry changed it
 
 
 class Entry(SQLModel, table=True):
@@ -108,6 +118,39 @@ class Entry(SQLModel, table=True):
     guid: str
     article_id: int | None = Field(default=None, foreign_key="article.id", index=True)
     seen_at: datetime = Field(sa_type=UTCDateTime)
+    # Hash of the entry's title, summary and content as the feed gave them: a change means the
+    # entry was edited, and its article is read again (it never alerts twice).
+    fingerprint: str | None = None
+
+
+class StoryKey(SQLModel, table=True):
+    """Candidate lookup for rewrites: a story under each of its strongest terms and names."""
+
+    __tablename__ = "story_key"
+    __table_args__ = (sa.Index("ix_story_key_recent", "key", "seen_at"),)
+    key: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    story_id: int = Field(foreign_key="story.id", primary_key=True)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ArticleBand(SQLModel, table=True):
+    """MinHash LSH: an article under each band key of its signature, to find its copies."""
+
+    __tablename__ = "article_band"
+    __table_args__ = (sa.Index("ix_article_band_recent", "key", "seen_at"),)
+    key: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    article_id: int = Field(foreign_key="article.id", primary_key=True)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TermStat(SQLModel, table=True):
+    """Document frequencies of terms and names (hashed), for IDF; key 0 counts documents."""
+
+    __tablename__ = "term_stat"
+    key: int = Field(
+        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    df: int = 0
 
 
 class RuleMatchRow(SQLModel, table=True):
@@ -170,7 +213,9 @@ class Alert(SQLModel, table=True):
 
     __tablename__ = "alert"
     __table_args__ = (
-        sa.UniqueConstraint("story_id", "watchlist", "channel", name="uq_alert_story_channel"),
+        sa.UniqueConstraint(
+            "story_id", "watchlist", "channel", "kind", "follow_key", name="uq_alert_story_channel"
+        ),
         sa.Index("ix_alert_due", "status", "next_attempt_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -178,11 +223,16 @@ class Alert(SQLModel, table=True):
     article_id: int = Field(foreign_key="article.id")
     watchlist: str
     channel: str
+    # story: the story's first alert on this channel; escalation: a later article matched a
+    # higher severity (follow_key is that severity); update: a follow-up for a later article
+    # (follow_key is its id), asked for by the watchlist's `updates`.
+    kind: str = "story"
+    follow_key: str = ""
     severity: str
     rules: str  # comma-separated rule names
     snippet: str = Field(default="", sa_type=sa.Text)
     idempotency_key: str = Field(unique=True)
-    status: str = "pending"  # pending | sent | dead
+    status: str = "pending"  # pending | sent | dead | digest (held for the next digest)
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = None
@@ -231,3 +281,6 @@ alert = Alert.__table__  # type: ignore[attr-defined]
 delivery_attempt = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 digest = Digest.__table__  # type: ignore[attr-defined]
 channel_state = ChannelState.__table__  # type: ignore[attr-defined]
+story_key = StoryKey.__table__  # type: ignore[attr-defined]
+article_band = ArticleBand.__table__  # type: ignore[attr-defined]
+term_stat = TermStat.__table__  # type: ignore[attr-defined]

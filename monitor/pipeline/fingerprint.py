@@ -1,0 +1,284 @@
+"""fingerprint: an article's title and text → the features that story clustering compares.
+
+No I/O, no database. Three kinds of feature, one per question the story stage asks:
+
+- *Is it a copy?* A MinHash signature of the text's 5-word shingles (datasketch), cut into LSH
+  bands whose keys find near-duplicates with one indexed lookup.
+- *Is it a rewrite of the same event?* Term counts of the title and lead (stemmed, stop words
+  dropped) for TF-IDF, and the named things it is about (names, places, numbers), each weighted
+  by where it appears: the title and first sentences say what a report is about.
+- *Is it the very same text?* A hash of the normalised words.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import snowballstemmer  # type: ignore[import-untyped]
+import wordfreq
+from datasketch import MinHash
+
+NUM_PERM = 128
+# 25 bands of 5 rows: datasketch's optimal split of 128 permutations for a Jaccard threshold of
+# 0.5 (`datasketch.lsh._optimal_param(0.5, 128, 0.5, 0.5)`, checked by a test).
+BANDS, ROWS = 25, 5
+SHINGLE = 5  # words per shingle
+LEAD_WORDS = 120  # the words of the text that count for TF-IDF, after the title
+HEADLINE_WORDS = 25  # fewer text words than this (beyond the title) is a headline-only item
+TITLE_WEIGHT = 2.0  # a title word counts as this many text words
+# Salience of a named thing: where it appears counts on top of how often.
+ENTITY_TITLE, ENTITY_LEAD, LEAD_CHARS = 3.0, 1.0, 300
+
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
+_PERMUTATIONS = _TEMPLATE.permutations
+_STEMMER = snowballstemmer.stemmer("english")
+_STEMS: dict[str, str] = {}
+
+_WORD = re.compile(r"[^\W_]+")
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
+_NAMED = re.compile(r"[A-Z][\w'’\-]*|\d[\d,.]*\d|\d")
+_SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
+
+# English function words, and the words of reporting itself ("said", "told", "reported"): they
+# say nothing about which event a report is about.
+STOP_WORDS = frozenset(
+    """a about above according across after afterwards again against ago all almost also although
+    am among an and another any anyone are around as at be became because become been before being
+    below between both but by can cannot could did do does doing done down during each either else
+    even ever every few for former from further get gets got had has have having he her here hers
+    herself him himself his how however i if in including into is it its itself just last late
+    later latest like made make many may me meanwhile might more most mostly much must my myself
+    near neither new news next no nor not now of off on once one only onto or other others our ours
+    ourselves out over own per perhaps rather really reported reporter reports s said same say
+    saying says see seen several she should since so some still such t than that the their theirs
+    them themselves then there these they this those though three through thus to today told too
+    toward towards two under until up upon us very via was we well were what whatever when where
+    whether which while who whole whom whose why will with within without would year years yet you
+    your yours yourself""".split()
+)
+# Capitalised words that name no event: days, months, titles and honorifics.
+NOT_NAMES = frozenset(
+    """monday tuesday wednesday thursday friday saturday sunday january february march april may
+    june july august september october november december jan feb mar apr jun jul aug sep sept oct
+    nov dec mr mrs ms dr gov sen rep gen col lt sgt capt st prof president minister prime
+    officials police update updated breaking live watch read more photos video""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the story stage compares. `terms` and `entities` are raw weights (counts scaled by
+    position); inverse document frequencies are the store's, applied at decision time."""
+
+    text_hash: str
+    signature: bytes  # NUM_PERM little-endian uint32 MinHash values; b"" when there are no words
+    bands: tuple[int, ...]  # one signed 64-bit key per LSH band
+    terms: dict[str, float]
+    entities: dict[str, float]
+    title_terms: tuple[str, ...]
+    headline_only: bool
+    # How likely an everyday English text of news length is to contain each term or name (keyed
+    # like the store's statistics, "t:…"/"e:…"): the prior that keeps IDF sensible before the
+    # store has seen enough articles of its own.
+    priors: dict[str, float] = field(default_factory=dict)
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: "Fallūja" and "FALLUJA" are one word."""
+    if text.isascii():
+        return text.lower()
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text).casefold())
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def stem(word: str) -> str:
+    found = _STEMS.get(word)
+    if found is None:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        found = _STEMS[word] = str(_STEMMER.stemWord(word)) or word
+    return found
+
+
+DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
+
+
+@functools.lru_cache(maxsize=200_000)
+def prior(word: str) -> float:
+    """The chance that a news-length English text contains `word` (wordfreq's frequencies)."""
+    return min(0.9, 1.0 - math.exp(-DOC_WORDS * wordfreq.word_frequency(word, "en")))
+
+
+def content_terms(folded_words: list[str]) -> list[str]:
+    """The stems of the words that carry meaning."""
+    return [stem(w) for w in folded_words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+def text_hash(title: str, text: str) -> str:
+    """Fingerprint of an article's words: identical reports hash alike whatever their markup,
+    spacing, case or accents. A substantial body is enough on its own (outlets retitle wire
+    copy); a short one is too generic, so the title is counted too."""
+    basis = text if len(text) >= 200 else f"{title}\n{text}"
+    return hashlib.sha256(" ".join(words(basis)).encode()).hexdigest()
+
+
+def signature(folded_words: list[str]) -> np.ndarray:
+    """MinHash of the text's word 5-grams (a short text's words as one shingle)."""
+    k = min(SHINGLE, len(folded_words))
+    shingles = {
+        zlib.crc32(" ".join(folded_words[i : i + k]).encode())
+        for i in range(len(folded_words) - k + 1)
+    }
+    sketch = MinHash(num_perm=NUM_PERM, permutations=_PERMUTATIONS, scheme="affine32", hashfunc=int)
+    sketch.update_batch(shingles)
+    return np.asarray(sketch.hashvalues, dtype="<u4")
+
+
+def band_keys(values: np.ndarray) -> tuple[int, ...]:
+    """One key per LSH band: two texts share a key when their signatures agree on a whole band,
+    which happens with high probability when their shingle Jaccard similarity is above 0.5."""
+    keys = []
+    for band in range(BANDS):
+        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
+        digest = hashlib.blake2b(chunk, digest_size=8, person=b"band%03d" % band).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return tuple(keys)
+
+
+def jaccard(a: bytes, b: bytes) -> float:
+    """The shingle Jaccard similarity two signatures estimate."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return float(np.count_nonzero(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4"))) / NUM_PERM
+
+
+def named(text: str, *, title: bool = False, lead: int = 0) -> Counter[str]:
+    """Names, places and numbers in `text`, folded, with their counts (see `_named`)."""
+    return _named(text, title=title, lead=lead)[0]
+
+
+def _named(text: str, *, title: bool = False, lead: int = 0) -> tuple[Counter[str], Counter[str]]:
+    """Names, places and numbers in `text`, folded, with their counts; and the same for those
+    that start within the first `lead` characters.
+
+    A capitalised word at the start of a sentence is counted only when the same word also appears
+    capitalised mid-sentence ("Troops" starts a sentence; "Mosul" is a name wherever it is). In a
+    title every capitalised word counts: headlines are often in title case.
+    """
+    found: Counter[str] = Counter()
+    starts: Counter[str] = Counter()
+    early: Counter[str] = Counter()
+    previous: tuple[int, str] | None = None  # (end, folded word) of the last name
+    for m in _NAMED.finditer(text):
+        word = m.group(0)
+        if word[0].isdigit():
+            number = word.replace(",", "").rstrip(".")
+            if len(number) > 1 and number.strip("0."):  # "7" and "000" say little
+                found[number] += 1
+                if m.start() < lead:
+                    early[number] += 1
+            previous = None
+            continue
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        folded = fold(word).strip("'’-")
+        if not folded or folded in STOP_WORDS or folded in NOT_NAMES:
+            previous = None
+            continue
+        at_start = m.start() == 0 or _SENTENCE_END.search(text, max(0, m.start() - 4), m.start())
+        counts = starts if at_start and not title else found
+        key = skeleton(folded)
+        counts[key] += 1
+        if m.start() < lead:
+            early[key] += 1
+        _SPELLINGS.setdefault(key, folded)
+        if previous is not None and m.start() - previous[0] == 1 and text[previous[0]] in " -":
+            # "Tal Afar" is also "Talafar"/"Telafar"
+            found[skeleton(previous[1] + folded)] += 1
+        previous = (m.end(), folded)
+    for key, n in starts.items():
+        if key in found:
+            found[key] += n
+    return found, Counter({k: n for k, n in early.items() if k in found})
+
+
+# A spelling seen for each skeleton, for its prior (bounded: cleared when large).
+_SPELLINGS: dict[str, str] = {}
+_VOWELS = str.maketrans("", "", "aeiouyh'’-")
+_DOUBLES = re.compile(r"(.)\1+")
+
+
+@functools.lru_cache(maxsize=100_000)
+def skeleton(name: str) -> str:
+    """A key that survives transliteration: consonants only, doubled letters once ("Telafar",
+    "Tal Afar" → "tlfr"; "Fallujah", "Falluja" → "flj"). Short names stay as they are."""
+    consonants = _DOUBLES.sub(r"\1", name.translate(_VOWELS))
+    return consonants if len(consonants) >= 3 else name
+
+
+def entities(title: str, text: str) -> dict[str, float]:
+    """Named things with their salience: a mention in the title or the lead counts extra."""
+    whole, lead = _named(text, lead=LEAD_CHARS)
+    weights: dict[str, float] = {k: float(n) for k, n in whole.items()}
+    for key, n in lead.items():
+        weights[key] = weights.get(key, 0.0) + ENTITY_LEAD * n
+    in_title = named(title, title=True)
+    if weights and _title_case(title):
+        # "Army Retakes Key Town": capitalisation says nothing; keep the names the text has.
+        in_title = Counter({k: n for k, n in in_title.items() if k in weights or k[0].isdigit()})
+    for key, n in in_title.items():
+        weights[key] = weights.get(key, 0.0) + ENTITY_TITLE * n
+    return weights
+
+
+def _title_case(title: str) -> bool:
+    """True when (almost) every word of the title that is not a stop word is capitalised."""
+    content = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if w.lower() not in STOP_WORDS]
+    capitalised = sum(1 for w in content if w[0].isupper())
+    return len(content) >= 3 and capitalised >= len(content) - 1
+
+
+def fingerprint(title: str, text: str) -> Fingerprint:
+    """All the features of one article. The text should not repeat the title."""
+    title_words = words(title)
+    text_words = words(text)
+    title_terms = content_terms(title_words)
+    lead = content_terms(text_words[: LEAD_WORDS * 2])[:LEAD_WORDS]
+    terms: dict[str, float] = {}
+    for t in title_terms:
+        terms[t] = terms.get(t, 0.0) + TITLE_WEIGHT
+    for t in lead:
+        terms[t] = terms.get(t, 0.0) + 1.0
+    shingled = text_words if len(text_words) >= HEADLINE_WORDS else title_words + text_words
+    values = signature(shingled) if shingled else None
+    if len(_SPELLINGS) > 200_000:
+        _SPELLINGS.clear()
+    names = entities(title, text)
+    priors: dict[str, float] = {}
+    for w in {*title_words, *text_words[: LEAD_WORDS * 2]}:
+        key = "t:" + stem(w)
+        priors[key] = max(priors.get(key, 0.0), prior(w))
+    for key in names:
+        priors["e:" + key] = prior(_SPELLINGS.get(key, key))
+    return Fingerprint(
+        text_hash=text_hash(title, text),
+        signature=values.tobytes() if values is not None else b"",
+        bands=band_keys(values) if values is not None else (),
+        terms=terms,
+        entities=names,
+        title_terms=tuple(dict.fromkeys(title_terms)),
+        headline_only=len(text_words) < HEADLINE_WORDS,
+        priors=priors,
+    )

@@ -1,0 +1,242 @@
+"""Stories in the store, on SQLite and PostgreSQL: copies, rewrites and other events; state that
+survives a restart; alerts that follow stories; two workers placing copies at once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.model import AlertSpec, Article, Severity
+from monitor.pipeline.parse_raw import fingerprint_of
+from monitor.pipeline.stories import canonical_url
+from monitor.storage import Store
+from monitor.storage import articles as article_store
+from monitor.storage import feeds as feed_store
+from monitor.storage.tables import alert, article, story
+from tests.test_stories import read
+
+NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+WINDOW = 72 * 3600.0
+HIGH = AlertSpec("iraq", "desk", Severity.HIGH, ("floods",), "…")
+
+
+def feed(store: Store, name: str = "wire") -> int:
+    feed_store.sync(store, [feed_store.FeedSpec(name, f"https://e.org/{name}.xml", 600)], NOW)
+    return next(f.id for f in feed_store.all_feeds(store) if f.name == name)
+
+
+def item(name: str, url: str | None = None, **changes: str) -> Article:
+    title, body = read(name)
+    url = url or f"https://{name}.example.org/news/{name}"
+    fields = {"title": title, "text": body, **changes}
+    return Article(url=url, canonical_url=canonical_url(url), source="wire", **fields)
+
+
+def put(
+    store: Store,
+    fid: int,
+    guid: str,
+    art: Article,
+    *,
+    at: timedelta = timedelta(0),
+    alerts: tuple[AlertSpec, ...] = (HIGH,),
+    edited: bool = False,
+) -> article_store.Recorded:
+    done = article_store.record(
+        store,
+        feed_id=fid,
+        guid=guid,
+        item=art,
+        matches=[],
+        alerts=alerts,
+        now=NOW + at,
+        story_window_s=WINDOW,
+        entry_hash=fingerprint_of(art.title, art.summary, art.text),
+        edited=edited,
+    )
+    assert done.error is None, done.error
+    return done
+
+
+def rows(store: Store, table: sa.Table) -> list[sa.RowMapping]:
+    with store.read() as conn:
+        return list(conn.execute(sa.select(table).order_by(table.c.id)).mappings())
+
+
+def test_copies_and_rewrites_join_another_event_in_the_same_city_does_not(store: Store) -> None:
+    fid = feed(store)
+    wire = put(store, fid, "1", item("basra-floods-wire"))
+    copy = put(store, fid, "2", item("basra-floods-copy"), at=timedelta(minutes=20))
+    rewrite = put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2))
+    strike = put(store, fid, "4", item("basra-port-strike"), at=timedelta(hours=3))
+    assert wire.reason == "new" and copy.reason == "near-duplicate" and rewrite.reason == "rewrite"
+    assert wire.story_id == copy.story_id == rewrite.story_id != strike.story_id
+    assert strike.reason == "new"
+    (flood, port) = rows(store, story)
+    assert (flood["article_count"], port["article_count"]) == (3, 1)
+    assert flood["title"].startswith("Floods kill 14 in Basra")
+    # One alert for the flood story however many outlets carried it, one for the strike.
+    assert [(a["story_id"], a["kind"]) for a in rows(store, alert)] == [
+        (wire.story_id, "story"),
+        (strike.story_id, "story"),
+    ]
+
+
+def test_the_same_link_with_utm_in_two_feeds_is_one_article(store: Store) -> None:
+    a, b = feed(store, "a"), feed(store, "b")
+    url = "https://news.example.org/basra/floods"
+    first = put(store, a, "x", item("basra-floods-wire", url + "?utm_source=a&utm_medium=rss"))
+    second = put(
+        store,
+        b,
+        "y",
+        item("basra-floods-wire", "https://www.news.example.org/basra/floods/?utm_campaign=b"),
+    )
+    assert second.entry_was_new and not second.article_was_new
+    assert first.article_id == second.article_id and len(rows(store, article)) == 1
+    assert len(rows(store, alert)) == 1
+
+
+def test_identical_text_at_another_url_is_a_copy_of_that_article(store: Store) -> None:
+    fid = feed(store)
+    first = put(store, fid, "1", item("basra-floods-wire"))
+    again = put(store, fid, "2", item("basra-floods-wire", "https://mirror.example.net/floods"))
+    assert again.reason == "same-text" and again.story_id == first.story_id
+    assert [a["same_as_id"] for a in rows(store, article)] == [None, first.article_id]
+
+
+def test_the_window_closes(store: Store) -> None:
+    fid = feed(store)
+    first = put(store, fid, "1", item("basra-floods-wire"))
+    late = put(store, fid, "2", item("basra-floods-copy"), at=timedelta(seconds=WINDOW + 60))
+    assert late.reason == "new" and late.story_id != first.story_id
+
+
+def test_a_restart_keeps_the_clustering_state(db_url: str) -> None:
+    store = Store.open(db_url)
+    fid = feed(store)
+    first = put(store, fid, "1", item("basra-floods-wire"))
+    store.close()
+    store = Store.open(db_url)  # a new process: nothing in memory
+    try:
+        rewrite = put(store, fid, "2", item("basra-floods-rewrite"), at=timedelta(hours=1))
+        copy = put(store, fid, "3", item("basra-floods-copy"), at=timedelta(hours=2))
+        assert first.story_id == rewrite.story_id == copy.story_id
+    finally:
+        store.close()
+
+
+def test_an_edited_entry_updates_its_article_and_never_alerts_again(store: Store) -> None:
+    fid = feed(store)
+    first = put(store, fid, "1", item("basra-floods-wire"))
+    _, body = read("basra-floods-wire")
+    edit = item(
+        "basra-floods-wire",
+        title="Basra floods: death toll rises to 14",
+        text=body + " The Prime Minister declared three days of mourning.",
+    )
+    again = put(store, fid, "1", edit, at=timedelta(hours=1), edited=True)
+    assert again.edited and again.article_id == first.article_id and not again.alert_ids
+    (stored,) = rows(store, article)
+    assert stored["title"] == "Basra floods: death toll rises to 14"
+    assert stored["text"].endswith("three days of mourning.") and stored["updated_at"] is not None
+    assert len(rows(store, alert)) == 1 and len(rows(store, story)) == 1
+
+
+def test_escalation_and_follow_ups_each_have_their_own_alert_row(store: Store) -> None:
+    fid = feed(store)
+    medium = AlertSpec("iraq", "desk", Severity.MEDIUM, ("floods",), "…")
+    critical = AlertSpec("iraq", "desk", Severity.CRITICAL, ("deaths",), "…")
+    every = AlertSpec("iraq", "desk", Severity.MEDIUM, ("floods",), "…", updates="every")
+    digest = AlertSpec("iraq", "mail", Severity.MEDIUM, ("floods",), "…", updates="digest")
+    first = put(store, fid, "1", item("basra-floods-wire"), alerts=(medium,))
+    put(store, fid, "2", item("basra-floods-copy"), alerts=(medium,))  # updates: none
+    up = put(store, fid, "3", item("basra-floods-rewrite"), alerts=(critical,))
+    more = put(
+        store,
+        fid,
+        "4",
+        item(
+            "basra-floods-rewrite",
+            "https://other.example.org/b",
+            text=read("basra-floods-rewrite")[1] + " Schools stayed shut on Wednesday.",
+        ),
+        alerts=(every, digest),
+    )
+    got = [
+        (a["kind"], a["follow_key"], a["severity"], a["channel"], a["status"])
+        for a in rows(store, alert)
+    ]
+    assert got == [
+        ("story", "", "medium", "desk", "pending"),
+        ("escalation", "critical", "critical", "desk", "pending"),
+        ("update", str(more.article_id), "medium", "desk", "pending"),
+        ("story", "", "medium", "mail", "pending"),  # the first alert on that channel
+    ]
+    assert {first.story_id, up.story_id, more.story_id} == {first.story_id}
+    # One escalation per severity level is a constraint, not only a code path.
+    row = dict(rows(store, alert)[1])
+    row.pop("id")
+    row["idempotency_key"] = "another"
+    with store.write() as conn, pytest.raises(sa.exc.IntegrityError):
+        conn.execute(alert.insert().values(**row))
+    # A digest follow-up is held for the next digest, not sent on its own.
+    copy = read("basra-floods-copy")[1]
+    later = put(
+        store,
+        fid,
+        "5",
+        item("basra-floods-copy", "https://third.example.org/c", text=copy + " More rain fell."),
+        alerts=(digest,),
+    )
+    assert [
+        (a["kind"], a["status"]) for a in rows(store, alert) if a["article_id"] == later.article_id
+    ] == [("update", "digest")]
+
+
+def _race(stores: list[Store], feeds: list[int], round_: int) -> list[article_store.Recorded]:
+    """Two workers record a copy each of one story, released at the same instant."""
+    barrier = threading.Barrier(2)
+    done: list[article_store.Recorded] = []
+    names = ("basra-floods-wire", "basra-floods-copy")
+
+    def work(n: int) -> None:
+        art = item(names[n], f"https://outlet{n}.example.org/{round_}")
+        entry = article_store.NewEntry(f"{round_}", art, None, [], [HIGH])
+        barrier.wait()
+        done.extend(
+            article_store.record_many(
+                stores[n],
+                feed_id=feeds[n],
+                entries=[entry],
+                now=NOW + timedelta(days=4 * round_),
+                story_window_s=WINDOW,
+            )
+        )
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
+
+
+def test_two_workers_placing_copies_at_once_make_one_story_and_one_alert(pg_url: str) -> None:
+    """Two workers, two feeds, two copies of one story committed at the same moment (five
+    times, a new story each time): the placement lock makes the second join the first."""
+    stores = [Store.open(pg_url), Store.open(pg_url)]
+    try:
+        feeds = [feed(stores[0], "a"), feed(stores[0], "b")]
+        for round_ in range(5):
+            done = _race(stores, feeds, round_)
+            assert [d.error for d in done] == [None, None]
+            assert done[0].story_id == done[1].story_id
+            assert sum(len(d.alert_ids) for d in done) == 1
+        assert len(rows(stores[0], story)) == 5 and len(rows(stores[0], alert)) == 5
+    finally:
+        for s in stores:
+            s.close()
