@@ -74,6 +74,11 @@ class DeliverySettings(_Strict):
     notice_channel: str | None = Field(
         None, description="channel that carries operator notices (besides the log)"
     )
+    updates_after: Duration = Field(
+        3600.0,
+        description="story follow-ups (updates: digest) collect this long on a channel "
+        "without a digest schedule, then go out as one message",
+    )
 
 
 class StorySettings(_Strict):

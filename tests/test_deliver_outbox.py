@@ -391,3 +391,39 @@ def test_workers_side_by_side_build_one_digest_and_send_it_once(db_url: str) -> 
     sent = [m for h in hooks for m in h.got]
     assert len(sent) == 1 and isinstance(sent[0], DigestMessage)
     assert sorted(a.alert_id for a in sent[0].alerts) == sorted(ids)
+
+
+def test_story_updates_for_the_digest_go_out_together_later(store: Store) -> None:
+    """`updates: digest`: a later report of a story is not sent at once; it waits for the
+    channel's next digest (or `updates_after` on a channel without one)."""
+    from tests.test_stories import read
+    from tests.test_stories_store import feed, item, put
+
+    clock = Clock()
+    clock.now = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    spec = AlertSpec("iraq", "mail", Severity.MEDIUM, ("floods",), "…", updates="digest")
+    fid = feed(store)
+    put(store, fid, "1", item("basra-floods-wire"), alerts=(spec,))
+    mail = Recorder("mail")
+    assert run(store, clock, mail, updates_after="30m").sent == 1  # the story's alert: now
+    put(
+        store,
+        fid,
+        "2",
+        item(
+            "basra-floods-rewrite",
+            "https://other.example.org/b",
+            text=read("basra-floods-rewrite")[1] + " Schools stayed shut on Wednesday.",
+        ),
+        alerts=(spec,),
+    )
+    assert [r.status for r in alert_store.listing(store)] == ["digest", "sent"]
+    assert run(store, clock, mail, updates_after="30m").sent == 0
+    clock.tick(29 * 60)
+    assert run(store, clock, mail, updates_after="30m").sent == 0
+    clock.tick(60)
+    assert run(store, clock, mail, updates_after="30m").sent == 1
+    digest = mail.got[-1]
+    assert isinstance(digest, DigestMessage) and digest.reason == "story updates"
+    assert [a.alert_id for a in digest.alerts] == [alert_store.listing(store)[0].id]
+    assert {r.status for r in alert_store.listing(store)} == {"sent"}

@@ -16,7 +16,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -97,6 +97,7 @@ class Outbox:
         return report
 
     async def _channel(self, run: _Run, limit: int) -> None:
+        self._gather_updates(run)
         await self._digests(run)
         while limit > 0 and not run.stopped:
             rows = alert_store.claim(
@@ -113,6 +114,20 @@ class Outbox:
             await self._alerts(run, rows)
 
     # -- digests and notices ---------------------------------------------------------------
+
+    def _gather_updates(self, run: _Run) -> None:
+        """Story follow-ups meant for a digest join the channel's next one: at its own digest
+        schedule, or `delivery.updates_after` from now on a channel without one."""
+        now = self.clock()
+        schedule = run.channel.settings.digest
+        due = (
+            schedule.next_after(now)
+            if schedule is not None
+            else (now + timedelta(seconds=run.settings.updates_after))
+        )
+        joined = digest_store.gather_updates(self.store, run.name, due=due, now=now)
+        if joined:
+            log.info("story updates held", channel=run.name, alerts=joined, due=due.isoformat())
 
     async def _digests(self, run: _Run) -> None:
         now = self.clock()

@@ -65,48 +65,75 @@ def hold(
     The delivery loop holds the alerts it leased (`owner`); any other pending alert row can be
     held too with `owner=None` (e.g. a story's follow-up meant for the next digest)."""
     with store.write() as conn:
-        found = _open(conn, channel)
-        if found is None:
-            insert_new(
-                conn,
-                digest,
-                [
-                    {
-                        "channel": channel,
-                        "kind": "digest",
-                        "reason": reason,
-                        "status": "open",
-                        "idempotency_key": uuid.uuid4().hex,
-                        "due_at": due,
-                        "attempts": 0,
-                        "next_attempt_at": due,
-                        "title": "",
-                        "body": "",
-                        "created_at": now,
-                    }
-                ],
+        return _hold(conn, owner, channel, alert_ids, due=due, reason=reason, now=now)
+
+
+def gather_updates(store: Store, channel: str, *, due: datetime, now: datetime) -> int:
+    """Story follow-ups waiting for the channel's next digest (status `digest`, queued by a
+    watchlist with `updates: digest`) join its open digest, in one transaction. Returns how many
+    joined."""
+    with store.write() as conn:
+        ids = list(
+            conn.scalars(
+                sa.select(alert.c.id).where(alert.c.channel == channel, alert.c.status == "digest")
             )
-            found = _open(conn, channel)
-            assert found is not None, "an open digest exists after inserting one"
-        digest_id, due_at = found
-        if due < due_at:
-            conn.execute(
-                digest.update()
-                .where(digest.c.id == digest_id)
-                .values(due_at=due, next_attempt_at=due)
-            )
-        mine = alert.c.lease_owner.is_(None) if owner is None else alert.c.lease_owner == owner
-        conn.execute(
-            alert.update()
-            .where(
-                alert.c.id.in_(list(alert_ids)),
-                alert.c.status == "pending",
-                alert.c.digest_id.is_(None),
-                mine,
-            )
-            .values(digest_id=digest_id, lease_owner=None, lease_until=None)
         )
-        return digest_id
+        if ids:
+            conn.execute(alert.update().where(alert.c.id.in_(ids)).values(status="pending"))
+            _hold(conn, None, channel, ids, due=due, reason="story updates", now=now)
+        return len(ids)
+
+
+def _hold(
+    conn: sa.Connection,
+    owner: str | None,
+    channel: str,
+    alert_ids: Sequence[int],
+    *,
+    due: datetime,
+    reason: str,
+    now: datetime,
+) -> int:
+    found = _open(conn, channel)
+    if found is None:
+        insert_new(
+            conn,
+            digest,
+            [
+                {
+                    "channel": channel,
+                    "kind": "digest",
+                    "reason": reason,
+                    "status": "open",
+                    "idempotency_key": uuid.uuid4().hex,
+                    "due_at": due,
+                    "attempts": 0,
+                    "next_attempt_at": due,
+                    "title": "",
+                    "body": "",
+                    "created_at": now,
+                }
+            ],
+        )
+        found = _open(conn, channel)
+        assert found is not None, "an open digest exists after inserting one"
+    digest_id, due_at = found
+    if due < due_at:
+        conn.execute(
+            digest.update().where(digest.c.id == digest_id).values(due_at=due, next_attempt_at=due)
+        )
+    mine = alert.c.lease_owner.is_(None) if owner is None else alert.c.lease_owner == owner
+    conn.execute(
+        alert.update()
+        .where(
+            alert.c.id.in_(list(alert_ids)),
+            alert.c.status == "pending",
+            alert.c.digest_id.is_(None),
+            mine,
+        )
+        .values(digest_id=digest_id, lease_owner=None, lease_until=None)
+    )
+    return digest_id
 
 
 def _open(conn: sa.Connection, channel: str) -> tuple[int, datetime] | None:
