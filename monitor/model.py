@@ -110,6 +110,7 @@ class Hit:
     field: str
     start: int
     end: int
+    text: str = ""  # the characters at start:end, as written (filled in when an alert is sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,10 @@ class AlertMessage:
     created_at: datetime | None = None
     # The words of the snippet that made the rules match, exactly as written, for highlighting.
     highlights: tuple[str, ...] = ()
+    # "story" (the story's first alert on this channel), "escalation" or "update" (follow-ups).
+    kind: str = "story"
+    # Every rule of the watchlist that matched this article, with each hit and its snippet.
+    matches: tuple[RuleMatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

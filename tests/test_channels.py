@@ -23,7 +23,7 @@ from monitor.channels.log import LogChannel, LogSettings
 from monitor.channels.webhook import WebhookChannel, WebhookSettings
 from monitor.errors import ChannelError
 from monitor.http import build_client
-from monitor.model import AlertMessage, Severity
+from monitor.model import AlertMessage, Hit, RuleMatch, Severity
 from tests.servers import Answer, Receiver
 from tests.test_channels_conformance import DIGEST, NOTICE
 
@@ -41,6 +41,19 @@ MESSAGE = AlertMessage(
     story_id=3,
     sources=(("wire", "https://e.org/a"), ("bbc", "https://bbc.example/b")),
     created_at=datetime(2026, 11, 23, 9, 31, tzinfo=UTC),
+    kind="escalation",
+    matches=(
+        RuleMatch(
+            "iraq-conflict",
+            "offensive",
+            Severity.HIGH,
+            (
+                Hit("offensive", "text", 4, 13, "offensive"),
+                Hit("@cities: Falluja", "text", 17, 24, "Falluja"),
+            ),
+            "…the offensive on Falluja…",
+        ),
+    ),
 )
 
 
@@ -77,6 +90,30 @@ def test_webhook_posts_signed_json_with_an_idempotency_key(receiver: Receiver) -
             ],
         },
         "created_at": "2026-11-23T09:31:00+00:00",
+        "kind": "escalation",
+        "matches": [
+            {
+                "rule": "offensive",
+                "severity": "high",
+                "snippet": "…the offensive on Falluja…",
+                "hits": [
+                    {
+                        "term": "offensive",
+                        "field": "text",
+                        "start": 4,
+                        "end": 13,
+                        "text": "offensive",
+                    },
+                    {
+                        "term": "@cities: Falluja",
+                        "field": "text",
+                        "start": 17,
+                        "end": 24,
+                        "text": "Falluja",
+                    },
+                ],
+            }
+        ],
     }
     assert post.headers["idempotency-key"] == "0f3c9e"
     assert post.headers["x-team"] == "desk"

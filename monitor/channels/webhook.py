@@ -52,6 +52,25 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
             "sources": [{"source": s, "url": u} for s, u in message.sources],
         },
         "created_at": _iso(message.created_at),
+        "kind": message.kind,
+        "matches": [
+            {
+                "rule": m.rule,
+                "severity": str(m.severity),
+                "snippet": m.snippet,
+                "hits": [
+                    {
+                        "term": h.term,
+                        "field": h.field,
+                        "start": h.start,
+                        "end": h.end,
+                        "text": h.text,
+                    }
+                    for h in m.hits
+                ],
+            }
+            for m in message.matches
+        ],
     }
 
 

@@ -10,10 +10,11 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.model import AlertMessage, Severity
+from monitor.model import AlertMessage, Hit, RuleMatch, Severity
 from monitor.storage import Store
 from monitor.storage.tables import alert, article, delivery_attempt, digest, rule_match, story
 
@@ -39,6 +40,7 @@ class AlertRow:
     created_at: datetime
     sent_at: datetime | None
     digest_id: int | None
+    kind: str
 
     @property
     def level(self) -> Severity:
@@ -132,17 +134,25 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
                 sa.select(story.c.id, story.c.title).where(story.c.id.in_(story_ids))
             ).all()
         )
-        hits: dict[tuple[int, str], list[str]] = {}
+        stored: dict[tuple[int, str], list[Any]] = {}
         for m in conn.execute(
-            sa.select(rule_match.c.article_id, rule_match.c.watchlist, rule_match.c.hits).where(
-                rule_match.c.article_id.in_(article_ids)
+            sa.select(
+                rule_match.c.article_id,
+                rule_match.c.watchlist,
+                rule_match.c.rule,
+                rule_match.c.severity,
+                rule_match.c.snippet,
+                rule_match.c.hits,
             )
+            .where(rule_match.c.article_id.in_(article_ids))
+            .order_by(rule_match.c.id)
         ):
-            hits.setdefault((m.article_id, m.watchlist), []).append(m.hits)
+            stored.setdefault((m.article_id, m.watchlist), []).append(m)
     out = []
     for row in rows:
         art = arts[row.article_id]
         fields = {"title": art.title, "summary": art.summary, "text": art.text}
+        matched = _matches(stored.get((row.article_id, row.watchlist), []), fields)
         out.append(
             AlertMessage(
                 alert_id=row.id,
@@ -158,28 +168,42 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
                 story_id=row.story_id,
                 sources=tuple(sources.get(row.story_id, ())),
                 created_at=row.created_at,
-                highlights=_highlights(
-                    row.snippet, fields, hits.get((row.article_id, row.watchlist), [])
-                ),
+                highlights=_highlights(row.snippet, matched),
+                kind=row.kind,
+                matches=matched,
             )
         )
     return out
 
 
-def _highlights(snippet: str, fields: dict[str, str], encoded: list[str]) -> tuple[str, ...]:
-    """The hit words as written in the article, those that appear in the snippet."""
-    words: set[str] = set()
-    for hits in encoded:
+def _matches(
+    rows: Sequence[sa.Row[tuple[object, ...]]], fields: dict[str, str]
+) -> tuple[RuleMatch, ...]:
+    """The stored rule matches, each hit with the characters it covers as written."""
+    out = []
+    for m in rows:
         try:
-            decoded = json.loads(hits)
+            decoded = json.loads(str(m.hits))
         except ValueError:
-            continue
-        for hit in decoded:
-            text = fields.get(hit.get("field", ""), "") or ""
-            word = _SPACES.sub(" ", text[hit.get("start", 0) : hit.get("end", 0)]).strip()
-            if word and word in snippet:
-                words.add(word)
-    return tuple(sorted(words))
+            decoded = []
+        hits = []
+        for h in decoded:
+            field, start, end = (
+                str(h.get("field", "")),
+                int(h.get("start", 0)),
+                int(h.get("end", 0)),
+            )
+            text = (fields.get(field) or "")[start:end]
+            hits.append(Hit(str(h.get("term", "")), field, start, end, text))
+        severity = Severity(str(m.severity))
+        out.append(RuleMatch(str(m.watchlist), str(m.rule), severity, tuple(hits), str(m.snippet)))
+    return tuple(sorted(out, key=lambda r: -r.severity.rank))
+
+
+def _highlights(snippet: str, matches: Sequence[RuleMatch]) -> tuple[str, ...]:
+    """The hit words as written in the article, those that appear in the snippet."""
+    words = {_SPACES.sub(" ", h.text).strip() for m in matches for h in m.hits}
+    return tuple(sorted(w for w in words if w and w in snippet))
 
 
 def mark_sent(store: Store, row: AlertRow, now: datetime, *, detail: str, duration_ms: int) -> None:

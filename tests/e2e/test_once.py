@@ -76,6 +76,9 @@ def test_two_cycles_alert_once_each_and_then_send_conditional_requests(
         assert post.headers["idempotency-key"] == body["idempotency_key"]
         assert (body["rules"][0], body["severity"]) == EXPECTED[body["title"]]
         assert body["watchlist"] == "iraq-conflict" and body["snippet"]
+        # The evidence travels with the alert: each hit and the characters it covers.
+        (evidence,) = [m for m in body["matches"] if m["rule"] == body["rules"][0]]
+        assert evidence["hits"] and all(h["text"] for h in evidence["hits"])
     assert len({p.headers["idempotency-key"] for p in posts}) == 5
     # Two of the alerts came from the pages behind a summary-only feed.
     page_hits = [r.path for r in site.requests if r.path.startswith("/pages/")]
