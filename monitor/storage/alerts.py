@@ -242,16 +242,7 @@ def mark_failed(
     duration_ms: int,
 ) -> None:
     """Record a failed try: pending again at `retry_at`, or a dead letter when it is None."""
-    values: dict[str, object] = {
-        "attempts": alert.c.attempts + 1,
-        "last_error": error[:1000],
-        "lease_owner": None,
-        "lease_until": None,
-    }
-    if retry_at is None:
-        values["status"] = "dead"
-    else:
-        values["next_attempt_at"] = retry_at
+    values = failed_try(alert, error, retry_at)
     with store.write() as conn:
         # Only the lease holder may put an alert back: a late failure report from a worker whose
         # lease expired must not undo another worker's successful send.
@@ -261,6 +252,22 @@ def mark_failed(
             .values(**values)
         )
         attempts(conn, [(row.id, False, error, duration_ms)], now)
+
+
+def failed_try(table: sa.Table, error: str, retry_at: datetime | None) -> dict[str, object]:
+    """The columns a failed try sets on an outbox row (an alert or a digest): one more attempt,
+    the error, the lease given back, and the next try, or `dead` when there is none."""
+    values: dict[str, object] = {
+        "attempts": table.c.attempts + 1,
+        "last_error": error[:1000],
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if retry_at is None:
+        values["status"] = "dead"
+    else:
+        values["next_attempt_at"] = retry_at
+    return values
 
 
 def release(store: Store, rows: Sequence[AlertRow], owner: str) -> None:

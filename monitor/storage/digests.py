@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from monitor.storage import Store, insert_new
 from monitor.storage.alerts import COLUMNS as ALERT_COLUMNS
-from monitor.storage.alerts import AlertRow, alert_row, attempts
+from monitor.storage.alerts import AlertRow, alert_row, attempts, failed_try
 from monitor.storage.tables import alert, digest
 
 
@@ -269,16 +269,7 @@ def mark_failed(
 ) -> None:
     """A failed try: the digest is retried at `retry_at` with the same members, or it and its
     members become dead letters (`monitor alerts retry` takes the alerts out again)."""
-    values: dict[str, object] = {
-        "attempts": digest.c.attempts + 1,
-        "last_error": error[:1000],
-        "lease_owner": None,
-        "lease_until": None,
-    }
-    if retry_at is None:
-        values["status"] = "dead"
-    else:
-        values["next_attempt_at"] = retry_at
+    values = failed_try(digest, error, retry_at)
     with store.write() as conn:
         done = conn.execute(
             digest.update()
