@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import multiprocessing
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -31,16 +33,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-WORDS = [
-    *"government forces pressed north toward the river crossing while aid groups said".split(),
-    *"families were leaving the district on foot and by truck as shelling continued".split(),
-]
+
+@functools.cache
+def vocabulary() -> tuple[list[str], list[float]]:
+    """Real English words and their frequencies, so items read like varied news copy: every
+    item says something different, as in real feeds (identical texts would all collapse into
+    one story and measure nothing)."""
+    from wordfreq import top_n_list, word_frequency
+
+    words = [w for w in top_n_list("en", 6000) if w.isalpha()]
+    return words, [word_frequency(w, "en") for w in words]
 
 
 def item(feed: int, n: int) -> str:
-    text = " ".join(WORDS[(n + i) % len(WORDS)] for i in range(40))
+    rng = random.Random(feed * 1_000_003 + n)
+    words, weights = vocabulary()
+    title = " ".join(rng.choices(words, weights, k=8)).capitalize()
+    text = " ".join(rng.choices(words, weights, k=55)).capitalize() + "."
     return (
-        f"<item><title>Feed {feed} report {n}: {WORDS[n % len(WORDS)]} update</title>"
+        f"<item><title>{title}</title>"
         f"<link>https://news{feed % 50}.example.org/{feed}/story-{n}</link>"
         f'<guid isPermaLink="false">feed-{feed}-item-{n}</guid>'
         f"<pubDate>Mon, 23 Nov 2026 {n % 24:02d}:00:00 GMT</pubDate>"
