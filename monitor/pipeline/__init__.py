@@ -13,11 +13,13 @@ matched; an entry whose content hash changed is an edit and is read again.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import hashlib
 import os
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +41,8 @@ from monitor.storage import feeds as feed_store
 log = structlog.get_logger("monitor.pipeline")
 
 FLUSH_EVERY = 64  # feed outcomes written per transaction
+# The thread that records new entries (see `Pipeline.ingest`): one, so writes keep their order.
+_INGEST = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
 
 
 def _link_key(feed: str, entry: Entry) -> str:
@@ -242,6 +246,24 @@ class Pipeline:
             ),
             return_exceptions=True,
         )
+        # Matching, fingerprints and the store's writes are CPU work: done on one worker thread,
+        # one feed at a time, so the event loop keeps reading other feeds' responses meanwhile
+        # (run inline, a first poll of many busy feeds starved them into timeouts).
+        work = functools.partial(self._record, state, entries, made, now, edited, hashes or {})
+        context = contextvars.copy_context()  # the log context goes along
+        return await asyncio.get_running_loop().run_in_executor(_INGEST, context.run, work)
+
+    def _record(
+        self,
+        state: feed_store.FeedState,
+        entries: Sequence[Entry],
+        made: Sequence[Article | BaseException],
+        now: datetime,
+        edited: Collection[str],
+        hashes: Mapping[str, str],
+    ) -> int:
+        """Match, fingerprint and store the entries `ingest` read; the alerts queued."""
+        cfg = self.config
         batch: list[article_store.NewEntry] = []
         for entry, item in zip(entries, made, strict=True):
             if isinstance(item, BaseException):
@@ -258,7 +280,7 @@ class Pipeline:
                     fingerprint.fingerprint(item.title, item.text),
                     matches,
                     specs,
-                    entry_hash=(hashes or {}).get(entry.guid),
+                    entry_hash=hashes.get(entry.guid),
                     edited=entry.guid in edited,
                 )
             )
