@@ -297,10 +297,12 @@ class _Compiler:
 
 
 def _automaton(program: Program, stemmed: bool) -> ahocorasick.Automaton | None:
+    """The keys of one kind in an automaton whose value for each is (index, length, spaces): what
+    the scan needs per hit, handed over with it rather than looked up."""
     automaton = ahocorasick.Automaton()
     for index, (key, is_stemmed) in enumerate(zip(program.keys, program.stemmed, strict=True)):
         if is_stemmed == stemmed:
-            automaton.add_word(key, index)
+            automaton.add_word(key, (index, len(key), key.count(" ")))
     if len(automaton) == 0:
         return None
     automaton.make_automaton()

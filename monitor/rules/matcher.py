@@ -17,7 +17,7 @@ from monitor.rules import evidence
 from monitor.rules.compile import Program
 from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
-from monitor.rules.normalize import Folded, Gaps, fold
+from monitor.rules.normalize import Folded, Gaps, fold, single_spaced
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
@@ -42,7 +42,7 @@ class Scan:
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
         self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        joined = [" ".join(folded.text.split()) for folded in self.folded]
+        joined = [single_spaced(folded.text) for folded in self.folded]
         self.field_starts: list[int] = []  # index of each field's first word
         self.field_chars: list[int] = []  # where that word starts in the joined string
         words = chars = 0
@@ -54,7 +54,7 @@ class Scan:
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
-        self.found: dict[int, list[int]] = collections.defaultdict(list)
+        self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
         if program.stem_automaton is not None:
@@ -66,9 +66,19 @@ class Scan:
         self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
+        """Record each key hit as (first character, first word) in `text`.
+
+        Hits come in order of their last character, so the words before each are counted in one
+        pass over the text (spaces up to the hit's end, less the key's own spaces), instead of
+        recounting from the start for every hit.
+        """
         found = self.found
-        for end, key in automaton.iter(text):  # type: ignore[attr-defined]
-            found[key].append(end)  # where the key's last character is; positions() works back
+        count = text.count
+        counted = total = 0  # spaces in text[:counted]
+        for end, (key, length, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
+            total += count(" ", counted, end + 1)
+            counted = end + 1
+            found[key].append((counted - length, total - spaces))
 
     def candidates(self) -> list[int]:
         """Indices of the rules some found key can trigger, in rule order."""
@@ -87,15 +97,14 @@ class Scan:
         text = self.stems if stemmed else self.lower
         key = self.program.keys[p.key]
         out = []
-        for last in self.found.get(p.key, ()):
-            start = last - len(key) + 1
+        for start, word in self.found.get(p.key, ()):
             if p.case_key is not None and not self.cased.startswith(p.case_key, start):
                 continue
-            word = text.count(" ", 0, start)
             field = bisect.bisect_right(self.field_starts, word) - 1
             if field in p.fields:
                 out.append((word, word + p.words, field))
                 if not stemmed:  # remember the characters, so hits need not recount words
+                    last = start + len(key) - 1
                     end = last if key[-1] == " " else text.find(" ", last + 1)
                     self._chars[(word, word + p.words)] = (start + 1, end)
         self._positions[pattern] = out

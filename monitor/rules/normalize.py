@@ -104,7 +104,15 @@ class Folded:
         return list(itertools.compress(starts, lengths)), list(itertools.compress(lengths, lengths))
 
 
-_RUN = re.compile("  +")
+# Runs of two or more spaces. Spelled with a two-space literal head (not "  +") so the regex engine
+# jumps between candidate runs with its fast prefix search instead of trying every single space.
+_RUN = re.compile("   *")
+
+
+def single_spaced(text: str) -> str:
+    """`" ".join(text.split())` for folded text (whose only whitespace is spaces), at half the
+    cost: no list of words is built."""
+    return _RUN.sub(" ", text).strip(" ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,4 +205,4 @@ def lower_words(text: str) -> list[str]:
     return fold(text).text.lower().split()
 
 
-__all__ = ["APOSTROPHES", "Folded", "fold", "lower_words", "words"]
+__all__ = ["APOSTROPHES", "Folded", "Gaps", "fold", "lower_words", "single_spaced", "words"]
