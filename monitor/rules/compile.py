@@ -60,7 +60,8 @@ class Rule:
     min_hits: int
     query: Evaluator
     exclude: Evaluator | None
-    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article
+    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article…
+    must: frozenset[int] = frozenset()  # …and the keys of those with one key, as one subset check
 
 
 @dataclass
@@ -149,6 +150,7 @@ class _Compiler:
             )
             self.problems.append(RuleProblem(index, (*where, "query"), error.render()))
             return
+        needs = [n for n in _conjuncts(query, self) if n != trigger[1]]
         rule_index = len(self.program.rules)
         for key in sorted(trigger[1]):
             self._triggers.setdefault(key, []).append(rule_index)
@@ -161,7 +163,8 @@ class _Compiler:
                 settings.min_hits,
                 build(query, self._shared),
                 build(exclude, self._shared) if exclude is not None else None,
-                tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
+                tuple(n for n in needs if len(n) > 1),
+                frozenset(k for n in needs if len(n) == 1 for k in n),
             )
         )
 

@@ -28,12 +28,12 @@ class Spans(Protocol):
 
 def hits(scan: Spans, occurrences: Sequence[Occurrence], labels: Sequence[str]) -> tuple[Hit, ...]:
     """Distinct hits, ordered by field (title, summary, text, …), then position, then term."""
+    # Plain tuples led by the field's index sort in that order without a key function.
     found = set()
     for occurrence in occurrences:
         start, end = scan.original_span(occurrence)
-        found.add(Hit(labels[occurrence[3]], FIELDS[occurrence[2]], start, end))
-    order = {name: i for i, name in enumerate(FIELDS)}
-    return tuple(sorted(found, key=lambda h: (order[h.field], h.start, h.end, h.term)))
+        found.add((occurrence[2], start, end, labels[occurrence[3]]))
+    return tuple(Hit(term, FIELDS[field], start, end) for field, start, end, term in sorted(found))
 
 
 def snippet(values: Sequence[str], found: Sequence[Hit], width: int = SNIPPET_CHARS) -> str:

@@ -14,10 +14,10 @@ from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
-from monitor.rules.compile import Program
+from monitor.rules.compile import Program, Rule
 from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
-from monitor.rules.normalize import Folded, Gaps, fold, single_spaced
+from monitor.rules.normalize import Folded, Gaps, fold, spaced
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
@@ -42,7 +42,9 @@ class Scan:
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
         self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        joined = [single_spaced(folded.text) for folded in self.folded]
+        spaced_fields = [spaced(folded.text) for folded in self.folded]
+        joined = [text for text, _ in spaced_fields]
+        self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
         self.field_starts: list[int] = []  # index of each field's first word
         self.field_chars: list[int] = []  # where that word starts in the joined string
         words = chars = 0
@@ -80,13 +82,21 @@ class Scan:
             counted = end + 1
             found[key].append((counted - length, total - spaces))
 
-    def candidates(self) -> list[int]:
-        """Indices of the rules some found key can trigger, in rule order."""
+    def candidates(self) -> list[Rule]:
+        """The rules a found key triggers whose other required key sets each meet a found key
+        too, in rule order: set checks that turn most rules away before any evaluation."""
         key_rules = self.program.key_rules
-        out: set[int] = set()
+        triggered: set[int] = set()
         for key in self.found:
-            out.update(key_rules[key])
-        return sorted(out)
+            triggered.update(key_rules[key])
+        found = set(self.found)
+        rules = self.program.rules
+        return [
+            rule
+            for rule in map(rules.__getitem__, sorted(triggered))
+            if rule.must <= found
+            and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
+        ]
 
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
         cached = self._positions.get(pattern)
@@ -121,7 +131,7 @@ class Scan:
             return self.folded[field].span(starts[start - first], starts[last] + lengths[last])
         gaps = self._gaps.get(field)
         if gaps is None:
-            gaps = self._gaps[field] = Gaps.of(self.folded[field].text)
+            gaps = self._gaps[field] = Gaps.of(self.folded[field].text, self._parts[field])
         base = self.field_chars[field]
         a = gaps.position(chars[0] - base)
         b = gaps.position(chars[1] - 1 - base) + 1
@@ -146,12 +156,9 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
-        found = scan.found.keys()
-        for index in scan.candidates():
-            rule = program.rules[index]
+        values = field_values(article)
+        for rule in scan.candidates():
             if watchlists is not None and rule.watchlist not in watchlists:
-                continue
-            if rule.needs and not all(not found.isdisjoint(keys) for keys in rule.needs):
                 continue
             spans = rule.query(scan)
             if spans is None:
@@ -162,7 +169,7 @@ class Matcher:
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
             hits = evidence.hits(scan, occurrences, program.labels)
-            snippet = evidence.snippet(field_values(article), hits)
+            snippet = evidence.snippet(values, hits)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out
 

@@ -104,15 +104,18 @@ class Folded:
         return list(itertools.compress(starts, lengths)), list(itertools.compress(lengths, lengths))
 
 
-# Runs of two or more spaces. Spelled with a two-space literal head (not "  +") so the regex engine
-# jumps between candidate runs with its fast prefix search instead of trying every single space.
-_RUN = re.compile("   *")
+# Runs of two or more spaces, kept when splitting at them. Spelled with a two-space literal head
+# (not "  +") so the regex engine jumps between runs with its fast prefix search instead of trying
+# every single space.
+_RUN = re.compile("(   *)")
 
 
-def single_spaced(text: str) -> str:
-    """`" ".join(text.split())` for folded text (whose only whitespace is spaces), at half the
-    cost: no list of words is built."""
-    return _RUN.sub(" ", text).strip(" ")
+def spaced(text: str) -> tuple[str, list[str]]:
+    """(`" ".join(text.split())`, `text` split at its runs of spaces with the runs kept), for folded
+    text (whose only whitespace is spaces). One C-level split serves both the single-spaced words
+    and, later, `Gaps.of`; no list of words is built."""
+    parts = _RUN.split(text)
+    return " ".join(parts[::2]).strip(" "), parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +128,17 @@ class Gaps:
     extra: list[int]  # spaces dropped up to and including that run (with the leading ones)
 
     @classmethod
-    def of(cls, text: str) -> Gaps:
+    def of(cls, text: str, parts: list[str] | None = None) -> Gaps:
+        """The gaps of `text`; `parts` is its split from `spaced`, if already made."""
+        if parts is None:
+            parts = _RUN.split(text)
         lead = len(text) - len(text.lstrip(" "))
-        spans = [m.span() for m in _RUN.finditer(text, lead)]
-        extra = list(itertools.accumulate((b - a - 1 for a, b in spans), initial=lead))[1:]
-        after = [b - total for (_, b), total in zip(spans, extra, strict=True)]
+        ends = list(itertools.accumulate(map(len, parts)))[1::2]  # where each run ends
+        runs = parts[1::2]
+        if lead > 1:  # the first run is the leading spaces, which `lead` counts
+            ends, runs = ends[1:], runs[1:]
+        extra = list(itertools.accumulate((len(run) - 1 for run in runs), initial=lead))[1:]
+        after = [end - total for end, total in zip(ends, extra, strict=True)]
         return cls(lead, after, extra)
 
     def position(self, joined: int) -> int:
@@ -205,4 +214,4 @@ def lower_words(text: str) -> list[str]:
     return fold(text).text.lower().split()
 
 
-__all__ = ["APOSTROPHES", "Folded", "Gaps", "fold", "lower_words", "single_spaced", "words"]
+__all__ = ["APOSTROPHES", "Folded", "Gaps", "fold", "lower_words", "spaced", "words"]
