@@ -104,8 +104,7 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
-                for s, e, f in scan.positions(pattern):
-                    out.append((s, e, f, ((s, e, f, label),)))
+                out += [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)]
         memo[ident] = result = out or None
         return result
 

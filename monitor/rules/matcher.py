@@ -22,6 +22,7 @@ from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
 _GAP = " " + _SENTINEL + " "
+_EMPTY = Folded("", "")
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -41,8 +42,9 @@ class Scan:
 
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
-        self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        spaced_fields = [spaced(folded.text) for folded in self.folded]
+        # Most articles leave several fields empty: those cost nothing.
+        self.folded: list[Folded] = [fold(v) if v else _EMPTY for v in field_values(article)]
+        spaced_fields = [spaced(f.text) if f.text else ("", [""]) for f in self.folded]
         joined = [text for text, _ in spaced_fields]
         self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
         self.field_starts: list[int] = []  # index of each field's first word
@@ -85,10 +87,7 @@ class Scan:
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key
         too, in rule order: set checks that turn most rules away before any evaluation."""
-        key_rules = self.program.key_rules
-        triggered: set[int] = set()
-        for key in self.found:
-            triggered.update(key_rules[key])
+        triggered: set[int] = set().union(*map(self.program.key_rules.__getitem__, self.found))
         found = set(self.found)
         rules = self.program.rules
         return [
@@ -106,17 +105,20 @@ class Scan:
         stemmed = self.program.stemmed[p.key]
         text = self.stems if stemmed else self.lower
         key = self.program.keys[p.key]
-        out = []
+        out: list[tuple[int, int, int]] = []
+        field_starts, cased = self.field_starts, self.cased
+        fields, words, case_key = p.fields, p.words, p.case_key
+        chars = None if stemmed else self._chars  # remembered, so hits need not recount words
         for start, word in self.found.get(p.key, ()):
-            if p.case_key is not None and not self.cased.startswith(p.case_key, start):
+            if case_key is not None and not cased.startswith(case_key, start):
                 continue
-            field = bisect.bisect_right(self.field_starts, word) - 1
-            if field in p.fields:
-                out.append((word, word + p.words, field))
-                if not stemmed:  # remember the characters, so hits need not recount words
-                    last = start + len(key) - 1
-                    end = last if key[-1] == " " else text.find(" ", last + 1)
-                    self._chars[(word, word + p.words)] = (start + 1, end)
+            field = bisect.bisect_right(field_starts, word) - 1
+            if field in fields:
+                out.append((word, word + words, field))
+                if chars is not None:
+                    after = start + len(key)  # just past the key: its trailing space, or a prefix's
+                    end = after - 1 if key[-1] == " " else text.find(" ", after)
+                    chars[(word, word + words)] = (start + 1, end)
         self._positions[pattern] = out
         return out
 
