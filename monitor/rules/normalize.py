@@ -14,6 +14,7 @@ import bisect
 import functools
 import html
 import itertools
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -137,8 +138,11 @@ class Gaps:
         runs = parts[1::2]
         if lead > 1:  # the first run is the leading spaces, which `lead` counts
             ends, runs = ends[1:], runs[1:]
-        extra = list(itertools.accumulate((len(run) - 1 for run in runs), initial=lead))[1:]
-        after = [end - total for end, total in zip(ends, extra, strict=True)]
+        # extra[i] = lead + (lengths of runs 0..i) - (i + 1), and after[i] = ends[i] - extra[i]:
+        # built with map and accumulate, so no Python-level loop runs per gap.
+        totals = itertools.accumulate(map(len, runs), initial=lead)
+        extra = list(map(operator.sub, totals, itertools.count()))[1:]
+        after = list(map(operator.sub, ends, extra))
         return cls(lead, after, extra)
 
     def position(self, joined: int) -> int:
