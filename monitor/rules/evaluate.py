@@ -20,7 +20,7 @@ Evaluator = Callable[["Positions"], list[Span] | None]
 
 
 class Positions(Protocol):
-    found: dict[int, list[tuple[int, int]]]  # key → (first character, first word) of each hit
+    found: dict[int, list[tuple[int, int]]]  # key → (first word, first character) of each hit
     memo: dict[int, list[Span] | None]  # answers of shared evaluators for this article
 
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:

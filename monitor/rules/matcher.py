@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import itertools
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
@@ -58,7 +59,7 @@ class Scan:
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
-        self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)
+        self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)  # (word, char)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
         if program.stem_automaton is not None:
@@ -66,11 +67,11 @@ class Scan:
             self._find(program.stem_automaton, self.stems)
         self._positions: dict[int, list[tuple[int, int, int]]] = {}
         self.memo: dict[int, list[Span] | None] = {}
-        self._chars: dict[tuple[int, int], tuple[int, int]] = {}  # words → joined characters
+        self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
-        """Record each key hit as (first character, first word) in `text`.
+        """Record each key hit as (first word, first character) in `text`.
 
         Hits come in order of their last character, so the words before each are counted in one
         pass over the text (spaces up to the hit's end, less the key's own spaces), instead of
@@ -82,7 +83,7 @@ class Scan:
         for end, (key, length, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
             total += count(" ", counted, end + 1)
             counted = end + 1
-            found[key].append((counted - length, total - spaces))
+            found[key].append((total - spaces, counted - length))
 
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key
@@ -102,42 +103,45 @@ class Scan:
         if cached is not None:
             return cached
         p = self.program.patterns[pattern]
-        stemmed = self.program.stemmed[p.key]
-        text = self.stems if stemmed else self.lower
-        key = self.program.keys[p.key]
-        out: list[tuple[int, int, int]] = []
-        field_starts, cased = self.field_starts, self.cased
-        fields, words, case_key = p.fields, p.words, p.case_key
-        chars = None if stemmed else self._chars  # remembered, so hits need not recount words
-        for start, word in self.found.get(p.key, ()):
-            if case_key is not None and not cased.startswith(case_key, start):
-                continue
-            field = bisect.bisect_right(field_starts, word) - 1
-            if field in fields:
-                out.append((word, word + words, field))
-                if chars is not None:
-                    after = start + len(key)  # just past the key: its trailing space, or a prefix's
-                    end = after - 1 if key[-1] == " " else text.find(" ", after)
-                    chars[(word, word + words)] = (start + 1, end)
-        self._positions[pattern] = out
+        hits = self.found.get(p.key, ())
+        if p.case_key is not None:
+            case_key, cased = p.case_key, self.cased
+            hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
+        field_starts, fields, words = self.field_starts, p.fields, p.words
+        self._positions[pattern] = out = [
+            (word, word + words, field)
+            for word, _ in hits
+            if (field := bisect.bisect_right(field_starts, word) - 1) in fields
+        ]
         return out
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
         start, end, field, _ = occurrence
-        chars = self._chars.get((start, end))
-        if chars is None:  # found through stems: count the words of the field instead
+        if self._word_chars is None:  # where words start in `lower`, from the hits found there
+            stemmed = self.program.stemmed
+            # (word, character) pairs make the dict at C speed
+            self._word_chars = dict(
+                itertools.chain.from_iterable(
+                    hits for key, hits in self.found.items() if not stemmed[key]
+                )
+            )
+        char = self._word_chars.get(start)  # the space before the word
+        folded = self.folded[field]
+        if char is None:  # found through stems alone: count the words of the field instead
             first = self.field_starts[field]
-            starts, lengths = self.folded[field].word_starts()
+            starts, lengths = folded.word_starts()
             last = end - 1 - first
-            return self.folded[field].span(starts[start - first], starts[last] + lengths[last])
+            return folded.span(starts[start - first], starts[last] + lengths[last])
+        char += 1
+        after = char  # every word in `lower` is followed by a space: skip to the last one's
+        for _ in range(end - start):
+            after = self.lower.find(" ", after + 1)
         gaps = self._gaps.get(field)
         if gaps is None:
-            gaps = self._gaps[field] = Gaps.of(self.folded[field].text, self._parts[field])
+            gaps = self._gaps[field] = Gaps.of(folded.text, self._parts[field])
         base = self.field_chars[field]
-        a = gaps.position(chars[0] - base)
-        b = gaps.position(chars[1] - 1 - base) + 1
-        return self.folded[field].span(a, b)
+        return folded.span(gaps.position(char - base), gaps.position(after - 1 - base) + 1)
 
 
 class Matcher:
