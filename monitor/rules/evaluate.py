@@ -95,6 +95,8 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         for leaf in leaves
         for p, key in zip(leaf.patterns, leaf.keys, strict=True)
     ]
+    if len(triples) == 1:
+        return _leaf(*triples[0], ident)
 
     def evaluate(scan: Positions) -> list[Span] | None:
         memo = scan.memo
@@ -106,6 +108,22 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
             if key in found:
                 out += [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)]
         memo[ident] = result = out or None
+        return result
+
+    return evaluate
+
+
+def _leaf(pattern: int, key: int, label: int, ident: int) -> Evaluator:
+    """`_leaves` for the usual single spelling: the same answer without the loop."""
+
+    def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
+        result = None
+        if key in scan.found:
+            result = [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)] or None
+        memo[ident] = result
         return result
 
     return evaluate

@@ -44,10 +44,13 @@ def snippet(values: Sequence[str], found: Sequence[Hit], width: int = SNIPPET_CH
         text = values[FIELDS.index("text")] or values[FIELDS.index("title")]
         return cut(text, 0, 0, width)
     field_hits = [h for h in found if h.field == name]
-    starts = [h.start for h in field_hits]  # sorted: hits come ordered by position
-    # The hit with the most others starting within half a snippet after it; the first on ties.
-    dense = [bisect.bisect_right(starts, s + width // 2) - i for i, s in enumerate(starts)]
-    best = field_hits[dense.index(max(dense))]
+    if len(field_hits) == 1:
+        best = field_hits[0]
+    else:
+        starts = [h.start for h in field_hits]  # sorted: hits come ordered by position
+        # The hit with the most others starting within half a snippet after it; the first on ties.
+        dense = [bisect.bisect_right(starts, s + width // 2) - i for i, s in enumerate(starts)]
+        best = field_hits[dense.index(max(dense))]
     return cut(values[FIELDS.index(name)], best.start, best.end, width)
 
 

@@ -8,7 +8,6 @@ worked out only for the patterns those rules ask about.
 
 from __future__ import annotations
 
-import bisect
 import collections
 import itertools
 from collections.abc import Collection
@@ -50,11 +49,14 @@ class Scan:
         self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
         self.field_starts: list[int] = []  # index of each field's first word
         self.field_chars: list[int] = []  # where that word starts in the joined string
+        self.field_of: list[int] = []  # the field of each word, looked up rather than bisected
         words = chars = 0
-        for text in joined:
+        for index, text in enumerate(joined):
             self.field_starts.append(words)
             self.field_chars.append(chars + 1)
-            words += text.count(" ") + 2 if text else 1  # its words and the sentinel
+            count = text.count(" ") + 2 if text else 1  # its words and the sentinel
+            self.field_of += [index] * count
+            words += count
             chars += len(text) + 3 if text else 2
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
@@ -107,11 +109,9 @@ class Scan:
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
             hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
-        field_starts, fields, words = self.field_starts, p.fields, p.words
+        field_of, fields, words = self.field_of, p.fields, p.words
         self._positions[pattern] = out = [
-            (word, word + words, field)
-            for word, _ in hits
-            if (field := bisect.bisect_right(field_starts, word) - 1) in fields
+            (word, word + words, field) for word, _ in hits if (field := field_of[word]) in fields
         ]
         return out
 
@@ -169,7 +169,7 @@ class Matcher:
             spans = rule.query(scan)
             if spans is None:
                 continue
-            occurrences = sorted({o for span in spans for o in span[3]})
+            occurrences = sorted(set(itertools.chain.from_iterable(span[3] for span in spans)))
             if len(occurrences) < rule.min_hits:
                 continue
             if rule.exclude is not None and rule.exclude(scan) is not None:
