@@ -120,9 +120,12 @@ def _leaf(pattern: int, key: int, label: int, ident: int) -> Evaluator:
         memo = scan.memo
         if ident in memo:
             return memo[ident]
-        result = None
+        result: list[Span] | None = None
         if key in scan.found:
-            result = [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)] or None
+            spans: list[Span] = [
+                (s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)
+            ]
+            result = spans or None
         memo[ident] = result
         return result
 
