@@ -74,7 +74,10 @@ def window(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> tuple
         if space is not None and space.end() <= start:
             a = space.end()
     if b < len(text):
-        last = max(text.rfind(space, end, b) for space in " \n\t\u00a0")
+        find = text.rfind  # the four spaces spelled out: no generator for a hot path
+        last = max(
+            find(" ", end, b), find("\n", end, b), find("\t", end, b), find("\u00a0", end, b)
+        )
         if last >= 0:
             b = last
     return a, b
