@@ -69,24 +69,23 @@ Resolved = AnyOf | AllOf | OneOf | NoneOf | Within
 
 
 def build(node: Resolved, shared: dict[Resolved, Evaluator]) -> Evaluator:
-    """The evaluator of `node`. Identical subqueries (a group used by many rules) get one
-    evaluator through `shared`, and it computes its answer once per article."""
-    if node in shared:
-        return shared[node]
-    evaluator: Evaluator
+    """The evaluator of `node`. Identical term lists (a group or a word used by many rules) get
+    one evaluator through `shared`, and it computes its answer once per article. Only they are
+    shared: the operators above them keep no answers, so sharing them would save nothing per
+    article and cost hashing whole subtrees at every level while compiling."""
     if isinstance(node, AnyOf):
-        evaluator = _leaves(node.leaves, len(shared))
-    elif isinstance(node, AllOf):
-        evaluator = _all([build(c, shared) for c in node.children])
-    elif isinstance(node, OneOf):
-        evaluator = _one([build(c, shared) for c in node.children])
-    elif isinstance(node, NoneOf):
-        evaluator = _none(build(node.child, shared))
-    else:
-        left, right = build(node.left, shared), build(node.right, shared)
-        evaluator = _within(left, right, node.distance, node.ordered)
-    shared[node] = evaluator
-    return evaluator
+        evaluator = shared.get(node)
+        if evaluator is None:
+            evaluator = shared[node] = _leaves(node.leaves, len(shared))
+        return evaluator
+    if isinstance(node, AllOf):
+        return _all([build(c, shared) for c in node.children])
+    if isinstance(node, OneOf):
+        return _one([build(c, shared) for c in node.children])
+    if isinstance(node, NoneOf):
+        return _none(build(node.child, shared))
+    left, right = build(node.left, shared), build(node.right, shared)
+    return _within(left, right, node.distance, node.ordered)
 
 
 def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
