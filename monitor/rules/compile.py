@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import ahocorasick
@@ -60,7 +61,8 @@ class Rule:
     min_hits: int
     query: Evaluator
     exclude: Evaluator | None
-    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article
+    needs: tuple[frozenset[int], ...] = ()  # key sets that must each meet the article…
+    must: frozenset[int] = frozenset()  # …and the keys of those with one key, as one subset check
 
 
 @dataclass
@@ -87,6 +89,25 @@ class Member:
 
 
 def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
+    with _no_cycle_collection():
+        return _compile(watchlists)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Compiling makes hundreds of thousands of small objects that all stay, none in cycles; the
+    cyclic collector, triggered by their number, would walk the whole heap again and again while
+    they are made (a fifth of the compile time at 10,000 rules), so it waits until the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compile(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
     compiler = _Compiler()
     names = [
         p
@@ -110,12 +131,16 @@ class _Compiler:
         self._keys: dict[tuple[bool, str], int] = {}
         self._patterns: dict[Pattern, int] = {}
         self._labels: dict[str, int] = {}
-        self._cost: dict[Leaf, float] = {}
+        self._cost: dict[Leaf, tuple[float, frozenset[int]]] = {}
+        # Rules repeat their terms and groups: each distinct one is spelled out once.
+        self._leaves: dict[tuple[tuple[str, ...], bool, bool, str | None, str, bool], Leaf] = {}
+        self._group_leaves: dict[tuple[str, str | None], AnyOf] = {}  # this watchlist's
         self._triggers: dict[int, list[int]] = {}
         self._shared: dict[Resolved, Evaluator] = {}
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
+        self._group_leaves.clear()
         for name, spec in watchlist.groups.items():
             groups[name] = self.group(index, name, spec, watchlist.stem)
         for number, settings in enumerate(watchlist.rules):
@@ -138,7 +163,7 @@ class _Compiler:
             )
         if query is None or len(self.problems) > problems:
             return
-        trigger = _required(query, self)
+        trigger, conjuncts = _requirements(query, self)
         if trigger is None:
             error = QueryError(
                 "this query can hold without finding any of its terms (NOT only says what must be"
@@ -149,6 +174,7 @@ class _Compiler:
             )
             self.problems.append(RuleProblem(index, (*where, "query"), error.render()))
             return
+        needs = [n for n in conjuncts if n != trigger[1]]
         rule_index = len(self.program.rules)
         for key in sorted(trigger[1]):
             self._triggers.setdefault(key, []).append(rule_index)
@@ -161,7 +187,8 @@ class _Compiler:
                 settings.min_hits,
                 build(query, self._shared),
                 build(exclude, self._shared) if exclude is not None else None,
-                tuple(n for n in _conjuncts(query, self) if n != trigger[1]),
+                tuple(n for n in needs if len(n) > 1),
+                frozenset(k for n in needs if len(n) == 1 for k in n),
             )
         )
 
@@ -226,15 +253,14 @@ class _Compiler:
 
     def resolve(self, node: Node, groups: dict[str, list[Member]], stem_words: bool) -> Resolved:
         if isinstance(node, Term):
-            return AnyOf((self.leaf(node, node.text, stem_words),))
+            return AnyOf((self.leaf(node, node.field, node.text, stem_words),))
         if isinstance(node, Group):
             members = groups[node.name]
-            return AnyOf(
-                tuple(
-                    self.leaf(dataclasses.replace(m.term, field=node.field), m.label, m.stem)
-                    for m in members
-                )
-            )
+            found = self._group_leaves.get((node.name, node.field))
+            if found is None:
+                leaves = tuple(self.leaf(m.term, node.field, m.label, m.stem) for m in members)
+                found = self._group_leaves[(node.name, node.field)] = AnyOf(leaves)
+            return found
         if isinstance(node, And):
             return AllOf(tuple(self.resolve(c, groups, stem_words) for c in node.children))
         if isinstance(node, Or):
@@ -245,8 +271,13 @@ class _Compiler:
         right = self.resolve(node.right, groups, stem_words)
         return Within(left, right, node.distance, node.ordered)
 
-    def leaf(self, term: Term, label: str, stem_words: bool) -> Leaf:
-        fields = UNSCOPED if term.field is None else frozenset({FIELD_INDEX[term.field]})
+    def leaf(self, term: Term, scope: str | None, label: str, stem_words: bool) -> Leaf:
+        """The leaf of `term` searched in field `scope` (None: title, summary and text)."""
+        ident = (term.words, term.wildcard, term.case, scope, label, stem_words)
+        found = self._leaves.get(ident)
+        if found is not None:
+            return found
+        fields = UNSCOPED if scope is None else frozenset({FIELD_INDEX[scope]})
         stemmed = stem_words and not term.wildcard and not term.case
         tail = "" if term.wildcard else " "
         patterns = []
@@ -259,8 +290,8 @@ class _Compiler:
             case_key = " " + " ".join(spelled) + tail if term.case else None
             patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
         keys = tuple(self.program.patterns[p].key for p in patterns)
-        leaf = Leaf(tuple(patterns), keys, self.label(label))
-        self._cost[leaf] = _cost(term)
+        leaf = self._leaves[ident] = Leaf(tuple(patterns), keys, self.label(label))
+        self._cost[leaf] = (_cost(term), frozenset(keys))
         return leaf
 
     def key(self, stemmed: bool, text: str) -> int:
@@ -286,7 +317,7 @@ class _Compiler:
         return found
 
     def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
-        return self._cost[leaf], frozenset(leaf.keys)
+        return self._cost[leaf]
 
     def finish(self) -> Program:
         program = self.program
@@ -297,10 +328,12 @@ class _Compiler:
 
 
 def _automaton(program: Program, stemmed: bool) -> ahocorasick.Automaton | None:
+    """The keys of one kind in an automaton whose value for each is (index, length, spaces): what
+    the scan needs per hit, handed over with it rather than looked up."""
     automaton = ahocorasick.Automaton()
     for index, (key, is_stemmed) in enumerate(zip(program.keys, program.stemmed, strict=True)):
         if is_stemmed == stemmed:
-            automaton.add_word(key, index)
+            automaton.add_word(key, (index, len(key), key.count(" ")))
     if len(automaton) == 0:
         return None
     automaton.make_automaton()
@@ -332,16 +365,47 @@ def _cost(term: Term) -> float:
     return cost * 6 / max(2, sum(len(w) for w in term.words))
 
 
-def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int]] | None:
-    """(cost, keys): a cheapest set of keys at least one of which occurs whenever `node` holds."""
+def _requirements(
+    query: Resolved, compiler: _Compiler
+) -> tuple[tuple[float, frozenset[int]] | None, list[frozenset[int]]]:
+    """(trigger, conjuncts) of `query`: a cheapest (cost, keys) one key of which occurs whenever it
+    holds (None if it can hold with none), and the key sets that must each have a hit for it to
+    hold, a cheap check before evaluating. Each node's answer is worked out once."""
+    memo: dict[int, tuple[float, frozenset[int]] | None] = {}  # by id: the nodes outlive it
+
+    def required(node: Resolved) -> tuple[float, frozenset[int]] | None:
+        if id(node) not in memo:
+            memo[id(node)] = _required(node, required, compiler)
+        return memo[id(node)]
+
+    def conjuncts(node: Resolved) -> list[frozenset[int]]:
+        if isinstance(node, AllOf):
+            return [k for c in node.children for k in conjuncts(c)]
+        if isinstance(node, Within):
+            return conjuncts(node.left) + conjuncts(node.right)
+        found = required(node)
+        return [] if found is None else [found[1]]
+
+    return required(query), conjuncts(query)
+
+
+def _required(
+    node: Resolved,
+    required: Callable[[Resolved], tuple[float, frozenset[int]] | None],
+    compiler: _Compiler,
+) -> tuple[float, frozenset[int]] | None:
+    """(cost, keys): a cheapest set of keys at least one of which occurs whenever `node` holds;
+    `required` answers the same for its children."""
     if isinstance(node, AnyOf):
+        if len(node.leaves) == 1:
+            return compiler.leaf_keys(node.leaves[0])
         cost, keys = 0.0, frozenset[int]()
         for leaf in node.leaves:
             c, k = compiler.leaf_keys(leaf)
             cost, keys = cost + c, keys | k
         return cost, keys
     if isinstance(node, OneOf):
-        parts = [_required(c, compiler) for c in node.children]
+        parts = [required(c) for c in node.children]
         if any(p is None for p in parts):
             return None
         found = [p for p in parts if p is not None]
@@ -349,15 +413,5 @@ def _required(node: Resolved, compiler: _Compiler) -> tuple[float, frozenset[int
     if isinstance(node, NoneOf):
         return None
     children = node.children if isinstance(node, AllOf) else (node.left, node.right)
-    options = [p for p in (_required(c, compiler) for c in children) if p is not None]
+    options = [p for p in map(required, children) if p is not None]
     return min(options, key=lambda p: p[0]) if options else None
-
-
-def _conjuncts(node: Resolved, compiler: _Compiler) -> list[frozenset[int]]:
-    """Key sets that must each have a hit for `node` to hold: a cheap check before evaluating."""
-    if isinstance(node, AllOf):
-        return [k for c in node.children for k in _conjuncts(c, compiler)]
-    if isinstance(node, Within):
-        return _conjuncts(node.left, compiler) + _conjuncts(node.right, compiler)
-    required = _required(node, compiler)
-    return [] if required is None else [required[1]]

@@ -20,7 +20,7 @@ Evaluator = Callable[["Positions"], list[Span] | None]
 
 
 class Positions(Protocol):
-    found: dict[int, list[int]]  # key → where the scan found it
+    found: dict[int, list[tuple[int, int]]]  # key → (first word, first character) of each hit
     memo: dict[int, list[Span] | None]  # answers of shared evaluators for this article
 
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
@@ -69,24 +69,23 @@ Resolved = AnyOf | AllOf | OneOf | NoneOf | Within
 
 
 def build(node: Resolved, shared: dict[Resolved, Evaluator]) -> Evaluator:
-    """The evaluator of `node`. Identical subqueries (a group used by many rules) get one
-    evaluator through `shared`, and it computes its answer once per article."""
-    if node in shared:
-        return shared[node]
-    evaluator: Evaluator
+    """The evaluator of `node`. Identical term lists (a group or a word used by many rules) get
+    one evaluator through `shared`, and it computes its answer once per article. Only they are
+    shared: the operators above them keep no answers, so sharing them would save nothing per
+    article and cost hashing whole subtrees at every level while compiling."""
     if isinstance(node, AnyOf):
-        evaluator = _leaves(node.leaves, len(shared))
-    elif isinstance(node, AllOf):
-        evaluator = _all([build(c, shared) for c in node.children])
-    elif isinstance(node, OneOf):
-        evaluator = _one([build(c, shared) for c in node.children])
-    elif isinstance(node, NoneOf):
-        evaluator = _none(build(node.child, shared))
-    else:
-        left, right = build(node.left, shared), build(node.right, shared)
-        evaluator = _within(left, right, node.distance, node.ordered)
-    shared[node] = evaluator
-    return evaluator
+        evaluator = shared.get(node)
+        if evaluator is None:
+            evaluator = shared[node] = _leaves(node.leaves, len(shared))
+        return evaluator
+    if isinstance(node, AllOf):
+        return _all([build(c, shared) for c in node.children])
+    if isinstance(node, OneOf):
+        return _one([build(c, shared) for c in node.children])
+    if isinstance(node, NoneOf):
+        return _none(build(node.child, shared))
+    left, right = build(node.left, shared), build(node.right, shared)
+    return _within(left, right, node.distance, node.ordered)
 
 
 def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
@@ -95,6 +94,8 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         for leaf in leaves
         for p, key in zip(leaf.patterns, leaf.keys, strict=True)
     ]
+    if len(triples) == 1:
+        return _leaf(*triples[0], ident)
 
     def evaluate(scan: Positions) -> list[Span] | None:
         memo = scan.memo
@@ -104,9 +105,27 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
-                for s, e, f in scan.positions(pattern):
-                    out.append((s, e, f, ((s, e, f, label),)))
+                out += [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)]
         memo[ident] = result = out or None
+        return result
+
+    return evaluate
+
+
+def _leaf(pattern: int, key: int, label: int, ident: int) -> Evaluator:
+    """`_leaves` for the usual single spelling: the same answer without the loop."""
+
+    def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
+        result: list[Span] | None = None
+        if key in scan.found:
+            spans: list[Span] = [
+                (s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)
+            ]
+            result = spans or None
+        memo[ident] = result
         return result
 
     return evaluate

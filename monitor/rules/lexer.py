@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 FIELDS = ("title", "summary", "text", "source", "url", "lang")
 MAX_DISTANCE = 1000
@@ -44,8 +44,10 @@ class Kind(enum.Enum):
     END = "end of query"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """One token. A named tuple, not a frozen dataclass: it is built four times as fast, and
+    compiling 10,000 rules makes some 100,000 of them."""
+
     kind: Kind
     text: str  # the word, the phrase's inside, the group or field name, or the operator as written
     start: int
@@ -56,6 +58,7 @@ class Token:
 
 _OPEN_QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»"}
 _STOP = set(' \t\r\n()"“”„«»')
+_UNTIL_STOP = re.compile('[^ \t\r\n()"“”„«»]*')  # a word's characters: none of _STOP
 _NEAR = re.compile(r"(O?NEAR)(?:/(\S*))?$", re.IGNORECASE)
 _FIELD = re.compile(r"([A-Za-z]+):(?=\S)")
 _GROUP = re.compile(r"@([A-Za-z0-9_-]*)")
@@ -114,9 +117,7 @@ def tokenize(query: str) -> list[Token]:
                 tokens.append(Token(Kind.FIELD, name.lower(), i, field.end()))
                 i = field.end()
                 continue
-            end = i
-            while end < n and query[end] not in _STOP:
-                end += 1
+            end = _UNTIL_STOP.match(query, i).end()  # type: ignore[union-attr]  # * always matches
             tokens.append(_word_or_operator(query, i, end))
             i = end
     tokens.append(Token(Kind.END, "", n, n))

@@ -8,20 +8,21 @@ worked out only for the patterns those rules ask about.
 
 from __future__ import annotations
 
-import bisect
 import collections
+import itertools
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
-from monitor.rules.compile import Program
+from monitor.rules.compile import Program, Rule
 from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
-from monitor.rules.normalize import Folded, Gaps, fold
+from monitor.rules.normalize import Folded, Gaps, fold, spaced
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
 _GAP = " " + _SENTINEL + " "
+_EMPTY = Folded("", "")
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -41,20 +42,26 @@ class Scan:
 
     def __init__(self, program: Program, article: Article) -> None:
         self.program = program
-        self.folded: list[Folded] = [fold(value) for value in field_values(article)]
-        joined = [" ".join(folded.text.split()) for folded in self.folded]
+        # Most articles leave several fields empty: those cost nothing.
+        self.folded: list[Folded] = [fold(v) if v else _EMPTY for v in field_values(article)]
+        spaced_fields = [spaced(f.text) if f.text else ("", [""]) for f in self.folded]
+        joined = [text for text, _ in spaced_fields]
+        self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
         self.field_starts: list[int] = []  # index of each field's first word
         self.field_chars: list[int] = []  # where that word starts in the joined string
+        self.field_of: list[int] = []  # the field of each word, looked up rather than bisected
         words = chars = 0
-        for text in joined:
+        for index, text in enumerate(joined):
             self.field_starts.append(words)
             self.field_chars.append(chars + 1)
-            words += text.count(" ") + 2 if text else 1  # its words and the sentinel
+            count = text.count(" ") + 2 if text else 1  # its words and the sentinel
+            self.field_of += [index] * count
+            words += count
             chars += len(text) + 3 if text else 2
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
-        self.found: dict[int, list[int]] = collections.defaultdict(list)
+        self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)  # (word, char)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
         if program.stem_automaton is not None:
@@ -62,61 +69,79 @@ class Scan:
             self._find(program.stem_automaton, self.stems)
         self._positions: dict[int, list[tuple[int, int, int]]] = {}
         self.memo: dict[int, list[Span] | None] = {}
-        self._chars: dict[tuple[int, int], tuple[int, int]] = {}  # words → joined characters
+        self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
 
     def _find(self, automaton: object, text: str) -> None:
-        found = self.found
-        for end, key in automaton.iter(text):  # type: ignore[attr-defined]
-            found[key].append(end)  # where the key's last character is; positions() works back
+        """Record each key hit as (first word, first character) in `text`.
 
-    def candidates(self) -> list[int]:
-        """Indices of the rules some found key can trigger, in rule order."""
-        key_rules = self.program.key_rules
-        out: set[int] = set()
-        for key in self.found:
-            out.update(key_rules[key])
-        return sorted(out)
+        Hits come in order of their last character, so the words before each are counted in one
+        pass over the text (spaces up to the hit's end, less the key's own spaces), instead of
+        recounting from the start for every hit.
+        """
+        found = self.found
+        count = text.count
+        counted = total = 0  # spaces in text[:counted]
+        for end, (key, length, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
+            total += count(" ", counted, end + 1)
+            counted = end + 1
+            found[key].append((total - spaces, counted - length))
+
+    def candidates(self) -> list[Rule]:
+        """The rules a found key triggers whose other required key sets each meet a found key
+        too, in rule order: set checks that turn most rules away before any evaluation."""
+        triggered: set[int] = set().union(*map(self.program.key_rules.__getitem__, self.found))
+        found = set(self.found)
+        rules = self.program.rules
+        return [
+            rule
+            for rule in map(rules.__getitem__, sorted(triggered))
+            if rule.must <= found
+            and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
+        ]
 
     def positions(self, pattern: int) -> list[tuple[int, int, int]]:
         cached = self._positions.get(pattern)
         if cached is not None:
             return cached
         p = self.program.patterns[pattern]
-        stemmed = self.program.stemmed[p.key]
-        text = self.stems if stemmed else self.lower
-        key = self.program.keys[p.key]
-        out = []
-        for last in self.found.get(p.key, ()):
-            start = last - len(key) + 1
-            if p.case_key is not None and not self.cased.startswith(p.case_key, start):
-                continue
-            word = text.count(" ", 0, start)
-            field = bisect.bisect_right(self.field_starts, word) - 1
-            if field in p.fields:
-                out.append((word, word + p.words, field))
-                if not stemmed:  # remember the characters, so hits need not recount words
-                    end = last if key[-1] == " " else text.find(" ", last + 1)
-                    self._chars[(word, word + p.words)] = (start + 1, end)
-        self._positions[pattern] = out
+        hits = self.found.get(p.key, ())
+        if p.case_key is not None:
+            case_key, cased = p.case_key, self.cased
+            hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
+        field_of, fields, words = self.field_of, p.fields, p.words
+        self._positions[pattern] = out = [
+            (word, word + words, field) for word, _ in hits if (field := field_of[word]) in fields
+        ]
         return out
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
         start, end, field, _ = occurrence
-        chars = self._chars.get((start, end))
-        if chars is None:  # found through stems: count the words of the field instead
+        if self._word_chars is None:  # where words start in `lower`, from the hits found there
+            stemmed = self.program.stemmed
+            # (word, character) pairs make the dict at C speed
+            self._word_chars = dict(
+                itertools.chain.from_iterable(
+                    hits for key, hits in self.found.items() if not stemmed[key]
+                )
+            )
+        char = self._word_chars.get(start)  # the space before the word
+        folded = self.folded[field]
+        if char is None:  # found through stems alone: count the words of the field instead
             first = self.field_starts[field]
-            starts, lengths = self.folded[field].word_starts()
+            starts, lengths = folded.word_starts()
             last = end - 1 - first
-            return self.folded[field].span(starts[start - first], starts[last] + lengths[last])
+            return folded.span(starts[start - first], starts[last] + lengths[last])
+        char += 1
+        after = char  # every word in `lower` is followed by a space: skip to the last one's
+        for _ in range(end - start):
+            after = self.lower.find(" ", after + 1)
         gaps = self._gaps.get(field)
         if gaps is None:
-            gaps = self._gaps[field] = Gaps.of(self.folded[field].text)
+            gaps = self._gaps[field] = Gaps.of(folded.text, self._parts[field])
         base = self.field_chars[field]
-        a = gaps.position(chars[0] - base)
-        b = gaps.position(chars[1] - 1 - base) + 1
-        return self.folded[field].span(a, b)
+        return folded.span(gaps.position(char - base), gaps.position(after - 1 - base) + 1)
 
 
 class Matcher:
@@ -137,23 +162,20 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
-        found = scan.found.keys()
-        for index in scan.candidates():
-            rule = program.rules[index]
+        values = field_values(article)
+        for rule in scan.candidates():
             if watchlists is not None and rule.watchlist not in watchlists:
-                continue
-            if rule.needs and not all(not found.isdisjoint(keys) for keys in rule.needs):
                 continue
             spans = rule.query(scan)
             if spans is None:
                 continue
-            occurrences = sorted({o for span in spans for o in span[3]})
+            occurrences = sorted(set(itertools.chain.from_iterable(span[3] for span in spans)))
             if len(occurrences) < rule.min_hits:
                 continue
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
             hits = evidence.hits(scan, occurrences, program.labels)
-            snippet = evidence.snippet(field_values(article), hits)
+            snippet = evidence.snippet(values, hits)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out
 

@@ -14,6 +14,7 @@ import bisect
 import functools
 import html
 import itertools
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -104,7 +105,18 @@ class Folded:
         return list(itertools.compress(starts, lengths)), list(itertools.compress(lengths, lengths))
 
 
-_RUN = re.compile("  +")
+# Runs of two or more spaces, kept when splitting at them. Spelled with a two-space literal head
+# (not "  +") so the regex engine jumps between runs with its fast prefix search instead of trying
+# every single space.
+_RUN = re.compile("(   *)")
+
+
+def spaced(text: str) -> tuple[str, list[str]]:
+    """(`" ".join(text.split())`, `text` split at its runs of spaces with the runs kept), for folded
+    text (whose only whitespace is spaces). One C-level split serves both the single-spaced words
+    and, later, `Gaps.of`; no list of words is built."""
+    parts = _RUN.split(text)
+    return " ".join(parts[::2]).strip(" "), parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +129,20 @@ class Gaps:
     extra: list[int]  # spaces dropped up to and including that run (with the leading ones)
 
     @classmethod
-    def of(cls, text: str) -> Gaps:
+    def of(cls, text: str, parts: list[str] | None = None) -> Gaps:
+        """The gaps of `text`; `parts` is its split from `spaced`, if already made."""
+        if parts is None:
+            parts = _RUN.split(text)
         lead = len(text) - len(text.lstrip(" "))
-        spans = [m.span() for m in _RUN.finditer(text, lead)]
-        extra = list(itertools.accumulate((b - a - 1 for a, b in spans), initial=lead))[1:]
-        after = [b - total for (_, b), total in zip(spans, extra, strict=True)]
+        ends = list(itertools.accumulate(map(len, parts)))[1::2]  # where each run ends
+        runs = parts[1::2]
+        if lead > 1:  # the first run is the leading spaces, which `lead` counts
+            ends, runs = ends[1:], runs[1:]
+        # extra[i] = lead + (lengths of runs 0..i) - (i + 1), and after[i] = ends[i] - extra[i]:
+        # built with map and accumulate, so no Python-level loop runs per gap.
+        totals = itertools.accumulate(map(len, runs), initial=lead)
+        extra = list(map(operator.sub, totals, itertools.count()))[1:]
+        after = list(map(operator.sub, ends, extra))
         return cls(lead, after, extra)
 
     def position(self, joined: int) -> int:
@@ -197,4 +218,4 @@ def lower_words(text: str) -> list[str]:
     return fold(text).text.lower().split()
 
 
-__all__ = ["APOSTROPHES", "Folded", "fold", "lower_words", "words"]
+__all__ = ["APOSTROPHES", "Folded", "Gaps", "fold", "lower_words", "spaced", "words"]

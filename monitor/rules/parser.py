@@ -8,6 +8,7 @@ by words side by side); OR. Words side by side next to an OR are refused as ambi
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from monitor.rules import normalize
 from monitor.rules.lexer import Kind, QueryError, Token, tokenize
@@ -47,7 +48,7 @@ def _term(
     if 0 <= star < len(body) - 1:
         raise QueryError("a wildcard * may only end the last word", query, offset + star)
     core = body[:-1] if wildcard else body
-    words = tuple(normalize.words(core))
+    words = _words(core)
     end = offset + len(body)
     label, node_start, node_end = node
     if not words:
@@ -60,6 +61,11 @@ def _term(
             end,
         )
     return Term(label, words, wildcard, case, field, node_start, node_end)
+
+
+@functools.lru_cache(maxsize=65536)  # rules repeat their words and phrases; folding is pure
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(normalize.words(text))
 
 
 class _Parser:
