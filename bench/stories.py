@@ -265,7 +265,6 @@ def fill(
     if n == 0:
         return
     term_list, term_weights, name_list, name_weights = vocab
-    df: dict[int, int] = defaultdict(int)
     with store.write() as conn:
         first = (
             int(
@@ -345,15 +344,10 @@ def fill(
                     {"key": rng.getrandbits(63), "article_id": aid, "seen_at": seen}
                     for _ in range(25)
                 )
-                for k in {"t:" + t for t in content} | {"e:" + e for e in entities}:
-                    df[story_store.key_of(k)] += 1
             conn.execute(story.insert(), stories)
             conn.execute(story_key.insert(), keys)
             conn.execute(article.insert(), articles)
             conn.execute(article_band.insert(), bands)
-        df[story_store.DOCUMENTS] += n
-        stmt = story_store._statements(conn.dialect.name).count
-        conn.execute(stmt, [{"key": k, "df": v} for k, v in sorted(df.items())])
 
 
 def _unit(v: dict[str, float]) -> dict[str, float]:

@@ -26,14 +26,10 @@ class Memory:
     score), so weights can be tried quickly; the figures printed come from the real store."""
 
     def __init__(self, weights: Sequence[float] | None = None) -> None:
-        from collections import Counter
-
         from monitor.pipeline import stories as algo
 
         self.algo = algo
         self.weights = weights
-        self.df: Counter[str] = Counter()
-        self.n = 0
         self.profiles: dict[int, object] = {}
         self.keys: dict[str, list[int]] = defaultdict(list)
         self.bands: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
@@ -41,9 +37,7 @@ class Memory:
 
     def vectors(self, d: Doc):  # type: ignore[no-untyped-def]
         fp = fingerprint(d.title, d.text)
-        self.n += 1
-        self.df.update(set(self.algo.stat_keys(fp)))
-        return fp, self.algo.vectors(fp, self.n, self.df)
+        return fp, self.algo.vectors(fp)
 
     def candidates(self, vec) -> dict[int, object]:  # type: ignore[no-untyped-def]
         from monitor.storage.stories import CANDIDATES, PER_KEY

@@ -114,7 +114,7 @@ def test_everyday_words_have_a_prior_and_names_do_not() -> None:
     fp = fpm.fingerprint(*read("basra-floods-wire"))
     assert fp.priors["t:" + fpm.stem("families")] > 0.01
     assert fp.priors["e:" + fpm.skeleton("khasib")] < 0.001
-    assert stories.idf(1, 1, fp.priors["t:" + fpm.stem("families")]) < stories.idf(1, 1, 0.0)
+    assert stories.idf(fp.priors["t:" + fpm.stem("families")]) < stories.idf(0.0)
 
 
 def test_title_case_headlines_do_not_make_every_word_a_name() -> None:
@@ -128,15 +128,7 @@ def test_headline_only_items_are_marked() -> None:
 
 
 def _vectors(*names: str) -> list[stories.Vectors]:
-    """Each article's vectors with the statistics of the articles up to it, as the store does."""
-    df: dict[str, int] = {}
-    out = []
-    for n, name in enumerate(names, 1):
-        fp = fpm.fingerprint(*read(name))
-        for key in set(stories.stat_keys(fp)):
-            df[key] = df.get(key, 0) + 1
-        out.append(stories.vectors(fp, n, df))
-    return out
+    return [stories.vectors(fpm.fingerprint(*read(name))) for name in names]
 
 
 def test_a_rewrite_scores_as_the_same_event_and_another_event_does_not() -> None:

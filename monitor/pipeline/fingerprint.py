@@ -77,7 +77,7 @@ NOT_NAMES = frozenset(
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What the story stage compares. `terms` and `entities` are raw weights (counts scaled by
-    position); inverse document frequencies are the store's, applied at decision time."""
+    position); inverse document frequencies come from `priors` (`stories.idf`)."""
 
     text_hash: str
     signature: bytes  # NUM_PERM little-endian uint32 MinHash values; b"" when there are no words
@@ -87,8 +87,7 @@ class Fingerprint:
     title_terms: tuple[str, ...]
     headline_only: bool
     # How likely an everyday English text of news length is to contain each term or name (keyed
-    # like the store's statistics, "t:…"/"e:…"): the prior that keeps IDF sensible before the
-    # store has seen enough articles of its own.
+    # "t:…"/"e:…"): what the term's IDF is computed from.
     priors: dict[str, float] = field(default_factory=dict)
 
 

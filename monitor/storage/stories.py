@@ -3,7 +3,7 @@
 `place()` runs inside the transaction that records the article (`storage.articles`): it looks
 the article up by identical text, then by MinHash LSH bands (near-duplicates), then by its
 strongest terms and names (rewrites), lets `monitor.pipeline.stories.decide` choose, and writes
-the story's new profile, its lookup keys and the term statistics. Every lookup is an indexed
+the story's new profile and its lookup keys. Every lookup is an indexed
 range read capped per key, so its cost does not grow with the number of stories in the window.
 
 Concurrency: on SQLite writers are serialised by the database (BEGIN IMMEDIATE). On PostgreSQL
@@ -17,13 +17,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, jaccard
@@ -34,10 +32,8 @@ from monitor.storage.tables import (
     article_band,
     story,
     story_key,
-    term_stat,
 )
 
-DOCUMENTS = 0  # term_stat key that counts documents
 PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
@@ -80,9 +76,6 @@ _BANDS = (
     )
     .distinct()
     .limit(BAND_ROWS)
-)
-_STATS = sa.select(term_stat.c.key, term_stat.c.df).where(
-    term_stat.c.key.in_(sa.bindparam("keys", expanding=True))
 )
 _OPEN = story.insert().returning(story.c.id)
 _LATER = sa.case(
@@ -142,14 +135,11 @@ def place(
     row exists."""
     since = now - timedelta(seconds=window_s)
     same = conn.execute(_SAME_TEXT, {"hash": fp.text_hash, "since": since}).first()
-    stat_names = sorted(set(algo.stat_keys(fp)))
     if same is not None:  # the very same text: nothing new for the profile
         conn.execute(_JOIN, {"story": same.story_id, "now": now})
-        _count_documents(conn, stat_names)
         return Placement(int(same.story_id), "same-text", 1.0, int(same.id))
 
-    df, n_docs = _document_frequencies(conn, stat_names)
-    vec = algo.vectors(fp, n_docs, df)
+    vec = algo.vectors(fp)
     joined: int | None = None
     reason, score = "new", None
     profiles: dict[int, algo.Profile] = {}
@@ -184,7 +174,6 @@ def place(
             _JOIN_WITH_PROFILE, {"story": joined, "now": now, "profile": profile.to_json()}
         )
     _upsert_keys(conn, joined, vec.index_keys(), now)
-    _count_documents(conn, stat_names)
     return Placement(joined, reason, score)
 
 
@@ -231,26 +220,6 @@ def _candidate_profiles(
     }
 
 
-def _document_frequencies(conn: sa.Connection, names: Sequence[str]) -> tuple[dict[str, int], int]:
-    """Document frequencies of `names` and the document count, this article included."""
-    keys = {key_of(n): n for n in names}
-    found = {int(k): int(n) for k, n in conn.execute(_STATS, {"keys": [DOCUMENTS, *keys]})}
-    n_docs = int(found.get(DOCUMENTS, 0)) + 1
-    return {name: int(found.get(key, 0)) + 1 for key, name in keys.items()}, n_docs
-
-
-def _count_documents(conn: sa.Connection, names: Iterable[str]) -> None:
-    """Add one document, containing `names`, to the term statistics."""
-    counts = Counter({DOCUMENTS: 1})
-    counts.update(key_of(n) for n in names)
-    _many(
-        conn,
-        "INSERT INTO term_stat (key, df) VALUES ({0}, {0}) "
-        "ON CONFLICT (key) DO UPDATE SET df = term_stat.df + excluded.df",
-        sorted(counts.items()),
-    )
-
-
 def _upsert_keys(conn: sa.Connection, story_id: int, names: Sequence[str], now: datetime) -> None:
     seen = _db_time(conn, now)
     rows = [(key, story_id, seen) for key in sorted({key_of(n) for n in names})]
@@ -278,31 +247,6 @@ def _db_time(conn: sa.Connection, when: datetime) -> object:
 @functools.cache
 def _time_processor(dialect: sa.Dialect) -> Callable[[datetime], object] | None:
     return UTCDateTime().bind_processor(dialect)
-
-
-@dataclass(frozen=True, slots=True)
-class _Upserts:
-    count: sa.Insert  # term_stat: add to df
-    keys: sa.Insert  # story_key: refresh seen_at
-    bands: sa.Insert  # article_band: insert once
-
-
-@functools.cache
-def _statements(dialect: str) -> _Upserts:
-    # Built once per dialect: on SQLite, building a statement costs more than running it.
-    module = postgresql if dialect == "postgresql" else sqlite
-    count = module.insert(term_stat)
-    keys = module.insert(story_key)
-    return _Upserts(
-        count=count.on_conflict_do_update(
-            index_elements=[term_stat.c.key], set_={"df": term_stat.c.df + count.excluded.df}
-        ),
-        keys=keys.on_conflict_do_update(
-            index_elements=[story_key.c.key, story_key.c.story_id],
-            set_={"seen_at": keys.excluded.seen_at},
-        ),
-        bands=module.insert(article_band).on_conflict_do_nothing(),
-    )
 
 
 @dataclass(frozen=True, slots=True)

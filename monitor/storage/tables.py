@@ -143,16 +143,6 @@ class ArticleBand(SQLModel, table=True):
     seen_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class TermStat(SQLModel, table=True):
-    """Document frequencies of terms and names (hashed), for IDF; key 0 counts documents."""
-
-    __tablename__ = "term_stat"
-    key: int = Field(
-        sa_type=sa.BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
-    )
-    df: int = 0
-
-
 class RuleMatchRow(SQLModel, table=True):
     """Which rule of which watchlist matched an article, with its evidence."""
 
@@ -283,4 +273,3 @@ digest = Digest.__table__  # type: ignore[attr-defined]
 channel_state = ChannelState.__table__  # type: ignore[attr-defined]
 story_key = StoryKey.__table__  # type: ignore[attr-defined]
 article_band = ArticleBand.__table__  # type: ignore[attr-defined]
-term_stat = TermStat.__table__  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""stories: clustering state (profiles, LSH bands, candidate keys, term statistics), entry
+"""stories: clustering state (profiles, LSH bands, candidate keys), entry
 fingerprints for edits, and follow-up alerts (kind, follow key) under one uniqueness rule
 
 Revision ID: 0003_stories
@@ -55,15 +55,9 @@ def upgrade() -> None:
         sa.Column("seen_at", When(), nullable=False),
     )
     op.create_index("ix_article_band_recent", "article_band", ["key", "seen_at"])
-    op.create_table(
-        "term_stat",
-        sa.Column("key", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("df", sa.Integer(), nullable=False),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("term_stat")
     op.drop_table("article_band")
     op.drop_table("story_key")
     with op.batch_alter_table("alert") as batch:
