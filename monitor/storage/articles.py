@@ -167,24 +167,35 @@ def record_many(
     ]
     with store.write() as conn:
         stories.lock(conn)
-        return [_record_one(conn, feed_id, new, now, story_window_s) for new in prepared]
+        batch = stories.Batch(conn)
+        done = [_record_one(batch, feed_id, new, now, story_window_s) for new in prepared]
+        batch.flush()
+    batch.publish()
+    return done
 
 
 def _record_one(
-    conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
+    conn = batch.conn
     for _ in range(3):
+        batch.begin()
         try:
             with conn.begin_nested():
                 if new.edited:
-                    return _record_edit(conn, feed_id, new, now)
-                return _record(conn, feed_id, new, now, story_window_s)
+                    done = _record_edit(batch, feed_id, new, now)
+                else:
+                    done = _record(batch, feed_id, new, now, story_window_s)
         except _LostRace:
+            batch.drop()
             continue  # another worker stored this URL a moment ago: the retry joins its row
         except sa.exc.SQLAlchemyError as exc:
+            batch.drop()
             return Recorded(
                 entry_was_new=False, error=str(exc.orig if hasattr(exc, "orig") else exc)
             )
+        batch.keep()
+        return done
     return Recorded(entry_was_new=False, error="kept losing insert races for this URL")
 
 
@@ -214,8 +225,9 @@ class _LostRace(Exception):
 
 
 def _record(
-    conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
+    conn = batch.conn
     row = {"feed_id": feed_id, "guid": new.guid, "seen_at": now, "fingerprint": new.entry_hash}
     if not insert_new(conn, entry, [row]):
         return Recorded(entry_was_new=False)
@@ -225,13 +237,13 @@ def _record(
     article_was_new = found is None
     reason: str | None = None
     if found is None:
-        placed = stories.place(conn, fp, title=item.title, now=now, window_s=story_window_s)
+        placed = stories.place(batch, fp, title=item.title, now=now, window_s=story_window_s)
         story_id, reason = placed.story_id, placed.reason
         ids = insert_new(conn, article, [_article_row(item, fp, placed, now)])
         if not ids:
             raise _LostRace
         article_id = ids[0]
-        stories.index(conn, article_id, fp, now)
+        stories.index(batch, article_id, fp, now)
     else:
         article_id, story_id = found.id, found.story_id
     conn.execute(_LINK_ENTRY, {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id})
@@ -241,9 +253,10 @@ def _record(
     return Recorded(True, article_id, story_id, article_was_new, alert_ids, reason=reason)
 
 
-def _record_edit(conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
+def _record_edit(batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
     """An entry whose title or text changed: update its article and the entry's hash, add any
     new matches; alerts only where the story has none yet for that channel, or escalations."""
+    conn = batch.conn
     row = conn.execute(_ENTRY, {"f_id": feed_id, "f_guid": new.guid}).first()
     if row is None or row.article_id is None:
         return Recorded(entry_was_new=False)
@@ -265,7 +278,7 @@ def _record_edit(conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime
             extraction_error=item.extraction_error,
         )
     )
-    stories.index(conn, article_id, fp, now)
+    stories.index(batch, article_id, fp, now)
     insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
     alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=False)
     return Recorded(False, article_id, story_id, False, alert_ids, edited=True)
