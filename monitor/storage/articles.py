@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint
-from monitor.storage import Store, insert_new, stories
+from monitor.storage import Prepared, Store, insert_new, stories
 from monitor.storage.tables import alert, article, entry, rule_match
 
 
@@ -177,15 +179,13 @@ def record_many(
 def _record_one(
     batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
-    conn = batch.conn
     for _ in range(3):
-        batch.begin()
+        batch.begin()  # a savepoint
         try:
-            with conn.begin_nested():
-                if new.edited:
-                    done = _record_edit(batch, feed_id, new, now)
-                else:
-                    done = _record(batch, feed_id, new, now, story_window_s)
+            if new.edited:
+                done = _record_edit(batch, feed_id, new, now)
+            else:
+                done = _record(batch, feed_id, new, now, story_window_s)
         except _LostRace:
             batch.drop()
             continue  # another worker stored this URL a moment ago: the retry joins its row
@@ -224,29 +224,61 @@ class _LostRace(Exception):
     pass
 
 
+class _Sql:
+    """The statements every new entry runs, prepared for the DB-API cursor (see `Prepared`)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        module: Any = postgresql if dialect.name == "postgresql" else sqlite
+        self.entry = Prepared(
+            module.insert(entry).on_conflict_do_nothing().returning(entry.c.id),
+            dialect,
+            ["feed_id", "guid", "seen_at", "fingerprint"],
+        )
+        self.article = Prepared(
+            module.insert(article).on_conflict_do_nothing().returning(article.c.id),
+            dialect,
+            [c.name for c in article.c if c.name not in ("id", "updated_at")],
+        )
+        self.by_url = Prepared(_BY_URL, dialect)
+        self.link = Prepared(_LINK_ENTRY, dialect)
+
+    @classmethod
+    def of(cls, dialect: sa.Dialect) -> _Sql:
+        key = (dialect.name, dialect.driver)
+        found = _SQL.get(key)
+        if found is None:
+            found = _SQL[key] = cls(dialect)
+        return found
+
+
+_SQL: dict[tuple[str, str], _Sql] = {}
+
+
 def _record(
     batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
     conn = batch.conn
+    sql = _Sql.of(conn.dialect)
     row = {"feed_id": feed_id, "guid": new.guid, "seen_at": now, "fingerprint": new.entry_hash}
-    if not insert_new(conn, entry, [row]):
+    if not batch.rows(sql.entry.sql, sql.entry.params(row)):
         return Recorded(entry_was_new=False)
     item, fp = new.item, new.fingerprint
     assert fp is not None
-    found = conn.execute(_BY_URL, {"url": item.canonical_url}).first()
-    article_was_new = found is None
+    urls = batch.rows(sql.by_url.sql, sql.by_url.params({"url": item.canonical_url}))
+    article_was_new = not urls
     reason: str | None = None
-    if found is None:
+    if not urls:
         placed = stories.place(batch, fp, title=item.title, now=now, window_s=story_window_s)
         story_id, reason = placed.story_id, placed.reason
-        ids = insert_new(conn, article, [_article_row(item, fp, placed, now)])
+        ids = batch.rows(sql.article.sql, sql.article.params(_article_row(item, fp, placed, now)))
         if not ids:
             raise _LostRace
-        article_id = ids[0]
+        article_id = int(ids[0][0])
         stories.index(batch, article_id, fp, now)
     else:
-        article_id, story_id = found.id, found.story_id
-    conn.execute(_LINK_ENTRY, {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id})
+        article_id, story_id = urls[0]
+    link = {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id}
+    batch.run(sql.link.sql, sql.link.params(link))
     insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
     report = article_was_new and reason != "same-text"
     alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=report)

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, jaccard
-from monitor.storage import Store
+from monitor.storage import Prepared, Store
 from monitor.storage.tables import (
     UTCDateTime,
     article,
@@ -121,21 +121,33 @@ class Batch:
         self.profiles: dict[int, tuple[int, algo.Profile]] = {}  # learnt in this transaction
         self._counts: Counter[int] = Counter()  # the current entry's
         self._profiles: dict[int, tuple[int, algo.Profile]] = {}
+        self._open = False
 
     def begin(self) -> None:
+        """Start an entry: a savepoint (issued on the DB-API cursor: SQLAlchemy's costs more
+        than the rest of the entry's statements)."""
         self._counts, self._profiles = Counter(), {}
+        self.run("SAVEPOINT monitor_entry", ())
+        self._open = True
 
     def keep(self) -> None:
+        """The entry is stored: release its savepoint, keep what it learnt."""
+        self.run("RELEASE SAVEPOINT monitor_entry", ())
+        self._open = False
         self.counts.update(self._counts)
         self.profiles.update(self._profiles)
-        self.begin()
+        self._counts, self._profiles = Counter(), {}
 
     def drop(self) -> None:
-        self.begin()
+        """The entry failed: undo its writes, forget what it learnt."""
+        self.run("ROLLBACK TO SAVEPOINT monitor_entry", ())
+        self.run("RELEASE SAVEPOINT monitor_entry", ())
+        self._open = False
+        self._counts, self._profiles = Counter(), {}
 
     def flush(self) -> None:
         """Write the document counts (inside the transaction, before it commits)."""
-        self.keep()
+        assert not self._open, "an entry is still open"
         if self.counts:
             self.many(self.sql.count, sorted(self.counts.items()))
             self.counts.clear()
@@ -237,36 +249,23 @@ def _candidates_statement() -> sa.Select[tuple[int, int]]:
 _CANDIDATES = _candidates_statement()
 
 
-class _Prepared:
-    """A SQLAlchemy statement compiled once for the DB-API's positional parameters: on SQLite,
-    SQLAlchemy's work per execution costs more than the database's."""
-
-    def __init__(self, stmt: sa.ClauseElement, dialect: sa.Dialect) -> None:
-        compiled: Any = stmt.compile(dialect=dialect)
-        self.sql = compiled.string
-        self.names = tuple(compiled.positiontup or ())
-        self.defaults = {name: bind.value for name, bind in compiled.binds.items()}
-
-    def params(self, values: Mapping[str, object]) -> list[object]:
-        merged = {**self.defaults, **values}
-        return [merged[name] for name in self.names]
-
-
 class _Sql:
     """The statements of story placement for one database."""
 
     def __init__(self, dialect: sa.Dialect) -> None:
         pg = dialect.name == "postgresql"
-        positional: sa.Dialect = type(dialect)(paramstyle="format" if pg else "qmark")  # type: ignore[call-arg]
         self.mark = "%s" if pg else "?"
-        self.same_text = _Prepared(_SAME_TEXT, positional)
-        self.candidates = _Prepared(_CANDIDATES, positional)
-        self.join = _Prepared(_JOIN, positional)
-        self.join_with_profile = _Prepared(_JOIN_WITH_PROFILE, positional)
-        self.open = self.q(
-            "INSERT INTO story (title, first_seen_at, last_seen_at, article_count, profile) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id"
+        self.same_text = Prepared(_SAME_TEXT, dialect)
+        self.candidates = Prepared(_CANDIDATES, dialect)
+        self.join = Prepared(_JOIN, dialect)
+        self.join_with_profile = Prepared(_JOIN_WITH_PROFILE, dialect)
+        self.open = Prepared(
+            story.insert().returning(story.c.id),
+            dialect,
+            ["title", "first_seen_at", "last_seen_at", "article_count", "profile"],
         )
+        # A date-time as SQLAlchemy binds it (the lookups compare with stored ones that way).
+        self.when: Callable[[datetime], object] = self.same_text.processors["since"]
         self.count = self.q(
             "INSERT INTO term_stat (key, df) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET df = term_stat.df + excluded.df"
@@ -331,8 +330,8 @@ def place(
     clustering state. Call `lock()` first in the transaction, and `index()` once the article
     row exists."""
     sql = batch.sql
-    since = batch.time(now - timedelta(seconds=window_s))
-    at = batch.time(now)
+    since = now - timedelta(seconds=window_s)
+    at = batch.time(now)  # as the lookup keys store it
     same = batch.rows(
         sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
     )
@@ -340,7 +339,7 @@ def place(
     counted = [DOCUMENTS, *(key_of(n) for n in names)]
     if same:  # the very same text: nothing new for the profile
         same_id, same_story = same[0]
-        batch.run(sql.join.sql, sql.join.params({"story": same_story, "now": at}))
+        batch.run(sql.join.sql, sql.join.params({"story": same_story, "now": now}))
         batch.count(counted)
         return Placement(int(same_story), "same-text", 1.0, int(same_id))
 
@@ -363,8 +362,14 @@ def place(
 
     if joined is None:
         profile = algo.merge(None, vec)
-        row = [title[:500], at, at, 1, profile.to_json()]
-        joined = int(batch.rows(sql.open, row)[0][0])
+        row = {
+            "title": title[:500],
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "article_count": 1,
+            "profile": profile.to_json(),
+        }
+        joined = int(batch.rows(sql.open.sql, sql.open.params(row))[0][0])
         batch.learn(joined, 1, profile)
     else:
         old = profiles.get(joined)
@@ -372,7 +377,7 @@ def place(
             found = _profiles(batch, [joined])
             old, counts = found[0].get(joined), found[1]
         profile = algo.merge(old, vec)
-        params = {"story": joined, "now": at, "profile": profile.to_json()}
+        params = {"story": joined, "now": now, "profile": profile.to_json()}
         batch.run(sql.join_with_profile.sql, sql.join_with_profile.params(params))
         if joined in counts:
             batch.learn(joined, counts[joined] + 1, profile)
@@ -388,13 +393,14 @@ def index(batch: Batch, article_id: int, fp: Fingerprint, now: datetime) -> None
     batch.many(batch.sql.bands, [(k, article_id, seen) for k in sorted(set(fp.bands))])
 
 
-def _near_duplicate(batch: Batch, fp: Fingerprint, since: object) -> tuple[int, float] | None:
+def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int, float] | None:
     """The story of the most similar copy at or above the near-duplicate threshold."""
     if not fp.bands:
         return None
     best: tuple[int, float] | None = None
     keys = list(fp.bands)
-    for _, story_id, signature in batch.rows(batch.sql.near(len(keys)), [*keys, since]):
+    rows = batch.rows(batch.sql.near(len(keys)), [*keys, batch.sql.when(since)])
+    for _, story_id, signature in rows:
         similarity = jaccard(fp.signature, bytes(signature or b""))
         if algo.near_duplicate(similarity) and (best is None or similarity > best[1]):
             best = (int(story_id), similarity)
@@ -402,7 +408,7 @@ def _near_duplicate(batch: Batch, fp: Fingerprint, since: object) -> tuple[int, 
 
 
 def _candidate_profiles(
-    batch: Batch, vec: algo.Vectors, since: object
+    batch: Batch, vec: algo.Vectors, since: datetime
 ) -> tuple[dict[int, algo.Profile], dict[int, int]]:
     """The candidate stories' profiles, and their article counts."""
     keys = [key_of(k) for k in vec.index_keys()]
