@@ -6,6 +6,11 @@ strongest terms and names (rewrites), lets `monitor.pipeline.stories.decide` cho
 the story's new profile, its lookup keys and the term statistics. Every lookup is an indexed
 range read capped per key, so its cost does not grow with the number of stories in the window.
 
+Speed: the candidate lookup returns story ids with their article counts, and only the profiles
+this process has not decoded at that count are read and decoded (`_Profiles`, bounded); the
+document counts of a whole transaction are written once (`Batch`); the statements run on the
+DB-API cursor. None of this changes a decision: `bench/stories_decisions.py` compares them.
+
 Concurrency: on SQLite writers are serialised by the database (BEGIN IMMEDIATE). On PostgreSQL
 `lock()` takes one transaction-scoped advisory lock before the first placement, so two workers
 that see two copies of a story at once decide one after the other, the second seeing the first's
@@ -43,7 +48,7 @@ DOCUMENTS = 0  # term_stat key that counts documents
 PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
-PROFILES_KEPT = 20_000  # decoded story profiles kept in memory per store (see `_Profiles`)
+PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
