@@ -20,6 +20,9 @@ tables), each takes both corpora as one stream (7,348 articles), on one core; ar
 not fall as the window grows. Fingerprints are counted in the time (extraction and matching are
 not: bench/rules.py and bench/poll.py measure those).
 
+`--quick` (a CI smoke run, a minute or two): ECB+, then the speed of a 10,000-story window
+only (ECB+ and 1,000 UCI headlines); what it skips prints as nan on the last line.
+
 `--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
 text, the first half of UCI by time for headline-only items) and prints them.
 Last line: ecb_test_f1=… ecb_all_f1=… ecb_hard_neg_merge=… uci_f1=… baseline_ecb_test_f1=…
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 import re
@@ -368,7 +372,7 @@ def scores(
     return f"{p:>6.3f} {r:>6.3f} {f1:>6.3f} {pw:>9.3f}"
 
 
-def main() -> None:
+def main(quick: bool = False) -> None:
     if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
@@ -378,7 +382,9 @@ def main() -> None:
     print(f"{'run':<34} {'P':>6} {'R':>6} {'F1':>6} {'pair F1':>9} {'hard-neg':>9} {'art/s':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        figures: dict[str, float] = {}
+        figures: dict[str, float] = dict.fromkeys(
+            ("uci_f1", "baseline_uci_f1", "articles_per_s"), math.nan
+        )
         store = fresh_store(folder, "ecb")
         ecb_pred, seconds = stream(store, ecb_docs)
         store.close()
@@ -397,6 +403,10 @@ def main() -> None:
         figures["ecb_hard_neg_merge"] = hard
         figures["baseline_ecb_test_f1"] = bcubed(base, gold, test_ids)[2]
 
+        if quick:
+            quick_speed(folder, ecb_docs, uci_docs, figures)
+            print_figures(figures)
+            return
         store = fresh_store(folder, "uci")
         uci_pred, seconds = stream(store, uci_docs)
         store.close()
@@ -434,6 +444,30 @@ def main() -> None:
             rate = len(timed) / seconds
             print(f"{size:<24,} {rate:>10.0f} {1000 / rate:>10.2f}")
             figures["articles_per_s"] = rate
+    print_figures(figures)
+
+
+def quick_speed(
+    folder: Path, ecb_docs: Sequence[Doc], uci_docs: Sequence[Doc], figures: dict[str, float]
+) -> None:
+    """--quick: the speed row of a 10,000-story window only, for ECB+ and the first 1,000
+    UCI headlines."""
+    print(f"\n{'stories in the window':<24} {'articles/s':>10} {'ms/article':>10}")
+    docs = [*ecb_docs, *uci_docs[:1000]]
+    timed = [
+        Doc(d.id, d.title, d.text, d.url, d.gold, d.topic, T0 + timedelta(milliseconds=10 * i))
+        for i, d in enumerate(docs)
+    ]
+    store = fresh_store(folder, "window10000")
+    fill(store, 10_000, vocabulary(docs), random.Random(10_000))
+    _, seconds = stream(store, timed, feed="timed")
+    store.close()
+    rate = len(timed) / seconds
+    print(f"{10_000:<24,} {rate:>10.0f} {1000 / rate:>10.2f}")
+    figures["articles_per_s"] = rate
+
+
+def print_figures(figures: Mapping[str, float]) -> None:
     print(
         " ".join(
             f"{k}={figures[k]:.3f}" if k != "articles_per_s" else f"{k}={figures[k]:.0f}"
@@ -456,4 +490,4 @@ if __name__ == "__main__":
 
         fit()
     else:
-        main()
+        main(quick="--quick" in sys.argv)

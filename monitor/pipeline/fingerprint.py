@@ -130,7 +130,11 @@ def text_hash(title: str, text: str) -> str:
     spacing, case or accents. A substantial body is enough on its own (outlets retitle wire
     copy); a short one is too generic, so the title is counted too."""
     basis = text if len(text) >= 200 else f"{title}\n{text}"
-    return hashlib.sha256(" ".join(words(basis)).encode()).hexdigest()
+    return _hash(words(basis))
+
+
+def _hash(folded_words: list[str]) -> str:
+    return hashlib.sha256(" ".join(folded_words).encode()).hexdigest()
 
 
 def signature(folded_words: list[str]) -> np.ndarray:
@@ -272,7 +276,9 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     for key in names:
         priors["e:" + key] = prior(_SPELLINGS.get(key, key))
     return Fingerprint(
-        text_hash=text_hash(title, text),
+        # text_hash(title, text) without folding the text again: the words of "title\ntext"
+        # are the title's then the text's.
+        text_hash=_hash(text_words if len(text) >= 200 else title_words + text_words),
         signature=values.tobytes() if values is not None else b"",
         bands=band_keys(values) if values is not None else (),
         terms=terms,

@@ -13,8 +13,10 @@ state. Three levels of "the same":
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -276,8 +278,13 @@ def _unit(v: dict[str, float]) -> dict[str, float]:
 def _cosine(unit: Mapping[str, float], centroid: Mapping[str, float], norm: float) -> float:
     if not unit or not norm:
         return 0.0
-    get = centroid.get
-    return sum(x * get(k, 0.0) for k, x in unit.items()) / norm
+    # sum(x * centroid.get(k, 0.0) for k, x in unit.items()), the same products in the same
+    # order (so the same float), without a Python frame per term.
+    total: float = sum(map(operator.mul, unit.values(), map(centroid.get, unit, _ZEROS)))
+    return total / norm
+
+
+_ZEROS = itertools.repeat(0.0)
 
 
 def _add(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:

@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint
-from monitor.storage import Store, insert_new, stories
+from monitor.storage import Prepared, Store, insert_new, stories
 from monitor.storage.tables import alert, article, entry, rule_match
 
 
@@ -167,24 +169,32 @@ def record_many(
     ]
     with store.write() as conn:
         stories.lock(conn)
-        return [_record_one(conn, feed_id, new, now, story_window_s) for new in prepared]
+        batch = stories.Batch(conn)
+        done = [_record_one(batch, feed_id, new, now, story_window_s) for new in prepared]
+    batch.publish()
+    return done
 
 
 def _record_one(
-    conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
     for _ in range(3):
+        batch.begin()  # a savepoint
         try:
-            with conn.begin_nested():
-                if new.edited:
-                    return _record_edit(conn, feed_id, new, now)
-                return _record(conn, feed_id, new, now, story_window_s)
+            if new.edited:
+                done = _record_edit(batch, feed_id, new, now)
+            else:
+                done = _record(batch, feed_id, new, now, story_window_s)
         except _LostRace:
+            batch.drop()
             continue  # another worker stored this URL a moment ago: the retry joins its row
         except sa.exc.SQLAlchemyError as exc:
+            batch.drop()
             return Recorded(
                 entry_was_new=False, error=str(exc.orig if hasattr(exc, "orig") else exc)
             )
+        batch.keep()
+        return done
     return Recorded(entry_was_new=False, error="kept losing insert races for this URL")
 
 
@@ -213,37 +223,71 @@ class _LostRace(Exception):
     pass
 
 
+class _Sql:
+    """The statements every new entry runs, prepared for the DB-API cursor (see `Prepared`)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        module: Any = postgresql if dialect.name == "postgresql" else sqlite
+        self.entry = Prepared(
+            module.insert(entry).on_conflict_do_nothing().returning(entry.c.id),
+            dialect,
+            ["feed_id", "guid", "seen_at", "fingerprint"],
+        )
+        self.article = Prepared(
+            module.insert(article).on_conflict_do_nothing().returning(article.c.id),
+            dialect,
+            [c.name for c in article.c if c.name not in ("id", "updated_at")],
+        )
+        self.by_url = Prepared(_BY_URL, dialect)
+        self.link = Prepared(_LINK_ENTRY, dialect)
+
+    @classmethod
+    def of(cls, dialect: sa.Dialect) -> _Sql:
+        key = (dialect.name, dialect.driver)
+        found = _SQL.get(key)
+        if found is None:
+            found = _SQL[key] = cls(dialect)
+        return found
+
+
+_SQL: dict[tuple[str, str], _Sql] = {}
+
+
 def _record(
-    conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
 ) -> Recorded:
+    conn = batch.conn
+    sql = _Sql.of(conn.dialect)
     row = {"feed_id": feed_id, "guid": new.guid, "seen_at": now, "fingerprint": new.entry_hash}
-    if not insert_new(conn, entry, [row]):
+    if not batch.rows(sql.entry.sql, sql.entry.params(row)):
         return Recorded(entry_was_new=False)
     item, fp = new.item, new.fingerprint
     assert fp is not None
-    found = conn.execute(_BY_URL, {"url": item.canonical_url}).first()
-    article_was_new = found is None
+    urls = batch.rows(sql.by_url.sql, sql.by_url.params({"url": item.canonical_url}))
+    article_was_new = not urls
     reason: str | None = None
-    if found is None:
-        placed = stories.place(conn, fp, title=item.title, now=now, window_s=story_window_s)
+    if not urls:
+        placed = stories.place(batch, fp, title=item.title, now=now, window_s=story_window_s)
         story_id, reason = placed.story_id, placed.reason
-        ids = insert_new(conn, article, [_article_row(item, fp, placed, now)])
+        ids = batch.rows(sql.article.sql, sql.article.params(_article_row(item, fp, placed, now)))
         if not ids:
             raise _LostRace
-        article_id = ids[0]
-        stories.index(conn, article_id, fp, now)
+        article_id = int(ids[0][0])
+        stories.index(batch, article_id, fp, now)
     else:
-        article_id, story_id = found.id, found.story_id
-    conn.execute(_LINK_ENTRY, {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id})
+        article_id, story_id = urls[0]
+    link = {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id}
+    batch.run(sql.link.sql, sql.link.params(link))
     insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
     report = article_was_new and reason != "same-text"
     alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=report)
     return Recorded(True, article_id, story_id, article_was_new, alert_ids, reason=reason)
 
 
-def _record_edit(conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
+def _record_edit(batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
     """An entry whose title or text changed: update its article and the entry's hash, add any
     new matches; alerts only where the story has none yet for that channel, or escalations."""
+    conn = batch.conn
     row = conn.execute(_ENTRY, {"f_id": feed_id, "f_guid": new.guid}).first()
     if row is None or row.article_id is None:
         return Recorded(entry_was_new=False)
@@ -265,7 +309,7 @@ def _record_edit(conn: sa.Connection, feed_id: int, new: NewEntry, now: datetime
             extraction_error=item.extraction_error,
         )
     )
-    stories.index(conn, article_id, fp, now)
+    stories.index(batch, article_id, fp, now)
     insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
     alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=False)
     return Recorded(False, article_id, story_id, False, alert_ids, edited=True)

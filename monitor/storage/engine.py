@@ -1,9 +1,10 @@
 """storage.engine: a SQLAlchemy engine for the configured URL, with its schema brought up to date.
 
 SQLite gets WAL (readers never block the writer), `synchronous=NORMAL` (durable at each
-checkpoint, safe in WAL), a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for write
-transactions so two writers queue instead of failing on a lock upgrade. PostgreSQL migrations
-run under an advisory lock so several workers starting at once do not race.
+checkpoint, safe in WAL), a 32 MiB page cache, a checkpoint every 10,000 pages, a busy timeout,
+foreign keys, and `BEGIN IMMEDIATE` for write transactions so two writers queue instead of
+failing on a lock upgrade. PostgreSQL migrations run under an advisory lock so several workers
+starting at once do not race.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Story placement touches many scattered index pages (LSH bands, lookup keys, term
+        # counts): a bigger page cache keeps them, and checkpointing every 10,000 pages instead
+        # of 1,000 copies (and syncs) a hot page once for several transactions, not each time.
+        cursor.execute("PRAGMA cache_size=-32768")  # KiB
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")  # pages
+        cursor.execute("PRAGMA journal_size_limit=67108864")  # bytes kept of the WAL after
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -6,6 +6,11 @@ strongest terms and names (rewrites), lets `monitor.pipeline.stories.decide` cho
 the story's new profile and its lookup keys. Every lookup is an indexed
 range read capped per key, so its cost does not grow with the number of stories in the window.
 
+Speed: the candidate lookup returns story ids with their article counts, and only the profiles
+this process has not decoded at that count are read and decoded (`_Profiles`, bounded); the
+statements run on the DB-API cursor. None of this changes a decision
+(`bench/stories_decisions.py` compares them).
+
 Concurrency: on SQLite writers are serialised by the database (BEGIN IMMEDIATE). On PostgreSQL
 `lock()` takes one transaction-scoped advisory lock before the first placement, so two workers
 that see two copies of a story at once decide one after the other, the second seeing the first's
@@ -17,19 +22,21 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, jaccard
-from monitor.storage import Store
+from monitor.storage import Prepared, Store
 from monitor.storage.tables import (
     UTCDateTime,
     article,
-    article_band,
     story,
     story_key,
 )
@@ -37,6 +44,7 @@ from monitor.storage.tables import (
 PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
+PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
@@ -58,6 +66,125 @@ def key_of(name: str) -> int:
     return int.from_bytes(digest, "little", signed=True) or 1
 
 
+class _Profiles:
+    """Decoded story profiles by story id, each with the story's `article_count` when it was
+    read: every change of a profile adds an article, so a story whose count still matches has
+    the profile kept here, whichever worker wrote it. Least recently used ones go first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[int, tuple[int, algo.Profile]] = OrderedDict()
+
+    def get(self, story_id: int, count: int) -> algo.Profile | None:
+        found = self._kept.get(story_id)
+        if found is None or found[0] != count:
+            return None
+        self._kept.move_to_end(story_id)
+        return found[1]
+
+    def update(self, profiles: Mapping[int, tuple[int, algo.Profile]]) -> None:
+        kept = self._kept
+        for story_id, entry in profiles.items():
+            kept[story_id] = entry
+            kept.move_to_end(story_id)
+        while len(kept) > self.size:
+            kept.popitem(last=False)
+
+
+_CACHES: weakref.WeakKeyDictionary[sa.Engine, _Profiles] = weakref.WeakKeyDictionary()
+
+
+def _profiles_of(engine: sa.Engine) -> _Profiles:
+    found = _CACHES.get(engine)
+    if found is None:
+        found = _CACHES[engine] = _Profiles(PROFILES_KEPT)
+    return found
+
+
+class Batch:
+    """The story placements of one transaction (`storage.articles.record_many`).
+
+    It keeps what they learn until the transaction is over: the profiles read or written go to
+    the store's in-memory cache only once the transaction has committed (`publish()`). Each
+    entry is recorded in a savepoint: `begin()` before it, then `keep()` when it was stored or
+    `drop()` when it was rolled back.
+    """
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.sql = _Sql.of(conn)
+        self.cursor = conn.connection.cursor()
+        self._errors: type[Exception] = conn.dialect.loaded_dbapi.Error
+        self.cache = _profiles_of(conn.engine)
+        self.profiles: dict[int, tuple[int, algo.Profile]] = {}  # learnt in this transaction
+        self._profiles: dict[int, tuple[int, algo.Profile]] = {}
+        self._open = False
+
+    def begin(self) -> None:
+        """Start an entry: a savepoint (issued on the DB-API cursor: SQLAlchemy's costs more
+        than the rest of the entry's statements)."""
+        self._profiles = {}
+        self.run("SAVEPOINT monitor_entry", ())
+        self._open = True
+
+    def keep(self) -> None:
+        """The entry is stored: release its savepoint, keep what it learnt."""
+        self.run("RELEASE SAVEPOINT monitor_entry", ())
+        self._open = False
+        self.profiles.update(self._profiles)
+        self._profiles = {}
+
+    def drop(self) -> None:
+        """The entry failed: undo its writes, forget what it learnt."""
+        self.run("ROLLBACK TO SAVEPOINT monitor_entry", ())
+        self.run("RELEASE SAVEPOINT monitor_entry", ())
+        self._open = False
+        self._profiles = {}
+
+    def publish(self) -> None:
+        """After the commit: what this transaction read and wrote is now everyone's."""
+        self.cache.update(self.profiles)
+        self.profiles.clear()
+
+    def profile(self, story_id: int, count: int) -> algo.Profile | None:
+        for kept in (self._profiles, self.profiles):
+            found = kept.get(story_id)
+            if found is not None:
+                return found[1] if found[0] == count else None
+        return self.cache.get(story_id, count)
+
+    def learn(self, story_id: int, count: int, profile: algo.Profile) -> None:
+        self._profiles[story_id] = (count, profile)
+
+    def rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            self.cursor.execute(sql, params)
+            return list(self.cursor.fetchall())
+        except self._errors as exc:
+            raise self._wrap(sql, params, exc) from exc
+
+    def run(self, sql: str, params: Sequence[object]) -> None:
+        try:
+            self.cursor.execute(sql, params)
+        except self._errors as exc:
+            raise self._wrap(sql, params, exc) from exc
+
+    def many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if not rows:
+            return
+        try:
+            self.cursor.executemany(sql, rows)
+        except self._errors as exc:
+            raise self._wrap(sql, rows, exc) from exc
+
+    def _wrap(self, sql: str, params: Sequence[Any], exc: Exception) -> sa.exc.StatementError:
+        # The DB-API's error as SQLAlchemy would have raised it (callers catch those).
+        return sa.exc.DBAPIError.instance(sql, params, exc, self._errors)
+
+    def time(self, when: datetime) -> object:
+        return _db_time(self.conn, when)
+
+
 _SAME_TEXT = (
     sa.select(article.c.id, article.c.story_id)
     .join(story, story.c.id == article.c.story_id)
@@ -67,17 +194,6 @@ _SAME_TEXT = (
     .order_by(article.c.id)
     .limit(1)
 )
-_BANDS = (
-    sa.select(article.c.id, article.c.story_id, article.c.signature)
-    .join(article_band, article_band.c.article_id == article.c.id)
-    .where(
-        article_band.c.key.in_(sa.bindparam("keys", expanding=True)),
-        article_band.c.seen_at >= sa.bindparam("since"),
-    )
-    .distinct()
-    .limit(BAND_ROWS)
-)
-_OPEN = story.insert().returning(story.c.id)
 _LATER = sa.case(
     (story.c.last_seen_at < sa.bindparam("now"), sa.bindparam("now")),
     else_=story.c.last_seen_at,
@@ -100,9 +216,9 @@ def _per_key(slot: int) -> sa.Select[tuple[int]]:
     )
 
 
-def _candidates_statement() -> sa.Select[tuple[int, str]]:
+def _candidates_statement() -> sa.Select[tuple[int, int]]:
     # One statement: for each key the PER_KEY stories most recently active under it; the
-    # CANDIDATES stories found under the most keys, with their profiles.
+    # CANDIDATES stories found under the most keys, with their article counts.
     hits = sa.union_all(
         *(_per_key(i).subquery().select() for i in range(algo.INDEX_KEYS))
     ).subquery()
@@ -113,10 +229,68 @@ def _candidates_statement() -> sa.Select[tuple[int, str]]:
         .limit(CANDIDATES)
         .subquery()
     )
-    return sa.select(story.c.id, story.c.profile).join(best, best.c.story_id == story.c.id)
+    return sa.select(story.c.id, story.c.article_count).join(best, best.c.story_id == story.c.id)
 
 
 _CANDIDATES = _candidates_statement()
+
+
+class _Sql:
+    """The statements of story placement for one database."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        pg = dialect.name == "postgresql"
+        self.mark = "%s" if pg else "?"
+        self.same_text = Prepared(_SAME_TEXT, dialect)
+        self.candidates = Prepared(_CANDIDATES, dialect)
+        self.join = Prepared(_JOIN, dialect)
+        self.join_with_profile = Prepared(_JOIN_WITH_PROFILE, dialect)
+        self.open = Prepared(
+            story.insert().returning(story.c.id),
+            dialect,
+            ["title", "first_seen_at", "last_seen_at", "article_count", "profile"],
+        )
+        # A date-time as SQLAlchemy binds it (the lookups compare with stored ones that way).
+        self.when: Callable[[datetime], object] = self.same_text.processors["since"]
+        self.keys = self.q(
+            "INSERT INTO story_key (key, story_id, seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key, story_id) DO UPDATE SET seen_at = excluded.seen_at"
+        )
+        self.bands = self.q(
+            "INSERT INTO article_band (key, article_id, seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING"
+        )
+
+    def q(self, sql: str) -> str:
+        return sql.replace("?", self.mark)
+
+    @functools.cache  # noqa: B019 (one instance per dialect, kept for the process)
+    def near(self, n: int) -> str:
+        return self.q(
+            "SELECT DISTINCT article.id, article.story_id, article.signature FROM article "
+            "JOIN article_band ON article_band.article_id = article.id "
+            f'WHERE article_band."key" IN ({self._list(n)}) AND article_band.seen_at >= ? '
+            f"LIMIT {BAND_ROWS}"
+        )
+
+    @functools.cache  # noqa: B019
+    def profiles(self, n: int) -> str:
+        return self.q(f"SELECT id, article_count, profile FROM story WHERE id IN ({self._list(n)})")
+
+    @staticmethod
+    def _list(n: int) -> str:
+        return ", ".join(["?"] * n)
+
+    @classmethod
+    def of(cls, conn: sa.Connection) -> _Sql:
+        dialect = conn.dialect
+        found = _SQL.get((dialect.name, dialect.driver))
+        if found is None:
+            found = _SQL[dialect.name, dialect.driver] = cls(dialect)
+        return found
+
+
+_SQL: dict[tuple[str, str], _Sql] = {}
 
 
 def lock(conn: sa.Connection) -> None:
@@ -128,26 +302,32 @@ def lock(conn: sa.Connection) -> None:
 
 
 def place(
-    conn: sa.Connection, fp: Fingerprint, *, title: str, now: datetime, window_s: float
+    batch: Batch, fp: Fingerprint, *, title: str, now: datetime, window_s: float
 ) -> Placement:
-    """Join the article to a story or open one, inside `conn`'s transaction, and update the
+    """Join the article to a story or open one, inside the batch's transaction, and update the
     clustering state. Call `lock()` first in the transaction, and `index()` once the article
     row exists."""
+    sql = batch.sql
     since = now - timedelta(seconds=window_s)
-    same = conn.execute(_SAME_TEXT, {"hash": fp.text_hash, "since": since}).first()
-    if same is not None:  # the very same text: nothing new for the profile
-        conn.execute(_JOIN, {"story": same.story_id, "now": now})
-        return Placement(int(same.story_id), "same-text", 1.0, int(same.id))
+    at = batch.time(now)  # as the lookup keys store it
+    same = batch.rows(
+        sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
+    )
+    if same:  # the very same text: nothing new for the profile
+        same_id, same_story = same[0]
+        batch.run(sql.join.sql, sql.join.params({"story": same_story, "now": now}))
+        return Placement(int(same_story), "same-text", 1.0, int(same_id))
 
     vec = algo.vectors(fp)
     joined: int | None = None
     reason, score = "new", None
     profiles: dict[int, algo.Profile] = {}
-    copy = _near_duplicate(conn, fp, since)
+    counts: dict[int, int] = {}
+    copy = _near_duplicate(batch, fp, since)
     if copy is not None:
         joined, score, reason = copy[0], copy[1], "near-duplicate"
     else:
-        profiles = _candidate_profiles(conn, vec, since)
+        profiles, counts = _candidate_profiles(batch, vec, since)
         choice, best = algo.decide(vec, profiles)
         if profiles and math.isfinite(best):
             score = best
@@ -163,79 +343,80 @@ def place(
             "article_count": 1,
             "profile": profile.to_json(),
         }
-        joined = int(conn.execute(_OPEN, row).scalar_one())
+        joined = int(batch.rows(sql.open.sql, sql.open.params(row))[0][0])
+        batch.learn(joined, 1, profile)
     else:
         old = profiles.get(joined)
         if old is None:
-            current = conn.scalar(sa.select(story.c.profile).where(story.c.id == joined))
-            old = algo.Profile.from_json(current) if current else None
+            found = _profiles(batch, [joined])
+            old, counts = found[0].get(joined), found[1]
         profile = algo.merge(old, vec)
-        conn.execute(
-            _JOIN_WITH_PROFILE, {"story": joined, "now": now, "profile": profile.to_json()}
-        )
-    _upsert_keys(conn, joined, vec.index_keys(), now)
+        params = {"story": joined, "now": now, "profile": profile.to_json()}
+        batch.run(sql.join_with_profile.sql, sql.join_with_profile.params(params))
+        if joined in counts:
+            batch.learn(joined, counts[joined] + 1, profile)
+    rows = [(key, joined, at) for key in sorted({key_of(n) for n in vec.index_keys()})]
+    batch.many(sql.keys, rows)
     return Placement(joined, reason, score)
 
 
-def index(conn: sa.Connection, article_id: int, fp: Fingerprint, now: datetime) -> None:
+def index(batch: Batch, article_id: int, fp: Fingerprint, now: datetime) -> None:
     """File a stored article under its LSH band keys, so later copies find it."""
-    seen = _db_time(conn, now)
-    rows = [(k, article_id, seen) for k in sorted(set(fp.bands))]
-    if rows:
-        _many(
-            conn,
-            "INSERT INTO article_band (key, article_id, seen_at) VALUES ({0}, {0}, {0}) "
-            "ON CONFLICT DO NOTHING",
-            rows,
-        )
+    seen = batch.time(now)
+    batch.many(batch.sql.bands, [(k, article_id, seen) for k in sorted(set(fp.bands))])
 
 
-def _near_duplicate(
-    conn: sa.Connection, fp: Fingerprint, since: datetime
-) -> tuple[int, float] | None:
+def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int, float] | None:
     """The story of the most similar copy at or above the near-duplicate threshold."""
     if not fp.bands:
         return None
     best: tuple[int, float] | None = None
-    for row in conn.execute(_BANDS, {"keys": list(fp.bands), "since": since}):
-        similarity = jaccard(fp.signature, row.signature or b"")
+    keys = list(fp.bands)
+    rows = batch.rows(batch.sql.near(len(keys)), [*keys, batch.sql.when(since)])
+    for _, story_id, signature in rows:
+        similarity = jaccard(fp.signature, bytes(signature or b""))
         if algo.near_duplicate(similarity) and (best is None or similarity > best[1]):
-            best = (int(row.story_id), similarity)
+            best = (int(story_id), similarity)
     return best
 
 
 def _candidate_profiles(
-    conn: sa.Connection, vec: algo.Vectors, since: datetime
-) -> dict[int, algo.Profile]:
+    batch: Batch, vec: algo.Vectors, since: datetime
+) -> tuple[dict[int, algo.Profile], dict[int, int]]:
+    """The candidate stories' profiles, and their article counts."""
     keys = [key_of(k) for k in vec.index_keys()]
     if not keys:
-        return {}
+        return {}, {}
     params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
     params.update({f"k{i}": 0 for i in range(len(keys), algo.INDEX_KEYS)})  # 0 is never a key
     params["since"] = since
-    return {
-        int(r.id): algo.Profile.from_json(r.profile)
-        for r in conn.execute(_CANDIDATES, params)
-        if r.profile
-    }
+    sql = batch.sql.candidates
+    counts = {int(i): int(n) for i, n in batch.rows(sql.sql, sql.params(params))}
+    profiles: dict[int, algo.Profile] = {}
+    missing = []
+    for story_id, n in counts.items():
+        found = batch.profile(story_id, n)
+        if found is None:
+            missing.append(story_id)
+        else:
+            profiles[story_id] = found
+    if missing:
+        fetched, fetched_counts = _profiles(batch, missing)
+        profiles.update(fetched)
+        counts.update(fetched_counts)
+    return profiles, counts
 
 
-def _upsert_keys(conn: sa.Connection, story_id: int, names: Sequence[str], now: datetime) -> None:
-    seen = _db_time(conn, now)
-    rows = [(key, story_id, seen) for key in sorted({key_of(n) for n in names})]
-    if rows:
-        _many(
-            conn,
-            "INSERT INTO story_key (key, story_id, seen_at) VALUES ({0}, {0}, {0}) "
-            "ON CONFLICT (key, story_id) DO UPDATE SET seen_at = excluded.seen_at",
-            rows,
-        )
-
-
-def _many(conn: sa.Connection, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
-    """executemany through the DB-API: these run dozens of rows per article, and building
-    SQLAlchemy parameters for each costs more than the database's work. `{0}` is the marker."""
-    conn.exec_driver_sql(sql.format("%s" if conn.dialect.name == "postgresql" else "?"), rows)
+def _profiles(batch: Batch, ids: Sequence[int]) -> tuple[dict[int, algo.Profile], dict[int, int]]:
+    """Read and decode stories' profiles (those not empty), and their article counts."""
+    profiles: dict[int, algo.Profile] = {}
+    counts: dict[int, int] = {}
+    for story_id, n, text in batch.rows(batch.sql.profiles(len(ids)), list(ids)):
+        counts[story_id] = n
+        if text:
+            profiles[story_id] = profile = algo.Profile.from_json(text)
+            batch.learn(story_id, n, profile)
+    return profiles, counts
 
 
 def _db_time(conn: sa.Connection, when: datetime) -> object:
