@@ -48,6 +48,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import sqlalchemy as sa
+
 from monitor.model import Article
 from monitor.pipeline.fingerprint import fingerprint
 from monitor.pipeline.stories import canonical_url
@@ -270,30 +272,8 @@ def fill(
         return
     term_list, term_weights, name_list, name_weights = vocab
     with store.write() as conn:
-        first = (
-            int(
-                conn.scalar(
-                    story.select()
-                    .with_only_columns(story.c.id)
-                    .order_by(story.c.id.desc())
-                    .limit(1)
-                )
-                or 0
-            )
-            + 1
-        )
-        first_article = (
-            int(
-                conn.scalar(
-                    article.select()
-                    .with_only_columns(article.c.id)
-                    .order_by(article.c.id.desc())
-                    .limit(1)
-                )
-                or 0
-            )
-            + 1
-        )
+        first = _next_id(conn, story.c.id)
+        first_article = _next_id(conn, article.c.id)
         for start in range(0, n, 5000):
             stories, keys, articles, bands = [], [], [], []
             for i in range(start, min(n, start + 5000)):
@@ -352,6 +332,11 @@ def fill(
             conn.execute(story_key.insert(), keys)
             conn.execute(article.insert(), articles)
             conn.execute(article_band.insert(), bands)
+
+
+def _next_id(conn: sa.Connection, column: sa.Column[int]) -> int:
+    """The id after the highest one in `column`'s table."""
+    return int(conn.scalar(sa.select(sa.func.max(column))) or 0) + 1
 
 
 def _unit(v: dict[str, float]) -> dict[str, float]:
