@@ -113,7 +113,7 @@ def fit() -> None:
     seeds = (SEED, 1, 2)
     weights = logistic(*oracle_examples(train))
     print("text weights (oracle fit on ECB+ topics 1–35):", weights)
-    for shift in (0.0, 0.5, 1.0, 1.5, 2.0):
+    for shift in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5):
         w = [weights[0] + shift, *weights[1:]]
         f1s = []
         for seed in seeds:

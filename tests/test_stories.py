@@ -201,3 +201,41 @@ def test_fixture_readme_lists_every_fixture() -> None:
     readme = (STORIES / "README.md").read_text(encoding="utf-8")
     for path in Path(STORIES).glob("*.txt"):
         assert f"`{path.name}`" in readme
+
+
+def test_a_lead_sentence_given_as_the_title_is_not_a_headline() -> None:
+    lead = (
+        "Four armed robbers, two of them dressed as women, made off with jewels worth more than "
+        "80 million euros from a boutique near the Champs-Elysees on Thursday evening."
+    )
+    assert not fpm.fingerprint(lead, "").headline_only
+
+
+def test_a_copy_with_a_word_in_fifteen_changed_is_still_a_near_duplicate() -> None:
+    title, text = read("basra-floods-wire")
+    words = text.split()
+    edited = " ".join("however" if i % 15 == 7 else w for i, w in enumerate(words))
+    wire, copy = fpm.fingerprint(title, text), fpm.fingerprint("Floods in Basra", edited)
+    assert stories.near_duplicate(fpm.jaccard(wire.signature, copy.signature))
+
+
+def test_numbers_the_story_lacks_count_against_joining() -> None:
+    first = (
+        "Robbers stole jewels worth 85 million euros from a Harry Winston store in Paris. "
+        "Four men, two dressed as women, threatened staff and fled with rings and watches."
+    )
+    same = (
+        "Thieves took 85 million euros of diamonds from Harry Winston in Paris. The four men, "
+        "two of them dressed as women, threatened staff before fleeing with rings and watches."
+    )
+    other = (
+        "Thieves took 2.6 million euros of jewellery from a store in Paris. Four men rammed "
+        "a car into the window before dawn and fled with rings and watches, police said."
+    )
+    story = stories.merge(None, stories.vectors(fpm.fingerprint("Paris jewel heist", first)))
+    same_x = stories.features(stories.vectors(fpm.fingerprint("Paris heist", same)), story)
+    other_x = stories.features(stories.vectors(fpm.fingerprint("Paris heist", other)), story)
+    assert same_x[-2:] == (1.0, 0.0)
+    assert other_x[-2] == 1.0 and other_x[-1] > 0.5
+    # The number feature lowers the score: its weight is negative.
+    assert stories.WEIGHTS[-1] < 0

@@ -2,7 +2,7 @@
 
 No I/O, no database. Three kinds of feature, one per question the story stage asks:
 
-- *Is it a copy?* A MinHash signature of the text's 5-word shingles (datasketch), cut into LSH
+- *Is it a copy?* A MinHash signature of the text's 4-word shingles (datasketch), cut into LSH
   bands whose keys find near-duplicates with one indexed lookup.
 - *Is it a rewrite of the same event?* Term counts of the title and lead (stemmed, stop words
   dropped) for TF-IDF, and the named things it is about (names, places, numbers), each weighted
@@ -30,9 +30,13 @@ NUM_PERM = 128
 # 25 bands of 5 rows: datasketch's optimal split of 128 permutations for a Jaccard threshold of
 # 0.5 (`datasketch.lsh._optimal_param(0.5, 128, 0.5, 0.5)`, checked by a test).
 BANDS, ROWS = 25, 5
-SHINGLE = 5  # words per shingle
+SHINGLE = 4  # words per shingle: with 5, a word changed in twenty left some wire copies under 0.5
 LEAD_WORDS = 120  # the words of the text that count for TF-IDF, after the title
-HEADLINE_WORDS = 25  # fewer text words than this (beyond the title) is a headline-only item
+HEADLINE_WORDS = 25  # fewer text words than this (beyond the title): shingle the title too
+# Fewer words than this in title and text together is a headline-only item, scored on its words
+# alone. A long "title" (a lead sentence, as some feeds give) carries names and numbers enough
+# for the full score: scored as a headline, such items joined other events of their topic.
+HEADLINE_ONLY_WORDS = 20
 TITLE_WEIGHT = 2.0  # a title word counts as this many text words
 # Salience of a named thing: where it appears counts on top of how often.
 ENTITY_TITLE, ENTITY_LEAD, LEAD_CHARS = 3.0, 1.0, 300
@@ -284,6 +288,6 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         terms=terms,
         entities=names,
         title_terms=tuple(dict.fromkeys(title_terms)),
-        headline_only=len(text_words) < HEADLINE_WORDS,
+        headline_only=len(title_words) + len(text_words) < HEADLINE_ONLY_WORDS,
         priors=priors,
     )
