@@ -252,12 +252,20 @@ def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) 
     """The rewrite score: positive means "the same event". Reports that share too few words
     (`MIN_CONTENT`) are never the same event, whatever names they share: a market reopening
     and a mass grave in the same city share the city, the armed group and the day."""
-    x = features(vec, story)
-    if not vec.headline_only and x[0] < MIN_CONTENT:
+    # Most candidates fail on the words alone, so the content cosine comes first and the other
+    # features are computed only for those that pass.
+    content = _cosine(vec.content, story.content, story.norms[0])
+    if not vec.headline_only and content < MIN_CONTENT:
         return -math.inf
     if weights is None:
+        if vec.headline_only and _HEADLINE_WORDS_ONLY:
+            return HEADLINE_WEIGHTS[0] + HEADLINE_WEIGHTS[1] * content
         weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
+    x = features(vec, story)
     return weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
+
+
+_HEADLINE_WORDS_ONLY = not any(HEADLINE_WEIGHTS[2:])
 
 
 def decide(
