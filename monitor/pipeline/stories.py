@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
-MIN_CONTENT = 0.15  # a rewrite shares at least this cosine of title-and-lead words
+MIN_CONTENT = 0.2  # a rewrite shares at least this cosine of title-and-lead words (train-tuned)
 PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequencies (see `idf`)
 # Weights of the rewrite score: a logistic model over `features()` (the first weight is the
 # intercept), fitted by `bench/stories.py --fit` on ECB+ topics 1–35 only. The intercept is the
