@@ -32,7 +32,7 @@ NUM_PERM = 128
 BANDS, ROWS = 25, 5
 SHINGLE = 4  # words per shingle: with 5, a word changed in twenty left some wire copies under 0.5
 LEAD_WORDS = 120  # the words of the text that count for TF-IDF, after the title
-HEADLINE_WORDS = 25  # fewer text words than this (beyond the title): shingle the title too
+SHORT_TEXT_WORDS = 25  # fewer text words than this (beyond the title): shingle the title too
 # Fewer words than this in title and text together is a headline-only item, scored on its words
 # alone. A long "title" (a lead sentence, as some feeds give) carries names and numbers enough
 # for the full score: scored as a headline, such items joined other events of their topic.
@@ -268,7 +268,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
         terms[t] = terms.get(t, 0.0) + TITLE_WEIGHT
     for t in lead:
         terms[t] = terms.get(t, 0.0) + 1.0
-    shingled = text_words if len(text_words) >= HEADLINE_WORDS else title_words + text_words
+    shingled = text_words if len(text_words) >= SHORT_TEXT_WORDS else title_words + text_words
     values = signature(shingled) if shingled else None
     if len(_SPELLINGS) > 200_000:
         _SPELLINGS.clear()
