@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
@@ -23,6 +24,7 @@ from monitor.rules.stemming import stem_all
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
 _GAP = " " + _SENTINEL + " "
 _EMPTY = Folded("", "")
+_EVIDENCE = operator.itemgetter(3)  # of a span: the occurrences that prove it
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -162,20 +164,21 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
-        values = field_values(article)
+        proof: evidence.Evidence | None = None  # made for the first rule that matches
         for rule in scan.candidates():
             if watchlists is not None and rule.watchlist not in watchlists:
                 continue
             spans = rule.query(scan)
             if spans is None:
                 continue
-            occurrences = sorted(set(itertools.chain.from_iterable(span[3] for span in spans)))
+            occurrences = set(itertools.chain.from_iterable(map(_EVIDENCE, spans)))
             if len(occurrences) < rule.min_hits:
                 continue
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
-            hits = evidence.hits(scan, occurrences, program.labels)
-            snippet = evidence.snippet(values, hits)
+            if proof is None:
+                proof = evidence.Evidence(scan, field_values(article), program.labels)
+            hits, snippet = proof.of(occurrences)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out
 
