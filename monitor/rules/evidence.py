@@ -85,7 +85,12 @@ class Evidence:
 def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `text` centred on [start, end), cut at word boundaries."""
     a, b = window(text, start, end, width)
-    body = " ".join(text[a:b].split())  # the same as collapsing \s+ and stripping, but cheaper
+    body = text[a:b]
+    # Space is the only whitespace character that is printable, so a printable piece with no
+    # double space and none at either end is already collapsed: the usual case, checked in C
+    # without making a string per word as split and join do.
+    if not body.isprintable() or "  " in body or body[:1] == " " or body[-1:] == " ":
+        body = " ".join(body.split())  # the same as collapsing \s+ and stripping, but cheaper
     return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
 
 
