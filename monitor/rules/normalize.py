@@ -29,6 +29,8 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # The non-ASCII marks of ordinary English news text, folded up front (all one character to one).
 _COMMON_MARKS = (("’", "'"), ("‘", "'"), ("“", " "), ("”", " "), ("–", " "), ("—", " "), ("…", " "))
 _SPECIAL = re.compile(_ENTITY.pattern + r"|[^\x00-\x7f]")
+_POSSESSIVE_LOWER = re.compile(r"'s(?= |\Z)")
+_POSSESSIVE_UPPER = re.compile(r"'S(?= |\Z)")
 
 
 def _fold_char(ch: str) -> str:
@@ -204,7 +206,10 @@ def _drop_apostrophes(folded: Folded) -> Folded:
     s = folded.text
     if "'" not in s:
         return folded
-    s = (s + " ").replace("'s ", "   ").replace("'S ", "   ")[:-1].replace("'", " ")
+    # ’s before a space or the end, lower case first (as if replacing "'s " in `s + " "`): the
+    # regex jumps between the few apostrophes, where str.replace of a three-character string
+    # searches the whole text at every call, even when the possessive never occurs.
+    s = _POSSESSIVE_UPPER.sub("  ", _POSSESSIVE_LOWER.sub("  ", s)).replace("'", " ")
     return Folded(folded.original, s, folded.starts, folded.ends)
 
 
