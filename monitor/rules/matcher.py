@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import itertools
 import operator
+from bisect import bisect_right
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
@@ -49,17 +50,15 @@ class Scan:
         spaced_fields = [spaced(f.text) if f.text else ("", [""]) for f in self.folded]
         joined = [text for text, _ in spaced_fields]
         self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
-        self.field_starts: list[int] = []  # index of each field's first word
-        self.field_chars: list[int] = []  # where that word starts in the joined string
-        self.field_of: list[int] = []  # the field of each word, looked up rather than bisected
-        words = chars = 0
-        for index, text in enumerate(joined):
-            self.field_starts.append(words)
-            self.field_chars.append(chars + 1)
-            count = text.count(" ") + 2 if text else 1  # its words and the sentinel
-            self.field_of += [index] * count
-            words += count
+        # Where each field starts in the joined string, by the space before its first word: a
+        # hit's field is bisected from its own leading space when asked for, so the words of
+        # each field are never counted (only the hits' words are, while finding them).
+        self.field_spaces: list[int] = []
+        chars = 0
+        for text in joined:
+            self.field_spaces.append(chars)
             chars += len(text) + 3 if text else 2
+        self._field_words: list[int] | None = None  # index of each field's first word, if asked
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
@@ -111,11 +110,24 @@ class Scan:
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
             hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
-        field_of, fields, words = self.field_of, p.fields, p.words
+        fields, words = p.fields, p.words
+        if self.program.stemmed[p.key]:  # characters of `stems`: the field from the word instead
+            starts, where = self.field_words(), 0
+        else:
+            starts, where = self.field_spaces, 1
         self._positions[pattern] = out = [
-            (word, word + words, field) for word, _ in hits if (field := field_of[word]) in fields
+            (hit[0], hit[0] + words, field)
+            for hit in hits
+            if (field := bisect_right(starts, hit[where]) - 1) in fields
         ]
         return out
+
+    def field_words(self) -> list[int]:
+        """The index of each field's first word (the spaces before it in `lower`, less one)."""
+        if self._field_words is None:
+            count = self.lower.count
+            self._field_words = [count(" ", 0, space + 1) - 1 for space in self.field_spaces]
+        return self._field_words
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
@@ -131,7 +143,7 @@ class Scan:
         char = self._word_chars.get(start)  # the space before the word
         folded = self.folded[field]
         if char is None:  # found through stems alone: count the words of the field instead
-            first = self.field_starts[field]
+            first = self.field_words()[field]
             starts, lengths = folded.word_starts()
             last = end - 1 - first
             return folded.span(starts[start - first], starts[last] + lengths[last])
@@ -142,7 +154,7 @@ class Scan:
         gaps = self._gaps.get(field)
         if gaps is None:
             gaps = self._gaps[field] = Gaps.of(folded.text, self._parts[field])
-        base = self.field_chars[field]
+        base = self.field_spaces[field] + 1
         return folded.span(gaps.position(char - base), gaps.position(after - 1 - base) + 1)
 
 
