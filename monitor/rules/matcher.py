@@ -68,7 +68,6 @@ class Scan:
         if program.stem_automaton is not None:
             self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
             self._find(program.stem_automaton, self.stems)
-        self._positions: dict[int, list[tuple[int, int, int]]] = {}
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -101,10 +100,9 @@ class Scan:
             and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
         ]
 
-    def positions(self, pattern: int) -> list[tuple[int, int, int]]:
-        cached = self._positions.get(pattern)
-        if cached is not None:
-            return cached
+    def spans(self, pattern: int, label: int) -> list[Span]:
+        """Each occurrence of `pattern` as a span labelled `label` (see `Positions.spans`); each
+        is asked for once per article, its leaf evaluator keeping the answer."""
         p = self.program.patterns[pattern]
         hits = self.found.get(p.key, ())
         if p.case_key is not None:
@@ -115,11 +113,12 @@ class Scan:
             starts, where = self.field_words(), 0
         else:
             starts, where = self.field_spaces, 1
-        self._positions[pattern] = out = [
-            (hit[0], hit[0] + words, field)
-            for hit in hits
-            if (field := bisect_right(starts, hit[where]) - 1) in fields
-        ]
+        out: list[Span] = []
+        for hit in hits:
+            field = bisect_right(starts, hit[where]) - 1
+            if field in fields:
+                occurrence = (hit[0], hit[0] + words, field, label)
+                out.append((hit[0], hit[0] + words, field, (occurrence,)))
         return out
 
     def field_words(self) -> list[int]:
