@@ -8,7 +8,6 @@ the densest cluster of hits, preferring the body, then the title, cut at word bo
 from __future__ import annotations
 
 import bisect
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -36,7 +35,7 @@ class Evidence:
     and shared (a `Hit` is frozen, so sharing one object is safe).
     """
 
-    __slots__ = ("_hits", "_keys", "_labels", "_span", "_values")
+    __slots__ = ("_hits", "_keys", "_labels", "_snippets", "_span", "_values")
 
     def __init__(self, scan: Spans, values: Sequence[str], labels: Sequence[str]) -> None:
         self._span = scan.original_span
@@ -44,6 +43,7 @@ class Evidence:
         self._labels = labels
         self._keys: dict[Occurrence, _Key] = {}
         self._hits: dict[_Key, Hit] = {}
+        self._snippets: dict[_Key, str] = {}  # by the hit each is centred on
 
     def of(self, occurrences: Iterable[Occurrence]) -> tuple[tuple[Hit, ...], str]:
         """(hits, snippet) of a rule proved by `occurrences`: its distinct hits ordered by field
@@ -78,10 +78,14 @@ class Evidence:
             half = SNIPPET_CHARS // 2
             dense = [bisect.bisect_right(starts, s + half) - i for i, s in enumerate(starts)]
             best = field_hits[dense.index(max(dense))]
-        return cut(values[field], best[1], best[2])
+        # Rules matching one article often share their strongest hit; a cache per article, since
+        # across articles (an LRU cache of them all) it was missed four times in five.
+        snippet = self._snippets.get(best)
+        if snippet is None:
+            snippet = self._snippets[best] = cut(values[field], best[1], best[2])
+        return snippet
 
 
-@functools.lru_cache(maxsize=256)  # rules matching one article often share their strongest hit
 def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `text` centred on [start, end), cut at word boundaries."""
     a, b = window(text, start, end, width)
@@ -91,7 +95,7 @@ def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     # without making a string per word as split and join do.
     if not body.isprintable() or "  " in body or body[:1] == " " or body[-1:] == " ":
         body = " ".join(body.split())  # the same as collapsing \s+ and stripping, but cheaper
-    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+    return f"{'…' if a > 0 else ''}{body}{'…' if b < len(text) else ''}"  # one string made
 
 
 def window(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> tuple[int, int]:
