@@ -23,8 +23,9 @@ class Positions(Protocol):
     found: dict[int, list[tuple[int, int]]]  # key → (first word, first character) of each hit
     memo: dict[int, list[Span] | None]  # answers of shared evaluators for this article
 
-    def positions(self, pattern: int) -> list[tuple[int, int, int]]:
-        """(start word, end word, field) of every occurrence of a pattern, by start."""
+    def spans(self, pattern: int, label: int) -> list[Span]:
+        """Each occurrence of a pattern, by start, as the span it proves labelled `label`:
+        `(start, end, field, ((start, end, field, label),))` with word positions."""
         ...
 
 
@@ -105,7 +106,7 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
-                out += [(s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)]
+                out += scan.spans(pattern, label)
         memo[ident] = result = out or None
         return result
 
@@ -119,12 +120,7 @@ def _leaf(pattern: int, key: int, label: int, ident: int) -> Evaluator:
         memo = scan.memo
         if ident in memo:
             return memo[ident]
-        result: list[Span] | None = None
-        if key in scan.found:
-            spans: list[Span] = [
-                (s, e, f, ((s, e, f, label),)) for s, e, f in scan.positions(pattern)
-            ]
-            result = spans or None
+        result = (scan.spans(pattern, label) or None) if key in scan.found else None
         memo[ident] = result
         return result
 

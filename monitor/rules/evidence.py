@@ -8,9 +8,8 @@ the densest cluster of hits, preferring the body, then the title, cut at word bo
 from __future__ import annotations
 
 import bisect
-import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from monitor.model import Hit
@@ -18,7 +17,9 @@ from monitor.rules.evaluate import Occurrence
 from monitor.rules.lexer import FIELDS
 
 SNIPPET_CHARS = 200
-_PREFERENCE = ("text", "title", "summary")
+_TITLE, _SUMMARY, _TEXT = (FIELDS.index(name) for name in ("title", "summary", "text"))
+_PREFERENCE = (_TEXT, _TITLE, _SUMMARY)
+_Key = tuple[int, int, int, str]  # field, start, end (in the original field), term: a hit
 _SPACES = re.compile(r"\s+")
 
 
@@ -26,40 +27,75 @@ class Spans(Protocol):
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]: ...
 
 
-def hits(scan: Spans, occurrences: Sequence[Occurrence], labels: Sequence[str]) -> tuple[Hit, ...]:
-    """Distinct hits, ordered by field (title, summary, text, …), then position, then term."""
-    # Plain tuples led by the field's index sort in that order without a key function.
-    found = set()
-    for occurrence in occurrences:
-        start, end = scan.original_span(occurrence)
-        found.add((occurrence[2], start, end, labels[occurrence[3]]))
-    return tuple(Hit(term, FIELDS[field], start, end) for field, start, end, term in sorted(found))
+class Evidence:
+    """One article's hits and snippets, for every rule it matches.
 
+    Rules that match one article prove themselves with many of the same occurrences (a place, an
+    event word), so each occurrence's original span and its `Hit` are worked out once per article
+    and shared (a `Hit` is frozen, so sharing one object is safe).
+    """
 
-def snippet(values: Sequence[str], found: Sequence[Hit], width: int = SNIPPET_CHARS) -> str:
-    """About `width` characters around the strongest hit, whitespace collapsed, "…" where cut."""
-    present = {h.field for h in found}
-    name = next((n for n in _PREFERENCE if n in present), None)
-    if name is None:
-        text = values[FIELDS.index("text")] or values[FIELDS.index("title")]
-        return cut(text, 0, 0, width)
-    field_hits = [h for h in found if h.field == name]
-    if len(field_hits) == 1:
+    __slots__ = ("_hits", "_keys", "_labels", "_snippets", "_span", "_values")
+
+    def __init__(self, scan: Spans, values: Sequence[str], labels: Sequence[str]) -> None:
+        self._span = scan.original_span
+        self._values = values
+        self._labels = labels
+        self._keys: dict[Occurrence, _Key] = {}
+        self._hits: dict[_Key, Hit] = {}
+        self._snippets: dict[_Key, str] = {}  # by the hit each is centred on
+
+    def of(self, occurrences: Iterable[Occurrence]) -> tuple[tuple[Hit, ...], str]:
+        """(hits, snippet) of a rule proved by `occurrences`: its distinct hits ordered by field
+        (title, summary, text, …), then position, then term, and about `SNIPPET_CHARS` around
+        the strongest of them."""
+        keys = self._keys
+        found = set()
+        for occurrence in occurrences:
+            key = keys.get(occurrence)
+            if key is None:
+                start, end = self._span(occurrence)
+                key = keys[occurrence] = (occurrence[2], start, end, self._labels[occurrence[3]])
+                self._hits[key] = Hit(key[3], FIELDS[key[0]], start, end)
+            found.add(key)
+        # Plain tuples led by the field's index sort in that order without a key function.
+        ordered = sorted(found)
+        return tuple(map(self._hits.__getitem__, ordered)), self._snippet(ordered)
+
+    def _snippet(self, ordered: list[_Key]) -> str:
+        """About `SNIPPET_CHARS` around the strongest hit, whitespace collapsed, "…" where cut."""
+        present = {key[0] for key in ordered}
+        field = next((f for f in _PREFERENCE if f in present), None)
+        values = self._values
+        if field is None:
+            return cut(values[_TEXT] or values[_TITLE], 0, 0)
+        field_hits = [key for key in ordered if key[0] == field]
         best = field_hits[0]
-    else:
-        starts = [h.start for h in field_hits]  # sorted: hits come ordered by position
-        # The hit with the most others starting within half a snippet after it; the first on ties.
-        dense = [bisect.bisect_right(starts, s + width // 2) - i for i, s in enumerate(starts)]
-        best = field_hits[dense.index(max(dense))]
-    return cut(values[FIELDS.index(name)], best.start, best.end, width)
+        if len(field_hits) > 1:
+            starts = [key[1] for key in field_hits]  # sorted: hits come ordered by position
+            # The hit with the most others starting within half a snippet after it; the first on
+            # ties.
+            half = SNIPPET_CHARS // 2
+            dense = [bisect.bisect_right(starts, s + half) - i for i, s in enumerate(starts)]
+            best = field_hits[dense.index(max(dense))]
+        # Rules matching one article often share their strongest hit; a cache per article, since
+        # across articles (an LRU cache of them all) it was missed four times in five.
+        snippet = self._snippets.get(best)
+        if snippet is None:
+            snippet = self._snippets[best] = cut(values[field], best[1], best[2])
+        return snippet
 
 
-@functools.lru_cache(maxsize=256)  # rules matching one article often share their strongest hit
 def cut(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
     """About `width` characters of `text` centred on [start, end), cut at word boundaries."""
     a, b = window(text, start, end, width)
-    body = " ".join(text[a:b].split())  # the same as collapsing \s+ and stripping, but cheaper
-    return ("…" if a > 0 else "") + body + ("…" if b < len(text) else "")
+    body = text[a:b]
+    # Space is the only whitespace character that is printable, so a printable piece with no
+    # double space and none at either end is already collapsed: the usual case, checked in C
+    # without making a string per word as split and join do.
+    if not body.isprintable() or "  " in body or body[:1] == " " or body[-1:] == " ":
+        body = " ".join(body.split())  # the same as collapsing \s+ and stripping, but cheaper
+    return f"{'…' if a > 0 else ''}{body}{'…' if b < len(text) else ''}"  # one string made
 
 
 def window(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> tuple[int, int]:

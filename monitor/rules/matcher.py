@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import collections
 import itertools
+import operator
+from bisect import bisect_right
 from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
@@ -23,6 +25,7 @@ from monitor.rules.stemming import stem_all
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
 _GAP = " " + _SENTINEL + " "
 _EMPTY = Folded("", "")
+_EVIDENCE = operator.itemgetter(3)  # of a span: the occurrences that prove it
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -47,17 +50,15 @@ class Scan:
         spaced_fields = [spaced(f.text) if f.text else ("", [""]) for f in self.folded]
         joined = [text for text, _ in spaced_fields]
         self._parts = [parts for _, parts in spaced_fields]  # for Gaps.of, if a hit needs it
-        self.field_starts: list[int] = []  # index of each field's first word
-        self.field_chars: list[int] = []  # where that word starts in the joined string
-        self.field_of: list[int] = []  # the field of each word, looked up rather than bisected
-        words = chars = 0
-        for index, text in enumerate(joined):
-            self.field_starts.append(words)
-            self.field_chars.append(chars + 1)
-            count = text.count(" ") + 2 if text else 1  # its words and the sentinel
-            self.field_of += [index] * count
-            words += count
+        # Where each field starts in the joined string, by the space before its first word: a
+        # hit's field is bisected from its own leading space when asked for, so the words of
+        # each field are never counted (only the hits' words are, while finding them).
+        self.field_spaces: list[int] = []
+        chars = 0
+        for text in joined:
+            self.field_spaces.append(chars)
             chars += len(text) + 3 if text else 2
+        self._field_words: list[int] | None = None  # index of each field's first word, if asked
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
         self.stems = ""
@@ -67,7 +68,6 @@ class Scan:
         if program.stem_automaton is not None:
             self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
             self._find(program.stem_automaton, self.stems)
-        self._positions: dict[int, list[tuple[int, int, int]]] = {}
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -100,20 +100,33 @@ class Scan:
             and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
         ]
 
-    def positions(self, pattern: int) -> list[tuple[int, int, int]]:
-        cached = self._positions.get(pattern)
-        if cached is not None:
-            return cached
+    def spans(self, pattern: int, label: int) -> list[Span]:
+        """Each occurrence of `pattern` as a span labelled `label` (see `Positions.spans`); each
+        is asked for once per article, its leaf evaluator keeping the answer."""
         p = self.program.patterns[pattern]
         hits = self.found.get(p.key, ())
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
             hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
-        field_of, fields, words = self.field_of, p.fields, p.words
-        self._positions[pattern] = out = [
-            (word, word + words, field) for word, _ in hits if (field := field_of[word]) in fields
-        ]
+        fields, words = p.fields, p.words
+        if self.program.stemmed[p.key]:  # characters of `stems`: the field from the word instead
+            starts, where = self.field_words(), 0
+        else:
+            starts, where = self.field_spaces, 1
+        out: list[Span] = []
+        for hit in hits:
+            field = bisect_right(starts, hit[where]) - 1
+            if field in fields:
+                occurrence = (hit[0], hit[0] + words, field, label)
+                out.append((hit[0], hit[0] + words, field, (occurrence,)))
         return out
+
+    def field_words(self) -> list[int]:
+        """The index of each field's first word (the spaces before it in `lower`, less one)."""
+        if self._field_words is None:
+            count = self.lower.count
+            self._field_words = [count(" ", 0, space + 1) - 1 for space in self.field_spaces]
+        return self._field_words
 
     def original_span(self, occurrence: Occurrence) -> tuple[int, int]:
         """Character offsets in the original field of an occurrence's words."""
@@ -129,7 +142,7 @@ class Scan:
         char = self._word_chars.get(start)  # the space before the word
         folded = self.folded[field]
         if char is None:  # found through stems alone: count the words of the field instead
-            first = self.field_starts[field]
+            first = self.field_words()[field]
             starts, lengths = folded.word_starts()
             last = end - 1 - first
             return folded.span(starts[start - first], starts[last] + lengths[last])
@@ -140,7 +153,7 @@ class Scan:
         gaps = self._gaps.get(field)
         if gaps is None:
             gaps = self._gaps[field] = Gaps.of(folded.text, self._parts[field])
-        base = self.field_chars[field]
+        base = self.field_spaces[field] + 1
         return folded.span(gaps.position(char - base), gaps.position(after - 1 - base) + 1)
 
 
@@ -162,20 +175,21 @@ class Matcher:
             return []
         scan = Scan(program, article)
         out: list[RuleMatch] = []
-        values = field_values(article)
+        proof: evidence.Evidence | None = None  # made for the first rule that matches
         for rule in scan.candidates():
             if watchlists is not None and rule.watchlist not in watchlists:
                 continue
             spans = rule.query(scan)
             if spans is None:
                 continue
-            occurrences = sorted(set(itertools.chain.from_iterable(span[3] for span in spans)))
+            occurrences = set(itertools.chain.from_iterable(map(_EVIDENCE, spans)))
             if len(occurrences) < rule.min_hits:
                 continue
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
-            hits = evidence.hits(scan, occurrences, program.labels)
-            snippet = evidence.snippet(values, hits)
+            if proof is None:
+                proof = evidence.Evidence(scan, field_values(article), program.labels)
+            hits, snippet = proof.of(occurrences)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out
 

@@ -29,6 +29,8 @@ _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # The non-ASCII marks of ordinary English news text, folded up front (all one character to one).
 _COMMON_MARKS = (("’", "'"), ("‘", "'"), ("“", " "), ("”", " "), ("–", " "), ("—", " "), ("…", " "))
 _SPECIAL = re.compile(_ENTITY.pattern + r"|[^\x00-\x7f]")
+_POSSESSIVE_LOWER = re.compile(r"'s(?= |\Z)")
+_POSSESSIVE_UPPER = re.compile(r"'S(?= |\Z)")
 
 
 def _fold_char(ch: str) -> str:
@@ -134,15 +136,23 @@ class Gaps:
         if parts is None:
             parts = _RUN.split(text)
         lead = len(text) - len(text.lstrip(" "))
-        ends = list(itertools.accumulate(map(len, parts)))[1::2]  # where each run ends
-        runs = parts[1::2]
+        words, runs = parts[::2], parts[1::2]
         if lead > 1:  # the first run is the leading spaces, which `lead` counts
-            ends, runs = ends[1:], runs[1:]
-        # extra[i] = lead + (lengths of runs 0..i) - (i + 1), and after[i] = ends[i] - extra[i]:
-        # built with map and accumulate, so no Python-level loop runs per gap.
-        totals = itertools.accumulate(map(len, runs), initial=lead)
-        extra = list(map(operator.sub, totals, itertools.count()))[1:]
-        after = list(map(operator.sub, ends, extra))
+            words, runs = words[1:], runs[1:]
+        # after[i] = (lengths of the pieces between runs, 0..i) + (i + 1) single spaces, less the
+        # one leading space the join strips when `lead` is 1; extra[i] = lead + (lengths of runs
+        # 0..i) - (i + 1). Two sums over half the parts each: no Python-level loop per gap.
+        first = 1 - (lead == 1)
+        after = list(
+            map(
+                operator.add,
+                itertools.accumulate(map(len, words)),
+                range(first, len(runs) + first),
+            )
+        )
+        extra = list(
+            map(operator.sub, itertools.accumulate(map(len, runs)), itertools.count(1 - lead))
+        )
         return cls(lead, after, extra)
 
     def position(self, joined: int) -> int:
@@ -204,7 +214,10 @@ def _drop_apostrophes(folded: Folded) -> Folded:
     s = folded.text
     if "'" not in s:
         return folded
-    s = (s + " ").replace("'s ", "   ").replace("'S ", "   ")[:-1].replace("'", " ")
+    # ’s before a space or the end, lower case first (as if replacing "'s " in `s + " "`): the
+    # regex jumps between the few apostrophes, where str.replace of a three-character string
+    # searches the whole text at every call, even when the possessive never occurs.
+    s = _POSSESSIVE_UPPER.sub("  ", _POSSESSIVE_LOWER.sub("  ", s)).replace("'", " ")
     return Folded(folded.original, s, folded.starts, folded.ends)
 
 
