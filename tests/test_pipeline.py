@@ -4,6 +4,9 @@ state, the same article once however many feeds carry it."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import sqlalchemy as sa
 
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
-from monitor.pipeline import PollReport
+from monitor.pipeline import PollReport, _Ingest, _Job
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import feeds as feed_store
@@ -280,3 +283,55 @@ def test_a_failing_channel_keeps_the_alert_for_later(
     assert (
         receiver.posts[0].headers["idempotency-key"] == receiver.posts[1].headers["idempotency-key"]
     )
+
+
+def _jobs(n: int) -> list[_Job]:
+    now = datetime.now(UTC)
+    return [_Job(i, [], [], now, (), {}, contextvars.copy_context()) for i in range(n)]  # type: ignore[arg-type]
+
+
+def test_feeds_arriving_while_one_is_stored_are_stored_together_in_order() -> None:
+    groups: list[list[object]] = []
+    busy, release = threading.Event(), threading.Event()
+
+    def record(group: list[_Job]) -> None:
+        groups.append([job.state for job in group])
+        busy.set()
+        release.wait(5)
+        for job in group:
+            job.done.set_result(len(group))
+
+    ingest = _Ingest(record)
+    first, *rest = _jobs(4)
+    futures = [ingest.submit(first)]
+    assert busy.wait(5)  # the first feed is stored at once, alone
+    futures += [ingest.submit(job) for job in rest]
+    release.set()
+    assert [f.result(5) for f in futures] == [1, 3, 3, 3]
+    assert groups == [[0], [1, 2, 3]]
+
+
+def test_a_failed_group_fails_each_of_its_feeds_and_the_next_group_goes_on() -> None:
+    busy, release = threading.Event(), threading.Event()
+    calls = []
+
+    def record(group: list[_Job]) -> None:
+        calls.append(len(group))
+        if len(calls) == 1:
+            busy.set()
+            release.wait(5)
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+        for job in group:
+            job.done.set_result(0)
+
+    ingest = _Ingest(record)
+    first, second, third = _jobs(3)
+    failed = ingest.submit(first)
+    assert busy.wait(5)
+    cancelled = ingest.submit(second)
+    assert cancelled.cancel()  # its poll gave up: it is not stored
+    later = ingest.submit(third)
+    release.set()
+    with pytest.raises(sa.exc.OperationalError):
+        failed.result(5)
+    assert later.result(5) == 0 and calls == [1, 1]

@@ -330,3 +330,70 @@ def test_concurrent_claims_never_share_a_feed(db_url: str) -> None:
     every = [i for ids in claimed.values() for i in ids]
     assert sorted(every) == sorted(set(every)) and len(every) == 40
     store.close()
+
+
+def test_migration_0004_keeps_the_lookup_rows_both_ways(db_url: str) -> None:
+    """The lookup tables are rebuilt (SQLite) or re-keyed (PostgreSQL) with their rows; going
+    back keeps one band row per (key, article), the latest."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    engine = store_engine.create(db_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(store_engine.MIGRATIONS))
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    def dump(sql: str) -> list[tuple[object, ...]]:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+    at = datetime(2026, 11, 23, 12, 0)  # naive UTC, as stored
+    try:
+        to("0003_stories")
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO story (id, title, first_seen_at, last_seen_at, article_count, "
+                    "profile) VALUES (1, 's', :t, :t, 1, '')"
+                ),
+                {"t": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO article (id, canonical_url, url, source, title, summary, text, "
+                    "text_hash, authors, fetched_at, extraction, story_id, story_reason) VALUES "
+                    "(1, 'u', 'u', 'f', 't', '', '', 'h', '', :t, 'feed', 1, 'new')"
+                ),
+                {"t": at},
+            )
+            conn.execute(
+                sa.text('INSERT INTO article_band ("key", article_id, seen_at) VALUES (:k, 1, :t)'),
+                [{"k": k, "t": at} for k in (-5, 7, 2**62)],
+            )
+            conn.execute(
+                sa.text('INSERT INTO story_key ("key", story_id, seen_at) VALUES (:k, 1, :t)'),
+                [{"k": k, "t": at} for k in (3, -9)],
+            )
+        to("head")
+        bands = 'SELECT "key", article_id FROM article_band ORDER BY "key"'
+        keys = 'SELECT "key", story_id FROM story_key ORDER BY "key"'
+        assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
+        assert dump(keys) == [(-9, 1), (3, 1)]
+        with engine.begin() as conn:  # an edit files the article again under a later time
+            conn.execute(
+                sa.text('INSERT INTO article_band ("key", article_id, seen_at) VALUES (7, 1, :t)'),
+                {"t": at + timedelta(hours=1)},
+            )
+        to("0003_stories", down=True)
+        assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
+        ((latest,),) = dump('SELECT seen_at FROM article_band WHERE "key" = 7')
+        assert str(latest)[:19] == "2026-11-23 13:00:00"  # SQLite returns its text
+        assert dump(keys) == [(-9, 1), (3, 1)]
+        to("head")
+        assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
+    finally:
+        engine.dispose()

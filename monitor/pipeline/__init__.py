@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import hashlib
 import os
 import random
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,7 @@ log = structlog.get_logger("monitor.pipeline")
 FLUSH_EVERY = 64  # feed outcomes written per transaction
 # The thread that records new entries (see `Pipeline.ingest`): one, so writes keep their order.
 _INGEST = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
+GROUP_ENTRIES = 250  # new entries recorded per transaction at most (see `_Ingest`)
 
 
 def _link_key(feed: str, entry: Entry) -> str:
@@ -80,6 +81,62 @@ class PollReport:
         return sum(f.alerts for f in self.feeds)
 
 
+@dataclass
+class _Job:
+    """One feed's entries waiting for the ingest thread, and where its result goes."""
+
+    state: feed_store.FeedState
+    entries: Sequence[Entry]
+    made: Sequence[Article | BaseException]
+    now: datetime
+    edited: Collection[str]
+    hashes: Mapping[str, str]
+    context: contextvars.Context
+    done: Future[int] = field(default_factory=Future)
+    batch: list[article_store.NewEntry] = field(default_factory=list)
+
+
+class _Ingest:
+    """Group commit for the ingest thread: the feeds that arrive while it is storing others are
+    recorded together, in arrival order, in one transaction (`record_feeds`), so a busy poll
+    commits a few times a second instead of once per feed. A feed alone is recorded at once; no
+    feed waits for company."""
+
+    def __init__(self, record: Callable[[list[_Job]], None]) -> None:
+        self._record = record
+        self._waiting: list[_Job] = []
+        self._lock = threading.Lock()
+        self._running = False
+
+    def submit(self, job: _Job) -> Future[int]:
+        with self._lock:
+            self._waiting.append(job)
+            start, self._running = not self._running, True
+        if start:
+            _INGEST.submit(self._drain)
+        return job.done
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                group: list[_Job] = []
+                size = 0
+                while self._waiting and (not group or size < GROUP_ENTRIES):
+                    job = self._waiting.pop(0)
+                    if job.done.set_running_or_notify_cancel():  # else its poll was cancelled
+                        group.append(job)
+                        size += len(job.entries)
+                if not group and not self._waiting:
+                    self._running = False
+                    return
+            try:
+                self._record(group)
+            except BaseException as exc:  # the group's transaction failed: each feed hears it
+                for job in group:
+                    if not job.done.done():
+                        job.done.set_exception(exc)
+
+
 class Pipeline:
     """One worker's view of the pipeline. `config` may be swapped on reload between cycles."""
 
@@ -106,6 +163,7 @@ class Pipeline:
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
         self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
         self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
+        self._ingest = _Ingest(self._record)
 
     # -- polling -------------------------------------------------------------------------
 
@@ -247,25 +305,35 @@ class Pipeline:
             return_exceptions=True,
         )
         # Matching, fingerprints and the store's writes are CPU work: done on one worker thread,
-        # one feed at a time, so the event loop keeps reading other feeds' responses meanwhile
-        # (run inline, a first poll of many busy feeds starved them into timeouts).
-        work = functools.partial(self._record, state, entries, made, now, edited, hashes or {})
-        context = contextvars.copy_context()  # the log context goes along
-        return await asyncio.get_running_loop().run_in_executor(_INGEST, context.run, work)
+        # one group of feeds at a time (`_Ingest`), so the event loop keeps reading other feeds'
+        # responses meanwhile (run inline, a first poll of many busy feeds starved them into
+        # timeouts).
+        job = _Job(state, entries, made, now, edited, hashes or {}, contextvars.copy_context())
+        return await asyncio.wrap_future(self._ingest.submit(job))
 
-    def _record(
-        self,
-        state: feed_store.FeedState,
-        entries: Sequence[Entry],
-        made: Sequence[Article | BaseException],
-        now: datetime,
-        edited: Collection[str],
-        hashes: Mapping[str, str],
-    ) -> int:
-        """Match, fingerprint and store the entries `ingest` read; the alerts queued."""
-        cfg = self.config
-        batch: list[article_store.NewEntry] = []
-        for entry, item in zip(entries, made, strict=True):
+    def _record(self, group: list[_Job]) -> None:
+        """Match, fingerprint and store the entries `ingest` read, for a group of feeds in one
+        transaction; each feed's future gets the number of alerts it queued."""
+        ready = []
+        for job in group:
+            try:
+                job.context.run(self._prepare, job)
+            except BaseException as exc:  # that feed fails alone, as it would have on its own
+                job.done.set_exception(exc)
+            else:
+                ready.append(job)
+        recorded = article_store.record_feeds(
+            self.store,
+            [article_store.FeedBatch(job.state.id, job.batch, job.now) for job in ready],
+            story_window_s=self.config.settings.stories.window,
+        )
+        for job, done in zip(ready, recorded, strict=True):
+            job.done.set_result(job.context.run(self._report, job, done))
+
+    def _prepare(self, job: _Job) -> None:
+        """Match and fingerprint one feed's entries (outside the transaction)."""
+        cfg, state = self.config, job.state
+        for entry, item in zip(job.entries, job.made, strict=True):
             if isinstance(item, BaseException):
                 if not isinstance(item, Exception):
                     raise item
@@ -273,26 +341,23 @@ class Pipeline:
                 continue
             matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
             specs = match.route(matches, cfg.watchlists, cfg.channels)
-            batch.append(
+            job.batch.append(
                 article_store.NewEntry(
                     entry.guid,
                     item,
                     fingerprint.fingerprint(item.title, item.text),
                     matches,
                     specs,
-                    entry_hash=hashes.get(entry.guid),
-                    edited=entry.guid in edited,
+                    entry_hash=job.hashes.get(entry.guid),
+                    edited=entry.guid in job.edited,
                 )
             )
-        recorded = article_store.record_many(
-            self.store,
-            feed_id=state.id,
-            entries=batch,
-            now=now,
-            story_window_s=cfg.settings.stories.window,
-        )
+
+    def _report(self, job: _Job, recorded: Sequence[article_store.Recorded]) -> int:
+        """Log what one feed's entries led to; the alerts queued."""
+        state = job.state
         alerts = 0
-        for new, done in zip(batch, recorded, strict=True):
+        for new, done in zip(job.batch, recorded, strict=True):
             if done.error:
                 log.error("entry not stored", feed=state.name, url=new.item.url, error=done.error)
             elif done.edited:

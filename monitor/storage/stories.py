@@ -211,7 +211,8 @@ def _per_key(slot: int) -> sa.Select[tuple[int]]:
         sa.select(story_key.c.story_id)
         .where(story_key.c.key == sa.bindparam(f"k{slot}"))
         .where(story_key.c.seen_at >= sa.bindparam("since"))
-        .order_by(story_key.c.seen_at.desc())
+        # Stories active at the same instant (one batch) in a stated order, the index's.
+        .order_by(story_key.c.seen_at.desc(), story_key.c.story_id.desc())
         .limit(PER_KEY)
     )
 

@@ -127,20 +127,30 @@ class StoryKey(SQLModel, table=True):
     """Candidate lookup for rewrites: a story under each of its strongest terms and names."""
 
     __tablename__ = "story_key"
-    __table_args__ = (sa.Index("ix_story_key_recent", "key", "seen_at"),)
+    __table_args__ = (
+        # The lookup's order (newest first, then the highest story id), read off the index.
+        sa.Index("ix_story_key_recent", "key", "seen_at", "story_id"),
+        {"sqlite_with_rowid": False},  # the primary key is the table: one B-tree less per row
+    )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
     story_id: int = Field(foreign_key="story.id", primary_key=True)
     seen_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ArticleBand(SQLModel, table=True):
-    """MinHash LSH: an article under each band key of its signature, to find its copies."""
+    """MinHash LSH: an article under each band key of its signature, to find its copies.
+
+    The primary key is in the order of the lookup (key, then seen_at from the window's start),
+    so it is the only index: each row costs one B-tree write (migration 0004)."""
 
     __tablename__ = "article_band"
-    __table_args__ = (sa.Index("ix_article_band_recent", "key", "seen_at"),)
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("key", "seen_at", "article_id"),
+        {"sqlite_with_rowid": False},
+    )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    seen_at: datetime = Field(sa_type=UTCDateTime, primary_key=True)
     article_id: int = Field(foreign_key="article.id", primary_key=True)
-    seen_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class RuleMatchRow(SQLModel, table=True):
