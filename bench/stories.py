@@ -16,9 +16,11 @@ Figures: B-cubed precision/recall/F1 and pairwise F1 against the gold clusters; 
 hard-negative merge rate (pairs of articles from the two events of one topic put in one story);
 the same for a baseline (same canonical URL or same title). Speed: a store holding no other
 stories, then 10,000, then 100,000 synthetic stories in the window (written straight into the
-tables), each takes both corpora as one stream (7,348 articles), on one core; articles/s should
-not fall as the window grows. Fingerprints are counted in the time (extraction and matching are
-not: bench/rules.py and bench/poll.py measure those).
+tables), each takes both corpora as one stream (7,348 articles), on one core. Fingerprints are
+counted in the time (extraction and matching are not: bench/rules.py and bench/poll.py measure
+those). The lookup column (finding each article's story: same text, copies, candidates,
+scoring) should stay flat as the window grows; what grows is the writes, as the indexes they
+land in get bigger.
 
 `--quick` (a CI smoke run, a minute or two): ECB+, then the speed of a 10,000-story window
 only (ECB+ and 1,000 UCI headlines); what it skips prints as nan on the last line.
@@ -28,7 +30,7 @@ only (ECB+ and 1,000 UCI headlines); what it skips prints as nan on the last lin
 `--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
 text, the first half of UCI by time for headline-only items) and prints them.
 Last line: ecb_test_f1=… ecb_all_f1=… ecb_hard_neg_merge=… uci_f1=… baseline_ecb_test_f1=…
-baseline_uci_f1=… articles_per_s=…
+baseline_uci_f1=… articles_per_s=… lookup_ms_10k=… lookup_ms_100k=…
 """
 
 from __future__ import annotations
@@ -370,7 +372,8 @@ def main(quick: bool = False, quality_only: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         figures: dict[str, float] = dict.fromkeys(
-            ("uci_f1", "baseline_uci_f1", "articles_per_s"), math.nan
+            ("uci_f1", "baseline_uci_f1", "articles_per_s", "lookup_ms_10k", "lookup_ms_100k"),
+            math.nan,
         )
         store = fresh_store(folder, "ecb")
         ecb_pred, seconds = stream(store, ecb_docs)
@@ -422,7 +425,7 @@ def main(quick: bool = False, quality_only: bool = False) -> None:
             print_figures(figures)
             return
 
-        print(f"\n{'stories in the window':<24} {'articles/s':>10} {'ms/article':>10}")
+        print(f"\n{HEADER}")
         vocab = vocabulary([*ecb_docs, *uci_docs])
         timed = [
             Doc(d.id, d.title, d.text, d.url, d.gold, d.topic, T0 + timedelta(milliseconds=10 * i))
@@ -431,11 +434,9 @@ def main(quick: bool = False, quality_only: bool = False) -> None:
         for size in (0, 10_000, 100_000):
             store = fresh_store(folder, f"window{size}")
             fill(store, size, vocab, random.Random(size))
-            _, seconds = stream(store, timed, feed="timed")
-            store.close()
-            rate = len(timed) / seconds
-            print(f"{size:<24,} {rate:>10.0f} {1000 / rate:>10.2f}")
-            figures["articles_per_s"] = rate
+            figures["articles_per_s"], lookup_ms = speed_row(store, size, timed)
+            if size:
+                figures[f"lookup_ms_{size // 1000}k"] = lookup_ms
     print_figures(figures)
 
 
@@ -444,7 +445,7 @@ def quick_speed(
 ) -> None:
     """--quick: the speed row of a 10,000-story window only, for ECB+ and the first 1,000
     UCI headlines."""
-    print(f"\n{'stories in the window':<24} {'articles/s':>10} {'ms/article':>10}")
+    print(f"\n{HEADER}")
     docs = [*ecb_docs, *uci_docs[:1000]]
     timed = [
         Doc(d.id, d.title, d.text, d.url, d.gold, d.topic, T0 + timedelta(milliseconds=10 * i))
@@ -452,17 +453,34 @@ def quick_speed(
     ]
     store = fresh_store(folder, "window10000")
     fill(store, 10_000, vocabulary(docs), random.Random(10_000))
+    figures["articles_per_s"], figures["lookup_ms_10k"] = speed_row(store, 10_000, timed)
+
+
+HEADER = f"{'stories in the window':<24} {'articles/s':>10} {'ms/article':>10} {'lookup ms':>10}"
+
+
+def speed_row(store: Store, size: int, timed: Sequence[Doc]) -> tuple[float, float]:
+    """Stream `timed` into a store holding `size` other stories; print articles/s, ms per
+    article, and the part of it spent finding each article's story (the lookups and scoring,
+    from the `monitor_story_lookup_seconds` histogram: the rest is fingerprints and writes)."""
+    from monitor import metrics
+
+    def lookup_s() -> float:
+        return metrics.REGISTRY.get_sample_value("monitor_story_lookup_seconds_sum") or 0.0
+
+    before = lookup_s()
     _, seconds = stream(store, timed, feed="timed")
     store.close()
     rate = len(timed) / seconds
-    print(f"{10_000:<24,} {rate:>10.0f} {1000 / rate:>10.2f}")
-    figures["articles_per_s"] = rate
+    lookup_ms = 1000 * (lookup_s() - before) / len(timed)
+    print(f"{size:<24,} {rate:>10.0f} {1000 / rate:>10.2f} {lookup_ms:>10.2f}")
+    return rate, lookup_ms
 
 
 def print_figures(figures: Mapping[str, float]) -> None:
     print(
         " ".join(
-            f"{k}={figures[k]:.3f}" if k != "articles_per_s" else f"{k}={figures[k]:.0f}"
+            f"{k}={figures[k]:.0f}" if k == "articles_per_s" else f"{k}={figures[k]:.3f}"
             for k in (
                 "ecb_test_f1",
                 "ecb_all_f1",
@@ -471,6 +489,8 @@ def print_figures(figures: Mapping[str, float]) -> None:
                 "baseline_ecb_test_f1",
                 "baseline_uci_f1",
                 "articles_per_s",
+                "lookup_ms_10k",
+                "lookup_ms_100k",
             )
         )
     )

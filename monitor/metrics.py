@@ -1,5 +1,5 @@
 """metrics: Prometheus counters for what an operator watches (polls by result, new entries,
-alerts queued and delivered), served at /metrics when `http.listen` is set."""
+alerts queued and delivered, story lookup time), served at /metrics when `http.listen` is set."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ poll_seconds = Histogram(
     "Duration of a poll cycle",
     registry=REGISTRY,
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+# Finding an article's story reads a bounded number of index rows and profiles, however many
+# stories the window holds: this shows whether that stays true on a real store.
+story_lookup_seconds = Histogram(
+    "monitor_story_lookup_seconds",
+    "Time to find an article's story (same-text, copy and candidate lookups, scoring)",
+    registry=REGISTRY,
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
 )
 outbox = Gauge(
     "monitor_outbox_alerts", "Alerts in the outbox by status", ["status"], registry=REGISTRY

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from monitor import metrics
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, jaccard
 from monitor.storage import Prepared, Store
@@ -309,12 +311,14 @@ def place(
     clustering state. Call `lock()` first in the transaction, and `index()` once the article
     row exists."""
     sql = batch.sql
+    started = time.perf_counter()
     since = now - timedelta(seconds=window_s)
     at = batch.time(now)  # as the lookup keys store it
     same = batch.rows(
         sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
     )
     if same:  # the very same text: nothing new for the profile
+        metrics.story_lookup_seconds.observe(time.perf_counter() - started)
         same_id, same_story = same[0]
         batch.run(sql.join.sql, sql.join.params({"story": same_story, "now": now}))
         return Placement(int(same_story), "same-text", 1.0, int(same_id))
@@ -334,6 +338,7 @@ def place(
             score = best
         if choice is not None:
             joined, reason = choice, "rewrite"
+    metrics.story_lookup_seconds.observe(time.perf_counter() - started)
 
     if joined is None:
         profile = algo.merge(None, vec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -78,7 +79,11 @@ def test_run_notifies_serves_health_reloads_and_stops(
         assert get(f"{base}/readyz")[0] == 200
         sent = 'monitor_deliveries_total{channel="hook",result="sent"} 5.0'
         wait_for("the sends counted", lambda: sent in get(f"{base}/metrics")[1])
-        assert 'monitor_feed_polls_total{result="changed"} 4.0' in get(f"{base}/metrics")[1]
+        exposed = get(f"{base}/metrics")[1]
+        assert 'monitor_feed_polls_total{result="changed"} 4.0' in exposed
+        # Every new article's story was looked up, and the time shows for an operator.
+        found = re.search(r"^monitor_story_lookup_seconds_count (\S+)$", exposed, re.M)
+        assert found and float(found.group(1)) >= 5
         # Every log line is one JSON object.
         assert all(json.loads(line) for line in list(lines) if line.strip())
 
