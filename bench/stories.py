@@ -143,10 +143,13 @@ def copies(docs: Sequence[Doc], seed: int = SEED) -> list[Doc]:
 def stream(
     store: Store, docs: Sequence[Doc], *, feed: str = "bench"
 ) -> tuple[dict[str, int], float]:
-    """Record `docs` in order, a batch per transaction; their story ids, and the seconds taken."""
+    """Record `docs` in order, a batch per transaction; their story ids at the end (a story
+    repair may have moved some), and the seconds taken."""
+    from monitor.storage.tables import article
+
     feed_store.sync(store, [feed_store.FeedSpec(feed, f"https://bench.invalid/{feed}", 600)], T0)
     feed_id = next(f.id for f in feed_store.all_feeds(store) if f.name == feed)
-    stories: dict[str, int] = {}
+    articles: dict[str, int] = {}
     started = time.perf_counter()
     for i in range(0, len(docs), BATCH):
         chunk = docs[i : i + BATCH]
@@ -159,10 +162,13 @@ def stream(
             store, feed_id=feed_id, entries=entries, now=chunk[-1].at, story_window_s=WINDOW_S
         )
         for d, r in zip(chunk, done, strict=True):
-            if r.story_id is None:
+            if r.article_id is None:
                 raise SystemExit(f"{d.id} not stored: {r.error}")
-            stories[d.id] = r.story_id
-    return stories, time.perf_counter() - started
+            articles[d.id] = r.article_id
+    seconds = time.perf_counter() - started
+    with store.read() as conn:
+        final = {int(a): s for a, s in conn.execute(sa.select(article.c.id, article.c.story_id))}
+    return {doc: final[a] for doc, a in articles.items()}, seconds
 
 
 def fresh_store(folder: Path, name: str) -> Store:

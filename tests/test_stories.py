@@ -239,3 +239,29 @@ def test_numbers_the_story_lacks_count_against_joining() -> None:
     assert other_x[-1] > 0.5
     # The number feature lowers the score: its weight is negative.
     assert stories.WEIGHTS[-1] < 0
+
+
+def test_a_story_holding_two_events_is_split_and_one_event_stays_whole() -> None:
+    wire, rewrite, copy, strike = _vectors(
+        "basra-floods-wire", "basra-floods-rewrite", "basra-floods-copy", "basra-port-strike"
+    )
+    # The strike joined the floods' story by mistake: it leaves, whichever came between.
+    assert stories.split([wire, strike, rewrite]) == [1]
+    assert stories.split([wire, rewrite, copy, strike]) == [3]
+    # The group without the story's first report is the one that leaves.
+    assert stories.split([strike, wire, rewrite]) == [1, 2]
+    # Reports of one event stay together.
+    assert stories.split([wire, rewrite, copy]) is None
+    below = stories.SPLIT_BELOW
+    assert stories.pair_score(wire, rewrite) > below > stories.pair_score(wire, strike)
+
+
+def test_stories_of_headlines_or_of_two_reports_are_never_split() -> None:
+    wire, strike = _vectors("basra-floods-wire", "basra-port-strike")
+    assert stories.split([wire, strike]) is None
+    headlines = [
+        stories.vectors(fpm.fingerprint(title, ""))
+        for title in ("Floods kill 14 in Basra", "Dock strike halts Umm Qasr", "Basra floods")
+    ]
+    assert all(h.headline_only for h in headlines)
+    assert stories.split(headlines) is None

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from monitor.model import AlertSpec, Article, Severity
+from monitor.model import AlertSpec, Article, RuleMatch, Severity
+from monitor.pipeline import stories as algo
 from monitor.pipeline.parse_raw import fingerprint_of
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
@@ -195,6 +196,53 @@ def test_escalation_and_follow_ups_each_have_their_own_alert_row(store: Store) -
     assert [
         (a["kind"], a["status"]) for a in rows(store, alert) if a["article_id"] == later.article_id
     ] == [("update", "digest")]
+
+
+def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Joins as loose as can be: every report joins the first story, as a wrong join would.
+    monkeypatch.setattr(algo, "MIN_CONTENT", -1.0)
+    monkeypatch.setattr(algo, "WEIGHTS", (50.0, *algo.WEIGHTS[1:]))
+    fid = feed(store)
+    wire = put(store, fid, "1", item("basra-floods-wire"))
+    strike = article_store.record(
+        store,
+        feed_id=fid,
+        guid="2",
+        item=item("basra-port-strike"),
+        matches=[RuleMatch("iraq", "strike", Severity.HIGH, snippet="dock workers walked out")],
+        alerts=(AlertSpec("iraq", "desk", Severity.HIGH, ("strike",), "dock workers"),),
+        now=NOW + timedelta(hours=1),
+        story_window_s=WINDOW,
+    )
+    assert strike.story_id == wire.story_id and not strike.alert_ids  # joined: silenced
+    # The third report brings the story to a size where it is looked at again.
+    rewrite = put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2))
+    assert rewrite.story_id == wire.story_id
+
+    by_id = {a["id"]: a for a in rows(store, article)}
+    moved = by_id[strike.article_id]
+    assert moved["story_id"] not in (None, wire.story_id)
+    assert moved["story_reason"] == "split"
+    assert by_id[rewrite.article_id]["story_id"] == wire.story_id
+    floods, port = rows(store, story)
+    assert (floods["id"], port["id"]) == (wire.story_id, moved["story_id"])
+    assert (floods["article_count"], port["article_count"]) == (2, 1)
+    assert port["title"] == item("basra-port-strike").title
+    assert floods["revision"] == 4  # opened, two joins, a split: every change shows
+    assert "mqsr" not in algo.Profile.from_json(floods["profile"]).entities  # Umm Qasr left
+    # The strike, kept silent by the wrong join, now has its own story alert; the floods keep
+    # theirs, and nothing else was queued.
+    queued = rows(store, alert)
+    got = sorted((a["story_id"], a["kind"], a["article_id"], a["rules"]) for a in queued)
+    assert got == [
+        (wire.story_id, "story", wire.article_id, "floods"),
+        (port["id"], "story", strike.article_id, "strike"),
+    ]
+    # Later reports of the strike find its story.
+    again = put(store, fid, "4", item("basra-port-strike", url="https://other.example.org/strike"))
+    assert again.story_id == port["id"] and again.reason == "same-text"
 
 
 def _race(stores: list[Store], feeds: list[int], round_: int) -> list[article_store.Recorded]:

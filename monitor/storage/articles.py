@@ -300,6 +300,14 @@ def _record(
             raise _LostRace
         article_id = int(ids[0][0])
         stories.index(batch, article_id, fp, now)
+        if placed.vectors is not None:
+            batch.remember(article_id, placed.vectors)
+        if reason in ("rewrite", "near-duplicate") and placed.size in algo.REPAIR_AT:
+            split = stories.repair(batch, story_id, now)
+            if split is not None:
+                _alerts_after_split(conn, split, article_id, now)
+                if article_id in split.moved:
+                    story_id = split.new
     else:
         article_id, story_id = urls[0]
     link = {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id}
@@ -368,6 +376,52 @@ def _queue_alerts(
         if follow is not None:
             rows.append(_alert_row(story_id, article_id, spec, follow, now))
     return tuple(insert_new(conn, alert, rows))
+
+
+def _alerts_after_split(
+    conn: sa.Connection, split: stories.Split, article_id: int, now: datetime
+) -> None:
+    """The story alerts that the reports moved out by a repair call for: on every channel where
+    the old story alerted for a watchlist that they match, the new story's first alert (a
+    different event, which the wrong join had kept silent). The article being recorded is left
+    out: its own alerts are queued next, as for any article."""
+    earlier = [i for i in split.moved if i != article_id]
+    if not earlier:
+        return
+    matches = conn.execute(
+        sa.select(rule_match)
+        .where(rule_match.c.article_id.in_(earlier))
+        .order_by(rule_match.c.article_id, rule_match.c.id)
+    ).all()
+    best: dict[str, Any] = {}  # watchlist → its most severe match (the earliest such)
+    for m in matches:
+        found = best.get(m.watchlist)
+        if found is None or Severity(m.severity).rank > Severity(found.severity).rank:
+            best[m.watchlist] = m
+    if not best:
+        return
+    channels = conn.execute(
+        sa.select(alert.c.watchlist, alert.c.channel)
+        .where(alert.c.story_id == split.old, alert.c.watchlist.in_(list(best)))
+        .distinct()
+    ).all()
+    rows = []
+    for watchlist, channel in channels:
+        m = best[watchlist]
+        rules = sorted(
+            {r.rule for r in matches if r.watchlist == watchlist and r.article_id == m.article_id}
+        )
+        spec = AlertSpec(
+            watchlist=watchlist,
+            channel=channel,
+            severity=Severity(m.severity),
+            rules=tuple(rules),
+            snippet=m.snippet,
+        )
+        rows.append(
+            _alert_row(split.new, m.article_id, spec, algo.FollowUp("story", "", "pending"), now)
+        )
+    insert_new(conn, alert, rows)
 
 
 def _article_row(

@@ -6,8 +6,8 @@ strongest terms and names (rewrites), lets `monitor.pipeline.stories.decide` cho
 the story's new profile and its lookup keys. Every lookup is an indexed
 range read capped per key, so its cost does not grow with the number of stories in the window.
 
-Speed: the candidate lookup returns story ids with their article counts, and only the profiles
-this process has not decoded at that count are read and decoded (`_Profiles`, bounded); the
+Speed: the candidate lookup returns story ids with their revisions, and only the profiles
+this process has not decoded at that revision are read and decoded (`_Profiles`, bounded); the
 statements run on the DB-API cursor. None of this changes a decision
 (`bench/stories_decisions.py` compares them).
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from monitor import metrics
 from monitor.pipeline import stories as algo
-from monitor.pipeline.fingerprint import Fingerprint, jaccard
+from monitor.pipeline.fingerprint import Fingerprint, fingerprint, jaccard
 from monitor.storage import Prepared, Store
 from monitor.storage.tables import (
     UTCDateTime,
@@ -47,18 +47,33 @@ PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
 PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
+VECTORS_KEPT = 5_000  # recent articles' vectors kept per store for story repair (~10 KB each)
+PAIRS_KEPT = 200_000  # pair scores of stories' members kept per store, for the next repair
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where an article went: its story, why, the score, and the article it repeats word for
-    word (`same_as`), if any."""
+    word (`same_as`), if any; the story's size in distinct reports afterwards and the article's
+    vectors (for `repair`)."""
 
     story_id: int
-    reason: str  # new | same-text | near-duplicate | rewrite
+    reason: str  # new | same-text | near-duplicate | rewrite | split
     score: float | None = None
     same_as: int | None = None
+    size: int = 1
+    vectors: algo.Vectors | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A story repaired: `moved` (article ids, with their word-for-word copies) left `old` for
+    the new story `new`."""
+
+    old: int
+    new: int
+    moved: tuple[int, ...]
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -69,9 +84,10 @@ def key_of(name: str) -> int:
 
 
 class _Profiles:
-    """Decoded story profiles by story id, each with the story's `article_count` when it was
-    read: every change of a profile adds an article, so a story whose count still matches has
-    the profile kept here, whichever worker wrote it. Least recently used ones go first."""
+    """Decoded story profiles by story id, each with the story's `revision` when it was read:
+    every change of a profile (a join, a split) raises the revision, so a story whose revision
+    still matches has the profile kept here, whichever worker wrote it. Least recently used ones
+    go first."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -94,12 +110,32 @@ class _Profiles:
 
 
 _CACHES: weakref.WeakKeyDictionary[sa.Engine, _Profiles] = weakref.WeakKeyDictionary()
+_VECTORS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[int, algo.Vectors]] = (
+    weakref.WeakKeyDictionary()
+)
+_PAIRS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[tuple[int, int], float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _profiles_of(engine: sa.Engine) -> _Profiles:
     found = _CACHES.get(engine)
     if found is None:
         found = _CACHES[engine] = _Profiles(PROFILES_KEPT)
+    return found
+
+
+def _vectors_of(engine: sa.Engine) -> OrderedDict[int, algo.Vectors]:
+    found = _VECTORS.get(engine)
+    if found is None:
+        found = _VECTORS[engine] = OrderedDict()
+    return found
+
+
+def _pairs_of(engine: sa.Engine) -> OrderedDict[tuple[int, int], float]:
+    found = _PAIRS.get(engine)
+    if found is None:
+        found = _PAIRS[engine] = OrderedDict()
     return found
 
 
@@ -120,12 +156,21 @@ class Batch:
         self.cache = _profiles_of(conn.engine)
         self.profiles: dict[int, tuple[int, algo.Profile]] = {}  # learnt in this transaction
         self._profiles: dict[int, tuple[int, algo.Profile]] = {}
+        # Stored articles' vectors, kept (like profiles) only once their rows are committed.
+        self.vector_cache = _vectors_of(conn.engine)
+        self.vectors: dict[int, algo.Vectors] = {}
+        self._vectors: dict[int, algo.Vectors] = {}
+        self.pair_cache = _pairs_of(conn.engine)
+        self.pairs: dict[tuple[int, int], float] = {}
+        self._pairs: dict[tuple[int, int], float] = {}
         self._open = False
 
     def begin(self) -> None:
         """Start an entry: a savepoint (issued on the DB-API cursor: SQLAlchemy's costs more
         than the rest of the entry's statements)."""
         self._profiles = {}
+        self._vectors = {}
+        self._pairs = {}
         self.run("SAVEPOINT monitor_entry", ())
         self._open = True
 
@@ -135,6 +180,10 @@ class Batch:
         self._open = False
         self.profiles.update(self._profiles)
         self._profiles = {}
+        self.vectors.update(self._vectors)
+        self._vectors = {}
+        self.pairs.update(self._pairs)
+        self._pairs = {}
 
     def drop(self) -> None:
         """The entry failed: undo its writes, forget what it learnt."""
@@ -142,11 +191,23 @@ class Batch:
         self.run("RELEASE SAVEPOINT monitor_entry", ())
         self._open = False
         self._profiles = {}
+        self._vectors = {}
+        self._pairs = {}
 
     def publish(self) -> None:
         """After the commit: what this transaction read and wrote is now everyone's."""
         self.cache.update(self.profiles)
         self.profiles.clear()
+        kept = self.vector_cache
+        kept.update(self.vectors)
+        self.vectors.clear()
+        while len(kept) > VECTORS_KEPT:
+            kept.popitem(last=False)
+        pairs = self.pair_cache
+        pairs.update(self.pairs)
+        self.pairs.clear()
+        while len(pairs) > PAIRS_KEPT:
+            pairs.popitem(last=False)
 
     def profile(self, story_id: int, count: int) -> algo.Profile | None:
         for kept in (self._profiles, self.profiles):
@@ -157,6 +218,27 @@ class Batch:
 
     def learn(self, story_id: int, count: int, profile: algo.Profile) -> None:
         self._profiles[story_id] = (count, profile)
+
+    def remember(self, article_id: int, vectors: algo.Vectors) -> None:
+        """The vectors of an article stored in this entry (for `repair`)."""
+        self._vectors[article_id] = vectors
+
+    def pair_of(self, pair: tuple[int, int]) -> float | None:
+        for kept in (self._pairs, self.pairs, self.pair_cache):
+            found = kept.get(pair)
+            if found is not None:
+                return found
+        return None
+
+    def remember_pair(self, pair: tuple[int, int], score: float) -> None:
+        self._pairs[pair] = score
+
+    def vectors_of(self, article_id: int) -> algo.Vectors | None:
+        for kept in (self._vectors, self.vectors, self.vector_cache):
+            found = kept.get(article_id)
+            if found is not None:
+                return found
+        return None
 
     def rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:
@@ -203,7 +285,11 @@ _LATER = sa.case(
 _JOIN = (
     story.update()
     .where(story.c.id == sa.bindparam("story"))
-    .values(last_seen_at=_LATER, article_count=story.c.article_count + 1)
+    .values(
+        last_seen_at=_LATER,
+        article_count=story.c.article_count + 1,
+        revision=story.c.revision + 1,
+    )
 )
 _JOIN_WITH_PROFILE = _JOIN.values(profile=sa.bindparam("profile"))
 
@@ -221,7 +307,7 @@ def _per_key(slot: int) -> sa.Select[tuple[int]]:
 
 def _candidates_statement() -> sa.Select[tuple[int, int]]:
     # One statement: for each key the PER_KEY stories most recently active under it; the
-    # CANDIDATES stories found under the most keys, with their article counts.
+    # CANDIDATES stories found under the most keys, with their revisions.
     hits = sa.union_all(
         *(_per_key(i).subquery().select() for i in range(algo.INDEX_KEYS))
     ).subquery()
@@ -232,7 +318,7 @@ def _candidates_statement() -> sa.Select[tuple[int, int]]:
         .limit(CANDIDATES)
         .subquery()
     )
-    return sa.select(story.c.id, story.c.article_count).join(best, best.c.story_id == story.c.id)
+    return sa.select(story.c.id, story.c.revision).join(best, best.c.story_id == story.c.id)
 
 
 _CANDIDATES = _candidates_statement()
@@ -251,7 +337,7 @@ class _Sql:
         self.open = Prepared(
             story.insert().returning(story.c.id),
             dialect,
-            ["title", "first_seen_at", "last_seen_at", "article_count", "profile"],
+            ["title", "first_seen_at", "last_seen_at", "article_count", "revision", "profile"],
         )
         # A date-time as SQLAlchemy binds it (the lookups compare with stored ones that way).
         self.when: Callable[[datetime], object] = self.same_text.processors["since"]
@@ -278,7 +364,7 @@ class _Sql:
 
     @functools.cache  # noqa: B019
     def profiles(self, n: int) -> str:
-        return self.q(f"SELECT id, article_count, profile FROM story WHERE id IN ({self._list(n)})")
+        return self.q(f"SELECT id, revision, profile FROM story WHERE id IN ({self._list(n)})")
 
     @staticmethod
     def _list(n: int) -> str:
@@ -347,6 +433,7 @@ def place(
             "first_seen_at": now,
             "last_seen_at": now,
             "article_count": 1,
+            "revision": 1,
             "profile": profile.to_json(),
         }
         joined = int(batch.rows(sql.open.sql, sql.open.params(row))[0][0])
@@ -363,13 +450,95 @@ def place(
             batch.learn(joined, counts[joined] + 1, profile)
     rows = [(key, joined, at) for key in sorted({key_of(n) for n in vec.index_keys()})]
     batch.many(sql.keys, rows)
-    return Placement(joined, reason, score)
+    return Placement(joined, reason, score, size=profile.count, vectors=vec)
 
 
 def index(batch: Batch, article_id: int, fp: Fingerprint, now: datetime) -> None:
     """File a stored article under its LSH band keys, so later copies find it."""
     seen = batch.time(now)
     batch.many(batch.sql.bands, [(k, article_id, seen) for k in sorted(set(fp.bands))])
+
+
+def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
+    """Cluster the story's reports again with hindsight (`algo.split`) and, when they are two
+    events, move the group without the story's first report to a story of its own: its
+    articles (with their word-for-word copies), a profile of their own, their lookup keys. The
+    story keeps its id, its alerts and the rest; both revisions change (see `_Profiles`)."""
+    conn = batch.conn
+    limit = max(algo.REPAIR_AT)
+    members = conn.execute(
+        sa.select(article.c.id, article.c.title, article.c.text, article.c.fetched_at)
+        .where(article.c.story_id == story_id, article.c.same_as_id.is_(None))
+        .order_by(article.c.id)
+        .limit(limit + 1)
+    ).all()
+    if not 3 <= len(members) <= limit:
+        return None
+    vecs = []
+    for m in members:
+        found = batch.vectors_of(m.id)
+        vecs.append(found if found is not None else algo.vectors(fingerprint(m.title, m.text)))
+    ids = [int(m.id) for m in members]
+    alone: dict[int, algo.Profile] = {}
+
+    def pair(i: int, j: int) -> float:
+        # Scores of two members never change: kept, each pair is scored once in a story's life.
+        key = (ids[i], ids[j])
+        found = batch.pair_of(key)
+        if found is None:
+            for k in (i, j):
+                if k not in alone:
+                    alone[k] = algo.merge(None, vecs[k])
+            found = algo.pair_score(vecs[i], vecs[j], (alone[i], alone[j]))
+            batch.remember_pair(key, found)
+        return found
+
+    leaving = algo.split(vecs, pair)
+    if not leaving:
+        return None
+    out = set(leaving)
+    staying = [v for i, v in enumerate(vecs) if i not in out]
+    going = [vecs[i] for i in leaving]
+    first = members[leaving[0]]
+    row = {
+        "title": first.title[:500],
+        "first_seen_at": min(members[i].fetched_at for i in leaving),
+        "last_seen_at": now,
+        "article_count": 0,  # counted below, with the copies
+        "revision": 1,
+        "profile": _profile_of(going).to_json(),
+    }
+    new = int(batch.rows(batch.sql.open.sql, batch.sql.open.params(row))[0][0])
+    going_ids = [ids[i] for i in leaving]
+    moved = conn.execute(
+        article.update()
+        .where(
+            article.c.story_id == story_id,
+            sa.or_(article.c.id.in_(going_ids), article.c.same_as_id.in_(going_ids)),
+        )
+        .values(story_id=new, story_reason="split")
+        .returning(article.c.id)
+    ).scalars()
+    moved_ids = tuple(sorted(int(i) for i in moved))
+    counts = sa.select(sa.func.count()).where(article.c.story_id == story.c.id).scalar_subquery()
+    conn.execute(
+        story.update()
+        .where(story.c.id == story_id)
+        .values(profile=_profile_of(staying).to_json(), revision=story.c.revision + 1)
+    )
+    conn.execute(story.update().where(story.c.id.in_([story_id, new])).values(article_count=counts))
+    at = batch.time(now)
+    keys = sorted({key_of(k) for v in going for k in v.index_keys()})
+    batch.many(batch.sql.keys, [(key, new, at) for key in keys])
+    return Split(story_id, new, moved_ids)
+
+
+def _profile_of(members: Sequence[algo.Vectors]) -> algo.Profile:
+    profile = None
+    for v in members:
+        profile = algo.merge(profile, v)
+    assert profile is not None
+    return profile
 
 
 def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int, float] | None:
@@ -389,7 +558,7 @@ def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int
 def _candidate_profiles(
     batch: Batch, vec: algo.Vectors, since: datetime
 ) -> tuple[dict[int, algo.Profile], dict[int, int]]:
-    """The candidate stories' profiles, and their article counts."""
+    """The candidate stories' profiles, and their revisions."""
     keys = [key_of(k) for k in vec.index_keys()]
     if not keys:
         return {}, {}
@@ -414,7 +583,7 @@ def _candidate_profiles(
 
 
 def _profiles(batch: Batch, ids: Sequence[int]) -> tuple[dict[int, algo.Profile], dict[int, int]]:
-    """Read and decode stories' profiles (those not empty), and their article counts."""
+    """Read and decode stories' profiles (those not empty), and their revisions."""
     profiles: dict[int, algo.Profile] = {}
     counts: dict[int, int] = {}
     for story_id, n, text in batch.rows(batch.sql.profiles(len(ids)), list(ids)):

@@ -76,6 +76,9 @@ class Story(SQLModel, table=True):
     first_seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
     last_seen_at: datetime = Field(sa_type=UTCDateTime, index=True)
     article_count: int = 1
+    # Grows with every change of the profile (a join or a split): what a worker's decoded copy
+    # of the profile is checked against (migration 0005).
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "0"})
     # The clustering's view of the story (`monitor.pipeline.stories.Profile` as JSON): centroids
     # of its articles' terms, named things and titles.
     profile: str = Field(default="", sa_type=sa.Text)
