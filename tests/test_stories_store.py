@@ -245,6 +245,22 @@ def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(
     assert again.story_id == port["id"] and again.reason == "same-text"
 
 
+def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(algo, "MIN_CONTENT", -1.0)
+    monkeypatch.setattr(algo, "WEIGHTS", (50.0, *algo.WEIGHTS[1:]))
+    fid = feed(store)
+    wire = put(store, fid, "1", item("basra-floods-wire"), alerts=())
+    strike = put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1))
+    assert strike.story_id == wire.story_id and strike.alert_ids  # the story's first alert
+    put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2), alerts=())
+    (only,) = rows(store, alert)
+    (moved,) = [a for a in rows(store, article) if a["id"] == strike.article_id]
+    assert only["id"] == strike.alert_ids[0] and only["status"] == "pending"
+    assert only["story_id"] == moved["story_id"] != wire.story_id
+
+
 def _race(stores: list[Store], feeds: list[int], round_: int) -> list[article_store.Recorded]:
     """Two workers record a copy each of one story, released at the same instant."""
     barrier = threading.Barrier(2)

@@ -381,10 +381,21 @@ def _queue_alerts(
 def _alerts_after_split(
     conn: sa.Connection, split: stories.Split, article_id: int, now: datetime
 ) -> None:
-    """The story alerts that the reports moved out by a repair call for: on every channel where
-    the old story alerted for a watchlist that they match, the new story's first alert (a
-    different event, which the wrong join had kept silent). The article being recorded is left
-    out: its own alerts are queued next, as for any article."""
+    """The story alerts that the reports moved out by a repair call for. Alerts they raised that
+    were never tried follow them to the new story; then, on every channel where the old story
+    alerted for a watchlist that they match, the new story gets its first alert (a different
+    event, which the wrong join had kept silent). The article being recorded is left out: its
+    own alerts are queued next, as for any article."""
+    conn.execute(
+        alert.update()
+        .where(
+            alert.c.story_id == split.old,
+            alert.c.article_id.in_(split.moved),
+            alert.c.status.in_(("pending", "digest")),
+            alert.c.attempts == 0,
+        )
+        .values(story_id=split.new)
+    )
     earlier = [i for i in split.moved if i != article_id]
     if not earlier:
         return
