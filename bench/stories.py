@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa
 
 from monitor.model import Article
-from monitor.pipeline.fingerprint import fingerprint
+from monitor.pipeline.fingerprint import BANDS, fingerprint
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import articles as article_store
@@ -338,7 +338,7 @@ def fill(
                 )
                 bands.extend(
                     {"key": rng.getrandbits(63), "article_id": aid, "seen_at": seen}
-                    for _ in range(25)
+                    for _ in range(BANDS)
                 )
             conn.execute(story.insert(), stories)
             conn.execute(story_key.insert(), keys)

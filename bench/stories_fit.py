@@ -83,8 +83,17 @@ class Memory:
 
     def repair(self, sid: int) -> None:
         """`storage.stories.repair`: the leaving group gets a story of its own."""
+        from monitor.pipeline.fingerprint import jaccard
+
         members = self.members[sid]
-        leaving = self.algo.split([v for _, v, _ in members])
+
+        def pair(i: int, j: int) -> float:
+            (_, a, fa), (_, b, fb) = members[i], members[j]
+            if self.algo.near_duplicate(jaccard(fa.signature, fb.signature)):
+                return float("inf")
+            return float(self.algo.pair_score(a, b))
+
+        leaving = self.algo.split([v for _, v, _ in members], pair)
         if not leaving:
             return
         out = {members[i][0] for i in leaving}

@@ -316,7 +316,8 @@ def split(
     at a time, by their least alike pair; if the last two groups' least alike pair scores under
     `SPLIT_BELOW`, they are two events, and the group without the first member leaves.
     Headline-only members carry too few words for the pair score: such stories stay whole.
-    `pair(i, j)` gives members i < j's `pair_score` when the caller keeps them between repairs."""
+    `pair(i, j)` gives members i < j's `pair_score` when the caller keeps them between repairs,
+    or +inf for two that must stay together (near-duplicates)."""
     n = len(members)
     if n < 3 or any(m.headline_only for m in members):
         return None
@@ -333,7 +334,10 @@ def split(
     for i in range(n):
         for j in range(i + 1, n):
             scores[i, j] = scores[j, i] = pair(i, j)
-    top = float(scores.max()) + 1.0
+    # A pair scored +inf (copies, see `storage.stories.repair`) is merged first: never parted.
+    finite = np.isfinite(scores)
+    top = float(scores[finite].max()) + 1.0
+    scores[~finite] = top
     distance = top - scores
     np.fill_diagonal(distance, 0.0)
     tree = linkage(distance[np.triu_indices(n, 1)], "complete")

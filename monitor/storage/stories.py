@@ -467,7 +467,9 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
     conn = batch.conn
     limit = max(algo.REPAIR_AT)
     members = conn.execute(
-        sa.select(article.c.id, article.c.title, article.c.text, article.c.fetched_at)
+        sa.select(
+            article.c.id, article.c.title, article.c.text, article.c.fetched_at, article.c.signature
+        )
         .where(article.c.story_id == story_id, article.c.same_as_id.is_(None))
         .order_by(article.c.id)
         .limit(limit + 1)
@@ -483,13 +485,18 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
 
     def pair(i: int, j: int) -> float:
         # Scores of two members never change: kept, each pair is scored once in a story's life.
+        # Near-duplicates always belong together, whatever their other words.
         key = (ids[i], ids[j])
         found = batch.pair_of(key)
         if found is None:
-            for k in (i, j):
-                if k not in alone:
-                    alone[k] = algo.merge(None, vecs[k])
-            found = algo.pair_score(vecs[i], vecs[j], (alone[i], alone[j]))
+            copies = jaccard(bytes(members[i].signature or b""), bytes(members[j].signature or b""))
+            if algo.near_duplicate(copies):
+                found = math.inf
+            else:
+                for k in (i, j):
+                    if k not in alone:
+                        alone[k] = algo.merge(None, vecs[k])
+                found = algo.pair_score(vecs[i], vecs[j], (alone[i], alone[j]))
             batch.remember_pair(key, found)
         return found
 
