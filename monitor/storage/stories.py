@@ -47,8 +47,8 @@ PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories scored per article at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
 PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
-VECTORS_KEPT = 5_000  # recent articles' vectors kept per store for story repair (~10 KB each)
-PAIRS_KEPT = 200_000  # pair scores of stories' members kept per store, for the next repair
+VECTORS_KEPT = 2_000  # recent articles' vectors kept per store for story repair (~7 KB each)
+PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
