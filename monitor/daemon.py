@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -35,6 +36,7 @@ from monitor.storage import feeds as feed_store
 log = structlog.get_logger("monitor.daemon")
 
 POLL_TICK_S = 5.0
+GC_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
 
 
 def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Channel]:
@@ -73,6 +75,12 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
         initializer=extract.worker_init,
     )
     pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
+    # A busy poll keeps many objects alive for a while (feeds waiting for the ingest thread,
+    # the story profiles kept): at the default threshold the collector ran a full collection
+    # every few hundred feeds, a tenth of the poll's CPU. Cyclic garbage is still collected,
+    # after 20,000 allocations instead of 700.
+    gc_thresholds = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
     try:
         pipeline.sync_feeds()
         freed = alert_store.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
@@ -88,6 +96,7 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
         await client.aclose()
         pool.shutdown(wait=False, cancel_futures=True)
         store.close()
+        gc.set_threshold(*gc_thresholds)
 
 
 async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, DeliveryReport]:

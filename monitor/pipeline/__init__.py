@@ -43,7 +43,9 @@ log = structlog.get_logger("monitor.pipeline")
 FLUSH_EVERY = 64  # feed outcomes written per transaction
 # The thread that records new entries (see `Pipeline.ingest`): one, so writes keep their order.
 _INGEST = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
-GROUP_ENTRIES = 250  # new entries recorded per transaction at most (see `_Ingest`)
+# New entries recorded per transaction at most (see `_Ingest`): a page of the story lookup
+# trees that several entries of a group change is written once per commit.
+GROUP_ENTRIES = 1000
 
 
 def _link_key(feed: str, entry: Entry) -> str:

@@ -71,17 +71,24 @@ class Prepared:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         self.defaults = {name: bind.value for name, bind in compiled.binds.items()}
         self.processors: dict[str, Any] = dict(compiled._bind_processors)
-        # Per position: its name, default and type processor, looked up once here rather than
-        # for every row (this runs about ten times per stored article).
+        # Per distinct name: its default and type processor, looked up once here rather than
+        # for every row (this runs about ten times per stored article). A name can stand at
+        # several positions (the story lookup binds its window's start sixteen times): its
+        # value is converted once.
         self._plan = [
-            (name, self.defaults.get(name), self.processors.get(name)) for name in self.names
+            (name, self.defaults.get(name), self.processors.get(name))
+            for name in dict.fromkeys(self.names)
         ]
+        self._repeats = len(self._plan) != len(self.names)
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         out = []
         for name, default, process in self._plan:
             value = values.get(name, default)
             out.append(value if process is None else process(value))
+        if self._repeats:
+            by_name = dict(zip((name for name, _, _ in self._plan), out, strict=True))
+            return [by_name[name] for name in self.names]
         return out
 
 

@@ -1,10 +1,11 @@
 """storage.articles: seen entries, stored articles, and recording what new entries led to.
 
-`record_many()` writes a feed's new entries in one transaction, each in its own savepoint: an
-entry, its article, its story, its rule matches and its alerts (the outbox) are stored together
-or not at all, and an entry that was not stored is simply polled again. An edited entry (same
-feed and guid, new content) updates its article and never alerts twice. The statements are
-built once at import: on SQLite, building a statement costs more than running it.
+`record_many()` writes a feed's new entries in one transaction: an entry, its article, its
+story, its rule matches and its alerts (the outbox) are stored together or not at all, and an
+entry that was not stored is simply polled again (when one fails, the transaction is rolled
+back and written again with each entry in its own savepoint, so it fails alone). An edited
+entry (same feed and guid, new content) updates its article and never alerts twice. The
+statements are built once at import: on SQLite, building a statement costs more than running it.
 """
 
 from __future__ import annotations
@@ -177,8 +178,8 @@ def record_feeds(
 ) -> list[list[Recorded]]:
     """`record_many` for several feeds in one transaction, in order: the pages every entry
     writes (the tails of the article, entry and alert tables and their indexes, the story
-    lookup trees' upper levels) are written once per commit, not once per feed. Each entry
-    still has its own savepoint."""
+    lookup trees' upper levels) are written once per commit, not once per feed. An entry that
+    fails still fails alone (see `_record_all`)."""
     prepared = [
         [
             new
@@ -190,14 +191,58 @@ def record_feeds(
     ]
     if not any(prepared):
         return [[] for _ in batches]
+    try:
+        return _record_all(store, batches, prepared, story_window_s, isolated=False)
+    except _Isolate:
+        # An entry failed: the transaction is rolled back, and the group recorded again with
+        # each entry in its own savepoint, so that entry fails alone.
+        return _record_all(store, batches, prepared, story_window_s, isolated=True)
+
+
+class _Isolate(Exception):
+    """An entry failed in a transaction without savepoints."""
+
+
+def _record_all(
+    store: Store,
+    batches: Sequence[FeedBatch],
+    prepared: Sequence[Sequence[NewEntry]],
+    story_window_s: float,
+    *,
+    isolated: bool,
+) -> list[list[Recorded]]:
+    """Record the groups' entries in one transaction. Savepoints are not free (on SQLite each
+    page an entry changes is first copied to the savepoint's journal), so the first attempt has
+    none and gives up at the first failing entry (`_Isolate`); `isolated` puts each entry in
+    its own savepoint."""
     with store.write() as conn:
         stories.lock(conn)
-        batch = stories.Batch(conn)
+        batch = stories.Batch(conn, savepoints=isolated)
         done = [
-            [_record_one(batch, feed.feed_id, new, feed.now, story_window_s) for new in entries]
+            [
+                _record_one(batch, feed.feed_id, new, feed.now, story_window_s)
+                if isolated
+                else _record_unguarded(batch, feed.feed_id, new, feed.now, story_window_s)
+                for new in entries
+            ]
             for feed, entries in zip(batches, prepared, strict=True)
         ]
     batch.publish()
+    return done
+
+
+def _record_unguarded(
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+) -> Recorded:
+    batch.begin()
+    try:
+        if new.edited:
+            done = _record_edit(batch, feed_id, new, now)
+        else:
+            done = _record(batch, feed_id, new, now, story_window_s)
+    except (_LostRace, sa.exc.SQLAlchemyError) as exc:
+        raise _Isolate from exc
+    batch.keep()
     return done
 
 

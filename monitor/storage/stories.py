@@ -144,12 +144,14 @@ class Batch:
 
     It keeps what they learn until the transaction is over: the profiles read or written go to
     the store's in-memory cache only once the transaction has committed (`publish()`). Each
-    entry is recorded in a savepoint: `begin()` before it, then `keep()` when it was stored or
-    `drop()` when it was rolled back.
+    entry is recorded in a savepoint (none when `savepoints` is false: the caller then rolls
+    back the whole transaction if one fails): `begin()` before it, then `keep()` when it was
+    stored or `drop()` when it was rolled back.
     """
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, *, savepoints: bool = True) -> None:
         self.conn = conn
+        self.savepoints = savepoints
         self.sql = _Sql.of(conn)
         self.cursor = conn.connection.cursor()
         self._errors: type[Exception] = conn.dialect.loaded_dbapi.Error
@@ -171,12 +173,14 @@ class Batch:
         self._profiles = {}
         self._vectors = {}
         self._pairs = {}
-        self.run("SAVEPOINT monitor_entry", ())
+        if self.savepoints:
+            self.run("SAVEPOINT monitor_entry", ())
         self._open = True
 
     def keep(self) -> None:
         """The entry is stored: release its savepoint, keep what it learnt."""
-        self.run("RELEASE SAVEPOINT monitor_entry", ())
+        if self.savepoints:
+            self.run("RELEASE SAVEPOINT monitor_entry", ())
         self._open = False
         self.profiles.update(self._profiles)
         self._profiles = {}
