@@ -198,12 +198,15 @@ def test_escalation_and_follow_ups_each_have_their_own_alert_row(store: Store) -
     ] == [("update", "digest")]
 
 
-def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Joins as loose as can be: every report joins the first story, as a wrong join would.
+@pytest.fixture
+def loose_joins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Joins as loose as can be: every report joins the first story, as a wrong join would."""
     monkeypatch.setattr(algo, "MIN_CONTENT", -1.0)
     monkeypatch.setattr(algo, "WEIGHTS", (50.0, *algo.WEIGHTS[1:]))
+
+
+@pytest.mark.usefixtures("loose_joins")
+def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(store: Store) -> None:
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"))
     strike = article_store.record(
@@ -245,11 +248,8 @@ def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(
     assert again.story_id == port["id"] and again.reason == "same-text"
 
 
-def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(algo, "MIN_CONTENT", -1.0)
-    monkeypatch.setattr(algo, "WEIGHTS", (50.0, *algo.WEIGHTS[1:]))
+@pytest.mark.usefixtures("loose_joins")
+def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(store: Store) -> None:
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"), alerts=())
     strike = put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1))
