@@ -261,6 +261,24 @@ def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(store: Sto
     assert only["story_id"] == moved["story_id"] != wire.story_id
 
 
+@pytest.mark.usefixtures("loose_joins")
+def test_a_failing_repair_is_undone_and_the_article_still_stored(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("broken after the split's writes")
+
+    monkeypatch.setattr(article_store, "_alerts_after_split", broken)
+    fid = feed(store)
+    wire = put(store, fid, "1", item("basra-floods-wire"))
+    put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1))
+    rewrite = put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2))
+    assert rewrite.story_id == wire.story_id and rewrite.article_id is not None
+    (only,) = rows(store, story)  # the split's new story was rolled back
+    assert only["article_count"] == 3
+    assert {a["story_id"] for a in rows(store, article)} == {wire.story_id}
+
+
 def _race(stores: list[Store], feeds: list[int], round_: int) -> list[article_store.Recorded]:
     """Two workers record a copy each of one story, released at the same instant."""
     barrier = threading.Barrier(2)

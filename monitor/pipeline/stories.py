@@ -53,9 +53,8 @@ PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequenci
 # hard-negative merges on the training topics among those whose mean train B-cubed F1 over three
 # stream orders is at least the one without repair (0.868): the intercept 1.25 above the fitted
 # one (0.5 looser than without repair, which repair makes up for: F1 0.872, merges 0.105 against
-# 0.172). Precision wins
-# where F1 allows, because a wrong join silences a different event's alert while a wrong split
-# costs one extra alert.
+# 0.172). Precision wins where F1 allows, because a wrong join silences a different event's
+# alert while a wrong split costs one extra alert.
 WEIGHTS = (
     -1.86,  # intercept
     1.55,  # content cosine

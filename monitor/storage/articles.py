@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
@@ -25,6 +26,8 @@ from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint
 from monitor.storage import Prepared, Store, insert_new, stories
 from monitor.storage.tables import alert, article, entry, rule_match
+
+log = structlog.get_logger("monitor.storage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,11 +351,7 @@ def _record(
         if placed.vectors is not None:
             batch.remember(article_id, placed.vectors)
         if reason in ("rewrite", "near-duplicate") and placed.size in algo.REPAIR_AT:
-            split = stories.repair(batch, story_id, now)
-            if split is not None:
-                _alerts_after_split(conn, split, article_id, now)
-                if article_id in split.moved:
-                    story_id = split.new
+            story_id = _repair(batch, story_id, article_id, now)
     else:
         article_id, story_id = urls[0]
     link = {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id}
@@ -421,6 +420,24 @@ def _queue_alerts(
         if follow is not None:
             rows.append(_alert_row(story_id, article_id, spec, follow, now))
     return tuple(insert_new(conn, alert, rows))
+
+
+def _repair(batch: stories.Batch, story_id: int, article_id: int, now: datetime) -> int:
+    """Repair the story the article joined (`stories.repair`) and queue what a split calls for;
+    the article's story afterwards. A repair refines, it is never needed: if one fails, its
+    writes are undone in a savepoint of their own and the article is recorded as it joined."""
+    batch.run("SAVEPOINT monitor_repair", ())
+    try:
+        split = stories.repair(batch, story_id, now)
+        if split is not None:
+            _alerts_after_split(batch.conn, split, article_id, now)
+            if article_id in split.moved:
+                story_id = split.new
+    except Exception:  # any failure: the article must still be stored
+        log.exception("story repair failed; the story is left as it was", story=story_id)
+        batch.run("ROLLBACK TO SAVEPOINT monitor_repair", ())
+    batch.run("RELEASE SAVEPOINT monitor_repair", ())
+    return story_id
 
 
 def _alerts_after_split(
