@@ -101,10 +101,7 @@ class Memory:
         self.members[new] = [members[i] for i in leaving]
         self.members[sid] = [m for m in members if m[0] not in out]
         for story, group in ((sid, self.members[sid]), (new, self.members[new])):
-            profile = None
-            for _, v, _ in group:
-                profile = self.algo.merge(profile, v)
-            self.profiles[story] = profile
+            self.profiles[story] = self.algo.merge_all([v for _, v, _ in group])
         for _, v, fp in self.members[new]:
             for k in v.index_keys():
                 self.keys[k].append(new)

@@ -37,6 +37,7 @@ __all__ = [
     "follow_up",
     "idf",
     "merge",
+    "merge_all",
     "pair_score",
     "score",
     "split",
@@ -361,6 +362,16 @@ def merge(story: Profile | None, vec: Vectors) -> Profile:
         _trim(_add(story.entities, vec.entities), KEEP_ENTITIES),
         _trim(_add(story.title, vec.title), KEEP_TITLE),
     )
+
+
+def merge_all(members: Sequence[Vectors]) -> Profile:
+    """The profile of a story made of `members` (at least one), in their order."""
+    profile = None
+    for v in members:
+        profile = merge(profile, v)
+    if profile is None:
+        raise ValueError("a story has at least one article")
+    return profile
 
 
 def _unit(v: dict[str, float]) -> dict[str, float]:

@@ -349,7 +349,7 @@ def _record(
         article_id = int(ids[0][0])
         stories.index(batch, article_id, fp, now)
         if placed.vectors is not None:
-            batch.remember(article_id, placed.vectors)
+            batch.vectors.put(article_id, placed.vectors)
         if reason in ("rewrite", "near-duplicate") and placed.size in algo.REPAIR_AT:
             story_id = _repair(batch, story_id, article_id, now)
     else:

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
@@ -49,6 +49,8 @@ BAND_ROWS = 60  # copies read per LSH lookup at most
 PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
 VECTORS_KEPT = 2_000  # recent articles' vectors kept per store for story repair (~7 KB each)
 PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
+K = TypeVar("K")
+V = TypeVar("V")
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
@@ -110,12 +112,6 @@ class _Profiles:
 
 
 _CACHES: weakref.WeakKeyDictionary[sa.Engine, _Profiles] = weakref.WeakKeyDictionary()
-_VECTORS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[int, algo.Vectors]] = (
-    weakref.WeakKeyDictionary()
-)
-_PAIRS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[tuple[int, int], float]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def _profiles_of(engine: sa.Engine) -> _Profiles:
@@ -125,18 +121,47 @@ def _profiles_of(engine: sa.Engine) -> _Profiles:
     return found
 
 
-def _vectors_of(engine: sa.Engine) -> OrderedDict[int, algo.Vectors]:
-    found = _VECTORS.get(engine)
-    if found is None:
-        found = _VECTORS[engine] = OrderedDict()
-    return found
+class _Kept(Generic[K, V]):
+    """Values learnt while recording, kept once their rows are: an entry's (until `keep()` or
+    `drop()`), the transaction's (until `publish()` after the commit), and the store's, bounded,
+    least recently added first. For values that never change once known (an article's vectors,
+    two articles' pair score)."""
+
+    def __init__(self, store: OrderedDict[K, V], size: int) -> None:
+        self.store, self.size = store, size
+        self.done: dict[K, V] = {}
+        self.entry: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        for kept in (self.entry, self.done, self.store):
+            found = kept.get(key)
+            if found is not None:
+                return found
+        return None
+
+    def put(self, key: K, value: V) -> None:
+        self.entry[key] = value
+
+    def keep(self) -> None:
+        self.done.update(self.entry)
+        self.entry = {}
+
+    def drop(self) -> None:
+        self.entry = {}
+
+    def publish(self) -> None:
+        self.store.update(self.done)
+        self.done = {}
+        while len(self.store) > self.size:
+            self.store.popitem(last=False)
 
 
-def _pairs_of(engine: sa.Engine) -> OrderedDict[tuple[int, int], float]:
-    found = _PAIRS.get(engine)
-    if found is None:
-        found = _PAIRS[engine] = OrderedDict()
-    return found
+_VECTORS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[int, algo.Vectors]] = (
+    weakref.WeakKeyDictionary()
+)
+_PAIRS: weakref.WeakKeyDictionary[sa.Engine, OrderedDict[tuple[int, int], float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Batch:
@@ -158,21 +183,18 @@ class Batch:
         self.cache = _profiles_of(conn.engine)
         self.profiles: dict[int, tuple[int, algo.Profile]] = {}  # learnt in this transaction
         self._profiles: dict[int, tuple[int, algo.Profile]] = {}
-        # Stored articles' vectors, kept (like profiles) only once their rows are committed.
-        self.vector_cache = _vectors_of(conn.engine)
-        self.vectors: dict[int, algo.Vectors] = {}
-        self._vectors: dict[int, algo.Vectors] = {}
-        self.pair_cache = _pairs_of(conn.engine)
-        self.pairs: dict[tuple[int, int], float] = {}
-        self._pairs: dict[tuple[int, int], float] = {}
+        # For story repair: stored articles' vectors and members' pair scores.
+        engine = conn.engine
+        self.vectors = _Kept(_VECTORS.setdefault(engine, OrderedDict()), VECTORS_KEPT)
+        self.pairs = _Kept(_PAIRS.setdefault(engine, OrderedDict()), PAIRS_KEPT)
         self._open = False
 
     def begin(self) -> None:
         """Start an entry: a savepoint (issued on the DB-API cursor: SQLAlchemy's costs more
         than the rest of the entry's statements)."""
         self._profiles = {}
-        self._vectors = {}
-        self._pairs = {}
+        self.vectors.drop()
+        self.pairs.drop()
         if self.savepoints:
             self.run("SAVEPOINT monitor_entry", ())
         self._open = True
@@ -184,10 +206,8 @@ class Batch:
         self._open = False
         self.profiles.update(self._profiles)
         self._profiles = {}
-        self.vectors.update(self._vectors)
-        self._vectors = {}
-        self.pairs.update(self._pairs)
-        self._pairs = {}
+        self.vectors.keep()
+        self.pairs.keep()
 
     def drop(self) -> None:
         """The entry failed: undo its writes, forget what it learnt."""
@@ -195,23 +215,15 @@ class Batch:
         self.run("RELEASE SAVEPOINT monitor_entry", ())
         self._open = False
         self._profiles = {}
-        self._vectors = {}
-        self._pairs = {}
+        self.vectors.drop()
+        self.pairs.drop()
 
     def publish(self) -> None:
         """After the commit: what this transaction read and wrote is now everyone's."""
         self.cache.update(self.profiles)
         self.profiles.clear()
-        kept = self.vector_cache
-        kept.update(self.vectors)
-        self.vectors.clear()
-        while len(kept) > VECTORS_KEPT:
-            kept.popitem(last=False)
-        pairs = self.pair_cache
-        pairs.update(self.pairs)
-        self.pairs.clear()
-        while len(pairs) > PAIRS_KEPT:
-            pairs.popitem(last=False)
+        self.vectors.publish()
+        self.pairs.publish()
 
     def profile(self, story_id: int, count: int) -> algo.Profile | None:
         for kept in (self._profiles, self.profiles):
@@ -222,27 +234,6 @@ class Batch:
 
     def learn(self, story_id: int, count: int, profile: algo.Profile) -> None:
         self._profiles[story_id] = (count, profile)
-
-    def remember(self, article_id: int, vectors: algo.Vectors) -> None:
-        """The vectors of an article stored in this entry (for `repair`)."""
-        self._vectors[article_id] = vectors
-
-    def pair_of(self, pair: tuple[int, int]) -> float | None:
-        for kept in (self._pairs, self.pairs, self.pair_cache):
-            found = kept.get(pair)
-            if found is not None:
-                return found
-        return None
-
-    def remember_pair(self, pair: tuple[int, int], score: float) -> None:
-        self._pairs[pair] = score
-
-    def vectors_of(self, article_id: int) -> algo.Vectors | None:
-        for kept in (self._vectors, self.vectors, self.vector_cache):
-            found = kept.get(article_id)
-            if found is not None:
-                return found
-        return None
 
     def rows(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:
@@ -482,7 +473,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
         return None
     vecs = []
     for m in members:
-        found = batch.vectors_of(m.id)
+        found = batch.vectors.get(m.id)
         vecs.append(found if found is not None else algo.vectors(fingerprint(m.title, m.text)))
     ids = [int(m.id) for m in members]
     alone: dict[int, algo.Profile] = {}
@@ -491,7 +482,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
         # Scores of two members never change: kept, each pair is scored once in a story's life.
         # Near-duplicates always belong together, whatever their other words.
         key = (ids[i], ids[j])
-        found = batch.pair_of(key)
+        found = batch.pairs.get(key)
         if found is None:
             copies = jaccard(bytes(members[i].signature or b""), bytes(members[j].signature or b""))
             if algo.near_duplicate(copies):
@@ -501,7 +492,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
                     if k not in alone:
                         alone[k] = algo.merge(None, vecs[k])
                 found = algo.pair_score(vecs[i], vecs[j], (alone[i], alone[j]))
-            batch.remember_pair(key, found)
+            batch.pairs.put(key, found)
         return found
 
     leaving = algo.split(vecs, pair)
@@ -517,7 +508,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
         "last_seen_at": now,
         "article_count": 0,  # counted below, with the copies
         "revision": 1,
-        "profile": _profile_of(going).to_json(),
+        "profile": algo.merge_all(going).to_json(),
     }
     new = int(batch.rows(batch.sql.open.sql, batch.sql.open.params(row))[0][0])
     going_ids = [ids[i] for i in leaving]
@@ -535,21 +526,13 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
     conn.execute(
         story.update()
         .where(story.c.id == story_id)
-        .values(profile=_profile_of(staying).to_json(), revision=story.c.revision + 1)
+        .values(profile=algo.merge_all(staying).to_json(), revision=story.c.revision + 1)
     )
     conn.execute(story.update().where(story.c.id.in_([story_id, new])).values(article_count=counts))
     at = batch.time(now)
     keys = sorted({key_of(k) for v in going for k in v.index_keys()})
     batch.many(batch.sql.keys, [(key, new, at) for key in keys])
     return Split(story_id, new, moved_ids)
-
-
-def _profile_of(members: Sequence[algo.Vectors]) -> algo.Profile:
-    profile = None
-    for v in members:
-        profile = algo.merge(profile, v)
-    assert profile is not None
-    return profile
 
 
 def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int, float] | None:
