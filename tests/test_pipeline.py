@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
-from monitor.pipeline import PollReport, _Ingest, _Job
+from monitor.pipeline import Pipeline, PollReport, _Ingest, _Job
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import feeds as feed_store
@@ -335,3 +336,30 @@ def test_a_failed_group_fails_each_of_its_feeds_and_the_next_group_goes_on() -> 
     with pytest.raises(sa.exc.OperationalError):
         failed.result(5)
     assert later.result(5) == 0 and calls == [1, 1]
+
+
+def test_a_feed_waiting_for_the_store_does_not_hold_back_the_next_fetch(
+    tmp_path: Path, site: Site, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one feed on the network at a time, the second feed is fetched while the first one's
+    entries wait for the ingest thread (the network slot moves to the ingest backlog)."""
+    site.route("/a.xml", Answer(200, rss(("a1", "Offensive on Falluja", site.url("/p/a")))))
+    site.route("/b.xml", Answer(200, rss(("b1", "Mass grave near Mosul", site.url("/p/b")))))
+    config = setup(
+        tmp_path, site, receiver, {"a": "/a.xml", "b": "/b.xml"}, extra=", concurrency: 1"
+    )
+    both_fetched = []
+    record = Pipeline._record
+
+    def slow_record(self: Pipeline, group: list[_Job]) -> None:
+        for _ in range(500):  # up to 5 s for the other feed's request
+            if site.hits("/a.xml") and site.hits("/b.xml"):
+                break
+            time.sleep(0.01)
+        both_fetched.append(bool(site.hits("/a.xml") and site.hits("/b.xml")))
+        record(self, group)
+
+    monkeypatch.setattr(Pipeline, "_record", slow_record)
+    report = poll(config)
+    assert report.new_entries == 2 and report.alerts == 2
+    assert both_fetched[0] is True

@@ -46,6 +46,8 @@ _INGEST = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
 # New entries recorded per transaction at most (see `_Ingest`): a page of the story lookup
 # trees that several entries of a group change is written once per commit.
 GROUP_ENTRIES = 1000
+# Feeds that may wait for the ingest thread, per `fetch.concurrency` (see `_Slot`).
+BACKLOG_PER_FETCH = 4
 
 
 def _link_key(feed: str, entry: Entry) -> str:
@@ -81,6 +83,30 @@ class PollReport:
     @property
     def alerts(self) -> int:
         return sum(f.alerts for f in self.feeds)
+
+
+class _Slot:
+    """A feed's place among the `fetch.concurrency` feeds on the network, handed on to the
+    backlog of feeds waiting for the ingest thread once its pages are read (`to_backlog`). A
+    feed that only waits for the database does not hold the network back, and the ingest thread
+    finds bigger groups waiting: fewer commits, each lookup-tree page written once for more
+    entries. The backlog is bounded too, so a slow disk slows fetching instead of filling
+    memory."""
+
+    def __init__(self, network: asyncio.Semaphore, backlog: asyncio.Semaphore) -> None:
+        self._network, self._backlog = network, backlog
+        self._held: asyncio.Semaphore | None = network
+
+    async def to_backlog(self) -> None:
+        if self._held is self._network:
+            await self._backlog.acquire()
+            self._network.release()
+            self._held = self._backlog
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
 
 @dataclass
@@ -183,11 +209,13 @@ class Pipeline:
         report = PollReport()
         done: set[int] = set()
         gate = asyncio.Semaphore(settings.concurrency)
+        backlog = asyncio.Semaphore(settings.concurrency * BACKLOG_PER_FETCH)
         tasks: set[asyncio.Task[None]] = set()
 
         async def one(state: feed_store.FeedState) -> None:
+            slot = _Slot(gate, backlog)
             try:
-                outcome = await self.run_feed(state)
+                outcome = await self.run_feed(state, slot)
                 report.feeds.append(outcome)
                 metrics.polls.labels(outcome.result).inc()
                 metrics.entries.inc(outcome.new_entries)
@@ -195,7 +223,7 @@ class Pipeline:
                 if len(self._polled) >= FLUSH_EVERY:
                     self.flush()
             finally:
-                gate.release()
+                slot.release()
 
         lease = max(600.0, settings.timeout * 10)
         try:
@@ -226,8 +254,9 @@ class Pipeline:
         polled, self._polled = self._polled, []
         feed_store.record_many(self.store, polled, self.clock())
 
-    async def run_feed(self, state: feed_store.FeedState) -> FeedReport:
-        """Fetch, parse and ingest one feed; any failure becomes feed state, never an exception."""
+    async def run_feed(self, state: feed_store.FeedState, slot: _Slot | None = None) -> FeedReport:
+        """Fetch, parse and ingest one feed; any failure becomes feed state, never an exception.
+        The feed's network `slot`, if any, is handed to the ingest backlog once it is read."""
         settings = self.config.settings.fetch
         now = self.clock()
         try:
@@ -271,7 +300,9 @@ class Pipeline:
         new_entries = [e for e in parsed.entries if e.guid in found.new]
         work = list(parsed.entries)
         alerts = (
-            await self.ingest(state, work, now, edited=found.edited, hashes=hashes) if work else 0
+            await self.ingest(state, work, now, edited=found.edited, hashes=hashes, slot=slot)
+            if work
+            else 0
         )
         self._polled_ok(
             state,
@@ -291,6 +322,7 @@ class Pipeline:
         *,
         edited: Collection[str] = (),
         hashes: Mapping[str, str] | None = None,
+        slot: _Slot | None = None,
     ) -> int:
         """Turn a feed's new entries (and `edited` ones, by guid) into stored articles, matches
         and alerts; return how many alerts were queued. An entry that fails is not stored, so
@@ -311,6 +343,8 @@ class Pipeline:
         # responses meanwhile (run inline, a first poll of many busy feeds starved them into
         # timeouts).
         job = _Job(state, entries, made, now, edited, hashes or {}, contextvars.copy_context())
+        if slot is not None:
+            await slot.to_backlog()
         return await asyncio.wrap_future(self._ingest.submit(job))
 
     def _record(self, group: list[_Job]) -> None:
