@@ -36,6 +36,7 @@ from monitor.storage import feeds as feed_store
 log = structlog.get_logger("monitor.daemon")
 
 POLL_TICK_S = 5.0
+PRUNE_EVERY_S = 3600.0  # story lookup rows older than the window are deleted this often
 GC_THRESHOLD = 20_000  # allocations between young collections (Python's default: 700)
 
 
@@ -100,7 +101,8 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
 
 
 async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, DeliveryReport]:
-    """Poll every feed now, ingest what is new, deliver what is pending, and return."""
+    """Poll every feed now, ingest what is new, deliver what is pending, drop the story lookup
+    rows that fell out of the window, and return."""
     async with runtime(config) as pipeline:
         polled = await pipeline.poll(due_only=False)
         delivered = DeliveryReport()
@@ -111,6 +113,7 @@ async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, Del
                     setattr(delivered, name, getattr(delivered, name) + getattr(batch, name))
                 if batch.sent + batch.failed + batch.dead == 0:
                     break
+        await pipeline.prune()
         return polled, delivered
 
 
@@ -153,6 +156,14 @@ class Daemon:
             scheduler.add_job(
                 self._tick, "interval", seconds=30, args=["outbox"], max_instances=1, coalesce=True
             )
+            scheduler.add_job(
+                self._tick,
+                "interval",
+                seconds=PRUNE_EVERY_S,
+                args=["prune"],
+                max_instances=1,
+                coalesce=True,
+            )
             web_runner = await self._serve_http()
             scheduler.start()
             _sd_notify("READY=1")
@@ -187,6 +198,7 @@ class Daemon:
             "poll": self._poll,
             "deliver": self.pipeline.deliver,
             "outbox": self._outbox,
+            "prune": self.pipeline.prune,
         }
         task = self._spawn(loop_name, jobs[loop_name])
         try:

@@ -332,9 +332,10 @@ def test_concurrent_claims_never_share_a_feed(db_url: str) -> None:
     store.close()
 
 
-def test_migration_0004_keeps_the_lookup_rows_both_ways(db_url: str) -> None:
-    """The lookup tables are rebuilt (SQLite) or re-keyed (PostgreSQL) with their rows; going
-    back keeps one band row per (key, article), the latest."""
+def test_migrations_0004_and_0006_keep_the_lookup_rows_both_ways(db_url: str) -> None:
+    """The lookup tables are rebuilt (SQLite) or re-keyed (PostgreSQL) with their rows, their
+    times turned into epoch seconds (0006) and back; going back before 0004 keeps one band row
+    per (key, article), the latest."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -378,7 +379,7 @@ def test_migration_0004_keeps_the_lookup_rows_both_ways(db_url: str) -> None:
                 sa.text('INSERT INTO story_key ("key", story_id, seen_at) VALUES (:k, 1, :t)'),
                 [{"k": k, "t": at} for k in (3, -9)],
             )
-        to("head")
+        to("0005_story_revision")
         bands = 'SELECT "key", article_id FROM article_band ORDER BY "key"'
         keys = 'SELECT "key", story_id FROM story_key ORDER BY "key"'
         assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
@@ -388,6 +389,18 @@ def test_migration_0004_keeps_the_lookup_rows_both_ways(db_url: str) -> None:
                 sa.text('INSERT INTO article_band ("key", article_id, seen_at) VALUES (7, 1, :t)'),
                 {"t": at + timedelta(hours=1)},
             )
+        to("head")
+        second = int(at.replace(tzinfo=UTC).timestamp())
+        assert dump('SELECT "key", seen_at, article_id FROM article_band ORDER BY 1, 2') == [
+            (-5, second, 1),
+            (7, second, 1),
+            (7, second + 3600, 1),
+            (2**62, second, 1),
+        ]
+        assert dump('SELECT "key", seen_at FROM story_key ORDER BY 1') == [
+            (-9, second),
+            (3, second),
+        ]
         to("0003_stories", down=True)
         assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
         ((latest,),) = dump('SELECT seen_at FROM article_band WHERE "key" = 7')

@@ -16,7 +16,7 @@ from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
-from monitor.storage.tables import alert, article, story
+from monitor.storage.tables import alert, article, article_band, story, story_key
 from tests.test_stories import read
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
@@ -322,3 +322,36 @@ def test_two_workers_placing_copies_at_once_make_one_story_and_one_alert(pg_url:
     finally:
         for s in stores:
             s.close()
+
+
+def test_lookup_rows_that_left_the_window_are_pruned_and_nothing_else(store: Store) -> None:
+    """A prune deletes the band and key rows older than the window's start, keeps the rest,
+    and every story and article; a copy of a story still in the window still joins it."""
+    from monitor.storage import stories as story_store
+
+    fid = feed(store)
+    old = put(store, fid, "1", item("basra-port-strike"))
+    later = timedelta(days=4)
+    recent = put(store, fid, "2", item("basra-floods-wire"), at=later)
+
+    def lookup_rows() -> dict[str, set[int]]:
+        with store.read() as conn:
+            return {
+                "bands": set(conn.execute(sa.select(article_band.c.article_id)).scalars()),
+                "keys": set(conn.execute(sa.select(story_key.c.story_id)).scalars()),
+            }
+
+    assert lookup_rows() == {
+        "bands": {old.article_id, recent.article_id},
+        "keys": {old.story_id, recent.story_id},
+    }
+    removed = story_store.prune(store, NOW + later - timedelta(seconds=WINDOW))
+    assert removed["article_band"] > 0 and removed["story_key"] > 0
+    assert lookup_rows() == {"bands": {recent.article_id}, "keys": {recent.story_id}}
+    assert len(rows(store, story)) == 2 and len(rows(store, article)) == 2
+    assert story_store.prune(store, NOW + later - timedelta(seconds=WINDOW)) == {
+        "article_band": 0,
+        "story_key": 0,
+    }
+    copy = put(store, fid, "3", item("basra-floods-copy"), at=later + timedelta(hours=1))
+    assert copy.reason == "near-duplicate" and copy.story_id == recent.story_id

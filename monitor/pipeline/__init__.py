@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +37,7 @@ from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store
 from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
+from monitor.storage import stories as story_store
 
 log = structlog.get_logger("monitor.pipeline")
 
@@ -511,6 +512,17 @@ class Pipeline:
             retired=gone,
         )
         return FeedReport(state.name, "gone" if gone else "failed", error=str(exc))
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    async def prune(self) -> dict[str, int]:
+        """Drop the story lookup rows that fell out of the window (`storage.stories.prune`),
+        on a worker thread: it scans both lookup tables."""
+        before = self.clock() - timedelta(seconds=self.config.settings.stories.window)
+        removed = await asyncio.to_thread(story_store.prune, self.store, before)
+        if any(removed.values()):
+            log.info("story lookup rows pruned", window_start=before.isoformat(), **removed)
+        return removed
 
     # -- delivery ------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import math
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -37,8 +37,8 @@ from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint, jaccard
 from monitor.storage import Prepared, Store
 from monitor.storage.tables import (
-    UTCDateTime,
     article,
+    article_band,
     story,
     story_key,
 )
@@ -49,6 +49,7 @@ BAND_ROWS = 60  # copies read per LSH lookup at most
 PROFILES_KEPT = 10_000  # decoded profiles kept per store (`_Profiles`; ~12 KB each)
 VECTORS_KEPT = 2_000  # recent articles' vectors kept per store for story repair (~7 KB each)
 PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
+PRUNE_SLICES = 64  # `prune` deletes in this many key ranges, one short transaction each
 K = TypeVar("K")
 V = TypeVar("V")
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
@@ -260,9 +261,6 @@ class Batch:
         # The DB-API's error as SQLAlchemy would have raised it (callers catch those).
         return sa.exc.DBAPIError.instance(sql, params, exc, self._errors)
 
-    def time(self, when: datetime) -> object:
-        return _db_time(self.conn, when)
-
 
 _SAME_TEXT = (
     sa.select(article.c.id, article.c.story_id)
@@ -334,8 +332,6 @@ class _Sql:
             dialect,
             ["title", "first_seen_at", "last_seen_at", "article_count", "revision", "profile"],
         )
-        # A date-time as SQLAlchemy binds it (the lookups compare with stored ones that way).
-        self.when: Callable[[datetime], object] = self.same_text.processors["since"]
         self.keys = self.q(
             "INSERT INTO story_key (key, story_id, seen_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key, story_id) DO UPDATE SET seen_at = excluded.seen_at"
@@ -394,7 +390,7 @@ def place(
     sql = batch.sql
     started = time.perf_counter()
     since = now - timedelta(seconds=window_s)
-    at = batch.time(now)  # as the lookup keys store it
+    at = epoch(now)  # as the lookup tables store it
     same = batch.rows(
         sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
     )
@@ -450,7 +446,7 @@ def place(
 
 def index(batch: Batch, article_id: int, fp: Fingerprint, now: datetime) -> None:
     """File a stored article under its LSH band keys, so later copies find it."""
-    seen = batch.time(now)
+    seen = epoch(now)
     batch.many(batch.sql.bands, [(k, article_id, seen) for k in sorted(set(fp.bands))])
 
 
@@ -529,7 +525,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
         .values(profile=algo.merge_all(staying).to_json(), revision=story.c.revision + 1)
     )
     conn.execute(story.update().where(story.c.id.in_([story_id, new])).values(article_count=counts))
-    at = batch.time(now)
+    at = epoch(now)
     keys = sorted({key_of(k) for v in going for k in v.index_keys()})
     batch.many(batch.sql.keys, [(key, new, at) for key in keys])
     return Split(story_id, new, moved_ids)
@@ -541,7 +537,7 @@ def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int
         return None
     best: tuple[int, float] | None = None
     keys = list(fp.bands)
-    rows = batch.rows(batch.sql.near(len(keys)), [*keys, batch.sql.when(since)])
+    rows = batch.rows(batch.sql.near(len(keys)), [*keys, epoch(since)])
     for _, story_id, signature in rows:
         similarity = jaccard(fp.signature, bytes(signature or b""))
         if algo.near_duplicate(similarity) and (best is None or similarity > best[1]):
@@ -558,7 +554,7 @@ def _candidate_profiles(
         return {}, {}
     params: dict[str, object] = {f"k{i}": k for i, k in enumerate(keys)}
     params.update({f"k{i}": 0 for i in range(len(keys), algo.INDEX_KEYS)})  # 0 is never a key
-    params["since"] = since
+    params["since"] = epoch(since)
     sql = batch.sql.candidates
     counts = {int(i): int(n) for i, n in batch.rows(sql.sql, sql.params(params))}
     profiles: dict[int, algo.Profile] = {}
@@ -588,15 +584,31 @@ def _profiles(batch: Batch, ids: Sequence[int]) -> tuple[dict[int, algo.Profile]
     return profiles, counts
 
 
-def _db_time(conn: sa.Connection, when: datetime) -> object:
-    """`when` as the store's date-time type writes it on this database."""
-    process = _time_processor(conn.dialect)
-    return process(when) if process else when
+def prune(store: Store, before: datetime) -> dict[str, int]:
+    """Delete the lookup rows (LSH bands, story keys) older than `before`, the window's start.
+
+    No lookup reads them again: every lookup asks for rows inside the window. Without this the
+    two tables grow by some 48 rows per article for as long as the daemon runs. The 64-bit key
+    space is cut into `PRUNE_SLICES` ranges, each deleted in a transaction of its own, so a
+    prune never holds the writers back for long. Stories and articles are kept."""
+    cutoff = epoch(before)
+    removed = {"article_band": 0, "story_key": 0}
+    low, step = -(2**63), 2**64 // PRUNE_SLICES
+    for n in range(PRUNE_SLICES):
+        start = low + n * step
+        with store.write() as conn:
+            for table in (article_band, story_key):
+                in_slice = [table.c.key >= start, table.c.seen_at < cutoff]
+                if n < PRUNE_SLICES - 1:  # the last slice runs to the largest key
+                    in_slice.append(table.c.key < start + step)
+                result = conn.execute(table.delete().where(*in_slice))
+                removed[table.name] += max(result.rowcount, 0)
+    return removed
 
 
-@functools.cache
-def _time_processor(dialect: sa.Dialect) -> Callable[[datetime], object] | None:
-    return UTCDateTime().bind_processor(dialect)
+def epoch(when: datetime) -> int:
+    """A time as the lookup tables store it: whole UTC seconds since the epoch."""
+    return int(when.timestamp())
 
 
 @dataclass(frozen=True, slots=True)

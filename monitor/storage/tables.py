@@ -137,14 +137,16 @@ class StoryKey(SQLModel, table=True):
     )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
     story_id: int = Field(foreign_key="story.id", primary_key=True)
-    seen_at: datetime = Field(sa_type=UTCDateTime)
+    seen_at: int = Field(sa_type=sa.BigInteger)  # UTC seconds since the epoch (see ArticleBand)
 
 
 class ArticleBand(SQLModel, table=True):
     """MinHash LSH: an article under each band key of its signature, to find its copies.
 
     The primary key is in the order of the lookup (key, then seen_at from the window's start),
-    so it is the only index: each row costs one B-tree write (migration 0004)."""
+    so it is the only index: each row costs one B-tree write (migration 0004). Times in the two
+    lookup tables are whole UTC seconds since the epoch, eight bytes instead of a 26-character
+    text on SQLite: smaller rows, fewer pages to write per commit (migration 0006)."""
 
     __tablename__ = "article_band"
     __table_args__ = (
@@ -152,7 +154,7 @@ class ArticleBand(SQLModel, table=True):
         {"sqlite_with_rowid": False},
     )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
-    seen_at: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    seen_at: int = Field(sa_type=sa.BigInteger, primary_key=True)
     article_id: int = Field(foreign_key="article.id", primary_key=True)
 
 
