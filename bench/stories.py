@@ -312,7 +312,11 @@ def fill(
                     }
                 )
                 keys.extend(
-                    {"key": story_store.key_of(k), "story_id": sid, "seen_at": seen}
+                    {
+                        "key": story_store.key_of(k),
+                        "story_id": sid,
+                        "seen_at": story_store.epoch(seen),
+                    }
                     for k in set(vec.index_keys())
                 )
                 articles.append(
@@ -337,7 +341,11 @@ def fill(
                     }
                 )
                 bands.extend(
-                    {"key": rng.getrandbits(63), "article_id": aid, "seen_at": seen}
+                    {
+                        "key": rng.getrandbits(63),
+                        "article_id": aid,
+                        "seen_at": story_store.epoch(seen),
+                    }
                     for _ in range(BANDS)
                 )
             conn.execute(story.insert(), stories)

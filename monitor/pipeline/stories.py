@@ -85,7 +85,7 @@ REPAIR_AT = frozenset({3, 4, 6, 8, 11, 15, 20, 27, 36, 48})
 SPLIT_BELOW = 0.36
 # What a story keeps of its centroids (the strongest entries), so a profile stays small.
 KEEP_TERMS, KEEP_ENTITIES, KEEP_TITLE = 80, 40, 30
-INDEX_KEYS = 16  # the article's most salient terms and names, which find candidate stories
+INDEX_KEYS = 12  # the article's most salient terms and names, which find candidate stories
 SHARED_NAMES = 10  # named things in common at which that feature saturates
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
 

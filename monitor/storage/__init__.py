@@ -73,7 +73,7 @@ class Prepared:
         self.processors: dict[str, Any] = dict(compiled._bind_processors)
         # Per distinct name: its default and type processor, looked up once here rather than
         # for every row (this runs about ten times per stored article). A name can stand at
-        # several positions (the story lookup binds its window's start sixteen times): its
+        # several positions (the story lookup binds its window's start once per lookup key): its
         # value is converted once.
         self._plan = [
             (name, self.defaults.get(name), self.processors.get(name))

@@ -588,7 +588,7 @@ def prune(store: Store, before: datetime) -> dict[str, int]:
     """Delete the lookup rows (LSH bands, story keys) older than `before`, the window's start.
 
     No lookup reads them again: every lookup asks for rows inside the window. Without this the
-    two tables grow by some 48 rows per article for as long as the daemon runs. The 64-bit key
+    two tables grow by some 44 rows per article for as long as the daemon runs. The 64-bit key
     space is cut into `PRUNE_SLICES` ranges, each deleted in a transaction of its own, so a
     prune never holds the writers back for long. Stories and articles are kept."""
     cutoff = epoch(before)

@@ -5,7 +5,7 @@ Revision ID: 0006_epoch_lookup_times
 Revises: 0005_story_revision
 Create Date: 2026-12-06
 
-Every new article writes some 32 band rows and 16 lookup-key rows under random keys, and each
+Every new article writes some 32 band rows and 12 lookup-key rows under random keys, and each
 row carries its time. On SQLite a date-time is a 26-character text; as an integer it is eight
 bytes at most, so the rows are about half as long, the trees have half as many pages, and a
 commit writes fewer of them. Nothing is lost: the lookups compare times with a window measured
