@@ -182,3 +182,27 @@ def test_fingerprints_notice_edits_and_ignore_the_rest(make: Any, fast: bool) ->
     assert fingerprint("Offensive on Falluja", "Troops advanced.", 7) == first  # comments
     assert fingerprint("Offensive on Falluja: families flee", "Troops advanced.", 3) != first
     assert fingerprint("Offensive on Falluja", "Troops advanced. Aid arrived.", 3) != first
+
+
+def test_known_items_are_skipped_unread_unless_edited_moved_or_never_stored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`item_hashes(stored)` of one read is the `known` of the next: items stored as they are
+    are skipped before they are parsed; an entry that was not stored, an edited item, or the
+    same markup under another base URL is read again."""
+    url = "https://wire.example/rss"
+    first = read_feed(_wire_feed(), url, now=NOW)
+    known = first.item_hashes(set(first.guids) - {"wire-4"})  # wire-4 failed to store
+    assert len(known) == 49
+    parsed = counting(monkeypatch, parse_fast, "_item")
+    edited = _wire_feed().replace(b"Item 7 near Mosul", b"Item 7 near Mosul, updated")
+    again = read_feed(edited, url, now=NOW, known=known)
+    assert again.guids == ("wire-4", "wire-7") and len(parsed) == 2
+    assert again.entries(only={"wire-7"}).entries[0].title == "Item 7 near Mosul, updated"
+    # Skipped items stay known; the items read become known once they are stored.
+    assert len(again.item_hashes(set())) == 48
+    assert len(again.item_hashes({"wire-4", "wire-7"})) == 50
+    elsewhere = read_feed(_wire_feed(), "https://mirror.example/rss", now=NOW, known=known)
+    assert len(elsewhere.guids) == 50
+    slow = read_feed(_wire_feed(), url, now=NOW, fast=False, known=known)
+    assert len(slow.guids) == 50 and slow.item_hashes(set(slow.guids)) == frozenset()

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -363,3 +364,48 @@ def test_a_feed_waiting_for_the_store_does_not_hold_back_the_next_fetch(
     report = poll(config)
     assert report.new_entries == 2 and report.alerts == 2
     assert both_fetched[0] is True
+
+
+def test_an_entry_that_was_not_stored_is_read_again_though_its_item_is_unchanged(
+    tmp_path: Path, site: Site, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items stored as they are are skipped unparsed by the next poll of a changed feed; an
+    item whose entry failed is not among them, so the next poll reads and stores it."""
+    from monitor.pipeline import extract, parse_fast
+
+    failing = "https://news.example.org/mosul-grave"
+    body = rss(
+        ("a1", "Offensive on Falluja", "https://news.example.org/falluja"),
+        ("a2", "Mass grave near Mosul", failing),
+    )
+    site.route("/f.xml", Answer(200, body))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    build = extract.build_article
+
+    def flaky(entry: Any, **kwargs: Any) -> Any:
+        if entry.url == failing:
+            raise RuntimeError("extraction bug")
+        return build(entry, **kwargs)
+
+    monkeypatch.setattr(extract, "build_article", flaky)
+    poll(config)
+    monkeypatch.setattr(extract, "build_article", build)
+    items: list[object] = []
+    real_item = parse_fast._item
+
+    def counted(*args: Any) -> Any:
+        items.append(args[0])
+        return real_item(*args)
+
+    monkeypatch.setattr(parse_fast, "_item", counted)
+    site.route("/f.xml", Answer(200, body + b" "))  # a changed body, the same items
+    assert poll(config).new_entries == 1 and len(items) == 1  # a2 only
+    site.route("/f.xml", Answer(200, body + b"  "))
+    assert poll(config).new_entries == 0 and len(items) == 1  # both known: none parsed
+    store = Store.open(config.database_url)
+    try:
+        with store.read() as conn:
+            urls = set(conn.execute(sa.text("SELECT url FROM article")).scalars())
+        assert urls == {"https://news.example.org/falluja", failing}
+    finally:
+        store.close()

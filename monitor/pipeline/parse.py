@@ -30,7 +30,7 @@ import hashlib
 import html
 import io
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Container
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -63,14 +63,16 @@ def read_feed(
     *,
     now: datetime | None = None,
     fast: bool = True,
+    known: Container[bytes] = (),
 ) -> FeedItems:
     """Read one fetched feed body as far as its entries' guids. `url` is where it came from
     (the base for relative links); `content_type` is the HTTP header, whose charset counts as it
     does for feedparser. `fast=False` sends XML to feedparser even when the fast path would take
-    it. `now` is the clock for clamping dates (see `FeedItems`)."""
+    it. `now` is the clock for clamping dates (see `FeedItems`). Items whose markup hash is in
+    `known` (`FeedItems.item_hashes` of an earlier read) are skipped on the fast path."""
     now = now or datetime.now(UTC)
     try:
-        return FeedItems(_read(body, url, content_type, fast), url, now)
+        return FeedItems(_read(body, url, content_type, fast, known), url, now)
     except Exception as exc:  # a parser bug on one feed must not stop the daemon
         return FeedItems(RawFeed([], "none", error=f"parser failed: {describe(exc)}"), url, now)
 
@@ -107,7 +109,7 @@ class FeedItems:
 
     __slots__ = (
         *("guids", "parser", "title", "link", "language", "error"),
-        *("_feed_url", "_now", "_keyed"),
+        *("_feed_url", "_now", "_keyed", "_hashes", "_settled"),
     )
 
     def __init__(self, raw: RawFeed, feed_url: str, now: datetime) -> None:
@@ -119,12 +121,29 @@ class FeedItems:
         self._feed_url = feed_url
         self._now = now
         keyed: dict[str, _Keyed] = {}
-        for item in raw.items:
+        # Markup hashes (fast path only): by guid, and those settled already, which need no
+        # store: items skipped as known, and debris or repeated guids, which are never stored.
+        self._hashes: dict[str, bytes] = {}
+        self._settled = list(raw.skipped)
+        hashes = raw.item_hashes or [b""] * len(raw.items)
+        for item, digest in zip(raw.items, hashes, strict=True):
             found = self._key(item)
             if found is not None and found.guid not in keyed:
                 keyed[found.guid] = found
+                if digest:
+                    self._hashes[found.guid] = digest
+            elif digest:
+                self._settled.append(digest)
         self._keyed = tuple(keyed.values())
         self.guids = tuple(keyed)
+
+    def item_hashes(self, stored: Collection[str]) -> frozenset[bytes]:
+        """The markup hashes of the items a later read may skip (its `known`): those skipped or
+        never stored this time, and those of the `stored` guids (in the store as they are now).
+        Empty when the fast path did not read the feed."""
+        return frozenset(
+            [*self._settled, *(h for guid, h in self._hashes.items() if guid in stored)]
+        )
 
     def fingerprints(self) -> dict[str, str]:
         """guid → a hash of what the entry says (title, summary, content as written): with the
@@ -169,7 +188,9 @@ class FeedItems:
         return _normalise(keyed.item.finish(), url, keyed.guid, self.language, self._now)
 
 
-def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFeed:
+def _read(
+    body: bytes, url: str, content_type: str | None, fast: bool, known: Container[bytes] = ()
+) -> RawFeed:
     """Choose the reader: JSON Feed, the fast path, else feedparser."""
     if len(body) > MAX_BODY_BYTES:
         return RawFeed([], "none", error=f"body too large: {len(body)} bytes")
@@ -179,7 +200,7 @@ def _read(body: bytes, url: str, content_type: str | None, fast: bool) -> RawFee
     if head.startswith(b"{") or ("json" in (content_type or "").lower() and head[:1] != b"<"):
         return read_json_feed(body, url)
     if fast:
-        read = read_fast(body, url, content_type)
+        read = read_fast(body, url, content_type, known)
         if isinstance(read, RawFeed):
             return read
     return read_feedparser(body, url, content_type)

@@ -30,7 +30,9 @@ a `FastItem` and done by its `finish()`, for the entries the caller wants.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -201,8 +203,12 @@ def _text_of(el: Any) -> str | None:
     return fix(text(el)) if el is not None else None
 
 
-def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | Declined:
-    """The feed read with lxml, or `Declined(reason)` when the rule above sends it to feedparser."""
+def read_fast(
+    body: bytes, url: str, content_type: str | None, known: Container[bytes] = ()
+) -> RawFeed | Declined:
+    """The feed read with lxml, or `Declined(reason)` when the rule above sends it to feedparser.
+    An item whose markup hashes (`item_hash`) to one in `known` is skipped unread: the caller
+    has stored it as it is (most items of a changed feed are the ones it had last time)."""
     if not _utf8_only(body, content_type):
         return Declined("not UTF-8 by every signal")
     try:
@@ -212,7 +218,7 @@ def read_fast(body: bytes, url: str, content_type: str | None) -> RawFeed | Decl
     if root is None or root.getroottree().docinfo.doctype:
         return Declined("has a DOCTYPE")
     try:
-        return _read(root, url)
+        return _read(root, url, known)
     except Declined as declined:
         return declined
 
@@ -234,7 +240,15 @@ def _utf8_only(body: bytes, content_type: str | None) -> bool:
     return True
 
 
-def _read(root: Any, url: str) -> RawFeed:
+def item_hash(el: Any, context: tuple[str | None, str | None]) -> bytes:
+    """The item's markup and the base URL and language it inherits, hashed: an item with the
+    same hash reads the same."""
+    digest = hashlib.blake2b(etree.tostring(el, with_tail=False), digest_size=8)
+    digest.update("\0".join(x or "" for x in context).encode())
+    return digest.digest()
+
+
+def _read(root: Any, url: str, known: Container[bytes] = ()) -> RawFeed:
     root_key = key(root)
     atom = root_key == "feed" and etree.QName(root).namespace in (_ATOM, _ATOM03)
     if root_key not in ("rss", "rdf_rdf") and not atom:
@@ -253,7 +267,17 @@ def _read(root: Any, url: str) -> RawFeed:
         for el in reversed([parent, *parent.iterancestors()]):
             parent_base = base(el, parent_base)
         context[id(parent)] = (parent_base, lang_at(parent))
-    items: list[RawItem] = [_item(el, *context[id(el.getparent())], atom) for el in found]
+    items: list[RawItem] = []
+    hashes: list[bytes] = []
+    skipped: list[bytes] = []
+    for el in found:
+        inherited = context[id(el.getparent())]
+        digest = item_hash(el, inherited)
+        if digest in known:
+            skipped.append(digest)
+        else:
+            items.append(_item(el, *inherited, atom))
+            hashes.append(digest)
     title = next((el for el in head if key(el) == "title"), None)
     return RawFeed(
         items,
@@ -261,6 +285,8 @@ def _read(root: Any, url: str) -> RawFeed:
         title=(fix(text(title)) or None) if title is not None else None,
         link=feed_link(head, feed_base),
         language=language,
+        item_hashes=hashes,
+        skipped=skipped,
     )
 
 

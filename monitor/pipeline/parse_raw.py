@@ -8,7 +8,7 @@ own id, and its link on demand); the costly rest (sanitising HTML, dates, author
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from time import struct_time
 from typing import Protocol
@@ -99,6 +99,10 @@ class RawFeed:
     link: str | None = None
     language: str | None = None
     error: str | None = None
+    # The fast path only: a hash of each item's markup, parallel to `items`, and the hashes of
+    # the items it skipped because the caller knew them already (see `parse_fast.read_fast`).
+    item_hashes: list[bytes] | None = None
+    skipped: list[bytes] = field(default_factory=list)
 
 
 def parse_date(value: str | None) -> datetime | None:
