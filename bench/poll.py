@@ -7,6 +7,10 @@ stores every entry, three cycles are timed through `monitor`'s own pipeline into
   unchanged     every feed answers 200 with the same body and no validators
   changed       every feed answers 200 with 5 new items (full text in the feed, no page fetch)
 
+The cycles run one after another in this one process, as in a daemon that keeps running: what
+the process remembers of each feed (the items it stored as they are, which the changed cycle
+then skips unparsed) carries from the warm-up to the changed cycle.
+
 The baseline is what a plain poller does: httpx with default settings, feedparser with default
 settings, and one SELECT plus one INSERT per entry.
 
