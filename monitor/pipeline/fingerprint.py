@@ -159,12 +159,18 @@ def signature(folded_words: list[str]) -> np.ndarray:
 def band_keys(values: np.ndarray) -> tuple[int, ...]:
     """One key per LSH band: two texts share a key when their signatures agree on a whole band,
     which happens with high probability when their shingle Jaccard similarity is above 0.5."""
+    raw = values.astype("<u4", copy=False).tobytes()
+    width = ROWS * 4
     keys = []
-    for band in range(BANDS):
-        chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8, person=b"band%03d" % band).digest()
-        keys.append(int.from_bytes(digest, "little", signed=True))
+    for band, hasher in enumerate(_BAND_HASHERS):
+        digest = hasher.copy()
+        digest.update(raw[band * width : (band + 1) * width])
+        keys.append(int.from_bytes(digest.digest(), "little", signed=True))
     return tuple(keys)
+
+
+# One keyed hasher per band, copied for each signature (cheaper than setting one up each time).
+_BAND_HASHERS = [hashlib.blake2b(digest_size=8, person=b"band%03d" % band) for band in range(BANDS)]
 
 
 def jaccard(a: bytes, b: bytes) -> float:
