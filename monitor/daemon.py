@@ -134,36 +134,23 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stopping.set)
             loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn("reload", self.reload))
             scheduler = AsyncIOScheduler(timezone="UTC")
-            delivery_every = self.config.settings.delivery.interval
-            scheduler.add_job(
-                self._tick,
-                "interval",
-                seconds=POLL_TICK_S,
-                args=["poll"],
-                max_instances=1,
-                coalesce=True,
-                next_run_time=_now_dt(),
+            # Each loop: how often it ticks, and whether its first tick is at start.
+            loops = (
+                ("poll", POLL_TICK_S, True),
+                ("deliver", self.config.settings.delivery.interval, True),
+                ("outbox", 30.0, False),
+                ("prune", PRUNE_EVERY_S, False),
             )
-            scheduler.add_job(
-                self._tick,
-                "interval",
-                seconds=delivery_every,
-                args=["deliver"],
-                max_instances=1,
-                coalesce=True,
-                next_run_time=_now_dt(),
-            )
-            scheduler.add_job(
-                self._tick, "interval", seconds=30, args=["outbox"], max_instances=1, coalesce=True
-            )
-            scheduler.add_job(
-                self._tick,
-                "interval",
-                seconds=PRUNE_EVERY_S,
-                args=["prune"],
-                max_instances=1,
-                coalesce=True,
-            )
+            for name, every, at_start in loops:
+                scheduler.add_job(
+                    self._tick,
+                    "interval",
+                    seconds=every,
+                    args=[name],
+                    max_instances=1,
+                    coalesce=True,
+                    **({"next_run_time": _now_dt()} if at_start else {}),
+                )
             web_runner = await self._serve_http()
             scheduler.start()
             _sd_notify("READY=1")

@@ -429,15 +429,15 @@ class Pipeline:
             )
 
     def _report(self, job: _Job, recorded: Sequence[article_store.Recorded]) -> int:
-        """Log what one feed's entries led to; the alerts queued."""
+        """Log what one feed's entries led to and note the ones stored; the alerts queued."""
         state = job.state
         alerts = 0
         for new, done in zip(job.batch, recorded, strict=True):
-            if not done.error:
-                job.stored.add(new.guid)
             if done.error:
                 log.error("entry not stored", feed=state.name, url=new.item.url, error=done.error)
-            elif done.edited:
+                continue
+            job.stored.add(new.guid)
+            if done.edited:
                 log.info("entry edited; article updated", feed=state.name, url=new.item.url)
             for alert_id in done.alert_ids:
                 log.info(
