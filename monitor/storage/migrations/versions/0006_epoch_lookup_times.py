@@ -67,25 +67,31 @@ def _sqlite(convert: str) -> None:
     op.create_index("ix_story_key_recent", "story_key", ["key", "seen_at", "story_id"])
 
 
-def upgrade() -> None:
+def _convert(
+    sqlite_type: sa.types.TypeEngine[Any], sqlite_sql: str, pg_type: str, pg_sql: str
+) -> None:
+    """`seen_at` of both tables to the new type, through the given conversion."""
     if op.get_bind().dialect.name == "sqlite":
-        _tables(sa.BigInteger())
-        _sqlite("CAST(strftime('%s', seen_at) AS INTEGER)")
+        _tables(sqlite_type)
+        _sqlite(sqlite_sql)
         return
     for table in TABLES:
-        op.execute(
-            f"ALTER TABLE {table} ALTER COLUMN seen_at TYPE BIGINT "
-            "USING EXTRACT(EPOCH FROM seen_at)::BIGINT"
-        )
+        op.execute(f"ALTER TABLE {table} ALTER COLUMN seen_at TYPE {pg_type} USING {pg_sql}")
+
+
+def upgrade() -> None:
+    _convert(
+        sa.BigInteger(),
+        "CAST(strftime('%s', seen_at) AS INTEGER)",
+        "BIGINT",
+        "EXTRACT(EPOCH FROM seen_at)::BIGINT",
+    )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        _tables(sa.DateTime())
-        _sqlite("strftime('%Y-%m-%d %H:%M:%f000', seen_at, 'unixepoch')")
-        return
-    for table in TABLES:
-        op.execute(
-            f"ALTER TABLE {table} ALTER COLUMN seen_at TYPE TIMESTAMP WITHOUT TIME ZONE "
-            "USING to_timestamp(seen_at) AT TIME ZONE 'UTC'"
-        )
+    _convert(
+        sa.DateTime(),
+        "strftime('%Y-%m-%d %H:%M:%f000', seen_at, 'unixepoch')",
+        "TIMESTAMP WITHOUT TIME ZONE",
+        "to_timestamp(seen_at) AT TIME ZONE 'UTC'",
+    )
