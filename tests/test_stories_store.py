@@ -249,6 +249,24 @@ def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(store: Stor
 
 
 @pytest.mark.usefixtures("loose_joins")
+def test_a_repair_after_a_restart_reads_its_members_from_the_store(store: Store) -> None:
+    """With no vectors kept in memory (a new process), repair rebuilds them from the stored
+    titles and texts and splits the same way."""
+    from monitor.storage import stories as story_store
+
+    fid = feed(store)
+    wire = put(store, fid, "1", item("basra-floods-wire"))
+    strike = put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1), alerts=())
+    assert strike.story_id == wire.story_id
+    story_store._VECTORS.clear()
+    story_store._PAIRS.clear()
+    put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2))
+    by_id = {a["id"]: a for a in rows(store, article)}
+    assert by_id[strike.article_id]["story_reason"] == "split"
+    assert by_id[strike.article_id]["story_id"] != wire.story_id
+
+
+@pytest.mark.usefixtures("loose_joins")
 def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(store: Store) -> None:
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"), alerts=())

@@ -266,8 +266,10 @@ def _title_case(title: str) -> bool:
     return len(content) >= 3 and capitalised >= len(content) - 1
 
 
-def fingerprint(title: str, text: str) -> Fingerprint:
-    """All the features of one article. The text should not repeat the title."""
+def fingerprint(title: str, text: str, *, shingles: bool = True) -> Fingerprint:
+    """All the features of one article. The text should not repeat the title. Without
+    `shingles` there is no MinHash signature and no band keys (story repair needs only the
+    words and names)."""
     title_words = words(title)
     text_words = words(text)
     title_terms = content_terms(title_words)
@@ -278,7 +280,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     for t in lead:
         terms[t] = terms.get(t, 0.0) + 1.0
     shingled = text_words if len(text_words) >= SHORT_TEXT_WORDS else title_words + text_words
-    values = signature(shingled) if shingled else None
+    values = signature(shingled) if shingled and shingles else None
     if len(_SPELLINGS) > 200_000:
         _SPELLINGS.clear()
     names = entities(title, text)

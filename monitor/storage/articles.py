@@ -239,14 +239,19 @@ def _record_unguarded(
 ) -> Recorded:
     batch.begin()
     try:
-        if new.edited:
-            done = _record_edit(batch, feed_id, new, now)
-        else:
-            done = _record(batch, feed_id, new, now, story_window_s)
+        done = _record_entry(batch, feed_id, new, now, story_window_s)
     except (_LostRace, sa.exc.SQLAlchemyError) as exc:
         raise _Isolate from exc
     batch.keep()
     return done
+
+
+def _record_entry(
+    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
+) -> Recorded:
+    if new.edited:
+        return _record_edit(batch, feed_id, new, now)
+    return _record(batch, feed_id, new, now, story_window_s)
 
 
 def _record_one(
@@ -255,10 +260,7 @@ def _record_one(
     for _ in range(3):
         batch.begin()  # a savepoint
         try:
-            if new.edited:
-                done = _record_edit(batch, feed_id, new, now)
-            else:
-                done = _record(batch, feed_id, new, now, story_window_s)
+            done = _record_entry(batch, feed_id, new, now, story_window_s)
         except _LostRace:
             batch.drop()
             continue  # another worker stored this URL a moment ago: the retry joins its row

@@ -470,7 +470,9 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
     vecs = []
     for m in members:
         found = batch.vectors.get(m.id)
-        vecs.append(found if found is not None else algo.vectors(fingerprint(m.title, m.text)))
+        if found is None:
+            found = algo.vectors(fingerprint(m.title, m.text, shingles=False))
+        vecs.append(found)
     ids = [int(m.id) for m in members]
     alone: dict[int, algo.Profile] = {}
 
