@@ -409,3 +409,18 @@ def test_an_entry_that_was_not_stored_is_read_again_though_its_item_is_unchanged
         assert urls == {"https://news.example.org/falluja", failing}
     finally:
         store.close()
+
+
+def test_a_prune_that_fails_is_logged_and_the_run_still_completes(
+    tmp_path: Path, site: Site, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Housekeeping never costs a poll: `monitor once` finishes, its alert delivered."""
+    from monitor.storage import stories as story_store
+
+    def locked(*_args: object) -> None:
+        raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(story_store, "prune", locked)
+    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", site.url("/p/1")))))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    assert poll(config).alerts == 1 and len(receiver.posts) == 1
