@@ -163,9 +163,12 @@ def test_bad_usage_exits_2() -> None:
 
 
 @pytest.mark.e2e
-def test_demo_runs_offline_and_prints_alerts() -> None:
-    done = run_monitor("demo", cwd=ROOT)
+def test_demo_runs_offline_and_prints_alerts(tmp_path: Path) -> None:
+    # Where a deployment's environment names its database, the demo still keeps to its own.
+    production = tmp_path / "production.db"
+    done = run_monitor("demo", cwd=ROOT, env={"MONITOR_DATABASE_URL": f"sqlite:///{production}"})
     assert done.returncode == 0, done.stderr
+    assert not production.exists()
     assert "Serving the sample news site at http://127.0.0.1:" in done.stdout
     # 8 matching articles, 3 stories (monitor/demo/site/MANIFEST.md): one alert per story, each
     # listing the other outlets that reported it.

@@ -4,6 +4,7 @@ runs one cycle into a temporary SQLite database, and prints the alerts it sent."
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
@@ -30,6 +31,13 @@ def prepare(workdir: Path, base: str) -> Path:
     return workdir / "monitor.yaml"
 
 
+def demo_env(env: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The environment without the deployment's database: the demo writes only into its own
+    folder, even where `MONITOR_DATABASE_URL` points at a production database (a container or
+    a service's environment file sets it)."""
+    return {k: v for k, v in env.items() if not k.startswith("MONITOR_DATABASE_URL")}
+
+
 def run_demo(keep: str | None = None) -> int:
     started = time.monotonic()
     workdir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
@@ -37,7 +45,7 @@ def run_demo(keep: str | None = None) -> int:
     try:
         with serve(HERE / "site") as (base, _):
             path = prepare(workdir, base)
-            config = config_mod.load(path)
+            config = config_mod.load(path, env=demo_env(os.environ))
             log.setup("error", "console")
             print(f"Serving the sample news site at {base}")
             print(

@@ -21,11 +21,13 @@ def monitor_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_monitor(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_monitor(
+    *args: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         cwd=cwd,
-        env=monitor_env(),
+        env=monitor_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,
