@@ -329,17 +329,61 @@ def _cross_check(
 def json_schema() -> dict[str, Any]:
     """JSON Schema for monitor.yaml and for watchlist files, for editors."""
     settings = Settings.model_json_schema()
+    shared = settings.setdefault("$defs", {})
     variants = []
     for kind, cls in kinds().items():
         schema = cls.Settings.model_json_schema()
         schema["properties"]["kind"] = {"const": kind}
-        schema.setdefault("required", []).append("kind")
+        if "kind" not in schema.setdefault("required", []):
+            schema["required"].append("kind")
+        # A variant's "$ref": "#/$defs/…" resolves against the whole document: its definitions
+        # move to the top, where one name must mean one thing.
+        for name, definition in schema.pop("$defs", {}).items():
+            if shared.setdefault(name, definition) != definition:
+                raise ValueError(f"two config models define {name!r} differently")
         variants.append(schema)
     settings["properties"]["channels"]["additionalProperties"] = {"oneOf": variants}
     settings["title"] = "monitor.yaml"
     watchlist = WatchlistSettings.model_json_schema()
     watchlist["title"] = "monitor watchlist"
-    return {"monitor.yaml": settings, "watchlist": watchlist}
+    return {"monitor.yaml": _with_env(settings), "watchlist": _with_env(watchlist)}
+
+
+# A value written as "${VAR}" or "${VAR:-default}" is only known once the file is loaded.
+_ENV_VALUE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}"}
+
+
+def _with_env(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with every value (but `version` and a channel's `kind`, which pick the
+    shape, and sections, which are mappings) also allowed to be an environment reference, so an
+    editor does not flag `url: ${WEBHOOK_URL}` as a bad URL."""
+    defs = schema.get("$defs", {})
+
+    def section(sub: Any) -> bool:
+        ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
+        target = defs.get(ref.rpartition("/")[2], {}) if ref else sub
+        return isinstance(target, dict) and (
+            target.get("type") == "object" or "properties" in target
+        )
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: walk(value) for key, value in node.items()}
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {
+                name: sub
+                if name in ("version", "kind") or section(sub)
+                else {"anyOf": [sub, _ENV_VALUE]}
+                for name, sub in out["properties"].items()
+            }
+        if isinstance(out.get("items"), dict) and not section(out["items"]):
+            out["items"] = {"anyOf": [out["items"], _ENV_VALUE]}
+        return out
+
+    return dict(walk(schema))
 
 
 __all__ = ["Config", "ConfigError", "Settings", "dotted", "json_schema", "load", "problems_from"]

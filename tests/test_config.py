@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 from monitor import config as config_mod
 from monitor.channels.webhook import WebhookSettings
@@ -183,6 +185,24 @@ def test_json_schema_covers_both_files_and_every_channel_kind() -> None:
     assert {"webhook", "log"} <= kinds
     assert {"name", "feeds", "channels", "groups", "rules"} <= set(watchlist["properties"])
     json.dumps(schemas)  # serialisable as is
+
+
+def test_json_schema_is_valid_and_accepts_the_shipped_files() -> None:
+    schemas = config_mod.json_schema()
+    for schema in schemas.values():
+        Draft202012Validator.check_schema(schema)
+    settings = Draft202012Validator(schemas["monitor.yaml"])
+    shipped = yaml.safe_load((ROOT / "config" / "monitor.yaml").read_text())
+    assert "${" in shipped["channels"]["desk-hook"]["url"]  # a value from the environment
+    assert not list(settings.iter_errors(shipped))
+    watchlist = Draft202012Validator(schemas["watchlist"])
+    for path in (ROOT / "config" / "watchlists").glob("*.yaml"):
+        assert not list(watchlist.iter_errors(yaml.safe_load(path.read_text()))), path
+    # What an editor should flag, it flags.
+    shipped["fetch"]["per_host"] = "lots"
+    shipped["channels"]["log"]["min_severity"] = "urgent"
+    flagged = {tuple(e.path) for e in settings.iter_errors(shipped)}
+    assert flagged == {("fetch", "per_host"), ("channels", "log")}
 
 
 def test_committed_schema_files_are_current() -> None:
