@@ -28,7 +28,7 @@ from monitor.errors import ConfigError, Problem
 from monitor.rules import Matcher, RulesError, compile_watchlists
 from monitor.units import ByteSize, Duration
 from monitor.watchlist import NAME, WatchlistSettings
-from monitor.yamlfile import Document, Loc, dotted, problems_from, validate
+from monitor.yamlfile import Document, Loc, dotted, problems_from, salvage, validate
 from monitor.yamlfile import load as load_yaml
 
 DEFAULT_PATH = "config/monitor.yaml"
@@ -200,6 +200,8 @@ def load(
             continue
         watchlist, wproblems = validate(WatchlistSettings, wdoc)
         problems += wproblems
+        if watchlist is None:  # still check what is valid in it: every problem in one run
+            watchlist, wdoc = salvage(WatchlistSettings, wdoc)
         if watchlist is not None:
             problems += _cross_check(watchlist, wdoc, feed_names, channel_names, watchlists)
             watchlists.append(watchlist)
@@ -301,6 +303,8 @@ def _watchlist_paths(
         found = sorted(Path(p) for p in glob.glob(full))
         if not found and not glob.has_magic(pattern):
             problems.append(doc.problem(loc, f"no such file: {full}"))
+        elif not found:  # a typo here would give a daemon that never alerts
+            problems.append(doc.problem(loc, f"no watchlist file matches {full}"))
         paths += [p for p in found if p not in paths]
     return paths
 

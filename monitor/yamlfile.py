@@ -8,9 +8,10 @@ into `Problem`s located by the longest known prefix of their path.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ class Document:
     file: str
     data: Any
     lines: dict[Loc, int] = field(default_factory=dict)
+    # For data that `salvage` trimmed: a place in `data` as the file's place.
+    origin: Callable[[Loc], Loc] | None = None
 
     def line(self, loc: Loc) -> int | None:
         """The line of the longest prefix of `loc` that the file spells out."""
@@ -43,6 +46,8 @@ class Document:
         return None
 
     def problem(self, loc: Loc, message: str) -> Problem:
+        if self.origin is not None:
+            loc = self.origin(loc)
         return Problem(self.file, self.line(loc), dotted(loc), message)
 
 
@@ -131,6 +136,83 @@ def validate(
         return model.model_validate(data, context=context), []
     except ValidationError as exc:
         return None, problems_from(exc, doc, base)
+
+
+_GONE = object()  # a list item that salvage() took out (kept in place so indices stay put)
+SALVAGE_ROUNDS = 8
+
+
+def salvage(model: type[M], doc: Document) -> tuple[M | None, Document]:
+    """What is still valid in a file that failed validation: the same data with each invalid
+    value taken out (a key whose value is wrong; the item or section around a key that is
+    missing), validated again, so the checks that need a model (names of channels and feeds,
+    rule queries) still run over the rest and one `monitor check` lists every problem. Returns
+    that model, or None when nothing usable is left, and the trimmed document, whose problems
+    name the file's places."""
+    data = copy.deepcopy(doc.data)
+    for _ in range(SALVAGE_ROUNDS):
+        trimmed = _Trimmed(data)
+        try:
+            return model.model_validate(trimmed.data), trimmed.document(doc)
+        except ValidationError as exc:
+            locs = [trimmed.original(_clean_loc(err["loc"])) for err in exc.errors()]
+        if not all(_take_out(data, loc) for loc in locs):
+            break
+    return None, doc
+
+
+def _take_out(data: Any, loc: Loc) -> bool:
+    """Remove the value at `loc` or, where the file has none (a missing key), the mapping or
+    item that lacks it; False when that would be the whole file."""
+    trail: list[tuple[Any, str | int]] = []
+    node = data
+    for part in loc:
+        held = isinstance(node, dict) and part in node
+        listed = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (held or listed):
+            break
+        trail.append((node, part))
+        node = node[part]
+    if not trail:
+        return False
+    parent, key = trail[-1]
+    if isinstance(parent, list):
+        parent[key] = _GONE  # type: ignore[index]
+    else:
+        del parent[key]
+    return True
+
+
+class _Trimmed:
+    """The salvaged data without the items taken out, and the way back to the file's places."""
+
+    def __init__(self, data: Any) -> None:
+        self._with_gaps = data
+        self.data = self._without(data)
+
+    def _without(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: self._without(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._without(v) for v in node if v is not _GONE]
+        return node
+
+    def original(self, loc: Loc) -> Loc:
+        """A place in the trimmed data as the file's place."""
+        out: list[str | int] = []
+        node = self._with_gaps
+        for part in loc:
+            if isinstance(node, list) and isinstance(part, int):
+                kept = [i for i, v in enumerate(node) if v is not _GONE]
+                part = kept[part] if 0 <= part < len(kept) else part
+                node = node[part] if 0 <= part < len(node) else None
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+            out.append(part)
+        return tuple(out)
+
+    def document(self, doc: Document) -> Document:
+        return Document(doc.file, self.data, doc.lines, origin=self.original)
 
 
 def problems_from(exc: ValidationError, doc: Document, base: Loc = ()) -> list[Problem]:

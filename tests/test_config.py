@@ -139,6 +139,34 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "iraq.yaml:4: channels[2]: no channel 'desk'" in text
 
 
+def test_a_watchlist_with_a_bad_value_is_still_checked_for_the_rest(tmp_path: Path) -> None:
+    watchlist = """\
+version: 1
+name: iraq-conflict
+channels: [log, desk]
+feeds: [bbc, reuters]
+groups:
+  cities: [Mosul]
+rules:
+  - {query: orphan, severity: high}
+  - {name: offensive, query: "offensive NEAR/15 @citiez", severity: urgent}
+  - {name: grave, query: '"mass grave" OR (', sevrity: critical}
+"""
+    found = problems(write(tmp_path, watchlist=watchlist))
+    at = f"{tmp_path / 'watchlists' / 'iraq.yaml'}:"
+    assert [" ".join(p.split(" ")[:2]) for p in found] == [
+        f"{at}8: rules[0].name:",
+        f"{at}9: rules[1].severity:",
+        f"{at}10: rules[2].sevrity:",
+        # Found only by checking what remains valid once those values are set aside.
+        f"{at}3: channels[1]:",
+        f"{at}4: feeds[1]:",
+        f"{at}9: rules[1].query:",
+        f"{at}10: rules[2].query:",
+    ]
+    assert "@citiez" in found[5] and "no channel 'desk'" in found[3]
+
+
 def test_bad_query_is_a_config_error_in_the_watchlist(tmp_path: Path) -> None:
     watchlist = WATCHLIST.replace("offensive NEAR/15 @cities", "offensive NEAR/15 @towns")
     found = problems(write(tmp_path, watchlist=watchlist))
@@ -157,6 +185,10 @@ def test_missing_files(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: no such file"]
     path = write(tmp_path, SETTINGS.replace("watchlists/*.yaml", "lists/iraq.yaml"))
     assert problems(path) == [f"{path}:3: watchlists: no such file: {tmp_path}/lists/iraq.yaml"]
+    path = write(tmp_path, SETTINGS.replace("watchlists/*.yaml", "watchlist/*.yaml"))
+    assert problems(path) == [
+        f"{path}:3: watchlists: no watchlist file matches {tmp_path}/watchlist/*.yaml"
+    ]
 
 
 def test_duplicate_names_are_refused(tmp_path: Path) -> None:
