@@ -137,14 +137,17 @@ def next_poll(
     rng: random.Random | None = None,
 ) -> datetime:
     """When to poll again: the interval (+0-10% jitter so feeds drift apart); after `errors`
-    failures in a row, the interval doubled per failure up to `max_backoff_s` (±25% jitter);
-    never sooner than the server's Retry-After (capped at a week)."""
+    failures in a row, the interval doubled per failure (+0-50% jitter), never sooner than the
+    interval and never later than `max_backoff_s` (failing feeds at that ceiling spread over its
+    last fifth); never sooner than the server's Retry-After (capped at a week)."""
     rng = rng or random.Random()
     if errors <= 0:
         delay = interval_s * (1 + 0.1 * rng.random())
     else:
         ceiling = max(max_backoff_s, interval_s)
-        delay = min(ceiling, interval_s * 2 ** min(errors - 1, 30)) * (0.75 + 0.5 * rng.random())
+        delay = interval_s * 2 ** min(errors - 1, 30) * (1 + 0.5 * rng.random())
+        if delay > ceiling:
+            delay = max(interval_s, ceiling * (0.8 + 0.2 * rng.random()))
     if retry_after is not None:
         delay = max(delay, min(retry_after, 7 * 86400.0))
     return now + timedelta(seconds=delay)
