@@ -145,6 +145,22 @@ def test_json_feed() -> None:
     assert note.content == "Checkpoints on the highway &lt; 5 km apart &amp; busy."
 
 
+def test_json_feed_titles_have_their_references_decoded() -> None:
+    titles = ["R&amp;D cuts at the port &#8217;s &#x2014; &eacute;", "AT&T, this&nothing, &bogus"]
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "t",
+            "items": [{"id": str(n), "title": t} for n, t in enumerate(titles)],
+        }
+    ).encode()
+    feed = parse_feed(body, "https://notes.example/feed.json", "application/feed+json", now=NOW)
+    assert [e.title for e in feed.entries] == [
+        "R&D cuts at the port ’s — é",
+        "AT&T, this&nothing, &bogus",
+    ]
+
+
 def test_xml_bomb_is_neither_expanded_nor_fetched() -> None:
     started = time.process_time()
     feed = parse_fixture("xml-bomb.xml")

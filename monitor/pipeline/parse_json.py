@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ class JsonItem:
         else:
             content = html.escape(_str(item.get("content_text")), quote=False)
         return RawEntry(
-            title=_str(item.get("title")),
+            title=_references(_str(item.get("title"))),
             title_html=False,
             summary=summary or content,  # as feedparser does for RSS: no summary → content
             summary_html=True,
@@ -64,6 +65,19 @@ class JsonItem:
             authors=_authors(item) or self.feed_authors,
             language=_clean(item.get("language")) or self.language,
         )
+
+
+# A character reference with its semicolon: "&amp;", "&#8217;", "&#x2019;".
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _references(title: str) -> str:
+    """A JSON Feed title is plain text, yet publishers often escape it as HTML ("R&amp;D"):
+    complete references are decoded, as they would be in an RSS title; a bare "&" ("AT&T",
+    "this&nothing") stays as written, where `html.unescape` would read legacy entities."""
+    if "&" not in title:
+        return title
+    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), title)
 
 
 def read_json_feed(body: bytes, url: str) -> RawFeed:
