@@ -177,6 +177,22 @@ def test_html_error_page_is_a_clear_error() -> None:
     assert feed.error == "not a feed: an HTML page (503 Service Unavailable)"
 
 
+def test_a_site_page_in_place_of_its_feed_names_the_feeds_it_links() -> None:
+    page = b"""<!DOCTYPE html><html><head><title>Ramadi Notes</title>
+<link rel="stylesheet" href="/style.css">
+<link rel="alternate" type="application/rss+xml" title="All" href="/feeds/all.rss">
+<link rel="Alternate" type="application/atom+xml; charset=utf-8" href="https://cdn.example/a.atom">
+<link rel="alternate" type="application/rss+xml" href="/feeds/all.rss">
+<link rel="alternate" hreflang="ar" href="/ar/">
+</head><body><p>Welcome</p></body></html>"""
+    feed = parse_feed(page, "https://notes.example/news/", "text/html", now=NOW)
+    assert feed.entries == ()
+    assert feed.error == (
+        "not a feed: an HTML page (Ramadi Notes); it names its feeds: "
+        "https://notes.example/feeds/all.rss, https://cdn.example/a.atom; use one of them as the url"
+    )
+
+
 def test_truncated_feed_keeps_complete_entries() -> None:
     feed = parse_fixture("truncated.xml")
     assert feed.error  # the breakage is reported...

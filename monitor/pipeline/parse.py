@@ -33,8 +33,11 @@ import re
 from collections.abc import Collection, Container
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 
 import feedparser
+import lxml.html
+from lxml import etree
 
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse_fast import read_fast
@@ -225,7 +228,7 @@ def read_feedparser(body: bytes, url: str, content_type: str | None = None) -> R
     if problem is not None and not _is_noise(problem, content_type):
         error = describe(problem)
     if not items and not dict.get(result, "version"):
-        error = _not_a_feed(body, error)
+        error = _not_a_feed(body, error, url)
     elif not items and error:
         error = f"no entries: {error}"
     return RawFeed(
@@ -341,11 +344,39 @@ def _clean(value: object) -> str | None:
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.I | re.S)
 
 
-def _not_a_feed(body: bytes, error: str | None) -> str:
-    """Why a body with no entries and no feed version is not a feed, in one line."""
+def _not_a_feed(body: bytes, error: str | None, url: str) -> str:
+    """Why a body with no entries and no feed version is not a feed, in one line; for a web
+    page, the feeds it names, since a site's address in place of its feed's is the usual slip."""
     head = body[:4096].lower()
     if b"<html" in head or b"<!doctype html" in head:
         found = _TITLE.search(body[:65536])
         title = collapse(html.unescape(found.group(1).decode("utf-8", "replace"))) if found else ""
-        return "not a feed: an HTML page" + (f" ({title[:80]})" if title else "")
+        message = "not a feed: an HTML page" + (f" ({title[:80]})" if title else "")
+        feeds = advertised_feeds(body, url)
+        if feeds:
+            message += f"; it names its feeds: {', '.join(feeds)}; use one of them as the url"
+        return message
     return "not a feed: " + (error or "no RSS, Atom or JSON Feed root element")
+
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+ADVERTISED_MAX = 3
+
+
+def advertised_feeds(page: bytes, url: str) -> list[str]:
+    """The feeds a web page names in its head (`<link rel="alternate" type="application/rss+xml"
+    href=…>` and the Atom and JSON Feed kinds), as absolute URLs, first ones first."""
+    try:
+        root = lxml.html.document_fromstring(page[:262_144])
+    except (etree.ParserError, ValueError):
+        return []
+    found: list[str] = []
+    for link in root.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and kind in _FEED_TYPES and href:
+            absolute = urljoin(url, href)
+            if absolute.startswith(("http://", "https://")) and absolute not in found:
+                found.append(absolute)
+    return found[:ADVERTISED_MAX]
