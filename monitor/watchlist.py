@@ -38,6 +38,16 @@ class RuleSettings(_Strict):
     exclude: str | None = Field(default=None, description="a query whose match vetoes the rule")
 
 
+# Snowball's languages (`stem: french`); `stem: true` is English.
+StemLanguage = Literal[
+    "arabic", "armenian", "basque", "catalan", "czech", "danish", "dutch", "english",
+    "esperanto", "estonian", "finnish", "french", "german", "greek", "hindi", "hungarian",
+    "indonesian", "irish", "italian", "lithuanian", "nepali", "norwegian", "persian", "polish",
+    "portuguese", "romanian", "russian", "serbian", "spanish", "swedish", "tamil", "turkish",
+    "yiddish",
+]  # fmt: skip
+
+
 class WatchlistSettings(_Strict):
     version: Literal[1] = Field(description="file format version; always 1 for now")
     name: str = Field(pattern=NAME, description="unique across all watchlists")
@@ -45,7 +55,11 @@ class WatchlistSettings(_Strict):
         default="all", description='"all", or the names of the feeds to watch'
     )
     channels: list[str] = Field(min_length=1, description="names of channels in monitor.yaml")
-    stem: bool = Field(default=False, description="match plural and singular forms of words")
+    stem: bool | StemLanguage = Field(
+        default=False,
+        description="match other forms of words (plural, singular, …): true for English stems, "
+        "or the language whose stems to use (french, spanish, arabic, …)",
+    )
     updates: Updates = Field(
         default="none",
         description="later articles of a story already alerted: none (silence), digest (held "
@@ -57,6 +71,13 @@ class WatchlistSettings(_Strict):
     )
     groups: dict[str, Group] = Field(default_factory=dict, description="named lists for @name")
     rules: list[RuleSettings] = Field(min_length=1)
+
+    @property
+    def stem_language(self) -> str | None:
+        """The Snowball language of this watchlist's stems, or None when it does not stem."""
+        if self.stem is True:
+            return "english"
+        return self.stem or None
 
     @field_validator("groups")
     @classmethod

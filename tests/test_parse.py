@@ -189,7 +189,8 @@ def test_a_site_page_in_place_of_its_feed_names_the_feeds_it_links() -> None:
     assert feed.entries == ()
     assert feed.error == (
         "not a feed: an HTML page (Ramadi Notes); it names its feeds: "
-        "https://notes.example/feeds/all.rss, https://cdn.example/a.atom; use one of them as the url"
+        "https://notes.example/feeds/all.rss, https://cdn.example/a.atom; "
+        "use one of them as the url"
     )
 
 

@@ -83,6 +83,37 @@ def test_stemming_is_off_by_default_and_matches_plurals_when_on() -> None:
     assert not matches("grave", "gravel", stem=True)
 
 
+def test_stemming_in_another_language() -> None:
+    assert matches('"charnier découvert"', "des charniers découverts près de Goma", stem="french")
+    assert matches("réfugié", "les réfugiés de Goma", stem="french")
+    assert matches("secuestro", "tres periodistas secuestrados", stem="spanish")
+    assert not matches("secuestro", "tres periodistas secuestrados", stem=True)  # English stems
+    with pytest.raises(ValueError, match="stem"):
+        compiled("x", stem="klingon")
+
+
+def test_watchlists_stemming_in_different_languages_each_keep_their_own() -> None:
+    def watchlist(name: str, query: str, stem: object) -> WatchlistSettings:
+        rules = [{"name": name, "query": query}]
+        data = {"version": 1, "name": name, "channels": ["log"], "rules": rules, "stem": stem}
+        return WatchlistSettings.model_validate(data)
+
+    matcher = compile_watchlists(
+        [
+            watchlist("fr", '"fosse commune"', "french"),
+            watchlist("en", '"mass grave"', True),
+            watchlist("exact", "graves", False),
+        ]
+    )
+    found = matcher.match(story("Les fosses communes et les mass graves: deux graves rapports."))
+    assert sorted(m.rule for m in found) == ["en", "exact", "fr"]
+    found = matcher.match(story("Une fosse commune; a mass grave."))
+    assert sorted(m.rule for m in found) == ["en", "fr"]
+    text = "deux fosses communes"
+    (fr,) = [m for m in matcher.match(story(text)) if m.rule == "fr"]
+    assert [text[h.start : h.end] for h in fr.hits] == ["fosses communes"]
+
+
 def test_min_hits_counts_occurrences_of_the_query_terms() -> None:
     text = "Mosul. Later Mosul again. Then Mosul."
     assert matches("Mosul", text, rule={"min_hits": 3})

@@ -70,13 +70,13 @@ class Program:
     """Everything the matcher needs, built once per configuration."""
 
     keys: list[str] = field(default_factory=list)
-    stemmed: list[bool] = field(default_factory=list)
+    stemmed: list[str | None] = field(default_factory=list)  # each key's stem language
     patterns: list[Pattern] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     key_rules: list[tuple[int, ...]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     automaton: ahocorasick.Automaton | None = None
-    stem_automaton: ahocorasick.Automaton | None = None
+    stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # by language
 
 
 @dataclass
@@ -85,7 +85,11 @@ class Member:
 
     term: Term
     label: str
-    stem: bool
+    stem: str | None  # the stem language
+
+
+# A leaf's identity: words, wildcard, case-sensitive, field, label, stem language.
+_LeafId = tuple[tuple[str, ...], bool, bool, str | None, str, str | None]
 
 
 def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
@@ -138,12 +142,14 @@ class _Compiler:
     def __init__(self) -> None:
         self.program = Program()
         self.problems: list[RuleProblem] = []
-        self._keys: dict[tuple[bool, str], int] = {}
+        self._keys: dict[tuple[str | None, str], int] = {}
         self._patterns: dict[Pattern, int] = {}
         self._labels: dict[str, int] = {}
         self._cost: dict[Leaf, tuple[float, frozenset[int]]] = {}
         # Rules repeat their terms and groups: each distinct one is spelled out once.
-        self._leaves: dict[tuple[tuple[str, ...], bool, bool, str | None, str, bool], Leaf] = {}
+        self._leaves: dict[
+            tuple[tuple[str, ...], bool, bool, str | None, str, str | None], Leaf
+        ] = {}
         self._group_leaves: dict[tuple[str, str | None], AnyOf] = {}  # this watchlist's
         self._triggers: dict[int, list[int]] = {}
         self._shared: dict[Resolved, Evaluator] = {}
@@ -152,7 +158,7 @@ class _Compiler:
         groups: dict[str, list[Member]] = {}
         self._group_leaves.clear()
         for name, spec in watchlist.groups.items():
-            groups[name] = self.group(index, name, spec, watchlist.stem)
+            groups[name] = self.group(index, name, spec, watchlist.stem_language)
         for number, settings in enumerate(watchlist.rules):
             self.rule(index, ("rules", number), watchlist, settings, groups)
 
@@ -165,12 +171,11 @@ class _Compiler:
         groups: dict[str, list[Member]],
     ) -> None:
         problems = len(self.problems)
-        query = self.query(index, (*where, "query"), settings.query, groups, watchlist.stem)
+        stem_words = watchlist.stem_language
+        query = self.query(index, (*where, "query"), settings.query, groups, stem_words)
         exclude = None
         if settings.exclude is not None:
-            exclude = self.query(
-                index, (*where, "exclude"), settings.exclude, groups, watchlist.stem
-            )
+            exclude = self.query(index, (*where, "exclude"), settings.exclude, groups, stem_words)
         if query is None or len(self.problems) > problems:
             return
         trigger, conjuncts = _requirements(query, self)
@@ -203,7 +208,7 @@ class _Compiler:
         )
 
     def group(
-        self, index: int, name: str, spec: list[str] | PlacesGroup, stem_words: bool
+        self, index: int, name: str, spec: list[str] | PlacesGroup, stem_words: str | None
     ) -> list[Member]:
         if isinstance(spec, PlacesGroup):
             expansion = places.expand_group(spec)
@@ -220,7 +225,7 @@ class _Compiler:
                 label = f"@{name}: {s.place}" + (
                     "" if s.spelling == s.place else f" ({s.spelling})"
                 )
-                members.append(Member(term, label, False))
+                members.append(Member(term, label, None))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
@@ -244,7 +249,7 @@ class _Compiler:
         loc: tuple[str | int, ...],
         text: str,
         groups: dict[str, list[Member]],
-        stem_words: bool,
+        stem_words: str | None,
     ) -> Resolved | None:
         try:
             tree = parse(text)
@@ -261,7 +266,9 @@ class _Compiler:
             return None
         return self.resolve(tree, groups, stem_words)
 
-    def resolve(self, node: Node, groups: dict[str, list[Member]], stem_words: bool) -> Resolved:
+    def resolve(
+        self, node: Node, groups: dict[str, list[Member]], stem_words: str | None
+    ) -> Resolved:
         if isinstance(node, Term):
             return AnyOf((self.leaf(node, node.field, node.text, stem_words),))
         if isinstance(node, Group):
@@ -281,21 +288,21 @@ class _Compiler:
         right = self.resolve(node.right, groups, stem_words)
         return Within(left, right, node.distance, node.ordered)
 
-    def leaf(self, term: Term, scope: str | None, label: str, stem_words: bool) -> Leaf:
+    def leaf(self, term: Term, scope: str | None, label: str, stem_words: str | None) -> Leaf:
         """The leaf of `term` searched in field `scope` (None: title, summary and text)."""
         ident = (term.words, term.wildcard, term.case, scope, label, stem_words)
         found = self._leaves.get(ident)
         if found is not None:
             return found
         fields = UNSCOPED if scope is None else frozenset({FIELD_INDEX[scope]})
-        stemmed = stem_words and not term.wildcard and not term.case
+        stemmed = None if term.wildcard or term.case else stem_words
         tail = "" if term.wildcard else " "
         patterns = []
         for first in arabic.with_proclitics(term.words[0]):
             spelled = [first, *term.words[1:]]
             folded = [w.lower() for w in spelled]
             if stemmed:
-                folded = [stem(w) for w in folded]
+                folded = [stem(w, stemmed) for w in folded]
             key = self.key(stemmed, " " + " ".join(folded) + tail)
             case_key = " " + " ".join(spelled) + tail if term.case else None
             patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
@@ -304,7 +311,7 @@ class _Compiler:
         self._cost[leaf] = (_cost(term), frozenset(keys))
         return leaf
 
-    def key(self, stemmed: bool, text: str) -> int:
+    def key(self, stemmed: str | None, text: str) -> int:
         found = self._keys.get((stemmed, text))
         if found is None:
             found = self._keys[(stemmed, text)] = len(self.program.keys)
@@ -332,12 +339,15 @@ class _Compiler:
     def finish(self) -> Program:
         program = self.program
         program.key_rules = [tuple(self._triggers.get(k, ())) for k in range(len(program.keys))]
-        program.automaton = _automaton(program, stemmed=False)
-        program.stem_automaton = _automaton(program, stemmed=True)
+        program.automaton = _automaton(program, None)
+        for language in sorted({s for s in program.stemmed if s is not None}):
+            automaton = _automaton(program, language)
+            if automaton is not None:
+                program.stem_automata[language] = automaton
         return program
 
 
-def _automaton(program: Program, stemmed: bool) -> ahocorasick.Automaton | None:
+def _automaton(program: Program, stemmed: str | None) -> ahocorasick.Automaton | None:
     """The keys of one kind in an automaton whose value for each is (index, length, spaces): what
     the scan needs per hit, handed over with it rather than looked up."""
     automaton = ahocorasick.Automaton()

@@ -1,9 +1,9 @@
 """matcher: one article → the `RuleMatch`es of every compiled rule, in one pass over its words.
 
 The article's fields are folded once and their words joined by single spaces (a sentinel word
-between fields); one Aho-Corasick pass over that string (and one over its stems, if a watchlist
-stems) finds every key. Only rules triggered by a key found are evaluated, and word positions are
-worked out only for the patterns those rules ask about.
+between fields); one Aho-Corasick pass over that string (and one over its stems in each language
+that watchlists stem in) finds every key. Only rules triggered by a key found are evaluated, and
+word positions are worked out only for the patterns those rules ask about.
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ class Scan:
         self._field_words: list[int] | None = None  # index of each field's first word, if asked
         self.cased = " " + "".join(t + _GAP if t else _SENTINEL + " " for t in joined)
         self.lower = self.cased.lower()
-        self.stems = ""
         self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)  # (word, char)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
-        if program.stem_automaton is not None:
-            self.stems = " " + " ".join(stem_all(self.lower.split())) + " "
-            self._find(program.stem_automaton, self.stems)
+        if program.stem_automata:
+            words = self.lower.split()
+            for language, automaton in program.stem_automata.items():
+                self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
