@@ -86,6 +86,8 @@ def test_stemming_is_off_by_default_and_matches_plurals_when_on() -> None:
 def test_stemming_in_another_language() -> None:
     assert matches('"charnier découvert"', "des charniers découverts près de Goma", stem="french")
     assert matches("réfugié", "les réfugiés de Goma", stem="french")
+    assert matches("attaque", "deux écoles attaquées", stem="french")  # a feminine plural
+    assert matches('"personne déplacée"', "des personnes déplacées", stem="french")
     assert matches("secuestro", "tres periodistas secuestrados", stem="spanish")
     assert not matches("secuestro", "tres periodistas secuestrados", stem=True)  # English stems
     with pytest.raises(ValueError, match="stem"):

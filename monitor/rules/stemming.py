@@ -7,6 +7,8 @@ every word; snowballstemmer uses the C PyStemmer when it is installed.
 
 from __future__ import annotations
 
+import unicodedata
+
 import snowballstemmer  # type: ignore[import-untyped]
 
 _CACHE_LIMIT = 200_000
@@ -14,8 +16,16 @@ _stemmers: dict[str, object] = {}
 _caches: dict[str, dict[str, str]] = {}
 
 
+# Words reach the stemmer with their accents removed (every word is matched that way), but
+# Snowball's French reads its feminine and plural participles by the accent: "attaquées" stems to
+# "attaqu", "attaquees" to "attaque". Folded French endings that only ever stand for "ée"/"ées"
+# get their accent back first, so the feminine forms meet the masculine ones.
+_ACCENTS = {"french": (("ees", "ées"), ("ee", "ée"))}
+
+
 def stem(word: str, language: str = "english") -> str:
-    """The stem of a lower-case word (`graves` → `grave`); words it cannot stem come back as is."""
+    """The stem of a lower-case word (`graves` → `grave`), folded like the word (no accents);
+    words it cannot stem come back as is."""
     cache = _caches.get(language)
     if cache is None:
         _stemmers[language] = snowballstemmer.stemmer(language)
@@ -24,8 +34,18 @@ def stem(word: str, language: str = "english") -> str:
     if found is None:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        found = cache[word] = str(_stemmers[language].stemWord(word)) or word  # type: ignore[attr-defined]
-    return found
+        spelled = word
+        for folded, accented in _ACCENTS.get(language, ()):
+            if word.endswith(folded) and len(word) > len(folded) + 1:
+                spelled = word[: -len(folded)] + accented
+                break
+        stemmed = str(_stemmers[language].stemWord(spelled))  # type: ignore[attr-defined]
+        found = cache[word] = _unaccent(stemmed) if stemmed != word else stemmed
+    return found or word
+
+
+def _unaccent(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def stem_all(words: list[str], language: str = "english") -> list[str]:
