@@ -147,9 +147,7 @@ class _Compiler:
         self._labels: dict[str, int] = {}
         self._cost: dict[Leaf, tuple[float, frozenset[int]]] = {}
         # Rules repeat their terms and groups: each distinct one is spelled out once.
-        self._leaves: dict[
-            tuple[tuple[str, ...], bool, bool, str | None, str, str | None], Leaf
-        ] = {}
+        self._leaves: dict[_LeafId, Leaf] = {}
         self._group_leaves: dict[tuple[str, str | None], AnyOf] = {}  # this watchlist's
         self._triggers: dict[int, list[int]] = {}
         self._shared: dict[Resolved, Evaluator] = {}
