@@ -88,8 +88,8 @@ class Member:
     stem: str | None  # the stem language
 
 
-# A leaf's identity: words, wildcard, case-sensitive, field, label, stem language.
-_LeafId = tuple[tuple[str, ...], bool, bool, str | None, str, str | None]
+# A leaf's identity: words, joined words, wildcard, case-sensitive, field, label, stem language.
+_LeafId = tuple[tuple[str, ...], tuple[str, ...], bool, bool, str | None, str, str | None]
 
 
 def compile_program(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[RuleProblem]]:
@@ -288,7 +288,7 @@ class _Compiler:
 
     def leaf(self, term: Term, scope: str | None, label: str, stem_words: str | None) -> Leaf:
         """The leaf of `term` searched in field `scope` (None: title, summary and text)."""
-        ident = (term.words, term.wildcard, term.case, scope, label, stem_words)
+        ident = (term.words, term.joined, term.wildcard, term.case, scope, label, stem_words)
         found = self._leaves.get(ident)
         if found is not None:
             return found
@@ -296,8 +296,9 @@ class _Compiler:
         stemmed = None if term.wildcard or term.case else stem_words
         tail = "" if term.wildcard else " "
         patterns = []
-        for first in arabic.with_proclitics(term.words[0]):
-            spelled = [first, *term.words[1:]]
+        spellings = (term.words, term.joined) if term.joined else (term.words,)
+        for words, first in ((w, f) for w in spellings for f in arabic.with_proclitics(w[0])):
+            spelled = [first, *words[1:]]
             folded = [w.lower() for w in spelled]
             if stemmed:
                 folded = [stem(w, stemmed) for w in folded]

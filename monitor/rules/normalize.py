@@ -2,11 +2,13 @@
 
 One function, `fold`, serves both queries and articles, so a term and the text it should match are
 always normalised alike: HTML entities decoded, Unicode compatibility forms (NFKC/NFKD) unfolded,
-diacritics removed, every quote and apostrophe form made one, a possessive ’s dropped, an
-apostrophe inside a word (Ba’ath) taken out, and every character that is not a letter or digit
-(hyphens and dashes included) turned into a space. Case is kept in `Folded.text` (case-sensitive
-terms need it); `.lower()` of it is the case-folded form and has the same length, so positions
-carry over.
+diacritics removed, every quote and apostrophe form made one, a possessive ’s dropped, and every
+character that is not a letter or digit (hyphens and dashes included) turned into a space. Case is
+kept in `Folded.text` (case-sensitive terms need it); `.lower()` of it is the case-folded form and
+has the same length, so positions carry over.
+
+A query word written with an apostrophe inside it also stands for the word written without one
+(`without_inner_apostrophes`): "Ba'ath" finds "Ba’ath" and "Baath".
 """
 
 from __future__ import annotations
@@ -90,26 +92,12 @@ class Folded:
     text: str
     starts: tuple[int, ...] | None = None
     ends: tuple[int, ...] | None = None
-    # Words whose inner apostrophe was taken out (`_join`): (the apostrophe's position, the end
-    # of the word's letters after it), in order. Applied after `starts`/`ends` were made.
-    joins: tuple[tuple[int, int], ...] = ()
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span behind `text[start:end]` (end > start)."""
-        first, last = self._unjoined(start), self._unjoined(end - 1)
         if self.starts is None or self.ends is None:
-            return first, last + 1
-        return self.starts[first], self.ends[last]
-
-    def _unjoined(self, i: int) -> int:
-        """Where the character at `i` was before `_join` moved it."""
-        if not self.joins:
-            return i
-        k = bisect.bisect_right(self.joins, (i, len(self.text))) - 1
-        if k < 0 or i >= self.joins[k][1]:
-            return i
-        at, end = self.joins[k]
-        return i + 1 if i < end - 1 else at
+            return start, end
+        return self.starts[start], self.ends[end - 1]
 
     def word_starts(self) -> tuple[list[int], list[int]]:
         """(start, length) in `text` of each word `text.split()` returns, as two lists.
@@ -222,8 +210,7 @@ def _fold_mapped(text: str, full: dict[int, str]) -> Folded:
 
 
 def _drop_apostrophes(folded: Folded) -> Folded:
-    """Possessive ’s disappears; an apostrophe inside a word goes (Ba’ath → Baath); others
-    split the word (ISIL’s → ISIL, don’t → don t, l’armée → l armée).
+    """Possessive ’s disappears; other apostrophes split the word (ISIL’s → ISIL, don’t → don t).
 
     Length is preserved, so the span maps stay valid.
     """
@@ -233,51 +220,34 @@ def _drop_apostrophes(folded: Folded) -> Folded:
     # ’s before a space or the end, lower case first (as if replacing "'s " in `s + " "`): the
     # regex jumps between the few apostrophes, where str.replace of a three-character string
     # searches the whole text at every call, even when the possessive never occurs.
-    s = _POSSESSIVE_UPPER.sub("  ", _POSSESSIVE_LOWER.sub("  ", s))
-    joins = []
-    at = s.find("'")
-    while at != -1:  # a loop over the few apostrophes: a regex would try every position
-        if 0 < at < len(s) - 1 and s[at - 1].isalpha() and s[at + 1].isalpha():
-            end = _joined_end(s, at)
-            if end:
-                joins.append((at, end))
-        at = s.find("'", at + 1)
-    if not joins:
-        return Folded(folded.original, s.replace("'", " "), folded.starts, folded.ends)
-    return _join(folded, s, joins)
+    s = _POSSESSIVE_UPPER.sub("  ", _POSSESSIVE_LOWER.sub("  ", s)).replace("'", " ")
+    return Folded(folded.original, s, folded.starts, folded.ends)
 
 
-_LETTERS = re.compile(r"[^\W\d_]+")
-# Before an apostrophe, an elided article or pronoun: "l’armée", "d’Ivoire", "dell’Iraq" keep
-# their words apart. After one, a contraction: "don’t", "we’ll", "I’m" too.
+# Before an apostrophe, an elided article or pronoun ("l’armée", "d’Ivoire", "dell’Iraq",
+# "quest’anno"); after one, a contraction ("don’t", "we’ll", "I’m"): such an apostrophe joins two
+# words, not the parts of one.
 _ELISIONS = frozenset(
-    "c d j l m n s t qu jusqu lorsqu puisqu quoiqu all dall dell nell sull un".split()
+    "c d j l m n s t qu jusqu lorsqu puisqu quoiqu all dall dell nell sull un "
+    "quell quest nessun sant bell".split()
 )
 _CONTRACTIONS = frozenset("d ll m re s t ve".split())
+_INNER = re.compile(f"([^\\W\\d_]+)[{APOSTROPHES}](?=([^\\W\\d_]+))")
 
 
-def _joined_end(s: str, at: int) -> int:
-    """Where the letters after the apostrophe at `at` end, if it belongs inside one word
-    (Ba’ath, Sana’a, Qur’an, al-Qa’ida), which is then written as it is without one; else 0."""
-    start = max(s.rfind(" ", 0, at), s.rfind("'", 0, at)) + 1
-    after = _LETTERS.match(s, at + 1)
-    if after is None or s[start:at].lower() in _ELISIONS:
-        return 0
-    return 0 if after.group().lower() in _CONTRACTIONS else after.end()
+def without_inner_apostrophes(text: str) -> str:
+    """`text` with each apostrophe inside a word taken out ("Ba'ath" → "Baath", "Sana’a" →
+    "Sanaa"), except after an elision or before a contraction. For query words only: in articles
+    an apostrophe always splits ("Ankara’da" has "Ankara"), so a transliteration written with
+    its apostrophe in a query finds both spellings."""
 
+    def inner(m: re.Match[str]) -> str:
+        before, after = m.group(1), m.group(2)
+        if before.lower() in _ELISIONS or after.lower() in _CONTRACTIONS:
+            return m.group(0)
+        return before
 
-def _join(folded: Folded, s: str, joins: list[tuple[int, int]]) -> Folded:
-    """`s` with the apostrophes at `joins` (each with the end of its word's letters) taken out,
-    each word's rest moved left and a space put after it: the length stays, and `Folded.span`
-    maps back through the moves (only for the few hits, never for the whole text)."""
-    pieces: list[str] = []
-    done = 0
-    for at, end in joins:
-        pieces += (s[done:at], s[at + 1 : end], " ")
-        done = end
-    pieces.append(s[done:])
-    joined = "".join(pieces).replace("'", " ")
-    return Folded(folded.original, joined, folded.starts, folded.ends, tuple(joins))
+    return _INNER.sub(inner, text)
 
 
 def words(text: str) -> list[str]:
@@ -290,4 +260,13 @@ def lower_words(text: str) -> list[str]:
     return fold(text).text.lower().split()
 
 
-__all__ = ["APOSTROPHES", "Folded", "Gaps", "fold", "lower_words", "spaced", "words"]
+__all__ = [
+    "APOSTROPHES",
+    "Folded",
+    "Gaps",
+    "fold",
+    "lower_words",
+    "spaced",
+    "without_inner_apostrophes",
+    "words",
+]

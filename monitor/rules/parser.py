@@ -60,7 +60,10 @@ def _term(
             offset,
             end,
         )
-    return Term(label, words, wildcard, case, field, node_start, node_end)
+    joined = _words(normalize.without_inner_apostrophes(core))
+    return Term(
+        label, words, wildcard, case, field, node_start, node_end, () if joined == words else joined
+    )
 
 
 @functools.lru_cache(maxsize=65536)  # rules repeat their words and phrases; folding is pure

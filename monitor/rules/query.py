@@ -8,7 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Term:
     """A word or phrase. `words` are folded but keep their case; `wildcard`: the last word is a
-    prefix; `case`: written with `=`, so the case must match too."""
+    prefix; `case`: written with `=`, so the case must match too; `joined`: the words again with
+    the apostrophes inside words taken out, when that spells them otherwise ("Ba'ath": "Baath")."""
 
     text: str
     words: tuple[str, ...]
@@ -17,6 +18,7 @@ class Term:
     field: str | None = None
     start: int = 0
     end: int = 0
+    joined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
