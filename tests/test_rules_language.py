@@ -10,7 +10,7 @@ import pytest
 import trafilatura
 
 from monitor.model import Article
-from monitor.rules import RulesError, compile_watchlists, places
+from monitor.rules import RulesError, compile_watchlists, places, stemming
 from monitor.rules.explain import render, render_place, to_json
 from monitor.rules.normalize import fold
 from monitor.watchlist import WatchlistSettings
@@ -89,9 +89,20 @@ def test_stemming_in_another_language() -> None:
     assert matches("attaque", "deux écoles attaquées", stem="french")  # a feminine plural
     assert matches('"personne déplacée"', "des personnes déplacées", stem="french")
     assert matches("secuestro", "tres periodistas secuestrados", stem="spanish")
+    assert matches("حكومة", "قالت الحكومة إن", stem="arabic")  # "government", "the government"
     assert not matches("secuestro", "tres periodistas secuestrados", stem=True)  # English stems
     with pytest.raises(ValueError, match="stem"):
         compiled("x", stem="klingon")
+
+
+def test_a_stem_language_this_installation_lacks_is_a_config_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stemming, "available", lambda language: language != "polish")
+    with pytest.raises(RulesError) as info:
+        compiled("x", stem="polish")
+    (problem,) = info.value.problems
+    assert problem.loc == ("stem",) and "no polish stemmer" in problem.message
 
 
 def test_watchlists_stemming_in_different_languages_each_keep_their_own() -> None:

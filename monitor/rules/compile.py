@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from monitor.model import Severity
-from monitor.rules import arabic, places
+from monitor.rules import arabic, places, stemming
 from monitor.rules.evaluate import (
     AllOf,
     AnyOf,
@@ -155,8 +155,13 @@ class _Compiler:
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
         self._group_leaves.clear()
+        language = watchlist.stem_language
+        if language is not None and not stemming.available(language):
+            message = f"this installation has no {language} stemmer (snowballstemmer >= 3.1 has)"
+            self.problems.append(RuleProblem(index, ("stem",), message))
+            return
         for name, spec in watchlist.groups.items():
-            groups[name] = self.group(index, name, spec, watchlist.stem_language)
+            groups[name] = self.group(index, name, spec, language)
         for number, settings in enumerate(watchlist.rules):
             self.rule(index, ("rules", number), watchlist, settings, groups)
 

@@ -16,11 +16,17 @@ _stemmers: dict[str, object] = {}
 _caches: dict[str, dict[str, str]] = {}
 
 
-# Words reach the stemmer with their accents removed (every word is matched that way), but
-# Snowball's French reads its feminine and plural participles by the accent: "attaquées" stems to
-# "attaqu", "attaquees" to "attaque". Folded French endings that only ever stand for "ée"/"ées"
-# get their accent back first, so the feminine forms meet the masculine ones.
-_ACCENTS = {"french": (("ees", "ées"), ("ee", "ée"))}
+# Words reach the stemmer folded (every word is matched that way), but some stemmers read an
+# ending by the letter folding replaced: Snowball's French finds feminine and plural participles
+# by their accent ("attaquées" stems to "attaqu", "attaquees" to "attaque"), its Arabic finds the
+# feminine ending by ta marbuta (folded to ha, "الحكومه" keeps it, "الحكومة" loses it). Endings
+# that stand for those letters get them back first, so the forms meet again.
+_ACCENTS = {"french": (("ees", "ées"), ("ee", "ée")), "arabic": (("ه", "ة"),)}
+
+
+def available(language: str) -> bool:
+    """Whether this installation stems `language` (PyStemmer, when installed, may know fewer)."""
+    return language in snowballstemmer.algorithms()
 
 
 def stem(word: str, language: str = "english") -> str:
