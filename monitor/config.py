@@ -201,7 +201,9 @@ def load(
         watchlist, wproblems = validate(WatchlistSettings, wdoc)
         problems += wproblems
         if watchlist is None:  # still check what is valid in it: every problem in one run
+            written = wdoc.data
             watchlist, wdoc = salvage(WatchlistSettings, wdoc)
+            watchlist = _with_group_names(watchlist, written)
         if watchlist is not None:
             problems += _cross_check(watchlist, wdoc, feed_names, channel_names, watchlists)
             watchlists.append(watchlist)
@@ -216,6 +218,18 @@ def load(
         raise ConfigError(problems)
     settings = _apply_env(settings, main_path, env)
     return Config(main_path, settings, channels, watchlists, matcher, files)
+
+
+def _with_group_names(watchlist: WatchlistSettings | None, data: Any) -> WatchlistSettings | None:
+    """A salvaged watchlist with the groups salvage set aside back, empty: a query naming one is
+    checked, not reported as naming an unknown group."""
+    written = data.get("groups") if isinstance(data, dict) else None
+    if watchlist is None or not isinstance(written, dict):
+        return watchlist
+    kept: dict[str, list[str]] = {
+        str(name): [] for name in written if str(name) not in watchlist.groups
+    }
+    return watchlist.model_copy(update={"groups": {**watchlist.groups, **kept}})
 
 
 def _list(value: Any) -> list[Any]:

@@ -155,15 +155,21 @@ def salvage(model: type[M], doc: Document) -> tuple[M | None, Document]:
         try:
             return model.model_validate(trimmed.data), trimmed.document(doc)
         except ValidationError as exc:
-            locs = [trimmed.original(_clean_loc(err["loc"])) for err in exc.errors()]
-        if not all(_take_out(data, loc) for loc in locs):
-            break
+            locs = {trimmed.original(_clean_loc(err["loc"])): None for err in exc.errors()}
+        removed: list[Loc] = []
+        for loc in locs:  # a union's branches may each report one place: take it out once
+            if any(loc[: len(gone)] == gone for gone in removed):
+                continue
+            gone = _take_out(data, loc)
+            if gone is None:
+                return None, doc
+            removed.append(gone)
     return None, doc
 
 
-def _take_out(data: Any, loc: Loc) -> bool:
+def _take_out(data: Any, loc: Loc) -> Loc | None:
     """Remove the value at `loc` or, where the file has none (a missing key), the mapping or
-    item that lacks it; False when that would be the whole file."""
+    item that lacks it, and say which place went; None when that would be the whole file."""
     trail: list[tuple[Any, str | int]] = []
     node = data
     for part in loc:
@@ -174,13 +180,13 @@ def _take_out(data: Any, loc: Loc) -> bool:
         trail.append((node, part))
         node = node[part]
     if not trail:
-        return False
+        return None
     parent, key = trail[-1]
     if isinstance(parent, list):
         parent[key] = _GONE  # type: ignore[index]
     else:
         del parent[key]
-    return True
+    return tuple(k for _, k in trail)
 
 
 class _Trimmed:

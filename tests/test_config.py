@@ -167,6 +167,28 @@ rules:
     assert "@citiez" in found[5] and "no channel 'desk'" in found[3]
 
 
+def test_salvage_sets_aside_only_what_is_wrong(tmp_path: Path) -> None:
+    # A value both branches of a union reject is reported twice and set aside once; a group set
+    # aside is still a known name, so the query naming it is not an "unknown group".
+    watchlist = """\
+version: 1
+name: iraq-conflict
+channels: [log, desk]
+stem: frenchh
+groups:
+  towns: oops
+  cities: [Mosul]
+rules:
+  - {name: offensive, query: "offensive NEAR/15 (@cities OR @towns)"}
+  - {name: grave, query: '"mass grave" OR @citys'}
+"""
+    found = "\n".join(problems(write(tmp_path, watchlist=watchlist)))
+    assert ":4: stem:" in found and ":6: groups.towns:" in found
+    assert ":3: channels[1]: no channel 'desk'" in found
+    assert ":10: rules[1].query: unknown group @citys (groups: @cities, @towns)" in found
+    assert "rules[0]" not in found
+
+
 def test_bad_query_is_a_config_error_in_the_watchlist(tmp_path: Path) -> None:
     watchlist = WATCHLIST.replace("offensive NEAR/15 @cities", "offensive NEAR/15 @towns")
     found = problems(write(tmp_path, watchlist=watchlist))
