@@ -20,7 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.model import Entry, ParsedFeed
-from monitor.pipeline.parse import FUTURE_SLACK, MAX_BODY_BYTES, entry_key, parse_feed
+from monitor.pipeline.parse import (
+    FUTURE_SLACK,
+    MAX_BODY_BYTES,
+    advertised_feeds,
+    entry_key,
+    parse_feed,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 NOW = datetime(2026, 6, 3, 12, 0, tzinfo=UTC)
@@ -146,7 +152,10 @@ def test_json_feed() -> None:
 
 
 def test_json_feed_titles_have_their_references_decoded() -> None:
-    titles = ["R&amp;D cuts at the port &#8217;s &#x2014; &eacute;", "AT&T, this&nothing, &bogus"]
+    titles = [
+        "R&amp;D cuts at the port &#8217;s &#x2014; &eacute;",
+        "AT&T, this&nothing, &bogus, &copyright; 2026",
+    ]
     body = json.dumps(
         {
             "version": "https://jsonfeed.org/version/1.1",
@@ -157,7 +166,7 @@ def test_json_feed_titles_have_their_references_decoded() -> None:
     feed = parse_feed(body, "https://notes.example/feed.json", "application/feed+json", now=NOW)
     assert [e.title for e in feed.entries] == [
         "R&D cuts at the port ’s — é",
-        "AT&T, this&nothing, &bogus",
+        "AT&T, this&nothing, &bogus, &copyright; 2026",
     ]
 
 
@@ -192,6 +201,11 @@ def test_a_site_page_in_place_of_its_feed_names_the_feeds_it_links() -> None:
         "https://notes.example/feeds/all.rss, https://cdn.example/a.atom; "
         "use one of them as the url"
     )
+    based = b"""<html><head><base href="https://static.example/en/">
+<link rel="alternate" type="application/feed+json" href="top stories.json"></head></html>"""
+    assert advertised_feeds(based, "https://notes.example/") == [
+        "https://static.example/en/top%20stories.json"
+    ]
 
 
 def test_truncated_feed_keeps_complete_entries() -> None:

@@ -370,11 +370,14 @@ def advertised_feeds(page: bytes, url: str) -> list[str]:
         root = lxml.html.document_fromstring(page[:262_144])
     except (etree.ParserError, ValueError):
         return []
+    base = next((b.get("href") for b in root.iter("base") if b.get("href")), None)
+    if base:
+        url = urljoin(url, base.strip())
     found: list[str] = []
     for link in root.iter("link"):
         rel = (link.get("rel") or "").lower().split()
         kind = (link.get("type") or "").lower().split(";")[0].strip()
-        href = (link.get("href") or "").strip()
+        href = (link.get("href") or "").strip().replace(" ", "%20")
         if "alternate" in rel and kind in _FEED_TYPES and href:
             absolute = urljoin(url, href)
             if absolute.startswith(("http://", "https://")) and absolute not in found:

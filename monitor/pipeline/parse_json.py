@@ -7,6 +7,7 @@ title are read at once; its bodies are sanitised and its dates and authors read 
 from __future__ import annotations
 
 import html
+import html.entities
 import json
 import re
 from dataclasses import dataclass
@@ -77,7 +78,13 @@ def _references(title: str) -> str:
     "this&nothing") stays as written, where `html.unescape` would read legacy entities."""
     if "&" not in title:
         return title
-    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), title)
+
+    def decoded(m: re.Match[str]) -> str:
+        ref = m.group(0)
+        known = ref[1] == "#" or ref[1:] in html.entities.html5  # "&copyright;" is not "©right;"
+        return html.unescape(ref) if known else ref
+
+    return _REFERENCE.sub(decoded, title)
 
 
 def read_json_feed(body: bytes, url: str) -> RawFeed:
