@@ -312,14 +312,17 @@ def _watchlist_paths(
             (("watchlists", i), p) for i, p in enumerate(_list(patterns)) if isinstance(p, str)
         ]
     paths: list[Path] = []
+    unmatched: list[Problem] = []
     for loc, pattern in listed:
         full = pattern if os.path.isabs(pattern) else str(main_path.parent / pattern)
         found = sorted(Path(p) for p in glob.glob(full))
         if not found and not glob.has_magic(pattern):
             problems.append(doc.problem(loc, f"no such file: {full}"))
-        elif not found:  # a typo here would give a daemon that never alerts
-            problems.append(doc.problem(loc, f"no watchlist file matches {full}"))
+        elif not found:
+            unmatched.append(doc.problem(loc, f"no watchlist file matches {full}"))
         paths += [p for p in found if p not in paths]
+    if not paths:  # a typo here would give a daemon that never alerts; an empty extra folder not
+        problems += unmatched
     return paths
 
 
@@ -373,15 +376,15 @@ _ENV_VALUE = {"type": "string", "pattern": r"\$\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)
 
 def _with_env(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema with every value (but `version` and a channel's `kind`, which pick the
-    shape, and sections, which are mappings) also allowed to be an environment reference, so an
-    editor does not flag `url: ${WEBHOOK_URL}` as a bad URL."""
+    shape, and mappings and lists) also allowed to be an environment reference, so an editor
+    does not flag `url: ${WEBHOOK_URL}` as a bad URL."""
     defs = schema.get("$defs", {})
 
-    def section(sub: Any) -> bool:
+    def section(sub: Any) -> bool:  # a mapping or a list: "${VAR}" expands to neither
         ref = sub.get("$ref", "") if isinstance(sub, dict) else ""
         target = defs.get(ref.rpartition("/")[2], {}) if ref else sub
         return isinstance(target, dict) and (
-            target.get("type") == "object" or "properties" in target
+            target.get("type") in ("object", "array") or "properties" in target
         )
 
     def walk(node: Any) -> Any:

@@ -211,6 +211,13 @@ def test_missing_files(tmp_path: Path) -> None:
     assert problems(path) == [
         f"{path}:3: watchlists: no watchlist file matches {tmp_path}/watchlist/*.yaml"
     ]
+    # Beside a pattern that finds watchlists, one that finds none (an empty extra folder) is fine.
+    path = write(
+        tmp_path, SETTINGS.replace("watchlists/*.yaml", "[watchlists/*.yaml, extra/*.yaml]")
+    )
+    assert [w.name for w in config_mod.load(path, env={"HOOK_SECRET": "s"}).watchlists] == [
+        "iraq-conflict"
+    ]
 
 
 def test_duplicate_names_are_refused(tmp_path: Path) -> None:
@@ -257,6 +264,14 @@ def test_json_schema_is_valid_and_accepts_the_shipped_files() -> None:
     shipped["channels"]["log"]["min_severity"] = "urgent"
     flagged = {tuple(e.path) for e in settings.iter_errors(shipped)}
     assert flagged == {("fetch", "per_host"), ("channels", "log")}
+    # A list cannot come from one variable: "${CHANNELS}" would load as a single string.
+    listed = {
+        "version": 1,
+        "name": "w",
+        "channels": "${CHANNELS}",
+        "rules": [{"name": "r", "query": "q"}],
+    }
+    assert {tuple(e.path) for e in watchlist.iter_errors(listed)} == {("channels",)}
 
 
 def test_committed_schema_files_are_current() -> None:

@@ -72,9 +72,11 @@ def run_demo(keep: str | None = None) -> int:
             f"{len(sent)} alerts sent, in {time.monotonic() - started:.1f}s."
         )
         if keep:
+            # Where the environment names another database, the commands would read that one.
+            unset = "env -u MONITOR_DATABASE_URL " if "MONITOR_DATABASE_URL" in os.environ else ""
             print(
                 f"The demo's config and database are in {workdir}; try:\n"
-                f"  monitor feeds -c {path}\n  monitor alerts -c {path}"
+                f"  {unset}monitor feeds -c {path}\n  {unset}monitor alerts -c {path}"
             )
         return 0 if delivered.dead == 0 else 1
     finally:
