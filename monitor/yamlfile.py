@@ -236,7 +236,24 @@ def _clean_loc(loc: tuple[Any, ...]) -> Loc:
 
 
 def _is_internal(part: str) -> bool:
-    return "[" in part or part in {"str", "int", "float", "bool", "list", "dict", "literal"}
+    return (
+        "[" in part
+        or part in {"str", "int", "float", "bool", "list", "dict", "literal"}
+        or part in _model_names()  # a union's member: "groups.cities.PlacesGroup"
+    )
+
+
+def _model_names() -> set[str]:
+    """The names of the config models (recomputed as models are imported: few, and cheap)."""
+    seen: set[type] = set()
+    todo: list[type] = [BaseModel]
+    while todo:
+        subclasses: list[type] = todo.pop().__subclasses__()
+        for sub in subclasses:
+            if sub not in seen:
+                seen.add(sub)
+                todo.append(sub)
+    return {c.__name__ for c in seen if c.__module__.startswith("monitor.")}
 
 
 def _message(err: Any) -> str:

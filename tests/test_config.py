@@ -184,6 +184,7 @@ rules:
 """
     found = "\n".join(problems(write(tmp_path, watchlist=watchlist)))
     assert ":4: stem:" in found and ":6: groups.towns:" in found
+    assert ".PlacesGroup" not in found  # a union member's name is no place in the file
     assert ":3: channels[1]: no channel 'desk'" in found
     assert ":10: rules[1].query: unknown group @citys (groups: @cities, @towns)" in found
     assert "rules[0]" not in found
