@@ -175,7 +175,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 str(r.attempts),
                 _ago(r.created_at, now),
                 when(r),
-                titles.get(r.article_id, "")[:50],
+                _kicked(r.kind, titles.get(r.article_id, ""))[:50],
                 (r.last_error or "")[:60],
             )
             for r in rows
@@ -313,6 +313,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _shown(value: object) -> str:
     text = getattr(value, "value", value)  # enums as their YAML spelling
     return repr(text) if not isinstance(text, float) else f"{text:g}"
+
+
+def _kicked(kind: str, title: str) -> str:
+    """A follow-up's title as the channels show it ("New report: …")."""
+    from monitor.channels.render import KICKERS
+
+    kicker = KICKERS.get(kind)
+    return f"{kicker}: {title}" if kicker else title
 
 
 def _ago(when: datetime | None, now: datetime) -> str:

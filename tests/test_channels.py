@@ -222,5 +222,6 @@ def test_log_channel_writes_one_line_and_masks_secrets() -> None:
         event = json.loads(line)
         assert (event["event"], event["alert"], event["channel"]) == ("alert", 7, "console")
         assert event["snippet"] == "leak ***"
+        assert event["kind"] == "escalation"  # which alert of the story this is
     finally:
         structlog.reset_defaults()

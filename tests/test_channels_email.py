@@ -116,6 +116,34 @@ def test_a_digest_is_one_mail_with_every_alert(tmp_path: Path) -> None:
     )
 
 
+def test_follow_ups_say_what_they_follow_up(tmp_path: Path) -> None:
+    """An update or an escalation of a story already alerted must not read as a new story."""
+    update = dataclasses.replace(ALERT, alert_id=9, kind="update", title="Falluja: day two")
+    escalation = dataclasses.replace(ALERT, alert_id=10, kind="escalation")
+    with smtp_server(tmp_path) as server:
+        send(settings(server), ALERT, update, escalation)
+        first, second, third = server.mailbox.messages
+    assert first["Subject"] == "[HIGH] Offensive on Falluja"
+    assert second["Subject"] == "[HIGH] New report: Falluja: day two"
+    assert third["Subject"] == "[HIGH] Escalated: Offensive on Falluja"
+    text = second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = second.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith("[HIGH] New report: Falluja: day two")
+    assert "New report:</span>" in html
+    assert "New report" not in first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_digest_of_story_updates_says_so(tmp_path: Path) -> None:
+    update = dataclasses.replace(ALERT, kind="update")
+    held = dataclasses.replace(DIGEST, alerts=(update, dataclasses.replace(update, alert_id=8)))
+    with smtp_server(tmp_path) as server:
+        send(settings(server), held)
+        (mail,) = server.mailbox.messages
+    assert mail["Subject"] == "[HIGH] 2 new reports of stories already alerted"
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "1. [HIGH] New report: Offensive on Falluja" in text
+
+
 def test_the_same_alert_keeps_its_message_id_across_retries(tmp_path: Path) -> None:
     with smtp_server(tmp_path) as server:
         server.mailbox.data_replies.append("451 4.3.0 try again")

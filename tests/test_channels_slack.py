@@ -61,6 +61,14 @@ def test_an_alert_is_block_kit_with_everything_escaped(receiver: Receiver) -> No
     assert [b["type"] for b in body["blocks"]] == ["section", "context", "section", "context"]
 
 
+def test_a_follow_up_says_so_in_its_title_and_fallback(receiver: Receiver) -> None:
+    body = post(receiver, dataclasses.replace(ALERT, kind="escalation"))
+    assert body["text"] == "[HIGH] Escalated: Offensive on Falluja"
+    assert body["blocks"][0]["text"]["text"].startswith("*[HIGH]* Escalated: *<https://e.org/a|")
+    body = post(receiver, ALERT)
+    assert "Escalated" not in texts(body) and "New report" not in texts(body)
+
+
 def test_a_big_digest_stays_within_slacks_limits(receiver: Receiver) -> None:
     alerts = tuple(dataclasses.replace(ALERT, alert_id=i, title=f"Story {i}") for i in range(80))
     body = post(receiver, DigestMessage(1, "d-1", "chat", alerts, "digest"))

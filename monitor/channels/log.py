@@ -39,6 +39,7 @@ class LogChannel(Channel):
             "alert",
             channel=self.name,
             alert=message.alert_id,
+            kind=message.kind,
             story=message.story_id,
             watchlist=message.watchlist,
             severity=str(message.severity),

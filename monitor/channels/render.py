@@ -24,6 +24,9 @@ COLORS = {
     Severity.CRITICAL: "#c53030",
 }
 MAX_SOURCES = 10
+# What a follow-up of a story already alerted says before its title, so a reader does not take
+# it for a new story (a story's first alert says nothing).
+KICKERS = {"escalation": "Escalated", "update": "New report"}
 # C0/C1 controls and the Unicode line and paragraph separators: never inside a one-line field.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
@@ -67,7 +70,7 @@ def when(moment: datetime | None) -> str:
 def subject(message: Message, limit: int = 200) -> str:
     """One line for an email subject, a push title or a chat notification."""
     if isinstance(message, AlertMessage):
-        text = f"[{message.severity.upper()}] {message.title or '(untitled)'}"
+        text = f"[{message.severity.upper()}] {titled(message)}"
     elif isinstance(message, DigestMessage):
         text = f"[{message.severity.upper()}] {heading(message)}"
     else:
@@ -75,9 +78,19 @@ def subject(message: Message, limit: int = 200) -> str:
     return one_line(text, limit)
 
 
+def titled(alert: AlertMessage) -> str:
+    """The alert's title, after its kicker when it follows up a story already alerted."""
+    title = alert.title or "(untitled)"
+    kicker = KICKERS.get(alert.kind)
+    return f"{kicker}: {title}" if kicker else title
+
+
 def heading(digest: DigestMessage) -> str:
     n = len(digest.alerts)
     noun = "alert" if n == 1 else "alerts"
+    if all(a.kind == "update" for a in digest.alerts):
+        reports = "report" if n == 1 else "reports"
+        return f"{n} new {reports} of stories already alerted"
     if digest.reason == "quiet hours":
         return f"{n} {noun} held during quiet hours"
     if digest.reason == "rate limit":
@@ -95,6 +108,7 @@ def alert_view(alert: AlertMessage) -> dict[str, Any]:
         "published": when(alert.published),
         "severity": str(alert.severity),
         "label": alert.severity.upper(),
+        "kicker": KICKERS.get(alert.kind, ""),
         "color": COLORS[alert.severity],
         "watchlist": one_line(alert.watchlist, 100),
         "rules": one_line(", ".join(alert.rules), 300),

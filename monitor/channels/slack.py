@@ -58,7 +58,8 @@ def _snippet(view: dict[str, Any]) -> str:
 
 
 def alert_blocks(view: dict[str, Any], *, compact: bool = False) -> list[dict[str, Any]]:
-    title = f"*[{view['label']}]* " + (
+    kicker = f"{view['kicker']}: " if view["kicker"] else ""
+    title = f"*[{view['label']}]* {kicker}" + (
         f"*{link(view['url'], view['title'])}*" if view["url"] else f"*{escape(view['title'])}*"
     )
     meta = " · ".join(

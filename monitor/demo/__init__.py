@@ -12,6 +12,7 @@ from pathlib import Path
 
 from monitor import config as config_mod
 from monitor import log
+from monitor.channels import render
 from monitor.daemon import once
 from monitor.demo.server import serve
 from monitor.storage import Store
@@ -57,7 +58,7 @@ def run_demo(keep: str | None = None) -> int:
         sent = alert_store.listing(store, status="sent", limit=1000)
         for row in reversed(sent):
             message = alert_store.message(store, row)
-            print(f"[{message.severity.upper()}] {message.title}")
+            print(render.subject(message, 300))
             print(f"    {message.source} · rules: {', '.join(message.rules)} · via {row.channel}")
             print(f"    {message.url}")
             if message.snippet:
