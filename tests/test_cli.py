@@ -157,6 +157,14 @@ def test_feeds_and_alerts_on_an_empty_store(
     assert code == 1 and "no feed named 'nope'" in err
 
 
+def test_alerts_lists_a_follow_up_as_the_channels_show_it() -> None:
+    from monitor import cli
+
+    assert cli._kicked("update", "Falluja: day two") == "New report: Falluja: day two"
+    assert cli._kicked("escalation", "Falluja") == "Escalated: Falluja"
+    assert cli._kicked("story", "Falluja") == "Falluja"
+
+
 def test_bad_usage_exits_2() -> None:
     done = run_monitor("frobnicate", cwd=ROOT)
     assert done.returncode == 2 and "invalid choice" in done.stderr
