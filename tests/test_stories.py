@@ -119,6 +119,52 @@ def test_everyday_words_have_a_prior_and_names_do_not() -> None:
     assert stories.idf(fp.priors["t:" + fpm.stem("families")]) < stories.idf(0.0)
 
 
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [("pt-BR", "pt"), ("fr_FR", "fr"), ("DE", "de"), (None, "en"), ("", "en"), ("xx", "en")],
+)
+def test_an_articles_language_tag_picks_its_word_frequencies(
+    tag: str | None, language: str
+) -> None:
+    assert fpm.frequency_language(tag) == language
+
+
+def test_japanese_korean_and_chinese_are_weighed_as_english() -> None:
+    # wordfreq would need MeCab or jieba to look their words up.
+    assert {fpm.frequency_language(t) for t in ("ja", "ko-KR", "zh-Hans")} == {"en"}
+
+
+def test_function_words_of_other_languages_weigh_little_in_their_language() -> None:
+    assert fpm.prior("não", "pt") > 0.5 and fpm.prior("não") < 0.01
+    fp = fpm.fingerprint(*read("porto-cheias-agencia"), language="pt-PT")
+    # Looked up as written: "famílias", not the folded "familias".
+    found = fp.priors["t:" + fpm.stem("familias")]
+    assert found >= fpm.prior("famílias", "pt") > 10 * fpm.prior("familias", "pt")
+
+
+def _cosine(a: stories.Vectors, b: stories.Vectors) -> float:
+    story = stories.merge(None, b)
+    return stories.features(a, story)[0]
+
+
+def test_unrelated_reports_in_portuguese_share_no_more_than_english_ones() -> None:
+    """Weighed as English, "a", "de", "não", "que" weigh as much as "Douro": two events in one
+    city on one day share far more of their words than two English reports do."""
+
+    def porto(name: str, tag: str | None) -> stories.Vectors:
+        return stories.vectors(fpm.fingerprint(*read(name), language=tag))
+
+    english = _cosine(*_vectors("basra-port-strike", "basra-floods-wire"))
+    weighed_as_english = _cosine(
+        porto("porto-greve-metro", None), porto("porto-cheias-agencia", None)
+    )
+    in_portuguese = _cosine(porto("porto-greve-metro", "pt"), porto("porto-cheias-agencia", "pt"))
+    assert in_portuguese < english < weighed_as_english
+    flood = stories.merge(None, porto("porto-cheias-agencia", "pt"))
+    assert stories.decide(porto("porto-cheias-reescrita", "pt"), {1: flood})[0] == 1
+    assert stories.decide(porto("porto-greve-metro", "pt"), {1: flood})[0] is None
+
+
 def test_title_case_headlines_do_not_make_every_word_a_name() -> None:
     names = fpm.entities("Dock Workers Strike At Umm Qasr", "Workers at Umm Qasr walked out.")
     assert "umm" in names and "dock" not in names

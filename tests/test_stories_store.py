@@ -67,6 +67,18 @@ def rows(store: Store, table: sa.Table) -> list[sa.RowMapping]:
         return list(conn.execute(sa.select(table).order_by(table.c.id)).mappings())
 
 
+def test_an_article_is_weighed_in_the_language_it_declares(store: Store) -> None:
+    fid = feed(store)
+    flood = put(store, fid, "1", item("porto-cheias-agencia", language="pt-PT"))
+    rewrite = put(store, fid, "2", item("porto-cheias-reescrita", language="pt-PT"))
+    strike = put(store, fid, "3", item("porto-greve-metro", language="pt-PT"))
+    assert flood.story_id == rewrite.story_id != strike.story_id
+    assert rewrite.reason == "rewrite" and strike.reason == "new"
+    # The story's stored profile: "que" and "da" are everyday words in Portuguese, "Douro" is not.
+    content = algo.Profile.from_json(rows(store, story)[0]["profile"]).content
+    assert content["douro"] > 5 * max(content.get("que", 0.0), content.get("da", 0.0))
+
+
 def test_copies_and_rewrites_join_another_event_in_the_same_city_does_not(store: Store) -> None:
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"))

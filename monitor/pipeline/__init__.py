@@ -421,7 +421,7 @@ class Pipeline:
                 article_store.NewEntry(
                     entry.guid,
                     item,
-                    fingerprint.fingerprint(item.title, item.text),
+                    fingerprint.fingerprint(item.title, item.text, language=item.language),
                     matches,
                     specs,
                     entry_hash=job.hashes.get(entry.guid),

@@ -119,12 +119,29 @@ def stem(word: str) -> str:
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
+# wordfreq languages left out: their words need a tokeniser wordfreq does not bring (MeCab for
+# Japanese and Korean, jieba for Chinese); their articles are weighed as English ones are.
+_NEEDS_TOKENISER = frozenset({"ja", "ko", "zh"})
 
 
 @functools.lru_cache(maxsize=200_000)
-def prior(word: str) -> float:
-    """The chance that a news-length English text contains `word` (wordfreq's frequencies)."""
-    return min(0.9, 1.0 - math.exp(-DOC_WORDS * wordfreq.word_frequency(word, "en")))
+def prior(word: str, language: str = "en") -> float:
+    """The chance that a news-length text in `language` contains `word` (wordfreq's
+    frequencies)."""
+    return min(0.9, 1.0 - math.exp(-DOC_WORDS * wordfreq.word_frequency(word, language)))
+
+
+@functools.lru_cache(maxsize=1_000)
+def frequency_language(tag: str | None) -> str:
+    """The language whose word frequencies weigh an article, from its language tag ("pt-BR",
+    "fr_FR", "de"): English when the tag is missing or wordfreq has no list for it. Weighed as
+    English, a Portuguese or German report shares its function words ("não", "der") with every
+    other one at full weight, and unrelated reports look alike. Each language's list is loaded
+    the first time an article in it arrives (30–70 MB of memory each)."""
+    code = (tag or "").strip().lower().replace("_", "-").split("-")[0]
+    if code in _NEEDS_TOKENISER or code not in wordfreq.available_languages():
+        return "en"
+    return code
 
 
 def content_terms(folded_words: list[str]) -> list[str]:
@@ -259,6 +276,16 @@ def entities(title: str, text: str) -> dict[str, float]:
     return weights
 
 
+def _as_written(title: str, text: str, limit: int) -> dict[str, str]:
+    """Folded word → the word in lower case as the title or the first `limit` words of the text
+    write it (accents kept)."""
+    out: dict[str, str] = {}
+    for part, most in ((title, None), (text, limit)):
+        for raw in _WORD.findall(unicodedata.normalize("NFC", part).casefold())[:most]:
+            out.setdefault(fold(raw), raw)
+    return out
+
+
 def _title_case(title: str) -> bool:
     """True when (almost) every word of the title that is not a stop word is capitalised."""
     content = [w for w in re.findall(r"[^\W\d_][\w'’-]*", title) if w.lower() not in STOP_WORDS]
@@ -266,10 +293,12 @@ def _title_case(title: str) -> bool:
     return len(content) >= 3 and capitalised >= len(content) - 1
 
 
-def fingerprint(title: str, text: str, *, shingles: bool = True) -> Fingerprint:
+def fingerprint(
+    title: str, text: str, *, shingles: bool = True, language: str | None = None
+) -> Fingerprint:
     """All the features of one article. The text should not repeat the title. Without
     `shingles` there is no MinHash signature and no band keys (story repair needs only the
-    words and names)."""
+    words and names). `language` is the article's language tag (see `frequency_language`)."""
     title_words = words(title)
     text_words = words(text)
     title_terms = content_terms(title_words)
@@ -284,12 +313,17 @@ def fingerprint(title: str, text: str, *, shingles: bool = True) -> Fingerprint:
     if len(_SPELLINGS) > 200_000:
         _SPELLINGS.clear()
     names = entities(title, text)
+    lang = frequency_language(language)
+    # Frequency lists spell words with their accents ("não", not "nao"): look each word up as
+    # written. English words rarely carry any, and the English path stays as fast as it was.
+    written = _as_written(title, text, LEAD_WORDS * 2) if lang != "en" else {}
     priors: dict[str, float] = {}
     for w in {*title_words, *text_words[: LEAD_WORDS * 2]}:
         key = "t:" + stem(w)
-        priors[key] = max(priors.get(key, 0.0), prior(w))
+        priors[key] = max(priors.get(key, 0.0), prior(written.get(w, w), lang))
     for key in names:
-        priors["e:" + key] = prior(_SPELLINGS.get(key, key))
+        spelling = _SPELLINGS.get(key, key)
+        priors["e:" + key] = prior(written.get(spelling, spelling), lang)
     return Fingerprint(
         # text_hash(title, text) without folding the text again: the words of "title\ntext"
         # are the title's then the text's.

@@ -187,7 +187,10 @@ def record_feeds(
         [
             new
             if new.fingerprint is not None
-            else replace(new, fingerprint=fingerprint(new.item.title, new.item.text))
+            else replace(
+                new,
+                fingerprint=fingerprint(new.item.title, new.item.text, language=new.item.language),
+            )
             for new in feed.entries
         ]
         for feed in batches

@@ -459,7 +459,12 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
     limit = max(algo.REPAIR_AT)
     members = conn.execute(
         sa.select(
-            article.c.id, article.c.title, article.c.text, article.c.fetched_at, article.c.signature
+            article.c.id,
+            article.c.title,
+            article.c.text,
+            article.c.language,
+            article.c.fetched_at,
+            article.c.signature,
         )
         .where(article.c.story_id == story_id, article.c.same_as_id.is_(None))
         .order_by(article.c.id)
@@ -471,7 +476,7 @@ def repair(batch: Batch, story_id: int, now: datetime) -> Split | None:
     for m in members:
         found = batch.vectors.get(m.id)
         if found is None:
-            found = algo.vectors(fingerprint(m.title, m.text, shingles=False))
+            found = algo.vectors(fingerprint(m.title, m.text, shingles=False, language=m.language))
         vecs.append(found)
     ids = [int(m.id) for m in members]
     alone: dict[int, algo.Profile] = {}
