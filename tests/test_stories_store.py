@@ -4,6 +4,7 @@ survives a restart; alerts that follow stories; two workers placing copies at on
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,13 +46,14 @@ def put(
     at: timedelta = timedelta(0),
     alerts: tuple[AlertSpec, ...] = (HIGH,),
     edited: bool = False,
+    matches: Sequence[RuleMatch] = (),
 ) -> article_store.Recorded:
     done = article_store.record(
         store,
         feed_id=fid,
         guid=guid,
         item=art,
-        matches=[],
+        matches=list(matches),
         alerts=alerts,
         now=NOW + at,
         story_window_s=WINDOW,
@@ -289,6 +291,51 @@ def test_an_alert_raised_by_a_report_that_a_repair_moves_goes_with_it(store: Sto
     (moved,) = [a for a in rows(store, article) if a["id"] == strike.article_id]
     assert only["id"] == strike.alert_ids[0] and only["status"] == "pending"
     assert only["story_id"] == moved["story_id"] != wire.story_id
+
+
+@pytest.mark.usefixtures("loose_joins")
+def test_a_sent_alert_follows_its_report_and_the_story_it_left_alerts_again(
+    store: Store,
+) -> None:
+    """The strike joined the floods' story and its alert went out before the repair: it stays
+    the strike's (not sent twice), and the floods, which that alert had kept silent, are heard."""
+    fid = feed(store)
+    spec = AlertSpec("iraq", "desk", Severity.HIGH, ("watch",), "…")
+    matched = [RuleMatch("iraq", "watch", Severity.HIGH, snippet="…")]
+    wire = put(store, fid, "1", item("basra-floods-wire"), alerts=())
+    strike = put(
+        store,
+        fid,
+        "2",
+        item("basra-port-strike"),
+        at=timedelta(hours=1),
+        alerts=(spec,),
+        matches=matched,
+    )
+    assert strike.story_id == wire.story_id and strike.alert_ids
+    with store.write() as conn:  # the delivery loop sent it meanwhile
+        conn.execute(alert.update().values(status="sent", attempts=1))
+    rewrite = put(
+        store,
+        fid,
+        "3",
+        item("basra-floods-rewrite"),
+        at=timedelta(hours=2),
+        alerts=(spec,),
+        matches=matched,
+    )
+    by_id = {a["id"]: a for a in rows(store, article)}
+    port = by_id[strike.article_id]["story_id"]
+    assert port != wire.story_id == rewrite.story_id
+    got = sorted(
+        (a["story_id"], a["article_id"], a["kind"], a["status"]) for a in rows(store, alert)
+    )
+    assert got == sorted(
+        [
+            (port, strike.article_id, "story", "sent"),
+            (wire.story_id, rewrite.article_id, "story", "pending"),
+        ]
+    )
 
 
 @pytest.mark.usefixtures("loose_joins")

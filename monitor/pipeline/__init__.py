@@ -475,8 +475,8 @@ class Pipeline:
         ):
             page, page_error = await self._page(state, entry.url)
         canonical = link_key
-        if page is not None and page.canonical_url:
-            canonical = stories.canonical_url(page.canonical_url)
+        if page is not None and page.canonical_url and entry.url:
+            canonical = stories.page_canonical(entry.url, page.canonical_url)
         return extract.build_article(
             entry,
             source=state.name,

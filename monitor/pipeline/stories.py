@@ -38,6 +38,7 @@ __all__ = [
     "idf",
     "merge",
     "merge_all",
+    "page_canonical",
     "pair_score",
     "score",
     "split",
@@ -100,7 +101,9 @@ def canonical_url(url: str) -> str:
     `?outputType=amp`), http vs https and trailing slashes do not make a new article."""
     url = url.strip()
     try:
-        normal = courlan.normalize_url(url, strict=True)
+        # Not strict: strict keeps only courlan's short list of known parameters (id, page, …)
+        # and drops the rest, so ?articleId=77 and ?articleId=78 became one article.
+        normal = courlan.normalize_url(url, strict=False)
     except (ValueError, TypeError, AttributeError):
         normal = url
     try:
@@ -116,6 +119,24 @@ def canonical_url(url: str) -> str:
     path = _AMP_PATH.sub("", parts.path).rstrip("/") or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _amp(k, v)]
     return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+def page_canonical(link: str, declared: str) -> str:
+    """The article key from the page's own `rel=canonical`/`og:url`, unless it cannot name this
+    article: a site's home page or a section above the link (some sites declare one of those on
+    every article, and each article after the first would be taken for it and dropped). Then the
+    link decides."""
+    page, own = canonical_url(declared), canonical_url(link)
+    try:
+        target, here = urlsplit(page), urlsplit(own)
+    except ValueError:
+        return own
+    if not target.hostname or (target.path in ("", "/") and not target.query):
+        return own
+    above = target.path.rstrip("/") + "/"
+    if target.hostname == here.hostname and not target.query and here.path.startswith(above):
+        return own
+    return page
 
 
 def _amp(key: str, value: str) -> bool:

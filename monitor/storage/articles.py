@@ -448,57 +448,75 @@ def _repair(batch: stories.Batch, story_id: int, article_id: int, now: datetime)
 def _alerts_after_split(
     conn: sa.Connection, split: stories.Split, article_id: int, now: datetime
 ) -> None:
-    """The story alerts that the reports moved out by a repair call for. Alerts they raised that
-    were never tried follow them to the new story; then, on every channel where the old story
-    alerted for a watchlist that they match, the new story gets its first alert (a different
-    event, which the wrong join had kept silent). The article being recorded is left out: its
-    own alerts are queued next, as for any article."""
+    """Alerts after a repair moved reports to a story of their own. Each alert follows the
+    report that raised it, sent or not: it told of that report's event. Then each of the two
+    stories gets a first alert on every (watchlist, channel) where either of them had alerted
+    and it now has none, from its own earlier reports' best match there: the event that the
+    wrong join had kept silent is heard, and the one whose alert left is heard again as itself.
+    The article being recorded is left out: its own alerts are queued next, as for any
+    article."""
     conn.execute(
         alert.update()
-        .where(
-            alert.c.story_id == split.old,
-            alert.c.article_id.in_(split.moved),
-            alert.c.status.in_(("pending", "digest")),
-            alert.c.attempts == 0,
-        )
+        .where(alert.c.story_id == split.old, alert.c.article_id.in_(split.moved))
         .values(story_id=split.new)
     )
-    earlier = [i for i in split.moved if i != article_id]
-    if not earlier:
-        return
-    matches = conn.execute(
-        sa.select(rule_match)
-        .where(rule_match.c.article_id.in_(earlier))
-        .order_by(rule_match.c.article_id, rule_match.c.id)
-    ).all()
-    best: dict[str, Any] = {}  # watchlist → its most severe match (the earliest such)
-    for m in matches:
-        found = best.get(m.watchlist)
-        if found is None or Severity(m.severity).rank > Severity(found.severity).rank:
-            best[m.watchlist] = m
-    if not best:
-        return
-    channels = conn.execute(
+    pairs = conn.execute(
         sa.select(alert.c.watchlist, alert.c.channel)
-        .where(alert.c.story_id == split.old, alert.c.watchlist.in_(list(best)))
+        .where(alert.c.story_id.in_([split.old, split.new]))
         .distinct()
     ).all()
+    if not pairs:
+        return
+    members = conn.execute(
+        sa.select(article.c.id, article.c.story_id).where(
+            article.c.story_id.in_([split.old, split.new]),
+            article.c.id != article_id,
+            article.c.same_as_id.is_(None),
+        )
+    ).all()
+    story_of = {int(m.id): int(m.story_id) for m in members}
+    matches = conn.execute(
+        sa.select(rule_match)
+        .where(rule_match.c.article_id.in_(list(story_of)))
+        .order_by(rule_match.c.article_id, rule_match.c.id)
+    ).all()
+    alerted = {
+        (int(r.story_id), r.watchlist, r.channel)
+        for r in conn.execute(
+            sa.select(alert.c.story_id, alert.c.watchlist, alert.c.channel).where(
+                alert.c.story_id.in_([split.old, split.new]), alert.c.kind == "story"
+            )
+        )
+    }
     rows = []
-    for watchlist, channel in channels:
-        m = best[watchlist]
-        rules = sorted(
-            {r.rule for r in matches if r.watchlist == watchlist and r.article_id == m.article_id}
-        )
-        spec = AlertSpec(
-            watchlist=watchlist,
-            channel=channel,
-            severity=Severity(m.severity),
-            rules=tuple(rules),
-            snippet=m.snippet,
-        )
-        rows.append(
-            _alert_row(split.new, m.article_id, spec, algo.FollowUp("story", "", "pending"), now)
-        )
+    for story_id in (split.old, split.new):
+        best: dict[str, Any] = {}  # watchlist → its most severe match in this story (earliest)
+        for m in matches:
+            if story_of[int(m.article_id)] != story_id:
+                continue
+            found = best.get(m.watchlist)
+            if found is None or Severity(m.severity).rank > Severity(found.severity).rank:
+                best[m.watchlist] = m
+        for watchlist, channel in pairs:
+            top = best.get(watchlist)
+            if top is None or (story_id, watchlist, channel) in alerted:
+                continue
+            rules = sorted(
+                {
+                    r.rule
+                    for r in matches
+                    if r.watchlist == watchlist and r.article_id == top.article_id
+                }
+            )
+            spec = AlertSpec(
+                watchlist=watchlist,
+                channel=channel,
+                severity=Severity(top.severity),
+                rules=tuple(rules),
+                snippet=top.snippet,
+            )
+            follow = algo.FollowUp("story", "", "pending")
+            rows.append(_alert_row(story_id, top.article_id, spec, follow, now))
     insert_new(conn, alert, rows)
 
 
