@@ -181,7 +181,7 @@ def test_function_words_of_other_languages_weigh_little_in_their_language() -> N
     assert fpm.prior("não", "pt") > 0.5 and fpm.prior("não") < 0.01
     fp = fpm.fingerprint(*read("porto-cheias-agencia"), language="pt-PT")
     # Looked up as written: "famílias", not the folded "familias".
-    found = fp.priors["t:" + fpm.stem("familias")]
+    found = fp.priors["t:" + fpm.stem("familias", "pt")]
     assert found >= fpm.prior("famílias", "pt") > 10 * fpm.prior("familias", "pt")
 
 
@@ -206,6 +206,36 @@ def test_unrelated_reports_in_portuguese_share_no_more_than_english_ones() -> No
     flood = stories.merge(None, porto("porto-cheias-agencia", "pt"))
     assert stories.decide(porto("porto-cheias-reescrita", "pt"), {1: flood})[0] == 1
     assert stories.decide(porto("porto-greve-metro", "pt"), {1: flood})[0] is None
+
+
+def test_names_in_any_alphabet_are_found() -> None:
+    found = fpm.named("Le maire d’Évry parle. Паводок затопил Омск. Il a vu Ürümqi et Ǆemal.")
+    assert {"evry", fpm.skeleton("омск"), fpm.skeleton("urumqi")} <= set(found)
+
+
+def test_declined_names_are_one_name_in_their_language() -> None:
+    text = "В Казани сообщили о пожаре. Склад горел в Казани всю ночь. Мост закрыла Казань."
+    assert set(fpm.named(text, language="ru")) == {fpm.skeleton(fpm.stem("казань", "ru"))}
+    assert len(fpm.named(text)) == 2  # as English: two cities
+
+
+RUSSIAN = [
+    (
+        "Пожар на складе в Казани: погибли два человека",
+        "Во вторник в Казани сгорел склад на окраине города, два человека погибли. Пожарные "
+        "тушили огонь до утра, сообщило МЧС Татарстана. Причину пожара выясняет полиция.",
+    ),
+    (
+        "В Казани при пожаре на складе погибли двое",
+        "Два человека погибли при пожаре на складе в Казани во вторник, сообщили в МЧС "
+        "Татарстана. Огонь тушили всю ночь. Полиция устанавливает причину возгорания.",
+    ),
+]
+
+
+def test_a_russian_rewrite_joins_when_the_feed_says_russian() -> None:
+    first, second = (stories.vectors(fpm.fingerprint(*r, language="ru")) for r in RUSSIAN)
+    assert stories.decide(second, {1: stories.merge(None, first)})[0] == 1
 
 
 def test_title_case_headlines_do_not_make_every_word_a_name() -> None:

@@ -26,6 +26,8 @@ import snowballstemmer  # type: ignore[import-untyped]
 import wordfreq
 from datasketch import MinHash
 
+from monitor.rules import stemming
+
 NUM_PERM = 128
 # 32 bands of 4 rows: datasketch's optimal split of 128 permutations for a Jaccard threshold of
 # 0.5 when a missed copy weighs nine times a false candidate (`datasketch.lsh._optimal_param(0.5,
@@ -51,8 +53,28 @@ _STEMS: dict[str, str] = {}
 
 _WORD = re.compile(r"[^\W_]+")
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def _capitals() -> str:
+    """A regex class of every upper- and title-case letter of the Basic Multilingual Plane
+    (Latin, Greek, Cyrillic, Armenian, Georgian, …): `re` has no \\p{Lu}, and "[A-Z]" missed
+    Évry, Ürümqi and every Russian name. (With the planes above, whose capitals are mathematical
+    letters and old scripts, `re` scanned three times slower.)"""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if chr(code).isupper() or chr(code).istitle():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+
+
 # A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
-_NAMED = re.compile(r"[A-Z][\w'’\-]*|\d[\d,.]*\d|\d")
+_NAMED = re.compile(f"[{_capitals()}][\\w'’\\-]*|\\d[\\d,.]*\\d|\\d")
 _SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
 
 # English function words, and the words of reporting itself ("said", "told", "reported"): they
@@ -109,7 +131,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def stem(word: str) -> str:
+def stem(word: str, language: str = "en") -> str:
+    """The word's Snowball stem in the article's language (see `frequency_language`); a
+    language Snowball lacks keeps its words as they are."""
+    if language != "en":
+        snowball = _SNOWBALL.get(language)
+        return stemming.stem(word, snowball) if snowball else word
     found = _STEMS.get(word)
     if found is None:
         if len(_STEMS) > 200_000:
@@ -117,6 +144,15 @@ def stem(word: str) -> str:
         found = _STEMS[word] = str(_STEMMER.stemWord(word)) or word
     return found
 
+
+# wordfreq's language codes → Snowball's stemmers.
+_SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "es": "spanish", "fa": "persian", "fi": "finnish", "fr": "french", "hi": "hindi",
+    "hu": "hungarian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian",
+    "nl": "dutch", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sh": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish",
+}  # fmt: skip
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
 # wordfreq languages left out: their words need a tokeniser wordfreq does not bring (MeCab for
@@ -144,9 +180,13 @@ def frequency_language(tag: str | None) -> str:
     return code
 
 
-def content_terms(folded_words: list[str]) -> list[str]:
+def content_terms(folded_words: list[str], language: str = "en") -> list[str]:
     """The stems of the words that carry meaning."""
-    return [stem(w) for w in folded_words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())]
+    return [
+        stem(w, language)
+        for w in folded_words
+        if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())
+    ]
 
 
 def text_hash(title: str, text: str) -> str:
@@ -197,14 +237,17 @@ def jaccard(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(np.frombuffer(a, "<u4") == np.frombuffer(b, "<u4"))) / NUM_PERM
 
 
-def named(text: str, *, title: bool = False, lead: int = 0) -> Counter[str]:
+def named(text: str, *, title: bool = False, lead: int = 0, language: str = "en") -> Counter[str]:
     """Names, places and numbers in `text`, folded, with their counts (see `_named`)."""
-    return _named(text, title=title, lead=lead)[0]
+    return _named(text, title=title, lead=lead, language=language)[0]
 
 
-def _named(text: str, *, title: bool = False, lead: int = 0) -> tuple[Counter[str], Counter[str]]:
+def _named(
+    text: str, *, title: bool = False, lead: int = 0, language: str = "en"
+) -> tuple[Counter[str], Counter[str]]:
     """Names, places and numbers in `text`, folded, with their counts; and the same for those
-    that start within the first `lead` characters.
+    that start within the first `lead` characters. Outside English a name is keyed by its stem:
+    Russian and Polish decline names ("Москва", "в Москве", "Москвы" are one city).
 
     A capitalised word at the start of a sentence is counted only when the same word also appears
     capitalised mid-sentence ("Troops" starts a sentence; "Mosul" is a name wherever it is). In a
@@ -232,12 +275,17 @@ def _named(text: str, *, title: bool = False, lead: int = 0) -> tuple[Counter[st
             continue
         at_start = m.start() == 0 or _SENTENCE_END.search(text, max(0, m.start() - 4), m.start())
         counts = starts if at_start and not title else found
-        key = skeleton(folded)
+        key = skeleton(folded if language == "en" else stem(folded, language))
         counts[key] += 1
         if m.start() < lead:
             early[key] += 1
         _SPELLINGS.setdefault(key, folded)
-        if previous is not None and m.start() - previous[0] == 1 and text[previous[0]] in " -":
+        if (
+            previous is not None
+            and m.start() - previous[0] == 1
+            and text[previous[0]] in " -"
+            and len(previous[1]) > 1  # not a one-letter word ("В Москве": "in Moscow")
+        ):
             # "Tal Afar" is also "Talafar"/"Telafar"
             found[skeleton(previous[1] + folded)] += 1
         previous = (m.end(), folded)
@@ -261,13 +309,14 @@ def skeleton(name: str) -> str:
     return consonants if len(consonants) >= 3 else name
 
 
-def entities(title: str, text: str) -> dict[str, float]:
-    """Named things with their salience: a mention in the title or the lead counts extra."""
-    whole, lead = _named(text, lead=LEAD_CHARS)
+def entities(title: str, text: str, language: str = "en") -> dict[str, float]:
+    """Named things with their salience: a mention in the title or the lead counts extra.
+    `language` is a `frequency_language` code."""
+    whole, lead = _named(text, lead=LEAD_CHARS, language=language)
     weights: dict[str, float] = {k: float(n) for k, n in whole.items()}
     for key, n in lead.items():
         weights[key] = weights.get(key, 0.0) + ENTITY_LEAD * n
-    in_title = named(title, title=True)
+    in_title = named(title, title=True, language=language)
     if weights and _title_case(title):
         # "Army Retakes Key Town": capitalisation says nothing; keep the names the text has.
         in_title = Counter({k: n for k, n in in_title.items() if k in weights or k[0].isdigit()})
@@ -299,10 +348,11 @@ def fingerprint(
     """All the features of one article. The text should not repeat the title. Without
     `shingles` there is no MinHash signature and no band keys (story repair needs only the
     words and names). `language` is the article's language tag (see `frequency_language`)."""
+    lang = frequency_language(language)
     title_words = words(title)
     text_words = words(text)
-    title_terms = content_terms(title_words)
-    lead = content_terms(text_words[: LEAD_WORDS * 2])[:LEAD_WORDS]
+    title_terms = content_terms(title_words, lang)
+    lead = content_terms(text_words[: LEAD_WORDS * 2], lang)[:LEAD_WORDS]
     terms: dict[str, float] = {}
     for t in title_terms:
         terms[t] = terms.get(t, 0.0) + TITLE_WEIGHT
@@ -312,14 +362,13 @@ def fingerprint(
     values = signature(shingled) if shingled and shingles else None
     if len(_SPELLINGS) > 200_000:
         _SPELLINGS.clear()
-    names = entities(title, text)
-    lang = frequency_language(language)
+    names = entities(title, text, lang)
     # Frequency lists spell words with their accents ("não", not "nao"): look each word up as
     # written. English words rarely carry any, and the English path stays as fast as it was.
     written = _as_written(title, text, LEAD_WORDS * 2) if lang != "en" else {}
     priors: dict[str, float] = {}
     for w in {*title_words, *text_words[: LEAD_WORDS * 2]}:
-        key = "t:" + stem(w)
+        key = "t:" + stem(w, lang)
         priors[key] = max(priors.get(key, 0.0), prior(written.get(w, w), lang))
     for key in names:
         spelling = _SPELLINGS.get(key, key)
