@@ -14,11 +14,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor import config as config_mod
 from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.storage import Store
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -98,12 +101,33 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_feeds(args: argparse.Namespace) -> int:
+def _existing_store(config: config_mod.Config) -> Store:
+    """The store the daemon writes, for commands that look into it. A SQLite file that is not
+    there is an error, not a new empty database: a mistyped path would otherwise print "no
+    stories yet" and leave a stray file behind."""
+    import sqlalchemy as sa
+
     from monitor.storage import Store
+
+    url = sa.engine.make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).expanduser()
+        if not path.exists():
+            raise MonitorError(
+                f"no database at {path}",
+                hint=(
+                    "the daemon creates it on its first run (`monitor run` or `monitor once`);"
+                    " otherwise check `database` in the settings file or MONITOR_DATABASE_URL"
+                ),
+            )
+    return Store.open(config.database_url)
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
     from monitor.storage import feeds as feed_store
 
     config = config_mod.load(args.config)
-    store = Store.open(config.database_url)
+    store = _existing_store(config)
     now = datetime.now(UTC)
     if args.reset:
         if not feed_store.reset(store, args.reset, now):
@@ -132,12 +156,11 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from monitor.storage import Store
     from monitor.storage import alerts as alert_store
     from monitor.storage import digests as digest_store
 
     config = config_mod.load(args.config)
-    store = Store.open(config.database_url)
+    store = _existing_store(config)
     now = datetime.now(UTC)
     if args.action == "retry":
         ids = [int(i) for i in args.ids]
@@ -232,11 +255,10 @@ def cmd_test_channel(args: argparse.Namespace) -> int:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    from monitor.storage import Store
     from monitor.storage import stories as story_store
 
     config = config_mod.load(args.config)
-    store = Store.open(config.database_url)
+    store = _existing_store(config)
     now = datetime.now(UTC)
     views = story_store.recent(store, limit=args.limit, min_articles=args.min_articles)
     if args.json:

@@ -13,6 +13,7 @@ import structlog
 
 from monitor import __version__
 from monitor.cli import main, parser
+from monitor.storage import Store
 from tests.conftest import FIXTURES, ROOT
 from tests.e2e.proc import run_monitor
 from tests.servers import Site
@@ -146,7 +147,10 @@ def test_feeds_and_alerts_on_an_empty_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
+    Store.open(f"sqlite:///{tmp_path}/m.db").close()  # as the daemon's first run leaves it
     assert run(capsys, "feeds", "-c", CONFIG)[1].startswith("no feeds polled yet")
+    code, out, _ = run(capsys, "stories", "-c", CONFIG)
+    assert code == 0 and out.startswith("no stories")
     code, out, _ = run(capsys, "alerts", "-c", CONFIG)
     assert code == 0 and out.splitlines()[0] == "0 pending, 0 sent, 0 dead"
     code, _, err = run(capsys, "alerts", "-c", CONFIG, "retry")
@@ -163,6 +167,21 @@ def test_alerts_lists_a_follow_up_as_the_channels_show_it() -> None:
     assert cli._kicked("update", "Falluja: day two") == "New report: Falluja: day two"
     assert cli._kicked("escalation", "Falluja") == "Escalated: Falluja"
     assert cli._kicked("story", "Falluja") == "Falluja"
+
+
+@pytest.mark.parametrize("command", ["feeds", "alerts", "stories"])
+def test_looking_into_a_database_that_is_not_there_is_an_error(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mistyped path must not print "no stories yet" and leave an empty database behind."""
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path}/typo.db")
+    code, _, err = run(capsys, command, "-c", CONFIG)
+    assert code == 1 and f"no database at {tmp_path}/typo.db" in err
+    assert "hint: the daemon creates it on its first run" in err
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_bad_usage_exits_2() -> None:

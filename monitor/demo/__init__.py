@@ -77,7 +77,8 @@ def run_demo(keep: str | None = None) -> int:
             unset = "env -u MONITOR_DATABASE_URL " if "MONITOR_DATABASE_URL" in os.environ else ""
             print(
                 f"The demo's config and database are in {workdir}; try:\n"
-                f"  {unset}monitor feeds -c {path}\n  {unset}monitor alerts -c {path}"
+                f"  {unset}monitor feeds -c {path}\n  {unset}monitor alerts -c {path}\n"
+                f"  {unset}monitor stories -c {path}"
             )
         return 0 if delivered.dead == 0 else 1
     finally:
