@@ -102,6 +102,74 @@ def test_copies_and_rewrites_join_another_event_in_the_same_city_does_not(store:
     ]
 
 
+PAYWALL = (
+    "Subscribers read on. Our reporters cover the region every day; a subscription keeps them "
+    "there. Already paying? Log in with the address you signed up with. New readers get the "
+    "first month free and may stop at any time."
+)
+
+
+def test_the_same_short_boilerplate_under_other_headlines_is_no_copy(store: Store) -> None:
+    """A paywall notice in place of the text makes every article of a site word for word the
+    same: they are three events, not one report."""
+    fid = feed(store)
+    titles = ("Car bomb kills 12 in Kirkuk", "Dam gives way above Mosul", "Oil minister resigns")
+    placed = [
+        put(
+            store,
+            fid,
+            str(n),
+            Article(
+                url=f"https://paper.example/{n}",
+                canonical_url=canonical_url(f"https://paper.example/{n}"),
+                source="paper",
+                title=t,
+                text=PAYWALL,
+            ),
+            at=timedelta(hours=n),
+        )
+        for n, t in enumerate(titles)
+    ]
+    assert len({p.story_id for p in placed}) == 3
+    assert [p.reason for p in placed] == ["new", "new", "new"]
+    # The same notice under a headline that shares a word with one of them: a copy of that one.
+    again = put(
+        store,
+        fid,
+        "9",
+        Article(
+            url="https://other.example/k",
+            canonical_url=canonical_url("https://other.example/k"),
+            source="other",
+            title="Kirkuk car bomb: toll rises",
+            text=PAYWALL,
+        ),
+        at=timedelta(hours=4),
+    )
+    assert again.story_id == placed[0].story_id and again.reason == "same-text"
+
+
+def test_items_with_no_words_at_all_are_not_one_story(store: Store) -> None:
+    fid = feed(store)
+    placed = [
+        put(
+            store,
+            fid,
+            str(n),
+            Article(
+                url=f"https://e.org/{n}",
+                canonical_url=canonical_url(f"https://e.org/{n}"),
+                source="wire",
+                title="",
+                text="",
+            ),
+            at=timedelta(hours=n),
+        )
+        for n in range(2)
+    ]
+    assert placed[0].story_id != placed[1].story_id
+
+
 def test_the_same_link_with_utm_in_two_feeds_is_one_article(store: Store) -> None:
     a, b = feed(store, "a"), feed(store, "b")
     url = "https://news.example.org/basra/floods"

@@ -118,6 +118,8 @@ class Fingerprint:
     # How likely an everyday English text of news length is to contain each term or name (keyed
     # "t:…"/"e:…"): what the term's IDF is computed from.
     priors: dict[str, float] = field(default_factory=dict)
+    text_words: int = 0  # words in the text (beyond the title)
+    language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
 
 
 def fold(text: str) -> str:
@@ -384,4 +386,6 @@ def fingerprint(
         title_terms=tuple(dict.fromkeys(title_terms)),
         headline_only=len(title_words) + len(text_words) < HEADLINE_ONLY_WORDS,
         priors=priors,
+        text_words=len(text_words),
+        language=lang,
     )

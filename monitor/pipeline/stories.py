@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import courlan
 
 from monitor.model import AlertSpec, Severity
-from monitor.pipeline.fingerprint import Fingerprint, text_hash
+from monitor.pipeline.fingerprint import Fingerprint, content_terms, text_hash, words
 
 __all__ = [
     "NEAR_DUPLICATE",
@@ -33,6 +33,7 @@ __all__ = [
     "Profile",
     "Vectors",
     "canonical_url",
+    "copy_of",
     "decide",
     "follow_up",
     "idf",
@@ -47,6 +48,10 @@ __all__ = [
 ]
 
 NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
+# A text shorter than this, the same word for word under a headline that shares no word with
+# the other's, may be the site's boilerplate (a paywall notice, a cookie banner, "read the full
+# story on our app") rather than one report: it is then no copy (`copy_of`).
+BOILERPLATE_WORDS = 80
 MIN_CONTENT = 0.2  # a rewrite shares at least this cosine of title-and-lead words (train-tuned)
 PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequencies (see `idf`)
 # Weights of the rewrite score: a logistic model over `features()` (the first weight is the
@@ -436,6 +441,18 @@ def _share(keys: Sequence[str], weights: Mapping[str, float], other: Mapping[str
 
 def near_duplicate(similarity: float) -> bool:
     return similarity >= NEAR_DUPLICATE
+
+
+def copy_of(fp: Fingerprint, other_title: str) -> bool:
+    """Whether an article whose text is the same as (or a near-duplicate of) another's, titled
+    `other_title`, is a copy of it: always for a text of `BOILERPLATE_WORDS` or more; for a
+    shorter one, when the two headlines share a word (or both have none)."""
+    if fp.text_words >= BOILERPLATE_WORDS:
+        return True
+    theirs = content_terms(words(other_title), fp.language)
+    if not fp.title_terms and not theirs:
+        return fp.text_words != 0  # no words anywhere: nothing says they are one report
+    return bool(set(fp.title_terms) & set(theirs))
 
 
 @dataclass(frozen=True, slots=True)

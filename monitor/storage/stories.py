@@ -263,13 +263,13 @@ class Batch:
 
 
 _SAME_TEXT = (
-    sa.select(article.c.id, article.c.story_id)
+    sa.select(article.c.id, article.c.story_id, article.c.title)
     .join(story, story.c.id == article.c.story_id)
     .where(
         article.c.text_hash == sa.bindparam("hash"), story.c.last_seen_at >= sa.bindparam("since")
     )
     .order_by(article.c.id)
-    .limit(1)
+    .limit(5)
 )
 _LATER = sa.case(
     (story.c.last_seen_at < sa.bindparam("now"), sa.bindparam("now")),
@@ -347,7 +347,8 @@ class _Sql:
     @functools.cache  # noqa: B019 (one instance per dialect, kept for the process)
     def near(self, n: int) -> str:
         return self.q(
-            "SELECT DISTINCT article.id, article.story_id, article.signature FROM article "
+            "SELECT DISTINCT article.id, article.story_id, article.signature, article.title "
+            "FROM article "
             "JOIN article_band ON article_band.article_id = article.id "
             f'WHERE article_band."key" IN ({self._list(n)}) AND article_band.seen_at >= ? '
             f"LIMIT {BAND_ROWS}"
@@ -391,9 +392,13 @@ def place(
     started = time.perf_counter()
     since = now - timedelta(seconds=window_s)
     at = epoch(now)  # as the lookup tables store it
-    same = batch.rows(
-        sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
-    )
+    same = [
+        (same_id, same_story)
+        for same_id, same_story, same_title in batch.rows(
+            sql.same_text.sql, sql.same_text.params({"hash": fp.text_hash, "since": since})
+        )
+        if algo.copy_of(fp, same_title or "")
+    ]
     if same:  # the very same text: nothing new for the profile
         metrics.story_lookup_seconds.observe(time.perf_counter() - started)
         same_id, same_story = same[0]
@@ -545,9 +550,13 @@ def _near_duplicate(batch: Batch, fp: Fingerprint, since: datetime) -> tuple[int
     best: tuple[int, float] | None = None
     keys = list(fp.bands)
     rows = batch.rows(batch.sql.near(len(keys)), [*keys, epoch(since)])
-    for _, story_id, signature in rows:
+    for _, story_id, signature, title in rows:
         similarity = jaccard(fp.signature, bytes(signature or b""))
-        if algo.near_duplicate(similarity) and (best is None or similarity > best[1]):
+        if (
+            algo.near_duplicate(similarity)
+            and (best is None or similarity > best[1])
+            and algo.copy_of(fp, title or "")
+        ):
             best = (int(story_id), similarity)
     return best
 
