@@ -109,6 +109,11 @@ PAYWALL = (
 )
 
 
+def written(url: str, title: str, text: str) -> Article:
+    """An article with the given words (not a fixture)."""
+    return Article(url=url, canonical_url=canonical_url(url), source="wire", title=title, text=text)
+
+
 def test_the_same_short_boilerplate_under_other_headlines_is_no_copy(store: Store) -> None:
     """A paywall notice in place of the text makes every article of a site word for word the
     same: they are three events, not one report."""
@@ -119,13 +124,7 @@ def test_the_same_short_boilerplate_under_other_headlines_is_no_copy(store: Stor
             store,
             fid,
             str(n),
-            Article(
-                url=f"https://paper.example/{n}",
-                canonical_url=canonical_url(f"https://paper.example/{n}"),
-                source="paper",
-                title=t,
-                text=PAYWALL,
-            ),
+            written(f"https://paper.example/{n}", t, PAYWALL),
             at=timedelta(hours=n),
         )
         for n, t in enumerate(titles)
@@ -133,41 +132,16 @@ def test_the_same_short_boilerplate_under_other_headlines_is_no_copy(store: Stor
     assert len({p.story_id for p in placed}) == 3
     assert [p.reason for p in placed] == ["new", "new", "new"]
     # The same notice under a headline that shares a word with one of them: a copy of that one.
-    again = put(
-        store,
-        fid,
-        "9",
-        Article(
-            url="https://other.example/k",
-            canonical_url=canonical_url("https://other.example/k"),
-            source="other",
-            title="Kirkuk car bomb: toll rises",
-            text=PAYWALL,
-        ),
-        at=timedelta(hours=4),
-    )
+    kirkuk = written("https://other.example/k", "Kirkuk car bomb: toll rises", PAYWALL)
+    again = put(store, fid, "9", kirkuk, at=timedelta(hours=4))
     assert again.story_id == placed[0].story_id and again.reason == "same-text"
 
 
 def test_items_with_no_words_at_all_are_not_one_story(store: Store) -> None:
     fid = feed(store)
-    placed = [
-        put(
-            store,
-            fid,
-            str(n),
-            Article(
-                url=f"https://e.org/{n}",
-                canonical_url=canonical_url(f"https://e.org/{n}"),
-                source="wire",
-                title="",
-                text="",
-            ),
-            at=timedelta(hours=n),
-        )
-        for n in range(2)
-    ]
-    assert placed[0].story_id != placed[1].story_id
+    first = put(store, fid, "1", written("https://e.org/1", "", ""))
+    second = put(store, fid, "2", written("https://e.org/2", "", ""), at=timedelta(hours=1))
+    assert first.story_id != second.story_id
 
 
 def test_the_same_link_with_utm_in_two_feeds_is_one_article(store: Store) -> None:
@@ -372,28 +346,17 @@ def test_a_sent_alert_follows_its_report_and_the_story_it_left_alerts_again(
     fid = feed(store)
     spec = AlertSpec("iraq", "desk", Severity.HIGH, ("watch",), "…")
     matched = [RuleMatch("iraq", "watch", Severity.HIGH, snippet="…")]
+
+    def watched(guid: str, name: str, hours: int) -> article_store.Recorded:
+        at = timedelta(hours=hours)
+        return put(store, fid, guid, item(name), at=at, alerts=(spec,), matches=matched)
+
     wire = put(store, fid, "1", item("basra-floods-wire"), alerts=())
-    strike = put(
-        store,
-        fid,
-        "2",
-        item("basra-port-strike"),
-        at=timedelta(hours=1),
-        alerts=(spec,),
-        matches=matched,
-    )
+    strike = watched("2", "basra-port-strike", 1)
     assert strike.story_id == wire.story_id and strike.alert_ids
     with store.write() as conn:  # the delivery loop sent it meanwhile
         conn.execute(alert.update().values(status="sent", attempts=1))
-    rewrite = put(
-        store,
-        fid,
-        "3",
-        item("basra-floods-rewrite"),
-        at=timedelta(hours=2),
-        alerts=(spec,),
-        matches=matched,
-    )
+    rewrite = watched("3", "basra-floods-rewrite", 2)
     by_id = {a["id"]: a for a in rows(store, article)}
     port = by_id[strike.article_id]["story_id"]
     assert port != wire.story_id == rewrite.story_id
