@@ -110,8 +110,10 @@ def _existing_store(config: config_mod.Config) -> Store:
     from monitor.storage import Store
 
     url = sa.engine.make_url(config.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        path = Path(url.database).expanduser()
+    database = url.database or ""
+    plain = database not in ("", ":memory:") and not database.startswith("file:")
+    if url.get_backend_name() == "sqlite" and plain and url.query.get("uri") != "true":
+        path = Path(database).expanduser()
         if not path.exists():
             raise MonitorError(
                 f"no database at {path}",

@@ -135,13 +135,19 @@ def test_follow_ups_say_what_they_follow_up(tmp_path: Path) -> None:
 
 def test_a_digest_of_story_updates_says_so(tmp_path: Path) -> None:
     update = dataclasses.replace(ALERT, kind="update")
-    held = dataclasses.replace(DIGEST, alerts=(update, dataclasses.replace(update, alert_id=8)))
+    updates = (update, dataclasses.replace(update, alert_id=8))
+    held = dataclasses.replace(DIGEST, alerts=updates, reason="story updates")
     with smtp_server(tmp_path) as server:
         send(settings(server), held)
         (mail,) = server.mailbox.messages
     assert mail["Subject"] == "[HIGH] 2 new reports of stories already alerted"
     text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "1. [HIGH] New report: Offensive on Falluja" in text
+    # Held by quiet hours, the same updates say why they waited.
+    with smtp_server(tmp_path) as server:
+        send(settings(server), dataclasses.replace(held, reason="quiet hours"))
+        (mail,) = server.mailbox.messages
+    assert mail["Subject"] == "[HIGH] 2 alerts held during quiet hours"
 
 
 def test_the_same_alert_keeps_its_message_id_across_retries(tmp_path: Path) -> None:

@@ -184,6 +184,15 @@ def test_looking_into_a_database_that_is_not_there_is_an_error(
     assert not (tmp_path / "typo.db").exists()
 
 
+def test_a_sqlite_uri_is_looked_into_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store.open(f"sqlite:///{tmp_path}/m.db").close()
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///file:{tmp_path}/m.db?uri=true")
+    code, out, _ = run(capsys, "stories", "-c", CONFIG)
+    assert code == 0 and out.startswith("no stories")
+
+
 def test_bad_usage_exits_2() -> None:
     done = run_monitor("frobnicate", cwd=ROOT)
     assert done.returncode == 2 and "invalid choice" in done.stderr

@@ -372,6 +372,41 @@ def test_a_sent_alert_follows_its_report_and_the_story_it_left_alerts_again(
 
 
 @pytest.mark.usefixtures("loose_joins")
+def test_a_split_alerts_no_channel_below_what_it_carried_and_repeats_no_report(
+    store: Store,
+) -> None:
+    """The floods alerted the desk at low; the strike, wrongly joined, escalated the desk and
+    paged (a pager that takes critical only). After the split neither story gets a second
+    alert for one report, and the pager gets nothing low."""
+    fid = feed(store)
+    low = RuleMatch("iraq", "watch", Severity.LOW, snippet="…")
+    critical = RuleMatch("iraq", "watch", Severity.CRITICAL, snippet="…")
+    desk_low = AlertSpec("iraq", "desk", Severity.LOW, ("watch",), "…")
+    desk_critical = AlertSpec("iraq", "desk", Severity.CRITICAL, ("watch",), "…")
+    pager = AlertSpec("iraq", "pager", Severity.CRITICAL, ("watch",), "…")
+    wire = put(store, fid, "1", item("basra-floods-wire"), alerts=(desk_low,), matches=[low])
+    strike = put(
+        store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1),
+        alerts=(desk_critical, pager), matches=[critical],
+    )  # fmt: skip
+    with store.write() as conn:  # all of it went out
+        conn.execute(alert.update().values(status="sent", attempts=1))
+    sent = {a["id"] for a in rows(store, alert)}
+    put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2), alerts=())
+    port = next(a["story_id"] for a in rows(store, article) if a["id"] == strike.article_id)
+    assert port != wire.story_id
+    got = sorted((a["story_id"], a["channel"], a["kind"], a["status"]) for a in rows(store, alert))
+    assert got == sorted(
+        [
+            (wire.story_id, "desk", "story", "sent"),  # the floods' own
+            (port, "desk", "escalation", "sent"),  # moved with the strike, not repeated
+            (port, "pager", "story", "sent"),  # moved with the strike
+        ]
+    )
+    assert {a["id"] for a in rows(store, alert)} == sent
+
+
+@pytest.mark.usefixtures("loose_joins")
 def test_a_failing_repair_is_undone_and_the_article_still_stored(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -88,7 +88,7 @@ def titled(alert: AlertMessage) -> str:
 def heading(digest: DigestMessage) -> str:
     n = len(digest.alerts)
     noun = "alert" if n == 1 else "alerts"
-    if all(a.kind == "update" for a in digest.alerts):
+    if digest.reason == "story updates" and all(a.kind == "update" for a in digest.alerts):
         reports = "report" if n == 1 else "reports"
         return f"{n} new {reports} of stories already alerted"
     if digest.reason == "quiet hours":

@@ -19,6 +19,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,17 +53,15 @@ _STEMMER = snowballstemmer.stemmer("english")
 _STEMS: dict[str, str] = {}
 
 _WORD = re.compile(r"[^\W_]+")
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-def _capitals() -> str:
-    """A regex class of every upper- and title-case letter of the Basic Multilingual Plane
-    (Latin, Greek, Cyrillic, Armenian, Georgian, …): `re` has no \\p{Lu}, and "[A-Z]" missed
-    Évry, Ürümqi and every Russian name. (With the planes above, whose capitals are mathematical
-    letters and old scripts, `re` scanned three times slower.)"""
+def _class(wanted: Callable[[str], bool]) -> str:
+    """The characters of the Basic Multilingual Plane that are `wanted`, as a regex class body.
+    (The planes above hold mathematical letters and old scripts, and made `re` scan three
+    times slower.)"""
     ranges: list[list[int]] = []
     for code in range(0x10000):
-        if chr(code).isupper() or chr(code).istitle():
+        if wanted(chr(code)):
             if ranges and ranges[-1][1] == code - 1:
                 ranges[-1][1] = code
             else:
@@ -73,6 +72,21 @@ def _capitals() -> str:
     )
 
 
+def _capitals() -> str:
+    """Every upper- and title-case letter (Latin, Greek, Cyrillic, Armenian, Georgian, …):
+    `re` has no \\p{Lu}, and "[A-Z]" missed Évry, Ürümqi and every Russian name."""
+    return _class(lambda c: c.isupper() or c.istitle())
+
+
+def _marks() -> str:
+    """A regex class of every combining mark of the Basic Multilingual Plane: accents, Arabic
+    vowel signs and hamza, the vowel signs of Devanagari or Tamil. They are not word characters
+    to `re`, so a word with one was cut in pieces; folding drops them all, so "Fallūja" meets
+    "Falluja", "أ" meets "ا", and a Hindi word stays one (consonant) word."""
+    return _class(lambda c: unicodedata.category(c) in ("Mn", "Mc", "Me"))
+
+
+_MARKS = re.compile(f"[{_marks()}]+")
 # A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
 _NAMED = re.compile(f"[{_capitals()}][\\w'’\\-]*|\\d[\\d,.]*\\d|\\d")
 _SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
@@ -138,7 +152,7 @@ def stem(word: str, language: str = "en") -> str:
     language Snowball lacks keeps its words as they are."""
     if language != "en":
         snowball = _SNOWBALL.get(language)
-        return stemming.stem(word, snowball) if snowball else word
+        return stemming.stem(word, snowball) if snowball and _stems(snowball) else word
     found = _STEMS.get(word)
     if found is None:
         if len(_STEMS) > 200_000:
@@ -150,16 +164,28 @@ def stem(word: str, language: str = "en") -> str:
 # wordfreq's language codes → Snowball's stemmers.
 _SNOWBALL = {
     "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "es": "spanish", "fa": "persian", "fi": "finnish", "fr": "french", "hi": "hindi",
-    "hu": "hungarian", "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian",
-    "nl": "dutch", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
-    "sh": "serbian", "sv": "swedish", "ta": "tamil", "tr": "turkish",
+    "es": "spanish", "fa": "persian", "fi": "finnish", "fr": "french", "hu": "hungarian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian", "nl": "dutch",
+    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sh": "serbian",
+    "sv": "swedish", "tr": "turkish",
 }  # fmt: skip
+# (Not Hindi or Tamil: folding drops their vowel signs, and their stemmers read word endings
+# by them.)
+
+
+@functools.cache
+def _stems(snowball: str) -> bool:
+    """Whether the installed stemmer knows the language (an older PyStemmer may lack some)."""
+    return stemming.available(snowball)
+
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
 # wordfreq languages left out: their words need a tokeniser wordfreq does not bring (MeCab for
 # Japanese and Korean, jieba for Chinese); their articles are weighed as English ones are.
 _NEEDS_TOKENISER = frozenset({"ja", "ko", "zh"})
+# Tags that name a language wordfreq lists under another code: Serbian, Croatian and Bosnian
+# share its Serbo-Croatian list; Norwegian is Bokmål; old codes for Hebrew and Filipino.
+_ALIASES = {"sr": "sh", "hr": "sh", "bs": "sh", "no": "nb", "nn": "nb", "iw": "he", "tl": "fil"}
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -175,8 +201,9 @@ def frequency_language(tag: str | None) -> str:
     "fr_FR", "de"): English when the tag is missing or wordfreq has no list for it. Weighed as
     English, a Portuguese or German report shares its function words ("não", "der") with every
     other one at full weight, and unrelated reports look alike. Each language's list is loaded
-    the first time an article in it arrives (30–70 MB of memory each)."""
+    the first time an article in it arrives (30–130 MB of memory each, and it stays)."""
     code = (tag or "").strip().lower().replace("_", "-").split("-")[0]
+    code = _ALIASES.get(code, code)
     if code in _NEEDS_TOKENISER or code not in wordfreq.available_languages():
         return "en"
     return code

@@ -98,6 +98,17 @@ TOP_NAMES = 5  # how many of the strongest named things the coverage features co
 _HOST_PREFIX = re.compile(r"^(?:www\d*|m|mobile|amp)\.")
 _AMP_PATH = re.compile(r"(?:/amp(?=/|$)|\.amp(?=$|\.html?$)|/amp\.html?$)")
 _AMP_PARAMS = frozenset({"amp", "outputtype", "output", "_amp", "amp_js_v", "usqp"})
+# Tracking parameters of news sites that courlan's list (utm_*, fbclid, …) leaves in: NYT's
+# smid, the Guardian's CMP, MSN's ocid/cvid (a new cvid on every request), BBC's at_*/ns_*, …
+_TRACKING = frozenset(
+    {"smid", "cmp", "ocid", "cvid", "ito", "taid", "rpc", "ns_mchannel", "ns_source",
+     "ns_campaign", "ns_linkname", "ns_fee", "at_medium", "at_campaign", "at_custom1",
+     "at_custom2", "at_custom3", "at_custom4", "at_link_id", "at_link_origin", "at_ptr_name"}
+)  # fmt: skip
+# Parameters that only say the link came from a feed when that is their value (mod=rss).
+_FEED_VALUES = frozenset({"rss", "feed", "rssfeed", "rss_feed", "atom", "newsfeed"})
+_FROM_FEED = frozenset({"mod", "track", "src", "source", "from", "ref", "feed"})
+_HOME = re.compile(r"^/(?:(?:index|default|home)\.\w+)?$", re.IGNORECASE)
 
 
 def canonical_url(url: str) -> str:
@@ -122,7 +133,11 @@ def canonical_url(url: str) -> str:
     if port and port not in (80, 443):
         host = f"{host}:{port}"
     path = _AMP_PATH.sub("", parts.path).rstrip("/") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _amp(k, v)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _amp(k, v) and not _tracking(k, v)
+    ]
     return urlunsplit(("https", host, path, urlencode(query), ""))
 
 
@@ -136,12 +151,17 @@ def page_canonical(link: str, declared: str) -> str:
         target, here = urlsplit(page), urlsplit(own)
     except ValueError:
         return own
-    if not target.hostname or (target.path in ("", "/") and not target.query):
+    if not target.hostname or (_HOME.match(target.path or "/") and not target.query):
         return own
     above = target.path.rstrip("/") + "/"
     if target.hostname == here.hostname and not target.query and here.path.startswith(above):
         return own
     return page
+
+
+def _tracking(key: str, value: str) -> bool:
+    key = key.lower()
+    return key in _TRACKING or (key in _FROM_FEED and value.lower() in _FEED_VALUES)
 
 
 def _amp(key: str, value: str) -> bool:

@@ -450,9 +450,11 @@ def _alerts_after_split(
 ) -> None:
     """Alerts after a repair moved reports to a story of their own. Each alert follows the
     report that raised it, sent or not: it told of that report's event. Then each of the two
-    stories gets a first alert on every (watchlist, channel) where either of them had alerted
+    stories gets a first alert on every (watchlist, channel) where either of them had an alert
     and it now has none, from its own earlier reports' best match there: the event that the
     wrong join had kept silent is heard, and the one whose alert left is heard again as itself.
+    Only at a severity that (watchlist, channel) has already carried: routing (a channel's
+    `min_severity`) is not known here, and what it let through once it lets through again.
     The article being recorded is left out: its own alerts are queued next, as for any
     article."""
     conn.execute(
@@ -460,13 +462,18 @@ def _alerts_after_split(
         .where(alert.c.story_id == split.old, alert.c.article_id.in_(split.moved))
         .values(story_id=split.new)
     )
-    pairs = conn.execute(
-        sa.select(alert.c.watchlist, alert.c.channel)
-        .where(alert.c.story_id.in_([split.old, split.new]))
-        .distinct()
+    existing = conn.execute(
+        sa.select(alert.c.story_id, alert.c.watchlist, alert.c.channel, alert.c.severity).where(
+            alert.c.story_id.in_([split.old, split.new])
+        )
     ).all()
-    if not pairs:
+    if not existing:
         return
+    alerted = {(int(r.story_id), r.watchlist, r.channel) for r in existing}
+    floor: dict[tuple[str, str], int] = {}  # the least severe alert each pair has carried
+    for r in existing:
+        rank = Severity(r.severity).rank
+        floor[(r.watchlist, r.channel)] = min(rank, floor.get((r.watchlist, r.channel), rank))
     members = conn.execute(
         sa.select(article.c.id, article.c.story_id).where(
             article.c.story_id.in_([split.old, split.new]),
@@ -480,14 +487,6 @@ def _alerts_after_split(
         .where(rule_match.c.article_id.in_(list(story_of)))
         .order_by(rule_match.c.article_id, rule_match.c.id)
     ).all()
-    alerted = {
-        (int(r.story_id), r.watchlist, r.channel)
-        for r in conn.execute(
-            sa.select(alert.c.story_id, alert.c.watchlist, alert.c.channel).where(
-                alert.c.story_id.in_([split.old, split.new]), alert.c.kind == "story"
-            )
-        )
-    }
     rows = []
     for story_id in (split.old, split.new):
         best: dict[str, Any] = {}  # watchlist → its most severe match in this story (earliest)
@@ -497,9 +496,11 @@ def _alerts_after_split(
             found = best.get(m.watchlist)
             if found is None or Severity(m.severity).rank > Severity(found.severity).rank:
                 best[m.watchlist] = m
-        for watchlist, channel in pairs:
+        for (watchlist, channel), lowest in sorted(floor.items()):
             top = best.get(watchlist)
             if top is None or (story_id, watchlist, channel) in alerted:
+                continue
+            if Severity(top.severity).rank < lowest:
                 continue
             rules = sorted(
                 {
