@@ -48,7 +48,7 @@ def feeds() -> list[tuple[str, str, list[tuple[str, str]]]]:
 
 def pairs(items: list[tuple[str, str]], language: str | None) -> tuple[list[float], int, int]:
     """Content cosines of every ordered pair, how many would join, and how many pairs."""
-    vecs = [algo.vectors(fingerprint(t, x, language=language)) for t, x in items]
+    vecs = [algo.vectors(fingerprint(t, x, language=language or "en")) for t, x in items]
     alone = [algo.merge(None, v) for v in vecs]
     cosines, joins, n = [], 0, 0
     for i, v in enumerate(vecs):

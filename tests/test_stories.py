@@ -180,6 +180,21 @@ def test_an_articles_language_tag_picks_its_word_frequencies(
     assert fpm.frequency_language(tag) == language
 
 
+def test_an_article_that_says_no_language_is_weighed_in_the_one_it_is_written_in() -> None:
+    assert fpm.article_language(*read("porto-greve-metro"), None) == "pt"
+    assert fpm.article_language(*RUSSIAN[0], None) == "ru"
+    assert fpm.article_language(*read("basra-floods-wire"), None) == "en"
+    assert fpm.article_language(*read("basra-floods-wire"), "pt-PT") == "pt"  # a tag wins
+    # Too few words to tell: English, as an untagged headline always was.
+    assert fpm.article_language("Greve no Metro do Porto", "", None) == "en"
+    # Untagged, it meets the tagged report of the same event.
+    tagged = stories.merge(
+        None, stories.vectors(fpm.fingerprint(*read("porto-cheias-agencia"), language="pt-PT"))
+    )
+    untagged = stories.vectors(fpm.fingerprint(*read("porto-cheias-reescrita")))
+    assert stories.decide(untagged, {1: tagged})[0] == 1
+
+
 def test_japanese_korean_and_chinese_are_weighed_as_english() -> None:
     # wordfreq would need MeCab or jieba to look their words up.
     assert {fpm.frequency_language(t) for t in ("ja", "ko-KR", "zh-Hans")} == {"en"}
@@ -207,7 +222,7 @@ def test_unrelated_reports_in_portuguese_share_no_more_than_english_ones() -> No
 
     english = _cosine(*_vectors("basra-port-strike", "basra-floods-wire"))
     weighed_as_english = _cosine(
-        porto("porto-greve-metro", None), porto("porto-cheias-agencia", None)
+        porto("porto-greve-metro", "en"), porto("porto-cheias-agencia", "en")
     )
     in_portuguese = _cosine(porto("porto-greve-metro", "pt"), porto("porto-cheias-agencia", "pt"))
     assert in_portuguese < english < weighed_as_english
@@ -257,7 +272,7 @@ def test_a_russian_rewrite_joins_when_the_feed_says_russian() -> None:
         story = stories.merge(None, first)
         return stories.decide(second, {1: story})[0] == 1, stories.features(second, story)[1]
 
-    (in_russian, names_ru), (as_english, names_en) = joins("ru"), joins(None)
+    (in_russian, names_ru), (as_english, names_en) = joins("ru"), joins("en")
     assert in_russian and not as_english
     assert names_ru > names_en + 0.2
 

@@ -21,6 +21,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import snowballstemmer  # type: ignore[import-untyped]
@@ -193,6 +194,42 @@ def prior(word: str, language: str = "en") -> float:
     """The chance that a news-length text in `language` contains `word` (wordfreq's
     frequencies)."""
     return min(0.9, 1.0 - math.exp(-DOC_WORDS * wordfreq.word_frequency(word, language)))
+
+
+DETECT_WORDS = 20  # fewer words than this: too few to tell a language by, weighed as English
+DETECT_SURE = 0.9  # the detector's confidence needed to take its answer
+_DETECT_CHARS = 300  # the title and this much of the text are read (0.13 ms; the lead says enough)
+
+
+def article_language(title: str, text: str, tag: str | None) -> str:
+    """The `frequency_language` of an article: its tag when its feed or page gives one, else
+    what the text looks like to py3langid (an article that says nothing is compared with
+    others that do, and had they been weighed in two languages, one rewrite of an event would
+    not have met the other). English when unsure: short items, or confidence under
+    `DETECT_SURE`."""
+    if tag:
+        return frequency_language(tag)
+    sample = f"{title}\n{text[:_DETECT_CHARS]}"
+    if len(sample.split()) < DETECT_WORDS:
+        return "en"
+    found, sure = _detector().classify(sample)
+    return frequency_language(found) if sure >= DETECT_SURE else "en"
+
+
+@functools.cache
+def _detector() -> Any:
+    """py3langid's model, told only the languages wordfreq can weigh (so it never answers
+    Nigerian Pidgin for an English headline)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+
+    found = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    found.set_languages(sorted(c for c in found.labels if _ALIASES.get(c, c) in _weighable()))
+    return found
+
+
+@functools.cache
+def _weighable() -> frozenset[str]:
+    return frozenset(wordfreq.available_languages()) - _NEEDS_TOKENISER
 
 
 @functools.lru_cache(maxsize=1_000)
@@ -376,8 +413,9 @@ def fingerprint(
 ) -> Fingerprint:
     """All the features of one article. The text should not repeat the title. Without
     `shingles` there is no MinHash signature and no band keys (story repair needs only the
-    words and names). `language` is the article's language tag (see `frequency_language`)."""
-    lang = frequency_language(language)
+    words and names). `language` is the article's language tag, when it has one (see
+    `article_language`)."""
+    lang = article_language(title, text, language)
     title_words = words(title)
     text_words = words(text)
     title_terms = content_terms(title_words, lang)
