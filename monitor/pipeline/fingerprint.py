@@ -130,8 +130,8 @@ class Fingerprint:
     entities: dict[str, float]
     title_terms: tuple[str, ...]
     headline_only: bool
-    # How likely an everyday English text of news length is to contain each term or name (keyed
-    # "t:…"/"e:…"): what the term's IDF is computed from.
+    # How likely an everyday text of news length in the article's language is to contain each
+    # term or name (keyed "t:…"/"e:…"): what the term's IDF is computed from.
     priors: dict[str, float] = field(default_factory=dict)
     text_words: int = 0  # words in the text (beyond the title)
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
@@ -241,9 +241,7 @@ def frequency_language(tag: str | None) -> str:
     the first time an article in it arrives (30–130 MB of memory each, and it stays)."""
     code = (tag or "").strip().lower().replace("_", "-").split("-")[0]
     code = _ALIASES.get(code, code)
-    if code in _NEEDS_TOKENISER or code not in wordfreq.available_languages():
-        return "en"
-    return code
+    return code if code in _weighable() else "en"
 
 
 def content_terms(folded_words: list[str], language: str = "en") -> list[str]:
