@@ -239,11 +239,23 @@ class EmailChannel(Channel):
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
         for smtp, _ in idle:
+            protocol = smtp.protocol
             try:
                 async with asyncio.timeout(2):
                     await smtp.quit()
             except (aiosmtplib.SMTPException, OSError, TimeoutError):
                 smtp.close()
+            await _closed(protocol)
+
+
+async def _closed(protocol: object, wait_s: float = 1.0) -> None:
+    """Wait (a little) until the connection is gone. A TLS connection finishes closing on a
+    later turn of the event loop; a caller that stops its loop right after `aclose` (a test,
+    `monitor once`) would otherwise leave the socket to be reported at garbage collection."""
+    deadline = time.monotonic() + wait_s
+    # Polled: aiosmtplib offers no public event for "connection lost".
+    while getattr(protocol, "transport", None) is not None and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
 
 
 def _reason(exc: BaseException) -> str:
