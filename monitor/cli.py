@@ -158,6 +158,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
+    from monitor.channels import render
     from monitor.storage import alerts as alert_store
     from monitor.storage import digests as digest_store
 
@@ -200,7 +201,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 str(r.attempts),
                 _ago(r.created_at, now),
                 when(r),
-                _kicked(r.kind, titles.get(r.article_id, ""))[:50],
+                render.kicked(r.kind, titles.get(r.article_id, ""))[:50],
                 (r.last_error or "")[:60],
             )
             for r in rows
@@ -337,14 +338,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _shown(value: object) -> str:
     text = getattr(value, "value", value)  # enums as their YAML spelling
     return repr(text) if not isinstance(text, float) else f"{text:g}"
-
-
-def _kicked(kind: str, title: str) -> str:
-    """A follow-up's title as the channels show it ("New report: …")."""
-    from monitor.channels.render import KICKERS
-
-    kicker = KICKERS.get(kind)
-    return f"{kicker}: {title}" if kicker else title
 
 
 def _ago(when: datetime | None, now: datetime) -> str:

@@ -162,11 +162,11 @@ def test_feeds_and_alerts_on_an_empty_store(
 
 
 def test_alerts_lists_a_follow_up_as_the_channels_show_it() -> None:
-    from monitor import cli
+    from monitor.channels import render
 
-    assert cli._kicked("update", "Falluja: day two") == "New report: Falluja: day two"
-    assert cli._kicked("escalation", "Falluja") == "Escalated: Falluja"
-    assert cli._kicked("story", "Falluja") == "Falluja"
+    assert render.kicked("update", "Falluja: day two") == "New report: Falluja: day two"
+    assert render.kicked("escalation", "Falluja") == "Escalated: Falluja"
+    assert render.kicked("story", "Falluja") == "Falluja"
 
 
 @pytest.mark.parametrize("command", ["feeds", "alerts", "stories"])

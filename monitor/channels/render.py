@@ -80,8 +80,12 @@ def subject(message: Message, limit: int = 200) -> str:
 
 def titled(alert: AlertMessage) -> str:
     """The alert's title, after its kicker when it follows up a story already alerted."""
-    title = alert.title or "(untitled)"
-    kicker = KICKERS.get(alert.kind)
+    return kicked(alert.kind, alert.title or "(untitled)")
+
+
+def kicked(kind: str, title: str) -> str:
+    """`title` as an alert of `kind` shows it: "New report: …", "Escalated: …", or as it is."""
+    kicker = KICKERS.get(kind)
     return f"{kicker}: {title}" if kicker else title
 
 
