@@ -42,6 +42,7 @@ from lxml import etree
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse_fast import read_fast
 from monitor.pipeline.parse_json import read_json_feed
+from monitor.pipeline.parse_limit import DEFAULT_MAX_ENTRIES, newest
 from monitor.pipeline.parse_raw import (
     RawEntry,
     RawFeed,
@@ -67,15 +68,19 @@ def read_feed(
     now: datetime | None = None,
     fast: bool = True,
     known: Container[bytes] = (),
+    max_entries: int = DEFAULT_MAX_ENTRIES,
 ) -> FeedItems:
     """Read one fetched feed body as far as its entries' guids. `url` is where it came from
     (the base for relative links); `content_type` is the HTTP header, whose charset counts as it
     does for feedparser. `fast=False` sends XML to feedparser even when the fast path would take
     it. `now` is the clock for clamping dates (see `FeedItems`). Items whose markup hash is in
-    `known` (`FeedItems.item_hashes` of an earlier read) are skipped on the fast path."""
+    `known` (`FeedItems.item_hashes` of an earlier read) are skipped on the fast path. Of more
+    than `max_entries` items, the newest are kept (`parse_limit`; `FeedItems.dropped` counts
+    the others)."""
     now = now or datetime.now(UTC)
     try:
-        return FeedItems(_read(body, url, content_type, fast, known), url, now)
+        raw, dropped = newest(_read(body, url, content_type, fast, known), max_entries)
+        return FeedItems(raw, url, now, dropped)
     except Exception as exc:  # a parser bug on one feed must not stop the daemon
         return FeedItems(RawFeed([], "none", error=f"parser failed: {describe(exc)}"), url, now)
 
@@ -111,11 +116,12 @@ class FeedItems:
     """
 
     __slots__ = (
-        *("guids", "parser", "title", "link", "language", "error"),
+        *("guids", "parser", "title", "link", "language", "error", "dropped"),
         *("_feed_url", "_now", "_keyed", "_hashes", "_settled"),
     )
 
-    def __init__(self, raw: RawFeed, feed_url: str, now: datetime) -> None:
+    def __init__(self, raw: RawFeed, feed_url: str, now: datetime, dropped: int = 0) -> None:
+        self.dropped = dropped  # items past `max_entries`, left out
         self.parser = raw.parser
         self.title = raw.title
         self.link = raw.link

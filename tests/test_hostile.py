@@ -1,0 +1,294 @@
+"""The threat list: what a hostile feed, page, far end or config file tried, and the test that
+keeps each hole closed. An attack run (issue #19) found these ten, most severe first:
+
+ 1. Decompression bombs: a brotli body and a `gzip, gzip` body that expand to 1 GiB took the
+    process to 2.2 GB before the size cap saw them, for feeds and pages.
+ 2. The private-address guard was bypassed by pooled keep-alive connections (a page on a host
+    a feed or a channel had reached), and by IPv6 forms that carry a private IPv4 address.
+ 3. Secrets in URLs (a Slack webhook's path, `?token=`, `${VAR}` in a feed URL) reached
+    `monitor test-channel`, log lines, stored last errors, `monitor alerts` and `monitor feeds`.
+ 4. Terminal escapes in titles and error texts were printed raw by `monitor alerts`, `stories`
+    and `feeds`.
+ 5. A YAML alias bomb made `monitor check` (and a watchlist, and a reload) grow without end.
+ 6. Deep queries (500 parentheses, a NEAR chain of 1,000, 1,000 NOTs) crashed with a
+    RecursionError instead of a located config problem; a reload logged a long traceback.
+ 7. A webhook's cross-origin redirect re-sent the body, its signature and custom headers.
+ 8. No bound on the entries of one fetch: 100,000 items took 134 s and 1.6 GB.
+ 9. No bound on field sizes: a 1 MB title was stored and sent whole.
+10. `monitor check` was quadratic in the number of feeds.
+
+Held already, tested where they live: XML entities and DTDs (test_parse), the byte cap and slow
+drips (test_fetch), private IP literals and redirects into the local network (test_fetch),
+escaping for each channel (test_channels*), SQL (storage). Fuzzing of the feed and rule parsers:
+test_fuzz.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import brotli
+import httpx
+import pytest
+import structlog
+
+from monitor import config as config_mod
+from monitor.channels import kinds
+from monitor.cli import main
+from monitor.config import Settings
+from monitor.daemon import once
+from monitor.errors import BlockedAddress, ChannelError, FetchError
+from monitor.http import build_client, is_public
+from monitor.model import Entry
+from monitor.pipeline import extract, fetch, parse
+from monitor.pipeline.parse_limit import newest
+from monitor.storage import Store
+from monitor.storage import feeds as feed_store
+from monitor.yamlfile import parse as parse_yaml
+from tests.conftest import ROOT
+from tests.e2e.proc import monitor_env, wait_for
+from tests.hostile import Hostile
+from tests.servers import Answer, Receiver
+
+MB = 1_000_000
+# What a decoder may hold besides the capped output: brotli's largest standard window (16 MiB)
+# and some slack for the pieces in flight and the allocator.
+DECODER_ROOM = 24 * 1024 * 1024
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.fixture
+def hostile() -> Iterator[Hostile]:
+    """A real HTTP server on 127.0.0.1 answering as an attacker would."""
+    with Hostile.running() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rss(items: list[str]) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def item(guid: str, title: str, link: str, text: str = "", when: datetime | None = None) -> str:
+    date = f"<pubDate>{when:%a, %d %b %Y %H:%M:%S +0000}</pubDate>" if when else ""
+    return (
+        f"<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>{date}"
+        f"<description>{text}</description></item>"
+    )
+
+
+WATCHLIST = """version: 1
+name: w
+channels: [{channels}]
+rules:
+  - {{name: offensive, query: offensive, severity: high}}
+"""
+
+
+def write_config(tmp: Path, body: str, channels: str = "log") -> Path:
+    (tmp / "watchlists").mkdir(exist_ok=True)
+    (tmp / "watchlists" / "w.yaml").write_text(WATCHLIST.format(channels=channels))
+    path = tmp / "monitor.yaml"
+    path.write_text(f"version: 1\ndatabase: sqlite:///{tmp}/m.db\n{body}")
+    return path
+
+
+# -- 1. decompression bombs ---------------------------------------------------------------------
+
+
+def test_decompression_bombs_stop_at_the_cap_without_the_memory(hostile: Hostile) -> None:
+    """Peak memory of a fetch of each 1 GiB bomb, measured in a process of its own, stays
+    within max_bytes plus the decoders' room, for a feed and for a page."""
+    bombs = [hostile.url(f"/bomb/{name}") for name in ("1gib.br", "1gib.gz.gz")]
+    targets = [f"{kind}:{url}" for url in bombs for kind in ("feed", "page")]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.hostile", str(MB), *targets],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=monitor_env(),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert len(results) == 4
+    for result in results:
+        assert result["error"] == f"TooLarge: body grew past {MB:,} bytes", result
+        assert result["growth"] <= MB + DECODER_ROOM, result
+
+
+def test_stacked_and_raw_encodings_still_decode(hostile: Hostile) -> None:
+    body = b"<rss><channel><title>ok</title></channel></rss>" * 50
+    raw_deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    hostile.route(
+        "/gzgz", Answer(200, gzip.compress(gzip.compress(body)), {"Content-Encoding": "gzip, gzip"})
+    )
+    hostile.route(
+        "/brgz", Answer(200, gzip.compress(brotli.compress(body)), {"Content-Encoding": "br, gzip"})
+    )
+    hostile.route(
+        "/raw",
+        Answer(
+            200, raw_deflate.compress(body) + raw_deflate.flush(), {"Content-Encoding": "deflate"}
+        ),
+    )
+    hostile.route("/zlib", Answer(200, zlib.compress(body), {"Content-Encoding": "deflate"}))
+    hostile.route(
+        "/three",
+        Answer(
+            200,
+            gzip.compress(gzip.compress(gzip.compress(body))),
+            {"Content-Encoding": "gzip, gzip, gzip"},
+        ),
+    )
+    hostile.route("/zstd", Answer(200, body, {"Content-Encoding": "zstd"}))
+
+    async def go() -> list[bytes | str]:
+        out: list[bytes | str] = []
+        async with build_client(timeout=5) as client:
+            for path in ("/gzgz", "/brgz", "/raw", "/zlib", "/three", "/zstd"):
+                try:
+                    got = await fetch.fetch(
+                        client, hostile.url(path), slots=fetch.HostSlots(2), timeout=5, max_bytes=MB
+                    )
+                    out.append(got.body or b"")
+                except FetchError as exc:
+                    out.append(str(exc))
+        return out
+
+    gzgz, brgz, raw, wrapped, three, zstd = run(go())
+    assert gzgz == brgz == raw == wrapped == body
+    assert three == "3 content encodings one over another"
+    assert zstd == "unsupported content encoding 'zstd'"
+
+
+# -- 2. the private-address guard ------------------------------------------------------------------
+
+
+def test_pages_never_ride_a_connection_a_feed_or_a_channel_opened(hostile: Hostile) -> None:
+    """A feed on localhost (the operator's choice) and a webhook to localhost leave keep-alive
+    connections in the pool; an article link to localhost must still be refused."""
+    hostile.route("/feed.xml", Answer(200, rss([])))
+    hostile.route("/hook", Answer(200, b"ok"))
+    hostile.route("/secret", Answer(200, b"<html><p>internal only</p></html>"))
+    local = hostile.base.replace("127.0.0.1", "localhost")
+
+    async def go() -> None:
+        async with build_client(timeout=5) as client:
+            slots = fetch.HostSlots(2)
+            await fetch.fetch(client, f"{local}/feed.xml", slots=slots, timeout=5, max_bytes=MB)
+            settings = kinds()["webhook"].Settings.model_validate(
+                {"kind": "webhook", "url": f"{local}/hook"}
+            )
+            await kinds()["webhook"]("hook", settings, client).post(f"{local}/hook", b"{}", {})
+            for url in (f"{local}/secret", f"{hostile.base}/secret"):
+                with pytest.raises(BlockedAddress):
+                    await fetch.fetch(
+                        client,
+                        url,
+                        slots=slots,
+                        timeout=5,
+                        max_bytes=MB,
+                        page=True,
+                        allow_private=False,
+                    )
+
+    run(go())
+    assert len(hostile.hits("/feed.xml")) == len(hostile.hits("/hook")) == 1
+    assert hostile.hits("/secret") == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254, the cloud metadata service
+        "64:ff9b:1::a00:1",  # local-use NAT64 of 10.0.0.1
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "::127.0.0.1",  # IPv4-compatible
+        "::ffff:10.1.2.3",  # IPv4-mapped
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_private(hostile: Hostile, address: str) -> None:
+    assert not is_public(address)
+    hostile.route("/p", Answer(200, b"<html>secret</html>"))
+    port = hostile.base.rsplit(":", 1)[1]
+
+    async def go() -> None:
+        async with build_client(timeout=5) as client:
+            await fetch.fetch(
+                client,
+                f"http://[{address}]:{port}/p",
+                slots=fetch.HostSlots(2),
+                timeout=5,
+                max_bytes=MB,
+                page=True,
+                allow_private=False,
+            )
+
+    with pytest.raises(BlockedAddress):
+        run(go())
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_stay_public() -> None:
+    for address in ("64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"):
+        assert is_public(address), address
+
+
+@pytest.mark.e2e
+def test_an_article_link_into_the_local_network_is_not_read(
+    tmp_path: Path, hostile: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack as it was run: a feed on localhost whose item links to a local page."""
+    local = hostile.base.replace("127.0.0.1", "localhost")
+    feed = rss([item("1", "Offensive near the base", f"{local}/secret", "short")])
+    hostile.route("/feed.xml", Answer(200, feed, {"Content-Type": "application/rss+xml"}))
+    hostile.route("/secret", Answer(200, b"<html><article><p>" + b"internal only " * 50 + b"</p>"))
+    config = write_config(
+        tmp_path,
+        f'feeds:\n  - {{name: local, url: "{local}/feed.xml"}}\nchannels: {{log: {{kind: log}}}}\n',
+    )
+    code, out, err = cli(capsys, "once", "-c", str(config))
+    assert code == 0, err
+    assert hostile.hits("/secret") == []
+    store = Store.open(config_mod.load(config).database_url)
+    try:
+        with store.read() as conn:
+            texts = [r[0] for r in conn.exec_driver_sql("SELECT text FROM article")]
+    finally:
+        store.close()
+    assert texts and not any("internal only" in t for t in texts)
