@@ -292,3 +292,136 @@ def test_an_article_link_into_the_local_network_is_not_read(
     finally:
         store.close()
     assert texts and not any("internal only" in t for t in texts)
+
+
+# -- 3. secrets in URLs ------------------------------------------------------------------------------
+
+FEED_KEY = "feedkey-0123456789"
+SLACK_PIECES = ("T0SECRET1", "B0SECRET2", "slackTokenXYZ123")
+HOOK_TOKEN, API_KEY = "hook-token-123456", "api-key-abcdef"
+SECRETS = (FEED_KEY, *SLACK_PIECES, HOOK_TOKEN, API_KEY)
+BODY_TEXT = "The offensive on the town began at dawn, officials said. " * 30
+
+
+def test_secrets_in_urls_stay_out_of_every_output(
+    tmp_path: Path,
+    hostile: Hostile,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Slack URL whose port aiohttp refuses (its error quotes the whole URL), a webhook whose
+    far end echoes the request, and a feed URL with a `${VAR}` key: no output shows a secret."""
+    monkeypatch.setenv("FEED_KEY", FEED_KEY)
+    monkeypatch.setenv("SLACK_URL", "http://127.0.0.1:99999/services/" + "/".join(SLACK_PIECES))
+    hook = hostile.url(f"/hook?token={HOOK_TOKEN}")
+    hostile.route(
+        f"/hook?token={HOOK_TOKEN}",
+        Answer(500, f"no hook at {hook} (X-Api-Key: {API_KEY})".encode()),
+    )
+    news = rss([item("n1", "Offensive on the town", "https://news.example.org/1", BODY_TEXT)])
+    hostile.route("/news.xml", Answer(200, news, {"Content-Type": "application/rss+xml"}))
+    config = str(
+        write_config(
+            tmp_path,
+            "fetch: {timeout: 5s, fetch_pages: false}\n"
+            "feeds:\n"
+            '  - {name: keyed, url: "http://127.0.0.1:99999/feed.xml?key=${FEED_KEY}"}\n'
+            f'  - {{name: news, url: "{hostile.url("/news.xml")}"}}\n'
+            "channels:\n"
+            '  slack: {kind: slack, url: "${SLACK_URL}"}\n'
+            f'  hook: {{kind: webhook, url: "{hook}", headers: {{X-Api-Key: {API_KEY}}}}}\n'
+            "log: {format: json}\n",
+            channels="slack, hook",
+        )
+    )
+    outputs = {}
+    for name in ("slack", "hook"):
+        code, out, err = cli(capsys, "test-channel", name, "-c", config)
+        assert code == 1
+        outputs[f"test-channel {name}"] = out + err
+    assert "http://127.0.0.1:99999/***" in outputs["test-channel slack"]
+    assert "HTTP 500: no hook at" in outputs["test-channel hook"]
+    for command in (["once"], ["alerts"], ["feeds"]):
+        code, out, err = cli(capsys, *command, "-c", config)
+        assert code == 0, err
+        outputs[command[0]] = out + err
+    assert "key=${FEED_KEY}" in outputs["once"] and "key=${FEED_KEY}" in outputs["feeds"]
+    assert "2 pending" in outputs["alerts"] and "HTTP 500" in outputs["alerts"]
+    store = Store.open(config_mod.load(config).database_url)
+    try:
+        with store.read() as conn:
+            stored = [
+                str(row[0])
+                for column, table in (
+                    ("last_error", "alert"),
+                    ("last_error", "feed"),
+                    ("last_error", "channel_state"),
+                    ("detail", "delivery_attempt"),
+                )
+                for row in conn.exec_driver_sql(f"SELECT {column} FROM {table}")  # noqa: S608
+            ]
+    finally:
+        store.close()
+    assert sum("HTTP 500" in s for s in stored) >= 2  # the alert's and its attempt's
+    outputs["stored errors"] = " ".join(stored)
+    for where, text in outputs.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret} shown by {where}"
+
+
+# -- 4. terminal escapes -----------------------------------------------------------------------------
+
+# Retitle the window, clear the screen, a C1 CSI, a backspace, a bell, a right-to-left override.
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\x08\u202e"
+
+
+def test_terminal_escapes_from_the_network_are_shown_not_obeyed(
+    tmp_path: Path, hostile: Hostile, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "hostile",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://news.example.org/1",
+                "title": f"Offensive {ESCAPES} on the town",
+                "content_text": BODY_TEXT,
+            }
+        ],
+    }
+    hostile.route("/feed.json", Answer(200, json.dumps(feed).encode()))
+    page = f"<html><head><title>Closed {ESCAPES}</title></head><body>x</body></html>"
+    hostile.route("/page", Answer(200, page.encode(), {"Content-Type": "text/html"}))
+    hostile.route("/hook", Answer(500, f"busy {ESCAPES}".encode()))
+    config = str(
+        write_config(
+            tmp_path,
+            "fetch: {timeout: 5s, fetch_pages: false}\n"
+            "feeds:\n"
+            f'  - {{name: json, url: "{hostile.url("/feed.json")}"}}\n'
+            f'  - {{name: page, url: "{hostile.url("/page")}"}}\n'
+            "channels:\n"
+            "  log: {kind: log}\n"
+            f'  hook: {{kind: webhook, url: "{hostile.url("/hook")}"}}\n',
+            channels="log",
+        )
+    )
+    outputs = {}
+    for command in (
+        ["once"],
+        ["alerts"],
+        ["stories"],
+        ["stories", "--json"],
+        ["feeds"],
+        ["test-channel", "hook"],
+    ):
+        _, out, err = cli(capsys, *command, "-c", config)
+        outputs[" ".join(command)] = out + err
+    assert "Offensive ␛]0;pwned␇␛[2J�31m␈� on the town" in outputs["alerts"]
+    assert "Offensive ␛]0;pwned␇" in outputs["stories"]
+    assert "\\u009b31m" in outputs["stories --json"]
+    assert "Closed ␛]0;pwned␇" in outputs["feeds"] and "busy ␛]0;" in outputs["test-channel hook"]
+    for where, text in outputs.items():
+        assert not CONTROL.search(text), f"{where} printed {CONTROL.search(text)!r}"
+        assert "\u202e" not in text, where
