@@ -425,3 +425,183 @@ def test_terminal_escapes_from_the_network_are_shown_not_obeyed(
     for where, text in outputs.items():
         assert not CONTROL.search(text), f"{where} printed {CONTROL.search(text)!r}"
         assert "\u202e" not in text, where
+
+
+# -- 5. YAML alias bombs -------------------------------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9, width: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def check_bounded(config: Path) -> subprocess.CompletedProcess[str]:
+    """`monitor check` in a process held to 2 GB of address space and a minute, so that a bomb
+    that gets through fails this test instead of the machine."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "check", "-c", str(config)],
+        cwd=config.parent,
+        env=monitor_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+    )
+
+
+@pytest.mark.parametrize("where", ["settings", "watchlist"])
+def test_a_yaml_alias_bomb_is_a_config_problem_at_its_line(tmp_path: Path, where: str) -> None:
+    config = write_config(tmp_path, "channels: {log: {kind: log}}\n")
+    target = config if where == "settings" else tmp_path / "watchlists" / "w.yaml"
+    before = target.read_text()
+    target.write_text(before + alias_bomb())
+    # The bound is passed at the second *a5 (597,871 values each), on the line of a6.
+    line = before.count("\n") + 7
+    done = check_bounded(config)
+    assert done.returncode == 2, done.stderr
+    assert f"{target}:{line}: aliases here expand the file past 1,000,000 values" in done.stderr
+
+
+def test_aliases_that_refer_to_themselves_or_nest_too_deep_are_problems() -> None:
+    _, problems = parse_yaml("a: &a [1, *a]\n", "loop.yaml", env={})
+    assert [str(p) for p in problems] == [
+        "loop.yaml:1: an alias inside the collection it names: an endless value"
+    ]
+    deep = "a:\n  " + "[" * 5000 + "]" * 5000 + "\n"
+    _, problems = parse_yaml(deep, "deep.yaml", env={})
+    assert [str(p) for p in problems] == ["deep.yaml:2: nested deeper than 100 levels"]
+
+
+def test_ordinary_aliases_and_merge_keys_still_work() -> None:
+    text = (
+        "base: &base {interval: 5m}\nfeeds:\n  - {<<: *base, name: a}\n  - {<<: *base, name: b}\n"
+    )
+    doc, problems = parse_yaml(text, "ok.yaml", env={})
+    assert problems == []
+    assert doc.data["feeds"] == [{"interval": "5m", "name": "a"}, {"interval": "5m", "name": "b"}]
+
+
+# -- 6. deep queries -------------------------------------------------------------------------------
+
+DEEP = {
+    "parentheses": "(" * 500 + "offensive" + ")" * 500,
+    "near": " NEAR/3 ".join(["offensive"] * 1000),
+    "nots": "offensive AND " + "NOT " * 1000 + "retreat",
+}
+
+
+def deep_watchlist(tmp: Path) -> Path:
+    rules = "".join(f"  - {{name: {name}, query: '{query}'}}\n" for name, query in DEEP.items())
+    path = tmp / "watchlists" / "w.yaml"
+    path.write_text(f"version: 1\nname: w\nchannels: [log]\nrules:\n{rules}")
+    return path
+
+
+def test_deep_queries_are_config_problems_with_a_line_and_a_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "channels: {log: {kind: log}}\n")
+    watchlist = deep_watchlist(tmp_path)
+    code, _, err = cli(capsys, "check", "-c", str(config))
+    assert code == 2, err
+    found = re.findall(
+        rf"^{re.escape(str(watchlist))}:(\d+): rules\[(\d)\]\.query: (.*)$", err, re.M
+    )
+    assert [(line, rule) for line, rule, _ in found] == [("5", "0"), ("6", "1"), ("7", "2")]
+    for _, _, message in found:
+        assert message.startswith("the query nests deeper than 50 levels")
+    columns = re.findall(r"levels here .* at column (\d+)", err)
+    # The 51st "(", the 51st NEAR/3, the 51st NOT, counted from 1.
+    near = len(" NEAR/3 ".join(["offensive"] * 51)) + 2
+    assert columns == ["51", str(near), str(len("offensive AND ") + 50 * 4 + 1)]
+
+
+@pytest.mark.e2e
+def test_a_reload_with_deep_queries_is_refused_in_one_json_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "channels: {log: {kind: log}}\nlog: {format: json}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
+        cwd=tmp_path,
+        env=monitor_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    try:
+        wait_for("the daemon running", lambda: any("monitor running" in x for x in list(lines)))
+        before = len(lines)
+        watchlist = deep_watchlist(tmp_path)
+        proc.send_signal(signal.SIGHUP)
+        wait_for("the reload refused", lambda: any("reload" in x for x in lines[before:]))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        reader.join(timeout=5)
+        after = [x for x in lines[before:] if "stopping" not in x and "stopped" not in x]
+        assert len(after) == 1, after
+        event = json.loads(after[0])
+        assert event["event"] == "config reload refused; keeping the running config"
+        assert [p.split(": ")[0] for p in event["problems"]] == [
+            f"{watchlist}:{line}" for line in (5, 6, 7)
+        ]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+# -- 7. channel redirects --------------------------------------------------------------------------------
+
+
+def post_webhook(url: str) -> str:
+    settings = kinds()["webhook"].Settings.model_validate(
+        {"kind": "webhook", "url": url, "secret": "signing-key", "headers": {"X-Api-Key": API_KEY}}
+    )
+
+    async def go() -> str:
+        async with build_client(timeout=5) as client:
+            channel = kinds()["webhook"]("hook", settings, client)
+            return await channel.post(url, b'{"alert": 1}', {"X-Api-Key": API_KEY})
+
+    return str(run(go()))
+
+
+def test_a_webhook_redirect_to_another_origin_is_not_followed(hostile: Hostile) -> None:
+    """The body, its signature and custom headers must not travel to where the far end points."""
+    elsewhere = hostile.base.replace("127.0.0.1", "localhost")
+    hostile.route("/hook", Answer(307, b"", {"Location": f"{elsewhere}/steal?x=1"}))
+    with pytest.raises(ChannelError) as info:
+        post_webhook(hostile.url("/hook"))
+    assert info.value.permanent and info.value.status == 307
+    assert f"redirects to {elsewhere};" in str(info.value) and "steal" not in str(info.value)
+    assert hostile.hits("/steal?x=1") == [] and len(hostile.hits("/hook")) == 1
+
+
+def test_a_webhook_redirect_that_would_drop_the_body_is_not_followed(hostile: Hostile) -> None:
+    """A 302 or 303 turns a POST into a GET: the far end would answer 200 to no alert at all."""
+    hostile.route("/hook", Answer(302, b"", {"Location": "/moved"}))
+    hostile.route("/moved", Answer(200, b"ok"))
+    with pytest.raises(ChannelError, match="HTTP 302: the far end redirects to"):
+        post_webhook(hostile.url("/hook"))
+    assert hostile.hits("/moved") == []
+
+
+def test_a_webhook_307_on_the_same_origin_is_followed_with_its_body(hostile: Hostile) -> None:
+    hostile.route("/hook", Answer(307, b"", {"Location": "/v2/hook"}))
+    hostile.route("/v2/hook", Answer(200, b"ok"))
+    assert post_webhook(hostile.url("/hook")) == "HTTP 200: ok"
+    (moved,) = hostile.hits("/v2/hook")
+    assert moved.method == "POST" and moved.body == b'{"alert": 1}'
