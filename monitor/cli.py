@@ -159,7 +159,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
 
 
 def _truncated(dropped: int) -> str:
-    return f"(truncated: its {dropped:,} oldest entries left out)" if dropped else ""
+    return f"(truncated: {dropped:,} entries past fetch.max_entries left out)" if dropped else ""
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
