@@ -474,9 +474,12 @@ def test_aliases_that_refer_to_themselves_or_nest_too_deep_are_problems() -> Non
     assert [str(p) for p in problems] == [
         "loop.yaml:1: an alias inside the collection it names: an endless value"
     ]
-    deep = "a:\n  " + "[" * 5000 + "]" * 5000 + "\n"
+    deep = "a:\n  " + "[" * 150 + "]" * 150 + "\n"
     _, problems = parse_yaml(deep, "deep.yaml", env={})
     assert [str(p) for p in problems] == ["deep.yaml:2: nested deeper than 100 levels"]
+    block = "".join(f"{'  ' * level}k{level}:\n" for level in range(150)) + "  " * 150 + "x\n"
+    _, problems = parse_yaml(block, "block.yaml", env={})
+    assert [str(p) for p in problems] == ["block.yaml:100: nested deeper than 100 levels"]  # at k99
 
 
 def test_ordinary_aliases_and_merge_keys_still_work() -> None:
