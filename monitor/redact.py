@@ -42,53 +42,36 @@ class Secrets:
     def __bool__(self) -> bool:
         return self._pattern is not None
 
-    def __or__(self, other: Secrets) -> Secrets:
-        return Secrets([*self._shown.items(), *other._shown.items()])
-
-    def __contains__(self, value: str) -> bool:
-        return value in self._shown
-
 
 def plain(value: str) -> list[tuple[str, str]]:
     """A secret that is not a URL: shown as `***`."""
     return [(value, MASK)]
 
 
-def of_url(url: str, *, shown: str | None = None) -> list[tuple[str, str]]:
-    """A secret URL and the pieces of it that texts quote (decoded or not): the URL itself
-    (shown as `shown`, by default its scheme and host), its path and query, each query value,
-    each path segment that looks like a key, and a password in it."""
+def of_url(url: str) -> list[tuple[str, str]]:
+    """A secret URL and the pieces of it that texts quote, as written and decoded: the URL
+    itself (shown as its origin for http(s), else as its scheme: an Apprise URL such as
+    `tgram://token/chat` holds its key where a host would be), its path and query, each query
+    value, each path segment that looks like a key, and a password in it."""
+    url = url.strip()
     try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
+        parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return plain(url)
-    start = origin(url)
-    whole = shown if shown is not None else (f"{start}/{MASK}" if host else MASK)
-    pairs = [(url, whole), (url.strip(), whole), (unquote(url.strip()), whole)]
-    tail = url.strip()[len(f"{parts.scheme}://{parts.netloc}") :] if host else ""
-    if tail not in ("", "/"):
-        pairs += [(tail, MASK), (unquote(tail), MASK)]
-    if parts.path not in ("", "/"):
-        pairs += [(parts.path, MASK), (unquote(parts.path), MASK)]
-    for segment in parts.path.split("/"):
-        if _KEYLIKE.fullmatch(segment):
-            pairs += [(segment, MASK), (unquote(segment), MASK)]
-    for _, value in parse_qsl(parts.query, keep_blank_values=False):
-        pairs.append((value, MASK))
+    web = parts.scheme in ("http", "https") and bool(parts.hostname)
+    pairs = [(url, f"{origin(url)}/{MASK}" if web else f"{parts.scheme}://{MASK}")]
+    if not web:
+        pairs.append((parts.netloc, MASK))
+    tail = url[len(f"{parts.scheme}://{parts.netloc}") :]
+    for piece in (tail, parts.path):
+        if piece not in ("", "/"):
+            pairs.append((piece, MASK))
+    pairs += [(segment, MASK) for segment in parts.path.split("/") if _KEYLIKE.fullmatch(segment)]
+    pairs += [(value, MASK) for _, value in parse_qsl(parts.query)]
     if password:
-        pairs += [(password, MASK), (unquote(password), MASK)]
-    return pairs
-
-
-def origin(url: str) -> str:
-    """What may be shown of a secret URL: its scheme and host (and port)."""
-    try:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else MASK
-    except ValueError:
-        return MASK
+        pairs.append((password, MASK))
+    return [pair for secret, shown in pairs for pair in ((secret, shown), (unquote(secret), shown))]
 
 
 def password_of(url: str) -> list[tuple[str, str]]:
@@ -98,3 +81,12 @@ def password_of(url: str) -> list[tuple[str, str]]:
     except ValueError:
         return []
     return [(password, MASK), (unquote(password), MASK)] if password else []
+
+
+def origin(url: str) -> str:
+    """What may be shown of a secret http(s) URL: its scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if parts.netloc else MASK

@@ -46,6 +46,11 @@ class Hostile(Server):
         return super().answer_for(request)
 
 
+def _reset_peak() -> None:
+    """The peak (VmHWM) starts again from now."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def _status(field: str) -> int:
     """A memory figure of this process from /proc/self/status, in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -80,7 +85,7 @@ async def _probe(max_bytes: int, targets: list[str]) -> list[dict[str, object]]:
             # the decoders' first allocations are behind us.
             await get(url.replace("/bomb/", "/warm/"))
             before = _status("VmRSS")
-            Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts from now
+            _reset_peak()
             error = ""
             try:
                 await get(url)

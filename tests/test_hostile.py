@@ -41,7 +41,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import brotli
-import httpx
 import pytest
 import structlog
 
@@ -49,19 +48,16 @@ from monitor import config as config_mod
 from monitor.channels import kinds
 from monitor.cli import main
 from monitor.config import Settings
-from monitor.daemon import once
 from monitor.errors import BlockedAddress, ChannelError, FetchError
 from monitor.http import build_client, is_public
-from monitor.model import Entry
 from monitor.pipeline import extract, fetch, parse
-from monitor.pipeline.parse_limit import newest
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 from monitor.yamlfile import parse as parse_yaml
 from tests.conftest import ROOT
 from tests.e2e.proc import monitor_env, wait_for
 from tests.hostile import Hostile
-from tests.servers import Answer, Receiver
+from tests.servers import Answer
 
 MB = 1_000_000
 # What a decoder may hold besides the capped output: brotli's largest standard window (16 MiB)
@@ -126,7 +122,7 @@ def write_config(tmp: Path, body: str, channels: str = "log") -> Path:
     return path
 
 
-# -- 1. decompression bombs ---------------------------------------------------------------------
+# -- 1. decompression bombs -----------------------------------------------------------------------
 
 
 def test_decompression_bombs_stop_at_the_cap_without_the_memory(hostile: Hostile) -> None:
@@ -195,7 +191,7 @@ def test_stacked_and_raw_encodings_still_decode(hostile: Hostile) -> None:
     assert zstd == "unsupported content encoding 'zstd'"
 
 
-# -- 2. the private-address guard ------------------------------------------------------------------
+# -- 2. the private-address guard -----------------------------------------------------------------
 
 
 def test_pages_never_ride_a_connection_a_feed_or_a_channel_opened(hostile: Hostile) -> None:
@@ -283,7 +279,7 @@ def test_an_article_link_into_the_local_network_is_not_read(
         tmp_path,
         f'feeds:\n  - {{name: local, url: "{local}/feed.xml"}}\nchannels: {{log: {{kind: log}}}}\n',
     )
-    code, out, err = cli(capsys, "once", "-c", str(config))
+    code, _, err = cli(capsys, "once", "-c", str(config))
     assert code == 0, err
     assert hostile.hits("/secret") == []
     store = Store.open(config_mod.load(config).database_url)
@@ -295,7 +291,7 @@ def test_an_article_link_into_the_local_network_is_not_read(
     assert texts and not any("internal only" in t for t in texts)
 
 
-# -- 3. secrets in URLs ------------------------------------------------------------------------------
+# -- 3. secrets in URLs ---------------------------------------------------------------------------
 
 FEED_KEY = "feedkey-0123456789"
 SLACK_PIECES = ("T0SECRET1", "B0SECRET2", "slackTokenXYZ123")
@@ -359,7 +355,7 @@ def test_secrets_in_urls_stay_out_of_every_output(
                     ("last_error", "channel_state"),
                     ("detail", "delivery_attempt"),
                 )
-                for row in conn.exec_driver_sql(f"SELECT {column} FROM {table}")  # noqa: S608
+                for row in conn.exec_driver_sql(f"SELECT {column} FROM {table}")
             ]
     finally:
         store.close()
@@ -370,7 +366,7 @@ def test_secrets_in_urls_stay_out_of_every_output(
             assert secret not in text, f"{secret} shown by {where}"
 
 
-# -- 4. terminal escapes -----------------------------------------------------------------------------
+# -- 4. terminal escapes --------------------------------------------------------------------------
 
 # Retitle the window, clear the screen, a C1 CSI, a backspace, a bell, a right-to-left override.
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x9b31m\x08\u202e"
@@ -428,7 +424,7 @@ def test_terminal_escapes_from_the_network_are_shown_not_obeyed(
         assert "\u202e" not in text, where
 
 
-# -- 5. YAML alias bombs -------------------------------------------------------------------------------
+# -- 5. YAML alias bombs --------------------------------------------------------------------------
 
 
 def alias_bomb(levels: int = 9, width: int = 9) -> str:
@@ -491,7 +487,7 @@ def test_ordinary_aliases_and_merge_keys_still_work() -> None:
     assert doc.data["feeds"] == [{"interval": "5m", "name": "a"}, {"interval": "5m", "name": "b"}]
 
 
-# -- 6. deep queries -------------------------------------------------------------------------------
+# -- 6. deep queries ------------------------------------------------------------------------------
 
 DEEP = {
     "parentheses": "(" * 500 + "offensive" + ")" * 500,
@@ -567,7 +563,7 @@ def test_a_reload_with_deep_queries_is_refused_in_one_json_line(tmp_path: Path) 
         proc.stdout.close()  # type: ignore[union-attr]
 
 
-# -- 7. channel redirects --------------------------------------------------------------------------------
+# -- 7. channel redirects -------------------------------------------------------------------------
 
 
 def post_webhook(url: str) -> str:
@@ -611,7 +607,7 @@ def test_a_webhook_307_on_the_same_origin_is_followed_with_its_body(hostile: Hos
     assert moved.method == "POST" and moved.body == b'{"alert": 1}'
 
 
-# -- 8. entries per fetch ----------------------------------------------------------------------------
+# -- 8. entries per fetch -------------------------------------------------------------------------
 
 
 def test_a_feed_of_thousands_of_items_gives_its_newest_and_is_marked_truncated(
@@ -678,7 +674,7 @@ def test_the_newest_are_kept_on_every_reader() -> None:
     assert feed.guids == ("5", "4") and feed.dropped == 2
 
 
-# -- 9. field sizes ------------------------------------------------------------------------------------
+# -- 9. field sizes -------------------------------------------------------------------------------
 
 
 def test_huge_titles_summaries_and_texts_are_cut_and_marked(
@@ -738,7 +734,7 @@ def test_bounded_cuts_at_a_word_and_leaves_short_text_alone() -> None:
     assert extract.bounded("x" * 50, 10) == "x" * 9 + "…"
 
 
-# -- 10. checking many feeds -------------------------------------------------------------------------
+# -- 10. checking many feeds ----------------------------------------------------------------------
 
 
 class _Name(str):
@@ -763,7 +759,7 @@ def test_checking_feed_names_is_linear_not_quadratic() -> None:
         Settings._unique_feeds([*feeds, SimpleNamespace(name=_Name("feed-7"))])  # type: ignore[arg-type]
 
 
-# -- found while closing these ---------------------------------------------------------------------
+# -- found while closing these --------------------------------------------------------------------
 
 
 def test_an_article_repeating_a_near_chains_words_cannot_multiply_its_spans() -> None:
