@@ -659,10 +659,24 @@ def test_the_newest_are_kept_on_every_reader() -> None:
     undated = [item(f"u{n}", f"U{n}", f"https://e.org/u{n}", "x") for n in range(3)]
     body = rss(dated[:2] + undated + dated[2:])
     for fast in (True, False):  # lxml, and feedparser
-        feed = parse.read_feed(body, "https://e.org/f", fast=fast, max_entries=3)
-        assert feed.guids == ("g3", "g9", "g7") and feed.dropped == 4, fast
+        feed = parse.read_feed(body, "https://e.org/f", fast=fast, max_entries=4)
+        assert feed.guids == ("g3", "g9", "g1", "g7") and feed.dropped == 3, fast
         feed = parse.read_feed(body, "https://e.org/f", fast=fast, max_entries=5)
         assert feed.guids == ("g3", "g9", "u0", "g1", "g7"), fast  # then undated, in order
+    # feedparser reads whole documents: of a long one, 2 x max_entries items at most, the first
+    # ones, or the last ones of a feed whose dates say it lists the oldest first.
+    many = [
+        item(f"m{n}", f"T{n}", f"https://e.org/m{n}", "x", start + timedelta(hours=n))
+        for n in range(50)
+    ]
+    for fast in (True, False):
+        feed = parse.read_feed(rss(many), "https://e.org/f", fast=fast, max_entries=5)
+        assert feed.guids == ("m45", "m46", "m47", "m48", "m49") and feed.dropped == 45, fast
+        feed = parse.read_feed(rss(many[::-1]), "https://e.org/f", fast=fast, max_entries=5)
+        assert feed.guids == ("m49", "m48", "m47", "m46", "m45") and feed.dropped == 45, fast
+    unsorted = many[10:20] + many[30:40] + many[:10]  # the first dated later: its first 10
+    feed = parse.read_feed(rss(unsorted), "https://e.org/f", fast=False, max_entries=5)
+    assert feed.guids == ("m15", "m16", "m17", "m18", "m19") and feed.dropped == 25
     doc = {
         "version": "https://jsonfeed.org/version/1.1",
         "items": [

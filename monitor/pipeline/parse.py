@@ -31,6 +31,7 @@ import html
 import io
 import re
 from collections.abc import Collection, Container
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -42,7 +43,7 @@ from lxml import etree
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse_fast import read_fast
 from monitor.pipeline.parse_json import read_json_feed
-from monitor.pipeline.parse_limit import DEFAULT_MAX_ENTRIES, newest
+from monitor.pipeline.parse_limit import DEFAULT_MAX_ENTRIES, READ_FACTOR, newest, some_items
 from monitor.pipeline.parse_raw import (
     RawEntry,
     RawFeed,
@@ -79,7 +80,8 @@ def read_feed(
     the others)."""
     now = now or datetime.now(UTC)
     try:
-        raw, dropped = newest(_read(body, url, content_type, fast, known), max_entries)
+        read = _read(body, url, content_type, fast, known, READ_FACTOR * max_entries)
+        raw, dropped = newest(read, max_entries)
         return FeedItems(raw, url, now, dropped)
     except Exception as exc:  # a parser bug on one feed must not stop the daemon
         return FeedItems(RawFeed([], "none", error=f"parser failed: {describe(exc)}"), url, now)
@@ -198,9 +200,15 @@ class FeedItems:
 
 
 def _read(
-    body: bytes, url: str, content_type: str | None, fast: bool, known: Container[bytes] = ()
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    fast: bool,
+    known: Container[bytes] = (),
+    max_items: int | None = None,
 ) -> RawFeed:
-    """Choose the reader: JSON Feed, the fast path, else feedparser."""
+    """Choose the reader: JSON Feed, the fast path, else feedparser, which reads `max_items` items
+    at most (see `parse_limit.some_items`)."""
     if len(body) > MAX_BODY_BYTES:
         return RawFeed([], "none", error=f"body too large: {len(body)} bytes")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -212,7 +220,10 @@ def _read(
         read = read_fast(body, url, content_type, known)
         if isinstance(read, RawFeed):
             return read
-    return read_feedparser(body, url, content_type)
+    cut = 0
+    if max_items is not None:
+        body, cut = some_items(body, max_items)
+    return replace(read_feedparser(body, url, content_type), unread=cut)
 
 
 # --- feedparser, the reference ---------------------------------------------------------------
