@@ -136,11 +136,16 @@ _XML = [
 ]
 
 
+def pieces(vocabulary: list[str], text: int, most: int) -> st.SearchStrategy[list[str]]:
+    """Lists of known pieces and bits of any text between them."""
+    return st.lists(st.one_of(st.sampled_from(vocabulary), st.text(max_size=text)), max_size=most)
+
+
 @st.composite
 def xml_feeds(draw: st.DrawFn) -> bytes:
-    pieces = draw(st.lists(st.one_of(st.sampled_from(_XML), st.text(max_size=12)), max_size=80))
+    parts = draw(pieces(_XML, 12, 80))
     encoding = draw(st.sampled_from(["utf-8", "latin-1", "utf-16"]))
-    return "".join(pieces).encode(encoding, errors="replace")
+    return "".join(parts).encode(encoding, errors="replace")
 
 
 _JSON_KEYS = [
@@ -272,7 +277,7 @@ _TOKENS = [
 
 @st.composite
 def queries(draw: st.DrawFn) -> str:
-    tokens = draw(st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=4)), max_size=40))
+    tokens = draw(pieces(_TOKENS, 4, 40))
     separator = draw(st.sampled_from([" ", "", "  "]))
     return separator.join(tokens)
 

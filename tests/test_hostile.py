@@ -33,12 +33,12 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, TypeVar
 
 import brotli
 import pytest
@@ -55,7 +55,7 @@ from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 from monitor.yamlfile import parse as parse_yaml
 from tests.conftest import ROOT
-from tests.e2e.proc import monitor_env, wait_for
+from tests.e2e.proc import daemon, monitor_env, wait_for
 from tests.hostile import Hostile
 from tests.servers import Answer
 
@@ -70,7 +70,7 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def hostile() -> Iterator[Hostile]:
     """A real HTTP server on 127.0.0.1 answering as an attacker would."""
     with Hostile.running() as server:
-        yield server
+        yield server  # type: ignore[misc]  # running() is typed for the base class
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +79,10 @@ def _reset_logging() -> Iterator[None]:
     structlog.reset_defaults()
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
@@ -525,21 +528,7 @@ def test_deep_queries_are_config_problems_with_a_line_and_a_column(
 @pytest.mark.e2e
 def test_a_reload_with_deep_queries_is_refused_in_one_json_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, "channels: {log: {kind: log}}\nlog: {format: json}\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
-        cwd=tmp_path,
-        env=monitor_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    reader.start()
-    try:
+    with daemon(config, cwd=tmp_path) as (proc, lines):
         wait_for("the daemon running", lambda: any("monitor running" in x for x in list(lines)))
         before = len(lines)
         watchlist = deep_watchlist(tmp_path)
@@ -547,7 +536,6 @@ def test_a_reload_with_deep_queries_is_refused_in_one_json_line(tmp_path: Path) 
         wait_for("the reload refused", lambda: any("reload" in x for x in lines[before:]))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
-        reader.join(timeout=5)
         after = [x for x in lines[before:] if "stopping" not in x and "stopped" not in x]
         assert len(after) == 1, after
         event = json.loads(after[0])
@@ -555,12 +543,6 @@ def test_a_reload_with_deep_queries_is_refused_in_one_json_line(tmp_path: Path) 
         assert [p.split(": ")[0] for p in event["problems"]] == [
             f"{watchlist}:{line}" for line in (5, 6, 7)
         ]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        proc.stdout.close()  # type: ignore[union-attr]
 
 
 # -- 7. channel redirects -------------------------------------------------------------------------
@@ -770,7 +752,7 @@ def test_checking_feed_names_is_linear_not_quadratic() -> None:
     Settings._unique_feeds(feeds)  # type: ignore[arg-type]
     assert _Name.compared <= 2 * len(feeds)
     with pytest.raises(ValueError, match="feed names must be unique: feed-7"):
-        Settings._unique_feeds([*feeds, SimpleNamespace(name=_Name("feed-7"))])  # type: ignore[arg-type]
+        Settings._unique_feeds([*feeds, SimpleNamespace(name=_Name("feed-7"))])  # type: ignore[list-item]
 
 
 # -- found while closing these --------------------------------------------------------------------

@@ -11,8 +11,10 @@ in a RecursionError instead of a located problem.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 from monitor.rules import normalize
 from monitor.rules.lexer import Kind, QueryError, Token, tokenize
@@ -92,6 +94,16 @@ class _Parser:
                 token,
             )
 
+    @contextlib.contextmanager
+    def nested(self, token: Token) -> Iterator[None]:
+        """Parse what `token` opens one level deeper."""
+        self.deeper(token)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def peek(self) -> Token:
         return self.tokens[self.i]
 
@@ -151,12 +163,8 @@ class _Parser:
         token = self.peek()
         if token.kind is Kind.NOT:
             self.advance()
-            self.deeper(token)
-            self.depth += 1
-            try:
+            with self.nested(token):
                 child = self.not_()
-            finally:
-                self.depth -= 1
             return Not(child, token.start, child.end)
         return self.near()
 
@@ -208,12 +216,8 @@ class _Parser:
         if token.kind is Kind.LPAREN:
             if self.peek().kind is Kind.RPAREN:
                 raise QueryError("empty parentheses", self.query, token.start, self.peek().end)
-            self.deeper(token)
-            self.depth += 1
-            try:
+            with self.nested(token):
                 node = self.or_()
-            finally:
-                self.depth -= 1
             if self.peek().kind is not Kind.RPAREN:
                 raise self.error("this ( is never closed", token)
             end = self.advance().end
