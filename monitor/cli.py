@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from monitor import __version__
 from monitor import config as config_mod
 from monitor.errors import ConfigError, MonitorError
+from monitor.terminal import json_safe, printable
 
 if TYPE_CHECKING:
     from monitor.storage import Store
@@ -61,7 +62,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     )
     for report in polled.feeds:
         if report.error:
-            print(f"  {report.feed}: {report.error}", file=sys.stderr)
+            print(f"  {report.feed}: {printable(config.secrets(report.error))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -149,12 +150,16 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
             str(s.entries_seen),
-            (s.last_error or "")[:60],
+            config.secrets(s.last_error or "")[:60] or _truncated(s.entries_dropped),
         )
         for s in states
     ]
     _table(("FEED", "HEALTH", "LAST OK", "NEXT POLL", "ENTRIES", "LAST ERROR"), rows)
     return EXIT_OK
+
+
+def _truncated(dropped: int) -> str:
+    return f"(truncated: {dropped:,} entries past fetch.max_entries left out)" if dropped else ""
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -202,7 +207,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 _ago(r.created_at, now),
                 when(r),
                 render.kicked(r.kind, titles.get(r.article_id, ""))[:50],
-                (r.last_error or "")[:60],
+                config.secrets(r.last_error or "")[:60],
             )
             for r in rows
         ],
@@ -212,8 +217,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     for d in sorted(waiting, key=lambda d: d.id):
         due = d.due_at if d.status == "open" else d.next_attempt_at
         what = f"{sizes.get(d.id, 0)} alerts" if d.kind == "digest" else f"notice: {d.title}"
-        error = f"; last error: {d.last_error[:80]}" if d.last_error else ""
-        print(f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}")
+        error = f"; last error: {config.secrets(d.last_error)[:80]}" if d.last_error else ""
+        line = f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}"
+        print(printable(line))
     return EXIT_OK
 
 
@@ -244,10 +250,11 @@ def cmd_test_channel(args: argparse.Namespace) -> int:
     what = "a sample digest" if args.digest else f"a sample {args.severity} alert"
     print(f"{args.name} ({settings.kind}, {pacing.describe(settings)}): sending {what} now")
     outcome = asyncio.run(go())
+    detail = printable(config.secrets(outcome.detail))
     if outcome.ok:
-        print(f"delivered in {outcome.duration_ms} ms; the far end answered: {outcome.detail}")
+        print(f"delivered in {outcome.duration_ms} ms; the far end answered: {detail}")
         return EXIT_OK
-    print(f"not delivered ({outcome.duration_ms} ms): {outcome.detail}", file=sys.stderr)
+    print(f"not delivered ({outcome.duration_ms} ms): {detail}", file=sys.stderr)
     hint = (
         "the far end refused it for good: check the channel's URL, address or credentials"
         if outcome.permanent
@@ -265,7 +272,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     views = story_store.recent(store, limit=args.limit, min_articles=args.min_articles)
     if args.json:
-        print(json.dumps([_story_json(v) for v in views], indent=2, ensure_ascii=False))
+        print(json_safe(json.dumps([_story_json(v) for v in views], indent=2, ensure_ascii=False)))
         return EXIT_OK
     if not views:
         print("no stories yet; run `monitor once` or `monitor run`")
@@ -274,12 +281,13 @@ def cmd_stories(args: argparse.Namespace) -> int:
         n = len(v.articles)
         print(
             f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), "
-            f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: {v.title}"
+            f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: "
+            + printable(v.title)
         )
         for a in v.articles:
             how = a.reason if a.score is None or a.reason == "new" else f"{a.reason} {a.score:.2f}"
-            print(f"    {a.source:<16} {how:<20} {a.title[:60]}")
-            print(f"    {'':<16} {'':<20} {a.url}")
+            print(f"    {a.source:<16} {how:<20} {printable(a.title[:60])}")
+            print(f"    {'':<16} {'':<20} {printable(a.url)}")
     return EXIT_OK
 
 
@@ -356,6 +364,7 @@ def _ago(when: datetime | None, now: datetime) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    rows = [[printable(cell) for cell in row] for row in rows]  # titles and errors: network text
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]
