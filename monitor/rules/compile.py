@@ -50,6 +50,7 @@ class Pattern:
     fields: frozenset[int]
     words: int
     case_key: str | None = None
+    variant: int = -1  # a variant key: the index of its place's `Variants` in the program
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +71,30 @@ class Program:
     """Everything the matcher needs, built once per configuration."""
 
     keys: list[str] = field(default_factory=list)
-    stemmed: list[str | None] = field(default_factory=list)  # each key's stem language
+    stemmed: list[str | None] = field(default_factory=list)  # stem language, or VARIANT_KEYS
     patterns: list[Pattern] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     key_rules: list[tuple[int, ...]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     automaton: ahocorasick.Automaton | None = None
     stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # by language
+    variant_automaton: ahocorasick.Automaton | None = None  # over the words' variant keys
+    variants: list[places.Variants] = field(default_factory=list)
+    variant_labels: frozenset[int] = frozenset()  # labels that name the spelling found
+
+
+# `Program.stemmed` of a key found in the text's variant keys (see placekey), not its words.
+VARIANT_KEYS = "variant keys"
 
 
 @dataclass
 class Member:
-    """A group member and the label its hits carry."""
+    """A group member and the label its hits carry; for a place's variant keys, `variants`."""
 
     term: Term
     label: str
     stem: str | None  # the stem language
+    variants: places.Variants | None = None
 
 
 # A leaf's identity: words, joined words, wildcard, case-sensitive, field, label, stem language.
@@ -132,7 +141,7 @@ def _compile(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[Rul
     ]
     if names:
         with contextlib.suppress(ImportError):  # each places group reports it
-            places.lookup(names)  # one scan of the gazetteer for every watchlist
+            places.resolve_all(names)  # one scan of the gazetteer for every watchlist
     for index, watchlist in enumerate(watchlists):
         compiler.watchlist(index, watchlist)
     return compiler.finish(), compiler.problems
@@ -151,6 +160,8 @@ class _Compiler:
         self._group_leaves: dict[tuple[str, str | None], AnyOf] = {}  # this watchlist's
         self._triggers: dict[int, list[int]] = {}
         self._shared: dict[Resolved, Evaluator] = {}
+        self._variant_index: dict[places.Variants, int] = {}
+        self._variant_labels: set[int] = set()
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
@@ -229,6 +240,9 @@ class _Compiler:
                     "" if s.spelling == s.place else f" ({s.spelling})"
                 )
                 members.append(Member(term, label, None))
+            for variants in expansion.variants:
+                label = f"@{name}: ≈ {variants.place}"
+                members.append(Member(Term(label, ()), label, None, variants))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
@@ -278,7 +292,12 @@ class _Compiler:
             members = groups[node.name]
             found = self._group_leaves.get((node.name, node.field))
             if found is None:
-                leaves = tuple(self.leaf(m.term, node.field, m.label, m.stem) for m in members)
+                leaves = tuple(
+                    self.variant_leaf(m.variants, node.field, m.label)
+                    if m.variants is not None
+                    else self.leaf(m.term, node.field, m.label, m.stem)
+                    for m in members
+                )
                 found = self._group_leaves[(node.name, node.field)] = AnyOf(leaves)
             return found
         if isinstance(node, And):
@@ -315,6 +334,30 @@ class _Compiler:
         self._cost[leaf] = (_cost(term), frozenset(keys))
         return leaf
 
+    def variant_leaf(self, variants: places.Variants, scope: str | None, label: str) -> Leaf:
+        """The leaf that finds a place by its variant keys in field `scope`."""
+        ident = ((), variants.keys, False, False, scope, label, VARIANT_KEYS)
+        found = self._leaves.get(ident)
+        if found is not None:
+            return found
+        fields = UNSCOPED if scope is None else frozenset({FIELD_INDEX[scope]})
+        if variants not in self._variant_index:
+            self._variant_index[variants] = len(self.program.variants)
+            self.program.variants.append(variants)
+        number = self._variant_index[variants]
+        patterns = tuple(
+            self.pattern(
+                Pattern(self.key(VARIANT_KEYS, f" {k} "), fields, k.count(" ") + 1, None, number)
+            )
+            for k in variants.keys
+        )
+        keys = tuple(self.program.patterns[p].key for p in patterns)
+        label_index = self.label(label)
+        self._variant_labels.add(label_index)
+        leaf = self._leaves[ident] = Leaf(patterns, keys, label_index)
+        self._cost[leaf] = (0.02 * len(keys), frozenset(keys))  # names: rare
+        return leaf
+
     def key(self, stemmed: str | None, text: str) -> int:
         found = self._keys.get((stemmed, text))
         if found is None:
@@ -344,7 +387,9 @@ class _Compiler:
         program = self.program
         program.key_rules = [tuple(self._triggers.get(k, ())) for k in range(len(program.keys))]
         program.automaton = _automaton(program, None)
-        for language in sorted({s for s in program.stemmed if s is not None}):
+        program.variant_automaton = _automaton(program, VARIANT_KEYS)
+        program.variant_labels = frozenset(self._variant_labels)
+        for language in sorted({s for s in program.stemmed if s not in (None, VARIANT_KEYS)}):
             automaton = _automaton(program, language)
             if automaton is not None:
                 program.stem_automata[language] = automaton

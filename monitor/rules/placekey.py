@@ -1,0 +1,191 @@
+"""placekey: a place name's words → the key that the ways English-language news spells it share.
+
+Arabic, Persian, Pashto, Ukrainian or Burmese names reach English text through many
+transliterations: Tal Afar, Telafar, Talafar; Falluja, Fallujah, Fallouja; Deir ez-Zor, Deir
+Ezzor, Dayr az Zawr; Hodeidah, Hudaydah, Al Hudaydah. A spelling a gazetteer does not list still
+keeps the same consonants in the same order, the vowels in the same places, and drops or adds
+only what writers are free to drop or add: which vowel, a doubled letter, a final h, the article
+al-. `word_key` writes a word as that shared skeleton:
+
+1. consonant spellings of one sound are made one: sch → sh, tch → ch, dzh, dj, zh → j, kh → k,
+   gh → g, ph → f, th → t, dh → d, ck, q, c (not in ch) → k, x → ks (Kharkiv/Charkiw aside:
+   `ch` stays `ch`, as writers use it for three different sounds);
+2. an article assimilated and glued on is dropped: Ezzor, Arraqqa, Assuwayda → zor, raqqa, suwayda;
+3. a final h after a vowel is dropped: Fallujah → falluja, Nineveh → nineve;
+4. doubled letters are written once: Fallujah → falujah, Zaporizhzhia → zaporijia;
+5. w after a vowel and before a consonant or the end is part of the vowel (Mawsil, Zawr); any
+   other w is v (Ninawa → ninava, as Nineveh);
+6. every run of vowels (a, e, i, o, u, y) is one `a`: which vowel varies, where one stands does not
+   (Idlib/Edlib → adlab, Hodeidah/Hudaydah → hadada, Kyiv/Kiev → kav).
+
+Article words (al, el, ad, as-, …) stand apart in a name and drop out before keying
+(`is_article`), so "Al Hudaydah" and "Hudaydah" share a key, as do "Deir ez-Zor" and "Deir Zor".
+A name of several words has the key of its words, and a name of two also the key of its words
+written as one (Tal Afar → "tal afar" and "talafar", which is Telafar's).
+
+Only ASCII letters are keyed: Arabic-script and Cyrillic words are their own key, and only
+Latin-script spellings get variant keys (those scripts match by their gazetteer spellings).
+`monitor.pipeline.fingerprint.skeleton` keys names for story clustering in a coarser way
+(consonants only); this module is where a shared version would live, since the pipeline may import
+rules but not the other way round.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import itertools
+import re
+
+from monitor.rules.normalize import lower_words
+
+# Arabic's definite article as English-language writers romanise it, assimilated or not.
+ARTICLES = frozenset("al el il ul ad ed ud ar er as es us ash esh at et ath az ez an en".split())
+_REWRITES = (
+    ("sch", "sh"),
+    ("tch", "ch"),
+    ("dzh", "j"),
+    ("dj", "j"),
+    ("zh", "j"),
+    ("kh", "k"),
+    ("gh", "g"),
+    ("ph", "f"),
+    ("th", "t"),
+    ("dh", "d"),
+    ("ck", "k"),
+    ("q", "k"),
+    ("x", "ks"),
+)
+_C_NOT_CH = re.compile(r"c(?!h)")
+_ASSIMILATED = re.compile(r"^[ae](sh|[tdrzsnl])\1(?=[aeiouy])")
+_FINAL_H = re.compile(r"(?<=[aeiouy])h$")
+_DOUBLE = re.compile(r"([a-z])\1+")
+_W_VOWEL = re.compile(r"(?<=[aeiouy])w(?![aeiouy])")
+_VOWELS = re.compile(r"[aeiouy]+")
+# A key with fewer consonants than this is too short to stand for one place (Gaza, Hama, Sanaa):
+# such places match only the spellings the gazetteer and the user list.
+MIN_CONSONANTS = 3
+
+
+@functools.lru_cache(maxsize=200_000)
+def word_key(word: str) -> str:
+    """The key of one folded, lower-case word (see the module docstring); other words as they
+    are. Remembered: the words of names and of news repeat."""
+    if not word.isascii() or not word.isalpha():
+        return word
+    for old, new in _REWRITES:
+        if old in word:
+            word = word.replace(old, new)
+    if "c" in word:
+        word = _C_NOT_CH.sub("k", word)
+    if word[0] in "ae":
+        word = _ASSIMILATED.sub(r"\1", word)
+    if word[-1:] == "h":
+        word = _FINAL_H.sub("", word)
+    word = _DOUBLE.sub(r"\1", word)
+    if "w" in word:
+        word = _W_VOWEL.sub("", word).replace("w", "v")
+    return _VOWELS.sub("a", word)
+
+
+def is_article(word: str) -> bool:
+    """Whether a folded, lower-case word is an article that keys drop ("al", "ez", …)."""
+    return word in ARTICLES
+
+
+def name_keys(words: list[str]) -> list[str]:
+    """The keys of a name's folded, lower-case words: word by word, then written as one word;
+    article words dropped; only keys of letters that have `MIN_CONSONANTS` consonants or more."""
+    kept = [w for w in words if not is_article(w)] or words
+    if not all(w.isascii() and w.isalpha() for w in kept):
+        return []
+    out = [" ".join(map(word_key, kept))]
+    if len(kept) == 2:  # "Tal Afar" is also "Talafar"; longer names are not written as one word
+        out.append(word_key("".join(kept)))
+    return [k for k in dict.fromkeys(out) if consonants(k) >= MIN_CONSONANTS]
+
+
+COMMON_WORD_ZIPF = 3.5  # wordfreq's scale: 3.5 ≈ 3 uses per million words
+WORD_LANGUAGES = ("en", "de", "fr", "es")
+
+
+def common_word(spelling: str) -> str | None:
+    """ "a common word in de (Zipf 3.6)" when a one-word spelling is common in a big language."""
+    words = lower_words(spelling)
+    if len(words) != 1:
+        return None
+    return _common(words[0])
+
+
+@functools.lru_cache(maxsize=100_000)
+def _common(word: str) -> str | None:
+    from wordfreq import zipf_frequency
+
+    scores = {lang: zipf_frequency(word, lang) for lang in WORD_LANGUAGES}
+    lang = max(scores, key=lambda k: scores[k])
+    if scores[lang] < COMMON_WORD_ZIPF:
+        return None
+    return f"a common word in {lang} (Zipf {scores[lang]:.1f})"
+
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """placestop.txt: words found to share a key with a place that wordfreq does not count as
+    common (names of people, brands, words of other languages), never taken for a variant."""
+    text = importlib.resources.files("monitor.rules").joinpath("placestop.txt").read_text("utf-8")
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return frozenset(" ".join(lower_words(line)) for line in lines if line)
+
+
+def ordinary(words: list[str]) -> bool:
+    """Whether folded, lower-case words that have a place's variant key are ordinary words, not
+    a spelling of the place: every one of them (articles aside) common in a big language or in
+    the stop list, or the whole in the stop list."""
+    stop = stop_words()
+    if " ".join(words) in stop:
+        return True
+    named = [w for w in words if not is_article(w)] or words
+    return all(w in stop or _common(w) is not None for w in named)
+
+
+_text_keys: dict[str, str] = {}
+_ARTICLE = "\x00"  # an article's key in text: taken out before scanning
+_TEXT_KEYS_MAX = 500_000
+
+
+def text_keys(words: list[str]) -> tuple[str, list[int] | None]:
+    """The variant keys of a text's folded, lower-case words, joined by single spaces between
+    spaces, and the index in `words` of each key's word when article words were taken out
+    (None when there were none). Each distinct word is keyed once per process (a bounded
+    memo), so an article costs a few set and list operations at C speed."""
+    memo = _text_keys
+    missing = set(words).difference(memo)
+    if missing:
+        if len(memo) + len(missing) > _TEXT_KEYS_MAX:
+            memo.clear()
+            missing = set(words)
+        for word in missing:
+            memo[word] = _ARTICLE if word in ARTICLES else word_key(word)
+    keys = list(map(memo.__getitem__, words))
+    if _ARTICLE not in keys:
+        return " " + " ".join(keys) + " ", None
+    mask = list(map(_ARTICLE.__ne__, keys))
+    kept = list(itertools.compress(range(len(keys)), mask))
+    return " " + " ".join(itertools.compress(keys, mask)) + " ", kept
+
+
+def consonants(key: str) -> int:
+    return len(key) - key.count("a") - key.count(" ")
+
+
+__all__ = [
+    "ARTICLES",
+    "MIN_CONSONANTS",
+    "common_word",
+    "is_article",
+    "name_keys",
+    "ordinary",
+    "stop_words",
+    "text_keys",
+    "word_key",
+]
