@@ -3,7 +3,11 @@
 Rules and articles are generated here (seeded, so every run sees the same ones): 4,000 watched
 place names built from Arabic-style syllables (16,000 more that nobody watches), event phrases,
 NEAR/ONEAR, wildcards, scopes, =ACRONYMS and @groups; 5,000-character articles of ordinary English
-with places, events and acronyms mixed in. The table shows how many rules match per article.
+with places, events and acronyms mixed in, and now and then a real place in a spelling no
+gazetteer lists. Each watchlist also has a `places:` group of five of 60 real places, used by about
+one rule in twenty, so variant matching is on (`--no-places` leaves the groups out, to compare;
+they need the gazetteer, `pip install 'monitor[places]'`). The table shows how many rules match per
+article.
 The baseline is one compiled regular expression per rule (its terms as a word-bounded
 alternation), which is only the prefilter part of a real regex engine, so the ratio is a floor.
 Runs on one core. Last line:
@@ -26,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.model import Article
 from monitor.rules import compile_watchlists
+from monitor.rules.gazetteer import resolve_all
 from monitor.watchlist import WatchlistSettings
 
 SIZES = (10, 100, 1000, 10000)
@@ -56,6 +61,17 @@ EVENTS = [
     "protest",
 ]
 ACRONYMS = ["IS", "ISIL", "PMF", "CTS", "UN", "ICRC", "WFP", "KDP"]
+# Real places of conflict areas for the `places:` groups, and spellings of some that no gazetteer
+# lists (their variant keys find them).
+REAL_PLACES = (
+    "Mosul, Tal Afar, Falluja, Ramadi, Tikrit, Kirkuk, Erbil, Samarra, Hawija, Anbar, Nineveh,"
+    " Sinjar District, Aleppo, Raqqa, Deir ez-Zor, Idlib, Homs, Kobani, Palmyra, Afrin, Manbij,"
+    " Hodeidah, Sanaa, Aden, Taiz, Marib, Mukalla, Khartoum, Omdurman, El Fasher, Geneina, Darfur,"
+    " Kharkiv, Bakhmut, Avdiivka, Mariupol, Zaporizhzhia, Kherson, Donbas, Luhansk, Crimea,"
+    " Gaza Strip, Khan Younis, Jabalia, Jenin, Nablus, West Bank, Benghazi, Misrata, Sirte,"
+    " Kandahar, Kunduz, Helmand, Mogadishu, Kismayo, Timbuktu, Kidal, Sittwe, Goma, North Kivu"
+).split(", ")
+VARIANT_SPELLINGS = ["Telafar", "Fallouja", "Deir Ezzor", "Edlib", "Hodeida", "Khan Yunis"]
 _FILLER_WORDS = (
     "the of and to in a is that for it as was with be by on not he this are or his from at which "
     "but have an they you were her she there been one all we their has would when if so no will "
@@ -81,10 +97,12 @@ def place_names(rng: random.Random, n: int) -> list[str]:
     return sorted(names)
 
 
-def rule_query(rng: random.Random, places: list[str]) -> str:
+def rule_query(rng: random.Random, places: list[str], real: bool = True) -> str:
     place, other = rng.sample(places, 2)
     event, event2 = rng.sample(EVENTS, 2)
     quoted = f'"{event}"' if " " in event else event
+    if real and rng.random() < 1 / 20:
+        return f"{quoted} NEAR/10 @real"
     return rng.choice(
         [
             f'{quoted} NEAR/{rng.randint(5, 20)} ("{place}" OR "{other}")',
@@ -97,16 +115,21 @@ def rule_query(rng: random.Random, places: list[str]) -> str:
     )
 
 
-def watchlists(n_rules: int, places: list[str], rng: random.Random) -> list[WatchlistSettings]:
+def watchlists(
+    n_rules: int, places: list[str], rng: random.Random, real: bool = True
+) -> list[WatchlistSettings]:
     out = []
     for w in range(max(1, n_rules // RULES_PER_WATCHLIST)):
         count = min(RULES_PER_WATCHLIST, n_rules)
-        rules = [{"name": f"r{i}", "query": rule_query(rng, places)} for i in range(count)]
+        rules = [{"name": f"r{i}", "query": rule_query(rng, places, real)} for i in range(count)]
+        groups: dict[str, object] = {"cities": rng.sample(places, 5)}
+        if real:
+            groups["real"] = {"places": rng.sample(REAL_PLACES, 5)}
         data = {
             "version": 1,
             "name": f"w{w}",
             "channels": ["log"],
-            "groups": {"cities": rng.sample(places, 5)},
+            "groups": groups,
             "rules": rules,
         }
         out.append(WatchlistSettings.model_validate(data))
@@ -126,6 +149,8 @@ def article(rng: random.Random, places: list[str], others: list[str]) -> Article
             word = rng.choice(EVENTS)
         elif roll < 0.03:
             word = rng.choice(ACRONYMS)
+        elif roll < 0.0305:
+            word = rng.choice(VARIANT_SPELLINGS)
         else:
             word = rng.choice(FILLER)
         if rng.random() < 0.08:
@@ -168,11 +193,15 @@ def rate(work: object, articles: list[Article], seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
+        "--no-places", action="store_true", help="no places groups: variant matching off"
+    )
+    parser.add_argument(
         "--sizes",
         default=",".join(map(str, SIZES)),
         help="rule counts to measure, comma-separated (default: %(default)s)",
     )
-    sizes = [int(n) for n in parser.parse_args().sizes.split(",")]
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
     if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
         cpus = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
@@ -181,13 +210,17 @@ def main() -> None:
     rng.shuffle(names)
     places, others = sorted(names[:4000]), names[4000:]  # watched, and places nobody watches
     articles = [article(rng, places, others) for _ in range(200)]
+    if not args.no_places:  # read once, as a daemon does at start: not part of a compile
+        start = time.perf_counter()
+        resolve_all(REAL_PLACES)
+        print(f"gazetteer read in {time.perf_counter() - start:.2f} s")
     print(
         f"{'rules':>6} {'compile_s':>9} {'articles/s':>10} {'baseline/s':>10} {'speedup':>8}"
         f" {'matches/article':>15}"
     )
     row = ""
     for size in sizes:
-        lists = watchlists(size, places, random.Random(size))
+        lists = watchlists(size, places, random.Random(size), not args.no_places)
         start = time.perf_counter()
         matcher = compile_watchlists(lists)
         compile_s = time.perf_counter() - start

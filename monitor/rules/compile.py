@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from monitor.model import Severity
-from monitor.rules import arabic, places, stemming
+from monitor.rules import arabic, placekey, places, stemming
 from monitor.rules.evaluate import (
     AllOf,
     AnyOf,
@@ -95,6 +95,7 @@ class Member:
     label: str
     stem: str | None  # the stem language
     variants: places.Variants | None = None
+    place: str | None = None  # the place a places group's member spells
 
 
 # A leaf's identity: words, joined words, wildcard, case-sensitive, field, label, stem language.
@@ -162,6 +163,7 @@ class _Compiler:
         self._shared: dict[Resolved, Evaluator] = {}
         self._variant_index: dict[places.Variants, int] = {}
         self._variant_labels: set[int] = set()
+        self._place_of: dict[Leaf, str] = {}  # leaves that spell a place of a places group
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
@@ -239,10 +241,10 @@ class _Compiler:
                 label = f"@{name}: {s.place}" + (
                     "" if s.spelling == s.place else f" ({s.spelling})"
                 )
-                members.append(Member(term, label, None))
+                members.append(Member(term, label, None, None, s.place))
             for variants in expansion.variants:
                 label = f"@{name}: ≈ {variants.place}"
-                members.append(Member(Term(label, ()), label, None, variants))
+                members.append(Member(Term(label, ()), label, None, variants, variants.place))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
@@ -298,6 +300,9 @@ class _Compiler:
                     else self.leaf(m.term, node.field, m.label, m.stem)
                     for m in members
                 )
+                for member, leaf in zip(members, leaves, strict=True):
+                    if member.place is not None:
+                        self._place_of[leaf] = member.place
                 found = self._group_leaves[(node.name, node.field)] = AnyOf(leaves)
             return found
         if isinstance(node, And):
@@ -349,13 +354,14 @@ class _Compiler:
             self.pattern(
                 Pattern(self.key(VARIANT_KEYS, f" {k} "), fields, k.count(" ") + 1, None, number)
             )
-            for k in variants.keys
+            for key in variants.keys
+            for k in placekey.with_articles(key)
         )
         keys = tuple(self.program.patterns[p].key for p in patterns)
         label_index = self.label(label)
         self._variant_labels.add(label_index)
         leaf = self._leaves[ident] = Leaf(patterns, keys, label_index)
-        self._cost[leaf] = (0.02 * len(keys), frozenset(keys))  # names: rare
+        self._cost[leaf] = (0.02, frozenset(keys))  # a name: rare
         return leaf
 
     def key(self, stemmed: str | None, text: str) -> int:
@@ -382,6 +388,9 @@ class _Compiler:
 
     def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
         return self._cost[leaf]
+
+    def place_of(self, leaf: Leaf) -> str | None:
+        return self._place_of.get(leaf)
 
     def finish(self) -> Program:
         program = self.program
@@ -468,11 +477,19 @@ def _required(
     if isinstance(node, AnyOf):
         if len(node.leaves) == 1:
             return compiler.leaf_keys(node.leaves[0])
+        # The spellings of one place stand for one name: it occurs about as often as the name
+        # as written (its first spelling), not as often as all its spellings together.
         cost, keys = 0.0, frozenset[int]()
+        per_place: dict[str, float] = {}
         for leaf in node.leaves:
             c, k = compiler.leaf_keys(leaf)
-            cost, keys = cost + c, keys | k
-        return cost, keys
+            keys |= k
+            place = compiler.place_of(leaf)
+            if place is None:
+                cost += c
+            else:
+                per_place.setdefault(place, c)
+        return cost + sum(per_place.values()), keys
     if isinstance(node, OneOf):
         parts = [required(c) for c in node.children]
         if any(p is None for p in parts):

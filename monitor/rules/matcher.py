@@ -71,7 +71,7 @@ class Scan:
             for language, automaton in program.stem_automata.items():
                 self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
             if program.variant_automaton is not None:
-                self._find_variants(program.variant_automaton, *text_keys(words))
+                self._find_variants(program.variant_automaton, text_keys(words))
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -91,19 +91,16 @@ class Scan:
             counted = end + 1
             found[key].append((total - spaces, counted - length))
 
-    def _find_variants(self, automaton: object, text: str, kept: list[int] | None) -> None:
-        """Record each variant key hit as (first word, end word) in `lower`'s words: `text` has
-        the words' keys without the article words, whose indices `kept` gives back."""
+    def _find_variants(self, automaton: object, text: str) -> None:
+        """Record each variant key hit as (first word, end word): `text` has a key for each word
+        of `lower`, so words count alike."""
         found = self.found
         count = text.count
         counted = total = 0
         for end, (key, _, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
             total += count(" ", counted, end + 1)
             counted = end + 1
-            first, last = total - spaces, total - 2  # the key's first and last word
-            if kept is not None:
-                first, last = kept[first], kept[last]
-            found[key].append((first, last + 1))
+            found[key].append((total - spaces, total - 1))
 
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key

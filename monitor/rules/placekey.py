@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import itertools
+import operator
 import re
 
 from monitor.rules.normalize import lower_words
@@ -144,38 +145,50 @@ def ordinary(words: list[str]) -> bool:
     stop = stop_words()
     if " ".join(words) in stop:
         return True
+    if any(w in _NAME_ARTICLES for w in words[1:-1]):
+        return False  # "Ain al-Arab", "Deir ez-Zor": an Arabic article inside is a name's shape
     named = [w for w in words if not is_article(w)] or words
     return all(w in stop or _common(w) is not None for w in named)
 
 
+# An article word's key in text: a word of its own, which keys of names with an article inside
+# allow for ("Deir ez Zor": " dar \x02 zar " besides " dar zar ").
+ARTICLE_KEY = "\x02"
+# The article forms that are no English, French or Spanish word of their own.
+_NAME_ARTICLES = ARTICLES - frozenset("an as at en es et er us il".split())
 _text_keys: dict[str, str] = {}
-_ARTICLE = "\x00"  # an article's key in text: taken out before scanning
 _TEXT_KEYS_MAX = 500_000
 
 
-def text_keys(words: list[str]) -> tuple[str, list[int] | None]:
-    """The variant keys of a text's folded, lower-case words, joined by single spaces between
-    spaces, and the index in `words` of each key's word when article words were taken out
-    (None when there were none). Each distinct word is keyed once per process (a bounded
-    memo), so an article costs a few set and list operations at C speed."""
+def text_keys(words: list[str]) -> str:
+    """The variant keys of a text's folded, lower-case words, between single spaces and with a
+    space at each end, one key per word, so a hit's words are counted as in the text. Each
+    distinct word is keyed once per process (a bounded memo): an article costs a few passes
+    at C speed."""
     memo = _text_keys
-    missing = set(words).difference(memo)
-    if missing:
-        if len(memo) + len(missing) > _TEXT_KEYS_MAX:
+    keys = list(map(memo.get, words))
+    if None in keys:
+        if len(memo) > _TEXT_KEYS_MAX:
             memo.clear()
-            missing = set(words)
-        for word in missing:
-            memo[word] = _ARTICLE if word in ARTICLES else word_key(word)
-    keys = list(map(memo.__getitem__, words))
-    if _ARTICLE not in keys:
-        return " " + " ".join(keys) + " ", None
-    mask = list(map(_ARTICLE.__ne__, keys))
-    kept = list(itertools.compress(range(len(keys)), mask))
-    return " " + " ".join(itertools.compress(keys, mask)) + " ", kept
+        for word in set(itertools.compress(words, map(operator.not_, keys))):
+            memo[word] = ARTICLE_KEY if word in ARTICLES else word_key(word)
+        keys = list(map(memo.__getitem__, words))
+    return " " + " ".join(keys) + " "  # type: ignore[arg-type]  # no None is left
+
+
+def with_articles(key: str) -> list[str]:
+    """A name's key and its forms with an article word between any two of its words, as text
+    writes them ("dar zar": also "dar \x02 zar" for "Deir ez-Zor")."""
+    words = key.split(" ")
+    forms = [words[0]]
+    for word in words[1:]:
+        forms = [f"{f} {word}" for f in forms] + [f"{f} {ARTICLE_KEY} {word}" for f in forms]
+    return forms
 
 
 def consonants(key: str) -> int:
-    return len(key) - key.count("a") - key.count(" ")
+    """The consonant sounds of a key: its letters less vowels, spaces and the h of sh and ch."""
+    return len(key) - key.count("a") - key.count(" ") - key.count("sh") - key.count("ch")
 
 
 __all__ = [
@@ -187,5 +200,6 @@ __all__ = [
     "ordinary",
     "stop_words",
     "text_keys",
+    "with_articles",
     "word_key",
 ]

@@ -137,8 +137,13 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
         if not key or key in seen:
             continue
         seen.add(key)
-        reason = "excluded by you" if key in excluded else _reject(spelled)
-        if reason:
+        if key in excluded:
+            out.dropped.append(Dropped(spelled, "excluded by you"))
+        elif place is not None and spelled in place.curated:
+            common = placekey.common_word(spelled)
+            note = f"places.yaml; {common}, so only as capitalised" if common else "places.yaml"
+            out.kept.append(Spelling(typed, spelled, bool(common), note))
+        elif reason := _reject(spelled):
             out.dropped.append(Dropped(spelled, reason))
         else:
             out.kept.append(Spelling(typed, spelled))
@@ -150,7 +155,7 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
 def _variants(place: Place, expansion: PlaceExpansion) -> Variants | None:
     """The variant keys of the Latin-script spellings kept that stand for the place as English
     writes it: the name as written or added, the gazetteer's own name, and every spelling of a
-    region (ISO 3166-2's and regions.yaml's, curated). GeoNames' other spellings are in many
+    region (ISO 3166-2's and places.yaml's, curated). GeoNames' other spellings are in many
     languages ("Al Xudayda", "Tripol"); keyed too, they would widen what matches by guesswork.
     None when no key is long enough."""
     keys = dict.fromkeys(
@@ -199,7 +204,7 @@ def place_problem(resolution: Resolution) -> str | None:
         hint = f"; nearest: {near}" if near else ""
         return (
             f"{resolution.why} (GeoNames cities of 1,000 people or more, ISO 3166-2 regions,"
-            f" regions.yaml){hint}; check the spelling, or list it under add:"
+            f" places.yaml){hint}; check the spelling, or list it under add:"
         )
     if resolution.ambiguous:
         places = [resolution.place, *resolution.ambiguous]
