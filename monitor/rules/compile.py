@@ -51,6 +51,7 @@ class Pattern:
     words: int
     case_key: str | None = None
     variant: int = -1  # a variant key: the index of its place's `Variants` in the program
+    place: bool = False  # a place's spelling: not after "Gulf of" and the like (matcher.WATERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +298,7 @@ class _Compiler:
                 leaves = tuple(
                     self.variant_leaf(m.variants, node.field, m.label)
                     if m.variants is not None
-                    else self.leaf(m.term, node.field, m.label, m.stem)
+                    else self.leaf(m.term, node.field, m.label, m.stem, m.place is not None)
                     for m in members
                 )
                 for member, leaf in zip(members, leaves, strict=True):
@@ -315,7 +316,14 @@ class _Compiler:
         right = self.resolve(node.right, groups, stem_words)
         return Within(left, right, node.distance, node.ordered)
 
-    def leaf(self, term: Term, scope: str | None, label: str, stem_words: str | None) -> Leaf:
+    def leaf(
+        self,
+        term: Term,
+        scope: str | None,
+        label: str,
+        stem_words: str | None,
+        place: bool = False,
+    ) -> Leaf:
         """The leaf of `term` searched in field `scope` (None: title, summary and text)."""
         ident = (term.words, term.joined, term.wildcard, term.case, scope, label, stem_words)
         found = self._leaves.get(ident)
@@ -333,7 +341,8 @@ class _Compiler:
                 folded = [stem(w, stemmed) for w in folded]
             key = self.key(stemmed, " " + " ".join(folded) + tail)
             case_key = " " + " ".join(spelled) + tail if term.case else None
-            patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
+            pattern = Pattern(key, fields, len(spelled), case_key, place=place)
+            patterns.append(self.pattern(pattern))
         keys = tuple(self.program.patterns[p].key for p in patterns)
         leaf = self._leaves[ident] = Leaf(tuple(patterns), keys, self.label(label))
         self._cost[leaf] = (_cost(term), frozenset(keys))
@@ -352,7 +361,9 @@ class _Compiler:
         number = self._variant_index[variants]
         patterns = tuple(
             self.pattern(
-                Pattern(self.key(VARIANT_KEYS, f" {k} "), fields, k.count(" ") + 1, None, number)
+                Pattern(
+                    self.key(VARIANT_KEYS, f" {k} "), fields, k.count(" ") + 1, None, number, True
+                )
             )
             for key in variants.keys
             for k in placekey.with_articles(key)

@@ -27,6 +27,10 @@ _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase 
 _GAP = " " + _SENTINEL + " "
 _EMPTY = Folded("", "")
 _EVIDENCE = operator.itemgetter(3)  # of a span: the occurrences that prove it
+# Words before a place's name that make it the name of a body of water, not of the place.
+WATERS = frozenset(
+    (water, "of") for water in ("gulf", "bay", "strait", "straits", "sea", "lake")
+)
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -125,6 +129,8 @@ class Scan:
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
             hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
+        if p.place and hits:
+            hits = [hit for hit in hits if not self.in_waters(hit[0])]
         fields, words = p.fields, p.words
         if self.program.stemmed[p.key]:  # characters of `stems`: the field from the word instead
             starts, where = self.field_words(), 0
@@ -150,11 +156,24 @@ class Scan:
                 continue
             words = self.words[first:end]
             spelled = " ".join(words)
-            if spelled in variants.spellings or spelled in variants.refused or ordinary(words):
+            if (
+                spelled in variants.spellings
+                or spelled in variants.refused
+                or ordinary(words)
+                or self.in_waters(first)
+            ):
                 continue
             occurrence = (first, end, field, label)
             out.append((first, end, field, (occurrence,)))
         return out
+
+    def in_waters(self, word: int) -> bool:
+        """Whether the word at `word` follows "Gulf of", "Sea of" or the like: the Gulf of Aden is
+        not Aden, nor the Gulf of Sirte Sirte."""
+        if not self.words:
+            self.words = self.lower.split()
+        before = self.words[max(0, word - 2) : word]
+        return (len(before) == 2 and (before[0], before[1]) in WATERS) or before[-1:] == ["lake"]
 
     def field_words(self) -> list[int]:
         """The index of each field's first word (the spaces before it in `lower`, less one)."""

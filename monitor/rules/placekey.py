@@ -107,26 +107,52 @@ def name_keys(words: list[str]) -> list[str]:
 
 
 COMMON_WORD_ZIPF = 3.5  # wordfreq's scale: 3.5 ≈ 3 uses per million words
-WORD_LANGUAGES = ("en", "de", "fr", "es")
+KNOWN_WORD_ZIPF = 2.5  # ≈ 3 uses per ten million: a word, not a guessed spelling of a place
+# The languages of the news a deployment is likely to read, in wordfreq's lists: a spelling that
+# is a common word in one of them is matched only as capitalised ("chama" is Portuguese, "сада"
+# Russian), and dropped when it is common in one of the first four ("Mosel" is German's river).
+# Not dropped in the others: there a common spelling is often the place's own exonym, frequent
+# because of it (Turkish "Musul", Italian "Misurata"), which no word list tells apart.
+WORD_LANGUAGES = ("en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "id", "ru", "uk", "ar", "fa")
+DROP_LANGUAGES = WORD_LANGUAGES[:4]
 
 
-def common_word(spelling: str) -> str | None:
-    """ "a common word in de (Zipf 3.6)" when a one-word spelling is common in a big language."""
+def common_word(spelling: str, languages: tuple[str, ...] = WORD_LANGUAGES) -> str | None:
+    """ "a common word in de (Zipf 3.6)" when a one-word spelling is common in one of
+    `languages`."""
     words = lower_words(spelling)
     if len(words) != 1:
         return None
-    return _common(words[0])
+    return _common(words[0], languages)
 
 
-@functools.lru_cache(maxsize=100_000)
-def _common(word: str) -> str | None:
-    from wordfreq import zipf_frequency
+def common_words(spelling: str) -> str | None:
+    """ "all its words are common words" when a spelling of several words has only words common
+    in a big language ("Dar‘ā" is "dar a", Portuguese for "give to")."""
+    words = lower_words(spelling)
+    if len(words) < 2 or not all(len(w) == 1 or _zipf(w) >= COMMON_WORD_ZIPF for w in words):
+        return None
+    return "all its words are common words"
 
-    scores = {lang: zipf_frequency(word, lang) for lang in WORD_LANGUAGES}
-    lang = max(scores, key=lambda k: scores[k])
+
+def _common(word: str, languages: tuple[str, ...] = WORD_LANGUAGES) -> str | None:
+    scores = _scores(word)
+    lang = max(languages, key=lambda k: scores[k])
     if scores[lang] < COMMON_WORD_ZIPF:
         return None
     return f"a common word in {lang} (Zipf {scores[lang]:.1f})"
+
+
+def _zipf(word: str) -> float:
+    return max(_scores(word).values())
+
+
+@functools.lru_cache(maxsize=100_000)
+def _scores(word: str) -> dict[str, float]:
+    """`word`'s Zipf frequency in each of `WORD_LANGUAGES`."""
+    from wordfreq import zipf_frequency
+
+    return {lang: zipf_frequency(word, lang) for lang in WORD_LANGUAGES}
 
 
 @functools.cache
@@ -140,15 +166,16 @@ def stop_words() -> frozenset[str]:
 
 def ordinary(words: list[str]) -> bool:
     """Whether folded, lower-case words that have a place's variant key are ordinary words, not
-    a spelling of the place: every one of them (articles aside) common in a big language or in
-    the stop list, or the whole in the stop list."""
+    a spelling of the place: every one of them (articles aside) a known word of a big language
+    (`KNOWN_WORD_ZIPF`: "raking", "cabal", "Efron") or in the stop list, or the whole in the
+    stop list."""
     stop = stop_words()
     if " ".join(words) in stop:
         return True
     if any(w in _NAME_ARTICLES for w in words[1:-1]):
         return False  # "Ain al-Arab", "Deir ez-Zor": an Arabic article inside is a name's shape
     named = [w for w in words if not is_article(w)] or words
-    return all(w in stop or _common(w) is not None for w in named)
+    return all(w in stop or _zipf(w) >= KNOWN_WORD_ZIPF for w in named)
 
 
 # An article word's key in text: a word of its own, which keys of names with an article inside
@@ -195,6 +222,7 @@ __all__ = [
     "ARTICLES",
     "MIN_CONSONANTS",
     "common_word",
+    "common_words",
     "is_article",
     "name_keys",
     "ordinary",

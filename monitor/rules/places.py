@@ -5,8 +5,9 @@ The gazetteer (see gazetteer: GeoNames cities, ISO 3166-2 subdivisions, curated 
 optional extra: `pip install 'monitor[places]'`. Kept: the name as written, then the place's
 spellings in scripts that put spaces between words (Latin, Arabic, Cyrillic, …), minus codes,
 lower-case romanisations and single words that are common words in English, German, French or
-Spanish (wordfreq): "Mosel" is a German river, and a typed name that is a common word ("Karma")
-matches only with its capital letter. The Latin-script spellings kept also give the place its
+Spanish (wordfreq): "Mosel" is a German river. A spelling that is a common word in another big
+language of news ("chama" in Portuguese), a typed name that is a common word ("Karma") and a
+spelling all of whose words are common ("Dar‘ā", which is "dar a") match only as capitalised. The Latin-script spellings kept also give the place its
 variant keys (placekey): "Telafar" then matches a watch on Tal Afar though no list has it.
 """
 
@@ -34,6 +35,7 @@ class Spelling:
     spelling: str
     case: bool = False
     why: str = "gazetteer"
+    english: bool = False  # as written, added, curated or the gazetteer's own name: keyed
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
             seen.add(_key(spelled))
             common = why == "as written" and placekey.common_word(spelled)
             note = f"{why}; {common}, so only as capitalised" if common else why
-            out.kept.append(Spelling(typed, spelled, bool(common), note))
+            out.kept.append(Spelling(typed, spelled, bool(common), note, True))
     for spelled in place.spellings if place else ():
         key = _key(spelled)
         if not key or key in seen:
@@ -142,11 +144,16 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
         elif place is not None and spelled in place.curated:
             common = placekey.common_word(spelled)
             note = f"places.yaml; {common}, so only as capitalised" if common else "places.yaml"
-            out.kept.append(Spelling(typed, spelled, bool(common), note))
+            out.kept.append(Spelling(typed, spelled, bool(common), note, True))
         elif reason := _reject(spelled):
             out.dropped.append(Dropped(spelled, reason))
+        elif common := placekey.common_word(spelled) or placekey.common_words(spelled):
+            english = spelled == place.name or place.kind is Kind.REGION
+            note = f"{common}, so only as capitalised"
+            out.kept.append(Spelling(typed, spelled, True, note, english))
         else:
-            out.kept.append(Spelling(typed, spelled))
+            english = spelled == place.name or place.kind is Kind.REGION
+            out.kept.append(Spelling(typed, spelled, english=english))
     if place is not None:
         out.variants = _variants(place, out)
     return out
@@ -161,8 +168,7 @@ def _variants(place: Place, expansion: PlaceExpansion) -> Variants | None:
     keys = dict.fromkeys(
         key
         for s in expansion.kept
-        if not s.case
-        and (s.why != "gazetteer" or s.spelling == place.name or place.kind is Kind.REGION)
+        if s.english
         for key in placekey.name_keys(lower_words(s.spelling))
     )
     if not keys:
@@ -235,7 +241,7 @@ def _reject(spelling: str) -> str | None:
         return "a script written without spaces between words, so never a whole word"
     if _script(letters[0]) == "LATIN" and spelling == spelling.lower():
         return "a lower-case romanisation, not a spelling writers use"
-    return placekey.common_word(spelling)
+    return placekey.common_word(spelling, placekey.DROP_LANGUAGES)
 
 
 def _script(ch: str) -> str:
