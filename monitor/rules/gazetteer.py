@@ -9,9 +9,9 @@ gazetteer itself is not kept.
 
 A name resolves, in this order, to the places that list it as a spelling (`Sana'a`; `al-Raqqa`
 also as `Raqqa`), else to those with a spelling of the same variant key (`Hodeidah` ≈ `Hodeida`,
-see placekey), else to nothing, with the nearest names offered instead. Of several variant
-candidates, those whose spelling looks most like the name (rapidfuzz's ratio, in steps of ten)
-come first. Then the heaviest wins: a city weighs its population, a region `REGION_WEIGHT`; a
+see placekey) and looking alike (`MIN_LIKENESS`), else to nothing, with the nearest names
+offered instead. Of several variant candidates, those whose spelling looks most like the name
+(rapidfuzz's ratio, in steps of ten) come first. Then the heaviest wins: a city weighs its population, a region `REGION_WEIGHT`; a
 city wins over a region of the same country found as well (Idlib the city, not the governorate:
 write `Idlib Governorate` for that). "Name, CC" (`Tripoli,
 LY`) or "Name, Country" keeps only that country's places. The name is ambiguous when a place of
@@ -38,6 +38,9 @@ from monitor.rules.placekey import is_article, name_keys
 REGION_WEIGHT = 100_000  # a first-level division counts as much as a city of 100,000 people
 AMBIGUOUS_WEIGHT = 100_000
 NEAREST = 5
+# A place found by variant key only counts when its spelling also looks like the name (rapidfuzz's
+# ratio, 0-100): "Hodeidah"/"Hodeida" 93, "Niniveh"/"Nineveh" 86; "Mosul"/"Muassel'" 62 does not.
+MIN_LIKENESS = 70
 INSTALL_HINT = "places groups need the gazetteer: pip install 'monitor[places]'"
 _ASCII_WORD = re.compile(r"[a-z]+")  # an ASCII spelling's words, as `lower_words` splits them
 _CODE = re.compile(r"[0-9]|^[A-Z]{1,4}$")
@@ -122,6 +125,8 @@ def resolve_all(names: Iterable[str]) -> dict[str, Resolution]:
         _exact_pass(todo, cities)
         if any(w.keys and not w.exact for w in todo):
             _variant_pass([w for w in todo if w.keys and not w.exact], cities)
+        for w in todo:  # a variant counts when it looks like the name too
+            w.variant = [(p, s) for p, s in w.variant if _like(w.typed, s) >= MIN_LIKENESS]
         lost = [w for w in todo if not w.exact and not w.variant]
         nearest = _nearest(lost, cities) if lost else {}
         for w in todo:
@@ -156,7 +161,14 @@ _KEPT = frozenset("lrmnbtd")  # letters no rewrite of placekey makes or takes
 
 
 # The letters a word can start with to key to a given first letter (after placekey's rewrites).
-_STARTS = {"k": "KkQqCc", "j": "JjDdZz", "f": "FfPp", "v": "VvWw", "s": "SsCc", "a": "AEIOUYaeiouyWw"}
+_STARTS = {
+    "k": "KkQqCc",
+    "j": "JjDdZz",
+    "f": "FfPp",
+    "v": "VvWw",
+    "s": "SsCc",
+    "a": "AEIOUYaeiouyWw",
+}
 
 
 def _initials(keys: frozenset[str]) -> frozenset[str]:

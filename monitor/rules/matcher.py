@@ -28,9 +28,7 @@ _GAP = " " + _SENTINEL + " "
 _EMPTY = Folded("", "")
 _EVIDENCE = operator.itemgetter(3)  # of a span: the occurrences that prove it
 # Words before a place's name that make it the name of a body of water, not of the place.
-WATERS = frozenset(
-    (water, "of") for water in ("gulf", "bay", "strait", "straits", "sea", "lake")
-)
+WATERS = frozenset((water, "of") for water in ("gulf", "bay", "strait", "straits", "sea", "lake"))
 
 
 def field_values(article: Article) -> tuple[str, ...]:

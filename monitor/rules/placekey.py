@@ -113,7 +113,22 @@ KNOWN_WORD_ZIPF = 2.5  # ≈ 3 uses per ten million: a word, not a guessed spell
 # Russian), and dropped when it is common in one of the first four ("Mosel" is German's river).
 # Not dropped in the others: there a common spelling is often the place's own exonym, frequent
 # because of it (Turkish "Musul", Italian "Misurata"), which no word list tells apart.
-WORD_LANGUAGES = ("en", "de", "fr", "es", "pt", "it", "nl", "pl", "tr", "id", "ru", "uk", "ar", "fa")
+WORD_LANGUAGES = (
+    "en",
+    "de",
+    "fr",
+    "es",
+    "pt",
+    "it",
+    "nl",
+    "pl",
+    "tr",
+    "id",
+    "ru",
+    "uk",
+    "ar",
+    "fa",
+)
 DROP_LANGUAGES = WORD_LANGUAGES[:4]
 
 

@@ -7,8 +7,9 @@ spellings in scripts that put spaces between words (Latin, Arabic, Cyrillic, …
 lower-case romanisations and single words that are common words in English, German, French or
 Spanish (wordfreq): "Mosel" is a German river. A spelling that is a common word in another big
 language of news ("chama" in Portuguese), a typed name that is a common word ("Karma") and a
-spelling all of whose words are common ("Dar‘ā", which is "dar a") match only as capitalised. The Latin-script spellings kept also give the place its
-variant keys (placekey): "Telafar" then matches a watch on Tal Afar though no list has it.
+spelling all of whose words are common ("Dar‘ā", which is "dar a") match only as capitalised.
+The Latin-script spellings that stand for the place in English also give it its variant keys
+(placekey): "Telafar" then matches a watch on Tal Afar though no list has it.
 """
 
 from __future__ import annotations
@@ -134,14 +135,16 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
             common = why == "as written" and placekey.common_word(spelled)
             note = f"{why}; {common}, so only as capitalised" if common else why
             out.kept.append(Spelling(typed, spelled, bool(common), note, True))
-    for spelled in place.spellings if place else ():
+    if place is None:
+        return out
+    for spelled in place.spellings:
         key = _key(spelled)
         if not key or key in seen:
             continue
         seen.add(key)
         if key in excluded:
             out.dropped.append(Dropped(spelled, "excluded by you"))
-        elif place is not None and spelled in place.curated:
+        elif spelled in place.curated:
             common = placekey.common_word(spelled)
             note = f"places.yaml; {common}, so only as capitalised" if common else "places.yaml"
             out.kept.append(Spelling(typed, spelled, bool(common), note, True))
@@ -154,8 +157,7 @@ def _expand(name: str, add: tuple[str, ...], exclude: tuple[str, ...]) -> PlaceE
         else:
             english = spelled == place.name or place.kind is Kind.REGION
             out.kept.append(Spelling(typed, spelled, english=english))
-    if place is not None:
-        out.variants = _variants(place, out)
+    out.variants = _variants(place, out)
     return out
 
 
