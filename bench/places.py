@@ -35,9 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.model import Article
 from monitor.pipeline.extract import feed_text
@@ -46,6 +45,7 @@ from monitor.rules import compile_watchlists, gazetteer
 from monitor.rules.normalize import lower_words
 from monitor.watchlist import WatchlistSettings
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 CORPORA = Path(os.environ.get("MONITOR_CORPORA", ROOT.parent / "shared" / "corpora"))
 CHECKED = ("GeoNames", "ISO 3166-2", "places.yaml")
@@ -61,7 +61,9 @@ class Pair:
 def pairs() -> list[Pair]:
     with (DATA / "place_spellings.tsv").open(encoding="utf-8") as f:
         lines = [line for line in f if not line.startswith("#")]
-    return [Pair(r["place"], r["spelling"], r["source"]) for r in csv.DictReader(lines, delimiter="\t")]
+    return [
+        Pair(r["place"], r["spelling"], r["source"]) for r in csv.DictReader(lines, delimiter="\t")
+    ]
 
 
 def folded(text: str) -> str:
@@ -97,7 +99,9 @@ def check_sources(rows: list[Pair], resolved: dict[str, gazetteer.Resolution]) -
 
 def recall(rows: list[Pair], names: list[str]) -> tuple[float, list[str]]:
     groups = {f"p{i}": [name] for i, name in enumerate(names)}
-    matcher = compile_watchlists([watchlist(groups, {f"r{i}": f"@p{i}" for i in range(len(names))})])
+    matcher = compile_watchlists(
+        [watchlist(groups, {f"r{i}": f"@p{i}" for i in range(len(names))})]
+    )
     number = {name: f"r{i}" for i, name in enumerate(names)}
     missed = []
     for row in rows:
@@ -257,14 +261,17 @@ def main() -> None:
     total = sum(articles.values())
     print(f"\n{'corpus':<12} {'articles':>8} {'false':>6} {'per 1,000':>9}")
     for name, count in articles.items():
-        print(f"{name:<12} {count:>8} {false.get(name, 0):>6} {1000 * false.get(name, 0) / count:>9.2f}")
+        wrong = false.get(name, 0)
+        print(f"{name:<12} {count:>8} {wrong:>6} {1000 * wrong / count:>9.2f}")
     held = sum(articles[n] for n in HELD_OUT)
     held_false = sum(false.get(n, 0) for n in HELD_OUT)
     print(f"held-out (extraction + feeds): {held_false} false in {held} articles")
     per_1000 = 1000 * sum(false.values()) / total
     rate, compile_s, gazetteer_s = speed()
-    print(f"10,000 rules with places groups: compile {compile_s:.2f} s (gazetteer read first:"
-          f" {gazetteer_s:.2f} s), {rate:.0f} articles/s")
+    print(
+        f"10,000 rules with places groups: compile {compile_s:.2f} s (gazetteer read first:"
+        f" {gazetteer_s:.2f} s), {rate:.0f} articles/s"
+    )
     print(
         f"places_recall={place_recall:.3f} lookup_ok={lookup_ok:.3f}"
         f" false_hits_per_1000={per_1000:.2f} articles_per_s={rate:.0f}"
