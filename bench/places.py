@@ -1,6 +1,6 @@
 """bench/places.py: places as reporters spell them — recall, lookups, false hits, speed.
 
-- Recall: every (place, spelling) pair of `bench/data/place_spellings.tsv` (places and regions of
+- Recall: every (place, spelling) pair of `bench/places-data/place_spellings.tsv` (places and regions of
   current and recent conflict areas, each spelling with where it comes from). A watchlist has one
   group per place (`places: [NAME]`) and one rule per group; a spelling is recalled when the
   sentence "Fighting was reported in SPELLING on Tuesday." matches its place's rule. The claimed
@@ -12,7 +12,7 @@
 - False hits: one watchlist of all those places (`@places`) over the real text of
   `../shared/corpora`: the 982 ECB+ articles, the 6,366 UCI headlines, the 181 ground-truth texts of
   the extraction benchmark and every item of the 38 feed snapshots. Every hit is printed; a hit is
-  false unless `bench/data/place_hits_true.tsv` lists it (corpus, document, text matched, place)
+  false unless `bench/places-data/place_hits_true.tsv` lists it (corpus, document, text matched, place)
   with the reason it means that place — each was read in context by a person. The stop list
   (monitor/rules/placestop.txt) was built from false hits of the ECB+ and UCI corpora only; the
   extraction benchmark and the feeds are the held-out split, reported apart.
@@ -46,7 +46,7 @@ from monitor.rules.normalize import lower_words
 from monitor.watchlist import WatchlistSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data"
+DATA = ROOT / "bench" / "places-data"
 CORPORA = Path(os.environ.get("MONITOR_CORPORA", ROOT.parent / "shared" / "corpora"))
 CHECKED = ("GeoNames", "ISO 3166-2", "places.yaml")
 
@@ -252,7 +252,7 @@ def main() -> None:
         print(f"places_recall={place_recall:.3f} lookup_ok={lookup_ok:.3f}")
         return
     articles, false, false_lines, true_lines = precision(names)
-    print("\nhits judged true (bench/data/place_hits_true.tsv):")
+    print("\nhits judged true (bench/places-data/place_hits_true.tsv):")
     for line in true_lines:
         print("  true", line)
     print("\nfalse hits (not in the known-true list):")
