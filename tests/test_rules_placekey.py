@@ -62,11 +62,13 @@ def test_articles_drop_out_and_short_names_get_no_key() -> None:
     assert placekey.with_articles("dar zar") == ["dar zar", f"dar {placekey.ARTICLE_KEY} zar"]
 
 
-def test_text_keys_keep_one_key_per_word() -> None:
+def test_text_keys_keep_one_key_per_word_and_only_the_keys_watched() -> None:
+    wanted = frozenset({"talafar", "hadada"})
     words = "the offensive on telafar and al hudaydah".split()
-    text = placekey.text_keys(words)
-    assert text.split(" ")[1:-1] == [placekey.text_keys([w]).strip() for w in words]
-    assert " talafar " in text and f" {placekey.ARTICLE_KEY} hadada " in text
+    text = placekey.text_keys(words, wanted, {})
+    other, article = placekey.OTHER_KEY, placekey.ARTICLE_KEY
+    assert text == f" {other} {other} {other} talafar {other} {article} hadada "
+    assert placekey.text_keys("the offensive on mosul".split(), wanted, {}) is None
 
 
 def test_ordinary_words_that_share_a_key_with_a_place_do_not_count() -> None:

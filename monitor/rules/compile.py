@@ -80,6 +80,8 @@ class Program:
     automaton: ahocorasick.Automaton | None = None
     stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # by language
     variant_automaton: ahocorasick.Automaton | None = None  # over the words' variant keys
+    variant_words: frozenset[str] = frozenset()  # the words of the variant keys
+    variant_memo: dict[str, str] = field(default_factory=dict)  # a text word → its key there
     variants: list[places.Variants] = field(default_factory=list)
     variant_labels: frozenset[int] = frozenset()  # labels that name the spelling found
 
@@ -165,6 +167,7 @@ class _Compiler:
         self._variant_index: dict[places.Variants, int] = {}
         self._variant_labels: set[int] = set()
         self._place_of: dict[Leaf, str] = {}  # leaves that spell a place of a places group
+        self._interned: dict[frozenset[int], frozenset[int]] = {}  # one object per key set
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
@@ -219,7 +222,7 @@ class _Compiler:
                 settings.min_hits,
                 build(query, self._shared),
                 build(exclude, self._shared) if exclude is not None else None,
-                tuple(n for n in needs if len(n) > 1),
+                tuple(self._interned.setdefault(n, n) for n in needs if len(n) > 1),
                 frozenset(k for n in needs if len(n) == 1 for k in n),
             )
         )
@@ -408,6 +411,13 @@ class _Compiler:
         program.key_rules = [tuple(self._triggers.get(k, ())) for k in range(len(program.keys))]
         program.automaton = _automaton(program, None)
         program.variant_automaton = _automaton(program, VARIANT_KEYS)
+        program.variant_words = frozenset(
+            word
+            for key, kind in zip(program.keys, program.stemmed, strict=True)
+            if kind == VARIANT_KEYS
+            for word in key.split()
+            if word != placekey.ARTICLE_KEY
+        )
         program.variant_labels = frozenset(self._variant_labels)
         for language in sorted({s for s in program.stemmed if s not in (None, VARIANT_KEYS)}):
             automaton = _automaton(program, language)

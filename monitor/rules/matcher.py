@@ -73,7 +73,9 @@ class Scan:
             for language, automaton in program.stem_automata.items():
                 self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
             if program.variant_automaton is not None:
-                self._find_variants(program.variant_automaton, text_keys(words))
+                keys = text_keys(words, program.variant_words, program.variant_memo)
+                if keys is not None:
+                    self._find_variants(program.variant_automaton, keys)
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -106,15 +108,23 @@ class Scan:
 
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key
-        too, in rule order: set checks that turn most rules away before any evaluation."""
+        too, in rule order: set checks that turn most rules away before any evaluation. A key
+        set that many rules need (a places group's hundreds of spellings) is checked once."""
         triggered: set[int] = set().union(*map(self.program.key_rules.__getitem__, self.found))
         found = set(self.found)
         rules = self.program.rules
+        met: dict[frozenset[int], bool] = {}  # the compiler makes equal key sets one object
+
+        def meets(keys: frozenset[int]) -> bool:
+            answer = met.get(keys)
+            if answer is None:
+                answer = met[keys] = not found.isdisjoint(keys)
+            return answer
+
         return [
             rule
             for rule in map(rules.__getitem__, sorted(triggered))
-            if rule.must <= found
-            and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
+            if rule.must <= found and (not rule.needs or all(map(meets, rule.needs)))
         ]
 
     def spans(self, pattern: int, label: int) -> list[Span]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import itertools
+import math
 import operator
 import re
 
@@ -107,7 +108,9 @@ def name_keys(words: list[str]) -> list[str]:
 
 
 COMMON_WORD_ZIPF = 3.5  # wordfreq's scale: 3.5 ≈ 3 uses per million words
-KNOWN_WORD_ZIPF = 2.5  # ≈ 3 uses per ten million: a word, not a guessed spelling of a place
+# ≈ 3 uses per ten million: a word, not a guessed spelling of a place (in English; in the other
+# languages a word of their small lists, Zipf 3 or more: see `_scores`)
+KNOWN_WORD_ZIPF = 2.5
 # The languages of the news a deployment is likely to read, in wordfreq's lists: a spelling that
 # is a common word in one of them is matched only as capitalised ("chama" is Portuguese, "сада"
 # Russian), and dropped when it is common in one of the first four ("Mosel" is German's river).
@@ -164,10 +167,25 @@ def _zipf(word: str) -> float:
 
 @functools.lru_cache(maxsize=100_000)
 def _scores(word: str) -> dict[str, float]:
-    """`word`'s Zipf frequency in each of `WORD_LANGUAGES`."""
-    from wordfreq import zipf_frequency
+    """`word`'s Zipf frequency in each of `WORD_LANGUAGES` (0 when unlisted)."""
+    tables = _tables()
+    return {
+        lang: math.log10(f) + 9 if (f := tables[lang].get(word)) else 0.0 for lang in WORD_LANGUAGES
+    }
 
-    return {lang: zipf_frequency(word, lang) for lang in WORD_LANGUAGES}
+
+@functools.cache
+def _tables() -> dict[str, dict[str, float]]:
+    """wordfreq's word → frequency tables: in English the full one (story clustering reads it
+    too), in the others the small ones, which hold the words of Zipf 3 or more (the full ones
+    would cost some 600 MB and seconds to read). Looked up directly: `zipf_frequency` tokenises
+    its word first, which costs more than a thousand lookups of words already folded."""
+    from wordfreq import get_frequency_dict
+
+    return {
+        lang: get_frequency_dict(lang, wordlist="best" if lang == "en" else "small")
+        for lang in WORD_LANGUAGES
+    }
 
 
 @functools.cache
@@ -193,29 +211,35 @@ def ordinary(words: list[str]) -> bool:
     return all(w in stop or _zipf(w) >= KNOWN_WORD_ZIPF for w in named)
 
 
+# The article forms that are no English, French or Spanish word of their own.
+_NAME_ARTICLES = ARTICLES - frozenset("an as at en es et er us il".split())
 # An article word's key in text: a word of its own, which keys of names with an article inside
 # allow for ("Deir ez Zor": " dar \x02 zar " besides " dar zar ").
 ARTICLE_KEY = "\x02"
-# The article forms that are no English, French or Spanish word of their own.
-_NAME_ARTICLES = ARTICLES - frozenset("an as at en es et er us il".split())
-_text_keys: dict[str, str] = {}
+OTHER_KEY = "\x03"  # the key in text of a word no watched name has in its keys
 _TEXT_KEYS_MAX = 500_000
 
 
-def text_keys(words: list[str]) -> str:
+def text_keys(words: list[str], wanted: frozenset[str], memo: dict[str, str]) -> str | None:
     """The variant keys of a text's folded, lower-case words, between single spaces and with a
-    space at each end, one key per word, so a hit's words are counted as in the text. Each
-    distinct word is keyed once per process (a bounded memo): an article costs a few passes
-    at C speed."""
-    memo = _text_keys
-    keys = list(map(memo.get, words))
-    if None in keys:
+    space at each end, one key per word so a hit's words are counted as in the text; a word
+    whose key is not in `wanted` (the words of the keys watched) nor an article's is
+    `OTHER_KEY`. None when no
+    word has a wanted key: nothing to scan. `memo` remembers each word's key for the caller (one
+    per compiled program, bounded), so an article costs three passes at C speed: its words
+    looked up, checked against `wanted`, joined."""
+    try:
+        keys = list(map(memo.__getitem__, words))
+    except KeyError:  # words not seen before: a few an article
         if len(memo) > _TEXT_KEYS_MAX:
             memo.clear()
-        for word in set(itertools.compress(words, map(operator.not_, keys))):
-            memo[word] = ARTICLE_KEY if word in ARTICLES else word_key(word)
+        for word in set(words).difference(memo):
+            key = ARTICLE_KEY if word in ARTICLES else word_key(word)
+            memo[word] = key if key in wanted or key == ARTICLE_KEY else OTHER_KEY
         keys = list(map(memo.__getitem__, words))
-    return " " + " ".join(keys) + " "  # type: ignore[arg-type]  # no None is left
+    if wanted.isdisjoint(keys):
+        return None
+    return " " + " ".join(keys) + " "
 
 
 def with_articles(key: str) -> list[str]:
