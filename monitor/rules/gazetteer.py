@@ -11,12 +11,12 @@ A name resolves, in this order, to the places that list it as a spelling (`Sana'
 also as `Raqqa`), else to those with a spelling of the same variant key (`Hodeidah` ≈ `Hodeida`,
 see placekey) and looking alike (`MIN_LIKENESS`), else to nothing, with the nearest names
 offered instead. Of several variant candidates, those whose spelling looks most like the name
-(rapidfuzz's ratio, in steps of ten) come first. Then the heaviest wins: a city weighs its population, a region `REGION_WEIGHT`; a
-city wins over a region of the same country found as well (Idlib the city, not the governorate:
-write `Idlib Governorate` for that). "Name, CC" (`Tripoli,
-LY`) or "Name, Country" keeps only that country's places. The name is ambiguous when a place of
-another country that has it as its own name weighs at least `AMBIGUOUS_WEIGHT` and a tenth of
-the winner: Tripoli in Libya and in Lebanon.
+(rapidfuzz's ratio, in steps of ten) come first. Then the heaviest wins: a city weighs its
+population, a region `REGION_WEIGHT`; a city wins over a region of the same country found as
+well (Idlib the city, not the governorate: write `Idlib Governorate` for that). "Name, CC"
+(`Tripoli, LY`) or "Name, Country" keeps only that country's places. The name is ambiguous
+when a place of another country that has it as its own name weighs at least `AMBIGUOUS_WEIGHT`
+and a tenth of the winner: Tripoli in Libya and in Lebanon.
 """
 
 from __future__ import annotations

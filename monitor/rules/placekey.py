@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import itertools
 import math
-import operator
 import re
 
 from monitor.rules.normalize import lower_words
