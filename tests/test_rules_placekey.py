@@ -68,7 +68,9 @@ def test_text_keys_keep_one_key_per_word_and_only_the_keys_watched() -> None:
     text = placekey.text_keys(words, wanted, {})
     other, article = placekey.OTHER_KEY, placekey.ARTICLE_KEY
     assert text == f" {other} {other} {other} talafar {other} {article} hadada "
-    assert placekey.text_keys("the offensive on mosul".split(), wanted, {}) is None
+    memo: dict[str, str] = {}
+    assert placekey.text_keys(["telafar"], wanted, memo) == " talafar "
+    assert memo == {"telafar": "talafar"}  # remembered for the next text
 
 
 def test_ordinary_words_that_share_a_key_with_a_place_do_not_count() -> None:

@@ -218,26 +218,22 @@ OTHER_KEY = "\x03"  # the key in text of a word no watched name has in its keys
 _TEXT_KEYS_MAX = 500_000
 
 
-def text_keys(words: list[str], wanted: frozenset[str], memo: dict[str, str]) -> str | None:
+def text_keys(words: list[str], wanted: frozenset[str], memo: dict[str, str]) -> str:
     """The variant keys of a text's folded, lower-case words, between single spaces and with a
     space at each end, one key per word so a hit's words are counted as in the text; a word
     whose key is not in `wanted` (the words of the keys watched) nor an article's is
-    `OTHER_KEY`. None when no
-    word has a wanted key: nothing to scan. `memo` remembers each word's key for the caller (one
-    per compiled program, bounded), so an article costs three passes at C speed: its words
-    looked up, checked against `wanted`, joined."""
+    `OTHER_KEY`. `memo` remembers each word's key for the caller (one per compiled program,
+    bounded), so an article costs one pass at C speed, and keying the few words not seen
+    before."""
     try:
-        keys = list(map(memo.__getitem__, words))
+        return " " + " ".join(map(memo.__getitem__, words)) + " "
     except KeyError:  # words not seen before: a few an article
         if len(memo) > _TEXT_KEYS_MAX:
             memo.clear()
         for word in set(words).difference(memo):
             key = ARTICLE_KEY if word in ARTICLES else word_key(word)
             memo[word] = key if key in wanted or key == ARTICLE_KEY else OTHER_KEY
-        keys = list(map(memo.__getitem__, words))
-    if wanted.isdisjoint(keys):
-        return None
-    return " " + " ".join(keys) + " "
+        return " " + " ".join(map(memo.__getitem__, words)) + " "
 
 
 def with_articles(key: str) -> list[str]:
