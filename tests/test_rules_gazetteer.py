@@ -64,7 +64,7 @@ def test_lookup_forgives_spellings(
 def test_the_most_populous_candidate_wins(resolved: dict[str, gazetteer.Resolution]) -> None:
     hodeidah = resolved["Hodeidah"]
     assert hodeidah.place is not None and hodeidah.place.population == 734_699
-    assert "Hodeidah ≈ Hodeida" in hodeidah.why
+    assert "Hodeidah ≈ El-Hodeidah" in hodeidah.why
     assert all(p.population < 734_699 for p in hodeidah.others)
 
 

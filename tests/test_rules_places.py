@@ -208,7 +208,7 @@ def test_monitor_places_says_what_why_which_kind_and_the_other_candidates(
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].startswith("Hodeidah → Al Ḩudaydah, YE (city, population 734,699")
-    assert lines[1] == "  why: a variant spelling: Hodeidah ≈ Hodeida"
+    assert lines[1] == "  why: a variant spelling: Hodeidah ≈ El-Hodeidah"
     assert "other candidates" in out and "variant keys: hadada" in out
     assert main(["places", "Darfur", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)

@@ -269,9 +269,7 @@ def _decide(w: _Wanted, nearest: tuple[Place, ...]) -> Resolution:
         )
     best: dict[str, tuple[Place, str]] = {}
     for place, spelling in found:  # of a place's spellings, the one most like the name
-        if place.ident not in best or _like(w.typed, spelling) > _like(
-            w.typed, best[place.ident][1]
-        ):
+        if place.ident not in best or _nearer(w.typed, spelling, best[place.ident][1]):
             best[place.ident] = (place, spelling)
     step = {i: 0 if w.exact else -(_like(w.typed, s) // 10) for i, (_, s) in best.items()}
     cities = {(p.country, step[i]) for i, (p, _) in best.items() if p.kind is Kind.CITY}
@@ -304,20 +302,28 @@ def _decide(w: _Wanted, nearest: tuple[Place, ...]) -> Resolution:
 
 
 def _like(name: str, spelling: str) -> float:
-    """How alike two spellings look, 0 to 100 (rapidfuzz): of the places a variant key finds,
-    those whose spelling is nearest the name come first ("Nusseirat" is Nuseirat before it is
-    Nazareth, whatever their sizes)."""
+    """How alike two spellings look, 0 to 100 (rapidfuzz), an article in front aside: of the
+    places a variant key finds, those whose spelling is nearest the name come first
+    ("Nusseirat" is Nuseirat before it is Nazareth, whatever their sizes)."""
     from rapidfuzz import fuzz
 
-    return float(fuzz.ratio(name.casefold(), spelling.casefold()))
+    return float(fuzz.ratio(_bare(name), _bare(spelling)))
 
 
-def _rank(place: Place, all_places: list[Place]) -> tuple[int, int, str]:
-    """Sort key, best first: a region loses to a city of its country that has its name."""
-    beaten = place.kind is Kind.REGION and any(
-        p.kind is Kind.CITY and p.country == place.country for p in all_places
-    )
-    return (int(beaten), -place.weight, place.ident)
+def _nearer(name: str, spelling: str, than: str) -> bool:
+    """Whether `spelling` looks more like `name` than `than` does, articles aside, then as
+    written ("Hodeidah" is nearer "Hodeida" than "El-Hodeidah")."""
+    from rapidfuzz import fuzz
+
+    def alike(other: str) -> tuple[float, float]:
+        return _like(name, other), fuzz.ratio(name.casefold(), other.casefold())
+
+    return alike(spelling) > alike(than)
+
+
+def _bare(spelling: str) -> str:
+    words = lower_words(spelling)
+    return " ".join(words[1:] if len(words) > 1 and is_article(words[0]) else words)
 
 
 def _named(spelling: str) -> bool:
