@@ -63,14 +63,22 @@ def test_articles_drop_out_and_short_names_get_no_key() -> None:
 
 
 def test_text_keys_keep_one_key_per_word_and_only_the_keys_watched() -> None:
-    wanted = frozenset({"talafar", "hadada"})
+    wanted = frozenset({"talafar", "hadada", "dar", "zar"})
     words = "the offensive on telafar and al hudaydah".split()
-    text = placekey.text_keys(words, wanted, {})
+    memo: dict[str, str] = {}
+    signals: set[str] = set()
+    text = placekey.text_keys(words, wanted, memo, signals)
     other, article = placekey.OTHER_KEY, placekey.ARTICLE_KEY
     assert text == f" {other} {other} {other} talafar {other} {article} hadada "
-    memo: dict[str, str] = {}
-    assert placekey.text_keys(["telafar"], wanted, memo) == " talafar "
-    assert memo == {"telafar": "talafar"}  # remembered for the next text
+    assert memo["telafar"] == "talafar" and memo["the"] == other  # remembered for the next text
+    assert signals == {"telafar", "hudaydah"}
+    # Known words with a watched key ("door", "deer" → "dar") and no name among them: no scan.
+    assert placekey.text_keys("the door of the deer zoo".split(), wanted, memo, signals) is None
+    text = placekey.text_keys("the deir ezzor road".split(), wanted, memo, signals)
+    assert text is not None and " dar zar " in text
+    # Known words on both sides of an Arabic article: a name's shape, scanned.
+    text = placekey.text_keys("in deir al zoo".split(), wanted | {"za"}, {}, set())
+    assert text is not None and f" dar {article} za " in text
 
 
 def test_ordinary_words_that_share_a_key_with_a_place_do_not_count() -> None:

@@ -82,6 +82,7 @@ class Program:
     variant_automaton: ahocorasick.Automaton | None = None  # over the words' variant keys
     variant_words: frozenset[str] = frozenset()  # the words of the variant keys
     variant_memo: dict[str, str] = field(default_factory=dict)  # a text word → its key there
+    variant_signals: set[str] = field(default_factory=set)  # see placekey.text_keys
     variants: list[places.Variants] = field(default_factory=list)
     variant_labels: frozenset[int] = frozenset()  # labels that name the spelling found
 

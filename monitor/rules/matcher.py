@@ -73,8 +73,11 @@ class Scan:
             for language, automaton in program.stem_automata.items():
                 self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
             if program.variant_automaton is not None:
-                keys = text_keys(words, program.variant_words, program.variant_memo)
-                self._find_variants(program.variant_automaton, keys)
+                keys = text_keys(
+                    words, program.variant_words, program.variant_memo, program.variant_signals
+                )
+                if keys is not None:
+                    self._find_variants(program.variant_automaton, keys)
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}

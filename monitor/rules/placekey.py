@@ -206,7 +206,13 @@ def ordinary(words: list[str]) -> bool:
     if any(w in _NAME_ARTICLES for w in words[1:-1]):
         return False  # "Ain al-Arab", "Deir ez-Zor": an Arabic article inside is a name's shape
     named = [w for w in words if not is_article(w)] or words
-    return all(w in stop or _zipf(w) >= KNOWN_WORD_ZIPF for w in named)
+    return all(map(known, named))
+
+
+def known(word: str) -> bool:
+    """Whether a folded, lower-case word is a known word of a big language of news, or in the
+    stop list: never a guessed spelling of a place on its own."""
+    return word in stop_words() or _zipf(word) >= KNOWN_WORD_ZIPF
 
 
 # The article forms that are no English, French or Spanish word of their own.
@@ -218,22 +224,53 @@ OTHER_KEY = "\x03"  # the key in text of a word no watched name has in its keys
 _TEXT_KEYS_MAX = 500_000
 
 
-def text_keys(words: list[str], wanted: frozenset[str], memo: dict[str, str]) -> str:
+def text_keys(
+    words: list[str], wanted: frozenset[str], memo: dict[str, str], signals: set[str]
+) -> str | None:
     """The variant keys of a text's folded, lower-case words, between single spaces and with a
     space at each end, one key per word so a hit's words are counted as in the text; a word
     whose key is not in `wanted` (the words of the keys watched) nor an article's is
     `OTHER_KEY`. `memo` remembers each word's key for the caller (one per compiled program,
-    bounded), so an article costs one pass at C speed, and keying the few words not seen
-    before."""
-    try:
-        return " " + " ".join(map(memo.__getitem__, words)) + " "
-    except KeyError:  # words not seen before: a few an article
+    bounded), so an article costs a few passes at C speed, and keying the words not seen before.
+
+    None when the text has no signal: a word with a wanted key that is no known word, or an
+    Arabic article between two words with wanted keys. Every hit that `ordinary` lets through
+    has one, so without one there is nothing to scan for (most texts). `signals` collects the
+    signal words as words are keyed."""
+    if not all(map(memo.__contains__, words)):  # words not seen before: a few a text
         if len(memo) > _TEXT_KEYS_MAX:
             memo.clear()
+            signals.clear()
         for word in set(words).difference(memo):
             key = ARTICLE_KEY if word in ARTICLES else word_key(word)
-            memo[word] = key if key in wanted or key == ARTICLE_KEY else OTHER_KEY
-        return " " + " ".join(map(memo.__getitem__, words)) + " "
+            if key == ARTICLE_KEY or key in wanted:
+                memo[word] = key
+                if key != ARTICLE_KEY and not known(word):
+                    signals.add(word)
+            else:
+                memo[word] = OTHER_KEY
+    if signals.isdisjoint(words) and not _article_inside(words, memo):
+        return None
+    return " " + " ".join(map(memo.__getitem__, words)) + " "
+
+
+def _article_inside(words: list[str], memo: dict[str, str]) -> bool:
+    """Whether an Arabic article stands between two words with watched keys ("Ain al-Arab",
+    whose words are both known words), the other shape `ordinary` lets through."""
+    if _NAME_ARTICLES.isdisjoint(words):
+        return False
+    plain = (OTHER_KEY, ARTICLE_KEY)
+    for article in _NAME_ARTICLES.intersection(words):
+        at = 0
+        while True:
+            try:
+                at = words.index(article, at + 1)
+            except ValueError:
+                break
+            if at + 1 < len(words) and memo[words[at - 1]] not in plain:
+                if memo[words[at + 1]] not in plain:
+                    return True
+    return False
 
 
 def with_articles(key: str) -> list[str]:
@@ -257,6 +294,7 @@ __all__ = [
     "common_word",
     "common_words",
     "is_article",
+    "known",
     "name_keys",
     "ordinary",
     "stop_words",
