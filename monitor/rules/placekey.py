@@ -267,9 +267,9 @@ def _article_inside(words: list[str], memo: dict[str, str]) -> bool:
                 at = words.index(article, at + 1)
             except ValueError:
                 break
-            if at + 1 < len(words) and memo[words[at - 1]] not in plain:
-                if memo[words[at + 1]] not in plain:
-                    return True
+            before, after = words[at - 1], words[at + 1 : at + 2]
+            if after and memo[before] not in plain and memo[after[0]] not in plain:
+                return True
     return False
 
 
