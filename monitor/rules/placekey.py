@@ -237,11 +237,14 @@ def text_keys(
     Arabic article between two words with wanted keys. Every hit that `ordinary` lets through
     has one, so without one there is nothing to scan for (most texts). `signals` collects the
     signal words as words are keyed."""
-    if not all(map(memo.__contains__, words)):  # words not seen before: a few a text
+    distinct = set(words)
+    unseen = distinct.difference(memo)
+    if unseen:  # words not seen before: a few a text
         if len(memo) > _TEXT_KEYS_MAX:
             memo.clear()
             signals.clear()
-        for word in set(words).difference(memo):
+            unseen = distinct
+        for word in unseen:
             key = ARTICLE_KEY if word in ARTICLES else word_key(word)
             if key == ARTICLE_KEY or key in wanted:
                 memo[word] = key
@@ -249,7 +252,9 @@ def text_keys(
                     signals.add(word)
             else:
                 memo[word] = OTHER_KEY
-    if signals.isdisjoint(words) and not _article_inside(words, memo):
+    if signals.isdisjoint(distinct) and (
+        _NAME_ARTICLES.isdisjoint(distinct) or not _article_inside(words, memo)
+    ):
         return None
     return " " + " ".join(map(memo.__getitem__, words)) + " "
 
@@ -257,8 +262,6 @@ def text_keys(
 def _article_inside(words: list[str], memo: dict[str, str]) -> bool:
     """Whether an Arabic article stands between two words with watched keys ("Ain al-Arab",
     whose words are both known words), the other shape `ordinary` lets through."""
-    if _NAME_ARTICLES.isdisjoint(words):
-        return False
     plain = (OTHER_KEY, ARTICLE_KEY)
     for article in _NAME_ARTICLES.intersection(words):
         at = 0
