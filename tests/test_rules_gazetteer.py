@@ -115,10 +115,3 @@ def test_an_unknown_name_offers_the_nearest(resolved: dict[str, gazetteer.Resolu
     assert "Atlantis" in [p.name for p in lost.nearest]
     assert resolved["Mosul, FR"].place is None  # a country keeps only its places
     assert "in FR" in resolved["Mosul, FR"].why and resolved["Mosul, FR"].nearest
-
-
-def test_curated_places_file_is_valid_and_sourced() -> None:
-    curated = gazetteer._curated()
-    assert all(r.source.strip() for r in (*curated.regions, *curated.aliases, *curated.cities))
-    iso = {p.ident for p in gazetteer.regions()}
-    assert all(f"iso:{a.iso}" in iso for a in curated.aliases)  # every alias names a real code

