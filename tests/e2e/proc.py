@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -58,6 +60,9 @@ def daemon(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group, so that the end of the test can stop the extraction pool's
+        # children too: left alive, they hold the output pipe open and the reader never ends.
+        start_new_session=True,
     )
     lines: list[str] = []
     reader = threading.Thread(
@@ -71,5 +76,8 @@ def daemon(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         reader.join(timeout=5)
-        proc.stdout.close()  # type: ignore[union-attr]
+        if not reader.is_alive():  # closing a pipe another thread still reads would block
+            proc.stdout.close()  # type: ignore[union-attr]
