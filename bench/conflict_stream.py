@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class Feed:
     site: str
     interval_s: float
     full_text: bool
+    clock_ahead_s: float = 0.0  # how far the feed's dates run ahead of when it publishes
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,10 @@ class Corpus:
         cases += tuple(c for c in self.cases if not c.events and set(c.reports) <= _ids(kept))
         return Corpus(kept, self.feeds, cases)
 
+    def released(self, report: Report) -> datetime:
+        """When the outlet put the report out: its date, less any clock fault of its feed."""
+        return report.published - timedelta(seconds=self.feeds[report.feed].clock_ahead_s)
+
     def by_feed(self) -> dict[str, list[Report]]:
         """Each feed's reports, newest first, as its RSS document lists them."""
         out: dict[str, list[Report]] = {}
@@ -122,7 +127,14 @@ def load(path: Path = JSONL) -> Corpus:
 def feeds() -> dict[str, Feed]:
     data = yaml.safe_load((HERE / "feeds.yaml").read_text(encoding="utf-8"))
     return {
-        f["name"]: Feed(f["name"], f["title"], f["site"], float(f["interval"]), f["full_text"])
+        f["name"]: Feed(
+            f["name"],
+            f["title"],
+            f["site"],
+            float(f["interval"]),
+            f["full_text"],
+            float(f.get("clock_ahead", 0)),
+        )
         for f in data["feeds"]
     }
 
