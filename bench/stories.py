@@ -22,7 +22,9 @@ Corpora:
   below is printed on the train split only. Its hand cases (`cases.yaml`) are checked too.
 - **UCI News Aggregator** (`../shared/corpora/uci-news-aggregator-subset`): 6,366 headlines
   from 1,948 publishers over three days, each publisher a feed (its interval drawn once from
-  5, 15, 30 or 60 minutes, seeded), dated by their timestamps; live and as a backlog.
+  5, 15, 30 or 60 minutes, seeded), dated by their timestamps; live and as a backlog, and in
+  timestamp order 50 at a time, each batch at its last headline's time (as this bench fed it
+  before it knew feeds).
 - **ECB+** (`../shared/corpora/ecbplus-event-clusters`): 982 articles, 86 events, two
   similar events per topic, no dates: in a shuffled order whose seed is printed, all inside
   one story window (the hardest case). Scored on all topics and on topics 36–45 alone (the
@@ -825,6 +827,8 @@ def main(quick: bool = False, quality_only: bool = False) -> None:
             uci_first_joined_other=scored.alerts.first_joined_other,
             uci_silenced=scored.alerts.silenced,
         )
+        arrivals, _ = run(fresh_store(folder, "uci-order"), in_order(uci_docs))
+        score_row("monitor  UCI in order, 50 at a time", arrivals, uci_docs)
         arrivals, _ = run(fresh_store(folder, "uci-backlog"), backlog(uci_docs))
         score_row("monitor  UCI backlog (3 days at once)", arrivals, uci_docs)
         base = baseline_arrivals(live(uci_docs, intervals))
