@@ -80,6 +80,15 @@ class BlockedAddress(FetchError):
     hint = "set fetch.allow_private_networks: true if this address is meant to be reachable"
 
 
+class RobotsDisallowed(FetchError):
+    """robots.txt asks robots not to fetch this page (or cannot be read just now)."""
+
+    hint = (
+        "the site asks robots not to read this page: set robots: false on the source (or "
+        "fetch.robots: false) only if you have the publisher's permission"
+    )
+
+
 class TooLarge(FetchError):
     """The body grew past fetch.max_bytes."""
 
