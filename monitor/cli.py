@@ -145,6 +145,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     rows = [
         (
             s.name,
+            _kind(config, s.name),
             feed_store.health(s, now),
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
@@ -153,8 +154,14 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         )
         for s in states
     ]
-    _table(("FEED", "HEALTH", "LAST OK", "NEXT POLL", "ENTRIES", "LAST ERROR"), rows)
+    _table(("FEED", "KIND", "HEALTH", "LAST OK", "NEXT POLL", "ENTRIES", "LAST ERROR"), rows)
     return EXIT_OK
+
+
+def _kind(config: config_mod.Config, name: str) -> str:
+    """A source's kind as the config says it; "-" for one no longer in the config."""
+    source = config.source(name)
+    return source.kind.value if source is not None else "-"
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

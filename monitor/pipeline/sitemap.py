@@ -44,6 +44,7 @@ _RECOVER = etree.XMLParser(
     recover=True,
 )
 GZIP_MAGIC = b"\x1f\x8b"
+_DOCTYPE = "refused: a sitemap with a DOCTYPE (entity declarations are not read)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +116,17 @@ def _parse(body: bytes) -> tuple[Any, str | None]:
     refused outright."""
     head = body[:1024]
     if b"<!DOCTYPE" in head or b"<!doctype" in head:
-        return None, "refused: a sitemap with a DOCTYPE (entity declarations are not read)"
+        return None, _DOCTYPE
     try:
-        return etree.fromstring(body, _PARSER), None
+        root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
         error = f"broken XML: {exc.msg}"[:200]
     except ValueError as exc:
         return None, f"not XML: {exc}"[:200]
+    else:
+        if root is not None and root.getroottree().docinfo.doctype:
+            return None, _DOCTYPE
+        return root, None
     try:
         root = etree.fromstring(body, _RECOVER)
     except (etree.XMLSyntaxError, ValueError):
