@@ -30,11 +30,12 @@ SELECTORS = {
 
 
 def big_page(cards: int = 200) -> bytes:
+    dek = "A line of standfirst text to make the card realistic. " * 3
     parts = [
-        '<article class="card"><a class="card__link" href="/news/2025/04/16/story-{0}.html">'
-        '<h3 class="card__title">Headline number {0} about something that happened</h3></a>'
-        '<p class="card__dek">' + "A line of standfirst text to make the card realistic. " * 3 + "</p>"
-        '<time datetime="2025-04-16T06:10:00Z">16 April</time></article>'.format(i)
+        f'<article class="card"><a class="card__link" href="/news/2025/04/16/story-{i}.html">'
+        f'<h3 class="card__title">Headline number {i} about something that happened</h3></a>'
+        f'<p class="card__dek">{dek}</p>'
+        '<time datetime="2025-04-16T06:10:00Z">16 April</time></article>'
         for i in range(cards)
     ]
     nav = "".join(f'<a href="/section-{i}/">Section {i}</a>' for i in range(60))

@@ -1,4 +1,4 @@
-"""robots.txt: fetched once per host and kept a day; RFC 9309's answers when it is missing or down."""
+"""robots.txt: fetched once per host, kept a day; RFC 9309's answers when it is missing or down."""
 
 from __future__ import annotations
 

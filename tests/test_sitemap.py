@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.pipeline import parse
 from monitor.model import Entry
+from monitor.pipeline import parse
 from monitor.pipeline.sitemap import Sitemap, read_sitemap
 from tests.conftest import FIXTURES
 
