@@ -161,6 +161,8 @@ class Sources:
         result = await self._get(config, url, etag=etag, last_modified=last_modified)
         if kind != SourceKind.SITEMAP:
             return result
+        if result.not_modified:  # the index's validators stay what they were (a 304 has none)
+            result = replace(result, etag=etag, last_modified=last_modified)
         return await self._with_children(config, source, url, result, now)
 
     async def fetch_page(self, config: Config, name: str, url: str) -> FetchResult:
