@@ -101,6 +101,12 @@ class ParseError(MonitorError):
     hint = "check the feed URL in a browser; the feed is retried with backoff"
 
 
+class OpmlError(MonitorError):
+    """A file given to `monitor feeds import` is not an OPML subscription list."""
+
+    hint = "export the list from your feed reader as OPML (Settings → Import/Export) and try again"
+
+
 class ChannelError(MonitorError):
     """A channel could not deliver. `permanent` errors go straight to dead letters."""
 

@@ -29,7 +29,7 @@ import structlog
 
 from monitor.config import Config, FeedSettings, Selectors, SitemapOptions, SourceKind
 from monitor.errors import FetchError
-from monitor.model import FetchResult
+from monitor.model import Entry, FetchResult
 from monitor.pipeline import fetch, listing, parse, sitemap
 from monitor.pipeline.parse_raw import RawFeed, RawItem, describe
 from monitor.pipeline.robots import Robots
@@ -332,3 +332,28 @@ class Sources:
             item_hashes=hashes[:keep],
             skipped=skipped,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a source yields now (`monitor test-source`): its entries, newest first as read,
+    and the reader's complaint, if any."""
+
+    source: FeedSettings
+    url: str
+    status: int
+    entries: tuple[Entry, ...]
+    error: str | None
+
+
+async def preview(config: Config, client: httpx.AsyncClient, name: str, now: datetime) -> Preview:
+    """Fetch and read one configured source as a poll would (robots.txt and all), storing
+    nothing; raises FetchError when it cannot be fetched."""
+    source = config.source(name)
+    if source is None:
+        raise KeyError(name)
+    reader = Sources(client, fetch.HostSlots(config.settings.fetch.per_host))
+    result = await reader.fetch(config, name, source.url, now=now, etag=None, last_modified=None)
+    items = reader.read(config, name, result, now=now)
+    parsed = items.entries()
+    return Preview(source, result.url, result.status, parsed.entries, parsed.error)
