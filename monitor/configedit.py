@@ -20,8 +20,10 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml as yaml_1_1
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from monitor import config as config_mod
 from monitor.errors import ConfigError, MonitorError
@@ -83,16 +85,30 @@ def _indents(text: str) -> tuple[int, int]:
     return mapping or 2, 2 if offset is None else offset
 
 
+def _scalar(value: Any) -> Any:
+    """A string as written plain when the daemon's YAML reader (PyYAML, YAML 1.1) reads it back
+    the same inside a flow mapping, else double-quoted: ruamel (YAML 1.2) writes `rss?a=b`
+    plain, which PyYAML refuses."""
+    if not isinstance(value, str):
+        return value
+    try:
+        same = yaml_1_1.safe_load(f"{{k: {value}}}") == {"k": value}
+    except yaml_1_1.YAMLError:
+        same = False
+    return value if same else DoubleQuotedScalarString(value)
+
+
 def _flow(entry: Mapping[str, Any]) -> CommentedMap:
     """A source as one line (`- {name: …, url: …}`), like the shipped file's entries; its
     lists (tags) too."""
     out = CommentedMap()
     for key, value in entry.items():
         if isinstance(value, list):
-            seq = CommentedSeq(value)
+            seq = CommentedSeq([_scalar(v) for v in value])
             seq.fa.set_flow_style()
-            value = seq
-        out[key] = value
+            out[key] = seq
+        else:
+            out[key] = _scalar(value)
     out.fa.set_flow_style()
     return out
 
@@ -132,6 +148,8 @@ def edited(original: str, entries: Sequence[Mapping[str, Any]]) -> str:
         data["feeds"] = feeds
     if not isinstance(feeds, CommentedSeq):
         raise MonitorError("`feeds:` in the settings file is not a list")
+    if not feeds and feeds.fa.flow_style():  # `feeds: []` becomes a block list
+        feeds.fa.set_block_style()
     for entry in entries:
         feeds.append(_flow(entry))
     out = io.StringIO()
@@ -148,6 +166,7 @@ def _check_only_added(original: str, text: str, path: Path) -> None:
         ).get_opcodes()
         if tag in ("replace", "delete")
         for line in old[i1:i2]
+        if not re.match(r"feeds:\s*\[\s*\]", line)  # an empty list written inline grows
     ]
     if changed:
         raise MonitorError(
