@@ -194,7 +194,7 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
                 c.kind.value,
                 str(c.items),
                 c.newest.strftime("%Y-%m-%d") if c.newest else "-",
-                _safe(c.title or "")[:40],
+                _safe(c.title or c.what)[:40],
                 _safe(c.url),
                 c.found_by,
             )
@@ -217,9 +217,7 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
     same = next((f for f in config.settings.feeds if f.url == picked.url), None)
     if same is not None:
         raise MonitorError(f"{picked.url} is in the config already, as {same.name!r}")
-    name = args.name or configedit.unique_name(
-        configedit.slug(picked.title or urlsplit(picked.url).hostname or ""), taken
-    )
+    name = args.name or configedit.unique_name(configedit.slug(picked.name), taken)
     if name in taken:
         raise MonitorError(f"a source is named {name!r} already", hint="choose another --name")
     entry: dict[str, Any] = {"name": name, "url": picked.url}

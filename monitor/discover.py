@@ -26,7 +26,7 @@ from monitor.pipeline import fetch, listing, parse, sitemap
 
 FEED_PATHS = ("feed", "rss", "rss.xml", "feed.xml", "atom.xml", "index.xml", "feeds/all.atom")
 NEWS_SITEMAPS = ("/sitemap-news.xml", "/news-sitemap.xml", "/sitemap_news.xml")
-MIN_LISTING_ITEMS = 5
+MIN_LISTING_ITEMS = 3
 SITEMAP_DAYS = 2.0
 
 
@@ -40,6 +40,15 @@ class Candidate:
     found_by: str
     items: int
     newest: datetime | None
+    what: str = ""  # for a sitemap: "news sitemap", "sitemap" or "sitemap index"
+
+    @property
+    def name(self) -> str:
+        """A name for the config: the feed's or page's title, else the site and the kind."""
+        if self.title:
+            return self.title
+        host = (urlsplit(self.url).hostname or "").removeprefix("www.")
+        return f"{host} news" if self.what == "news sitemap" else host
 
 
 async def discover(config: Config, client: httpx.AsyncClient, url: str) -> list[Candidate]:
@@ -126,10 +135,11 @@ def _read(result: FetchResult, found_by: str, now: datetime, max_bytes: int) -> 
         return Candidate(
             result.url,
             SourceKind.SITEMAP,
-            "news sitemap" if titled else None,
+            None,
             found_by,
             len(entries),
             max((e.published for e in entries if e.published), default=None),
+            "news sitemap" if titled else "sitemap",
         )
     if b"<html" in head or b"<!doctype html" in head:
         raw = listing.read_listing(body, result.url, result.content_type)

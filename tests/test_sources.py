@@ -4,12 +4,15 @@ politeness feeds get (Retry-After, backoff, health)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from monitor import config as config_mod
+from monitor.cli import main
 from monitor.daemon import once, runtime
 from monitor.pipeline import PollReport
 from monitor.storage import Store
@@ -187,3 +190,73 @@ def test_an_index_whose_children_all_fail_is_a_failing_source(
     assert [f.result for f in poll(config).feeds] == ["failed"]
     error = states(config)["courier"].last_error or ""
     assert error.startswith("no sitemap of the index could be fetched") and "HTTP 503" in error
+
+
+def test_test_source_prints_the_items_a_source_yields_now(
+    tmp_path: Path, site: Site, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.serve(SOURCES)
+    config = setup(
+        tmp_path,
+        site,
+        receiver,
+        "{name: courier, kind: html, url: BASE/listings/list.html, select: {item: ul.headlines li,"
+        " date: .when}}",
+    )
+    assert main(["test-source", "courier", "-c", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("courier (html, ") and out[0].endswith("HTTP 200, 4 items")
+    assert out[1].split(None, 2) == [
+        "2025-04-16",
+        "07:45",
+        "Forensic team starts work at a burial site near Sinjar",
+    ]
+    assert out[2].strip() == site.url("/articles/news/2025/04/16/sinjar-grave-survey.html")
+    assert not (tmp_path / "db.sqlite").exists()  # it stores nothing
+    assert main(["test-source", "courier", "--json", "--limit", "1", "-c", str(config)]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["published"] == "2025-04-16T07:45:00+00:00"
+
+
+def test_test_source_says_why_a_source_yields_nothing(
+    tmp_path: Path, site: Site, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.serve(SOURCES)
+    site.route("/robots.txt", Answer(200, b"User-agent: monitor\nDisallow: /listings/\n"))
+    config = setup(
+        tmp_path,
+        site,
+        receiver,
+        "{name: closed, kind: html, url: BASE/listings/cards.html}",
+        "{name: empty, kind: html, url: BASE/articles/story/48213977/harbour-festival-crowds.html,"
+        " robots: false, select: {item: div.no-such-item}}",
+    )
+    assert main(["test-source", "closed", "-c", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "disallows this page" in err and "robots: false" in err
+    assert main(["test-source", "empty", "-c", str(config)]) == 1
+    captured = capsys.readouterr()
+    assert "0 items; no items matched the item selector" in captured.out
+    assert "check the selectors" in captured.err
+    assert main(["test-source", "nope", "-c", str(config)]) == 1
+    assert "sources in the config: closed, empty" in capsys.readouterr().err
+
+
+def test_check_names_a_bad_selector_and_options_of_another_kind(
+    tmp_path: Path, site: Site, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = setup(
+        tmp_path,
+        site,
+        receiver,
+        "{name: a, kind: html, url: BASE/, select: {item: 'a[href', title: h2}}",
+        "{name: b, url: BASE/feed.xml, select: {item: article}}",
+        "{name: c, kind: sitemap, url: BASE/s.xml, sitemap: {max_age: 3d, max_urls: 0}}",
+    )
+    assert main(["check", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}:5: feeds[0].select.item: not a CSS selector lxml can run: " in err
+    assert f"{config}:6: feeds[1]: select: only a source of kind html has selectors" in err
+    assert (
+        f"{config}:7: feeds[2].sitemap.max_urls: Input should be greater than or equal to 1" in err
+    )
