@@ -21,6 +21,7 @@ read, the most recent first, so a first poll of a 50,000-URL sitemap is bounded.
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections.abc import Container
 from dataclasses import dataclass, field
@@ -97,6 +98,20 @@ def read_sitemap(
     return Sitemap(_urlset(root, url, now, cutoff, max_urls, known, error), error=error)
 
 
+_COMMENTS = re.compile(rb"<!--.*?-->", re.S)
+_FIRST_ELEMENT = re.compile(rb"<(?![?!])(?:[\w.-]+:)?([\w.-]+)")
+
+
+def is_index(body: bytes, max_bytes: int) -> bool:
+    """Whether the body is a sitemap index, from the name of its first element alone: the
+    cheap test a poll makes before it decides to fetch children (`read_sitemap` reads it
+    properly)."""
+    if body[:2] == GZIP_MAGIC:
+        body = _gunzip(body, max_bytes) or b""
+    found = _FIRST_ELEMENT.search(_COMMENTS.sub(b"", body[:16384]))
+    return found is not None and found.group(1) == b"sitemapindex"
+
+
 def _failed(error: str) -> Sitemap:
     return Sitemap(RawFeed([], "sitemap", error=error), error=error)
 
@@ -170,6 +185,29 @@ def _children(root: Any, url: str, cutoff: datetime) -> list[Child]:
     return dated + [c for c in found if c.lastmod is None]
 
 
+_NEWS_FIELDS = frozenset({"title", "publication_date", "language"})
+
+
+def _local(tag: object) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+def _fields(url: Any) -> dict[str, str]:
+    """A `<url>`'s loc and lastmod, and its news title, publication date and language, in one
+    walk of its children (the elements are matched by local name: any namespace or none)."""
+    fields: dict[str, str] = {}
+    for child in url:
+        name = _local(child.tag)
+        if name in ("loc", "lastmod"):
+            fields.setdefault(name, (child.text or "").strip())
+        elif name == "news":
+            for part in child.iter():
+                inner = _local(part.tag)
+                if inner in _NEWS_FIELDS:
+                    fields.setdefault(inner, (part.text or "").strip())
+    return fields
+
+
 def _hash(loc: str, *parts: str) -> bytes:
     digest = hashlib.blake2b(loc.encode("utf-8", "surrogatepass"), digest_size=8)
     for part in parts:
@@ -189,15 +227,11 @@ def _urlset(
     fresh: list[tuple[datetime | None, int, ReadyItem, bytes]] = []
     skipped: list[bytes] = []
     for position, el in enumerate(root.iterchildren("{*}url", "url")):
-        loc = _text(el, "loc")
-        news = el.find("{*}news")
-        title = published = language = ""
-        if news is not None:
-            title = _text(news, "title")
-            published = _text(news, "publication_date")
-            publication = news.find("{*}publication")
-            language = _text(publication, "language") if publication is not None else ""
-        lastmod = _text(el, "lastmod")
+        fields = _fields(el)
+        loc, lastmod = fields.get("loc", ""), fields.get("lastmod", "")
+        title = fields.get("title", "")
+        published = fields.get("publication_date", "")
+        language = fields.get("language", "")
         digest = _hash(loc, title, published, lastmod, language)
         if digest in known:
             skipped.append(digest)

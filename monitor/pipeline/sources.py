@@ -191,13 +191,16 @@ class Sources:
                 return result
         if result.body is None:
             return result
-        found = self._read(result.body, result.url, options, config, now)
-        children = [c.url for c in found.children if _same_host(c.url, result.url)]
-        self._children[url] = _Shape(found.is_index, children)
+        children: list[str] = []
+        index = sitemap.is_index(result.body, config.settings.fetch.max_bytes)
+        if index:
+            found = self._read(result.body, result.url, options, config, now)
+            children = [c.url for c in found.children if _same_host(c.url, result.url)]
+        self._children[url] = _Shape(index, children)
         self._children.move_to_end(url)
         while len(self._children) > _INDEXES:
             self._children.popitem(last=False)
-        if not found.is_index:
+        if not index:
             return result
         return await self._bundle(config, url, result, children, options, now)
 
