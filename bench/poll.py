@@ -81,26 +81,35 @@ def feed_body(feed: int, first: int) -> bytes:
 SITEMAP_URLS = 100
 
 
-def sitemap_body(source: int, first: int, now: float) -> bytes:
-    """A news sitemap of 100 URLs, newest first, URL n published 200 - n minutes ago."""
-    urls = []
-    for n in range(first + SITEMAP_URLS - 1, first - 1, -1):
-        rng = random.Random(source * 1_000_003 + n + 7)
-        words, weights = vocabulary()
-        title = " ".join(rng.choices(words, weights, k=9)).capitalize()
-        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (200 - n) * 60))
-        urls.append(
-            f"<url><loc>https://site{source % 50}.example.org/{source}/news/story-{n}-today</loc>"
-            f"<news:news><news:publication><news:name>Site {source}</news:name>"
-            f"<news:language>en</news:language></news:publication>"
-            f"<news:publication_date>{when}</news:publication_date>"
-            f"<news:title>{title}</news:title></news:news></url>"
-        )
+def sitemap_url(source: int, n: int, now: float) -> str:
+    """URL n of a sitemap: the same in every version, published 200 - n minutes ago."""
+    rng = random.Random(source * 1_000_003 + n + 7)
+    words, weights = vocabulary()
+    title = " ".join(rng.choices(words, weights, k=9)).capitalize()
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (200 - n) * 60))
     return (
+        f"<url><loc>https://site{source % 50}.example.org/{source}/news/story-{n}-today</loc>"
+        f"<news:news><news:publication><news:name>Site {source}</news:name>"
+        f"<news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{when}</news:publication_date>"
+        f"<news:title>{title}</news:title></news:news></url>"
+    )
+
+
+def sitemap_bodies(source: int, now: float) -> tuple[bytes, bytes]:
+    """A news sitemap of 100 URLs, newest first, and the same with 5 newer URLs (and the 5
+    oldest gone, as a news sitemap drops them)."""
+    urls = [sitemap_url(source, n, now) for n in range(SITEMAP_URLS + 5)]
+    head = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + "".join(urls) + "</urlset>"
-    ).encode()
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+    )
+    v1, v2 = (
+        (head + "".join(reversed(urls[first : first + SITEMAP_URLS])) + "</urlset>").encode()
+        for first in (0, 5)
+    )
+    return v1, v2
 
 
 def serve(port_out: multiprocessing.Queue, feeds: int, sitemaps: int) -> None:  # type: ignore[type-arg]
@@ -112,10 +121,8 @@ def serve(port_out: multiprocessing.Queue, feeds: int, sitemaps: int) -> None:  
         "v1": [feed_body(i, 0) for i in range(feeds)],
         "v2": [feed_body(i, 5) for i in range(feeds)],
     }
-    maps = {
-        "v1": [sitemap_body(i, 0, now) for i in range(sitemaps)],
-        "v2": [sitemap_body(i, 5, now) for i in range(sitemaps)],
-    }
+    pairs = [sitemap_bodies(i, now) for i in range(sitemaps)]
+    maps = {"v1": [p[0] for p in pairs], "v2": [p[1] for p in pairs]}
     etags = {k: [f'"{hashlib.sha1(b).hexdigest()[:16]}"' for b in v] for k, v in bodies.items()}
     state = {"mode": "etag"}
 
@@ -244,7 +251,7 @@ def main() -> None:
     ports: multiprocessing.Queue[int] = ctx.Queue()
     server = ctx.Process(target=serve, args=(ports, n, m), daemon=True)
     server.start()
-    base = f"http://127.0.0.1:{ports.get(timeout=60)}"
+    base = f"http://127.0.0.1:{ports.get(timeout=600)}"
     size = len(feed_body(0, 0))
     print(
         f"{n} feeds of {size / 1000:.1f} KB, 50 items each, served from another process; "

@@ -90,7 +90,9 @@ class Selectors(_Strict):
     link: str = Field("a[href]", description="the item's link to its article (the first match)")
     title: str | None = Field(None, description="the item's headline; default: the link's text")
     date: str | None = Field(
-        None, description="the item's date (a datetime attribute or its text); default: none"
+        None,
+        description="the item's date (a datetime attribute or its text); default: its first "
+        "<time> element",
     )
 
     @field_validator("item", "link", "title", "date")

@@ -17,7 +17,7 @@ from monitor.daemon import once, runtime
 from monitor.pipeline import PollReport
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tests.servers import Answer, Receiver, Site
 
 SOURCES = FIXTURES / "sources"
@@ -260,3 +260,13 @@ def test_check_names_a_bad_selector_and_options_of_another_kind(
     assert (
         f"{config}:7: feeds[2].sitemap.max_urls: Input should be greater than or equal to 1" in err
     )
+
+
+def test_every_source_key_is_in_the_shipped_config_and_the_readme() -> None:
+    shipped = (ROOT / "config" / "monitor.yaml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for model in (config_mod.FeedSettings, config_mod.Selectors, config_mod.SitemapOptions):
+        for key in model.model_fields:
+            assert f" {key}:" in shipped or f"{{{key}:" in shipped, f"{key} not in monitor.yaml"
+            assert f"`{key}" in readme or f"{key}," in readme or f"{key}}}" in readme, key
+    assert "robots: true" in shipped and "`fetch.robots`" in readme
