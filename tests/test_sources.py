@@ -19,17 +19,9 @@ from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 from tests.conftest import FIXTURES, ROOT
 from tests.servers import Answer, Receiver, Site
+from tests.test_pipeline import WATCHLIST
 
 SOURCES = FIXTURES / "sources"
-WATCHLIST = """version: 1
-name: iraq-conflict
-channels: [hook]
-groups:
-  cities: [Falluja, Fallujah, Tal Afar, Telafar, Mosul, Ramadi]
-rules:
-  - {name: offensive, query: "offensive NEAR/15 @cities", severity: high}
-  - {name: mass-grave, query: '"mass grave" OR "mass graves"', severity: critical}
-"""
 TAL_AFAR = "/articles/news/2025/04/16/tal-afar-shelling-resumes.html"
 
 
