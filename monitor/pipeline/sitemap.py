@@ -208,10 +208,11 @@ def _fields(url: Any) -> dict[str, str]:
     return fields
 
 
-def _hash(loc: str, *parts: str) -> bytes:
-    digest = hashlib.blake2b(loc.encode("utf-8", "surrogatepass"), digest_size=8)
-    for part in parts:
-        digest.update(b"\0" + part.encode("utf-8", "surrogatepass"))
+def _hash(el: Any, base: str) -> bytes:
+    """The `<url>` element's markup and the sitemap's URL (its links' base), hashed in C: a
+    URL with the same hash reads the same, so a known one is skipped before it is walked."""
+    digest = hashlib.blake2b(etree.tostring(el, with_tail=False), digest_size=8)
+    digest.update(base.encode("utf-8", "surrogatepass"))
     return digest.digest()
 
 
@@ -227,15 +228,15 @@ def _urlset(
     fresh: list[tuple[datetime | None, int, ReadyItem, bytes]] = []
     skipped: list[bytes] = []
     for position, el in enumerate(root.iterchildren("{*}url", "url")):
+        digest = _hash(el, url)
+        if digest in known:
+            skipped.append(digest)
+            continue
         fields = _fields(el)
         loc, lastmod = fields.get("loc", ""), fields.get("lastmod", "")
         title = fields.get("title", "")
         published = fields.get("publication_date", "")
         language = fields.get("language", "")
-        digest = _hash(loc, title, published, lastmod, language)
-        if digest in known:
-            skipped.append(digest)
-            continue
         link = _resolve(loc, url)
         when = sitemap_date(published) or sitemap_date(lastmod)
         if link is None or (when is not None and when < cutoff):
