@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 
 from monitor import config as config_mod
 from monitor.cli import main
@@ -19,6 +21,13 @@ FEED = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>
 <item><title>Shelling resumes on the edge of Tal Afar</title><guid>c-1</guid>
 <link>{{BASE}}/articles/news/2025/04/16/tal-afar-shelling-resumes.html</link></item>
 </channel></rss>"""
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Commands set up logging on the stream pytest captures; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
 def courier(site: Site) -> None:

@@ -4,11 +4,13 @@ that gives the same feeds, and an export other readers' OPML parser reads as we 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import listparser
 import pytest
+import structlog
 from lxml import etree
 
 from monitor import config as config_mod
@@ -18,6 +20,13 @@ from monitor.opml import Subscription, read_opml, write_opml
 from tests.conftest import FIXTURES, ROOT
 
 OPML = FIXTURES / "sources" / "opml"
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Commands set up logging on the stream pytest captures; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
 def test_miniflux_and_freshrss_exports_are_read_with_their_categories() -> None:

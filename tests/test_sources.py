@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
 from monitor import config as config_mod
 from monitor.cli import main
@@ -23,6 +25,13 @@ from tests.test_pipeline import WATCHLIST
 
 SOURCES = FIXTURES / "sources"
 TAL_AFAR = "/articles/news/2025/04/16/tal-afar-shelling-resumes.html"
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Commands set up logging on the stream pytest captures; later tests must not log there."""
+    yield
+    structlog.reset_defaults()
 
 
 def setup(tmp: Path, site: Site, receiver: Receiver, *sources: str, fetch: str = "") -> Path:
