@@ -96,24 +96,21 @@ def main() -> None:
     pages = {name: ((LISTINGS / name).read_bytes(), sel) for name, sel in SELECTORS.items()}
     pages["generated, 200 cards"] = (big_page(), SELECTORS["cards.html"])
     print(f"{'page':<24}{'KB':>6}{'items':>7}{'lxml ms':>10}{'selectolax ms':>15}{'ratio':>7}")
-    totals = [0.0, 0.0]
+    results = {}
     for name, (body, sel) in pages.items():
         assert with_lxml(body, sel) == with_selectolax(body, sel), name
         inner = 20 if len(body) > 50_000 else 200
         a = best(lambda b=body, s=sel: with_lxml(b, s), args.repeat, inner)
         b = best(lambda b=body, s=sel: with_selectolax(b, s), args.repeat, inner)
-        totals[0] += a
-        totals[1] += b
+        results[name] = (a, b)
         items = with_lxml(body, sel)
         print(f"{name:<24}{len(body) / 1000:>6.1f}{items:>7}{a:>10.3f}{b:>15.3f}{a / b:>7.1f}")
-    big = pages["generated, 200 cards"]
-    big_lxml = best(lambda: with_lxml(*big), args.repeat, 20)
-    big_lax = best(lambda: with_selectolax(*big), args.repeat, 20)
+    big_lxml, big_lax = results.pop("generated, 200 cards")
     print(
         f"\nlxml_big_ms={big_lxml:.2f} selectolax_big_ms={big_lax:.2f} "
         f"speedup_big={big_lxml / big_lax:.1f} "
-        f"lxml_fixtures_ms={totals[0] - big_lxml:.3f} "
-        f"selectolax_fixtures_ms={totals[1] - big_lax:.3f}"
+        f"lxml_fixtures_ms={sum(a for a, _ in results.values()):.3f} "
+        f"selectolax_fixtures_ms={sum(b for _, b in results.values()):.3f}"
     )
 
 
