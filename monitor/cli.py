@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from monitor import __version__
 from monitor import config as config_mod
 from monitor.errors import ConfigError, MonitorError
+from monitor.terminal import json_safe, printable
 
 if TYPE_CHECKING:
     from monitor.storage import Store
@@ -62,7 +63,7 @@ def cmd_once(args: argparse.Namespace) -> int:
     )
     for report in polled.feeds:
         if report.error:
-            print(f"  {report.feed}: {report.error}", file=sys.stderr)
+            print(f"  {report.feed}: {printable(config.secrets(report.error))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -157,7 +158,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
             str(s.entries_seen),
-            (s.last_error or "")[:60],
+            config.secrets(s.last_error or "")[:60] or _truncated(s.entries_dropped),
         )
         for s in states
     ]
@@ -194,8 +195,8 @@ def cmd_feeds_add(args: argparse.Namespace) -> int:
                 c.kind.value,
                 str(c.items),
                 c.newest.strftime("%Y-%m-%d") if c.newest else "-",
-                _safe(c.title or c.what)[:40],
-                _safe(c.url),
+                printable(c.title or c.what)[:40],
+                printable(c.url),
                 c.found_by,
             )
             for i, c in enumerate(found, 1)
@@ -246,7 +247,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     skipped = 0
     for sub in subscriptions:
         if sub.url in present:
-            print(f"  skipped {_safe(sub.url)}: in the config already as {present[sub.url]}")
+            print(f"  skipped {printable(sub.url)}: in the config already as {present[sub.url]}")
             skipped += 1
             continue
         name = configedit.unique_name(
@@ -265,7 +266,7 @@ def cmd_feeds_import(args: argparse.Namespace) -> int:
     verb = "would add" if args.dry_run else "added"
     for entry in entries:
         shown = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
-        print(f"  {verb} {entry['name']}: {_safe(entry['url'])}{_safe(shown)}")
+        print(f"  {verb} {entry['name']}: {printable(entry['url'])}{printable(shown)}")
     if entries and not args.dry_run:
         configedit.add_sources(config.path, entries)
     print(f"{config.path}: {len(entries)} {verb}, {skipped} already there")
@@ -306,7 +307,7 @@ _FEED_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _kind(config: config_mod.Config, name: str) -> str:
     """A source's kind as the config says it; "-" for one no longer in the config."""
-    source = config.source(name)
+    source = config.feed(name)
     return source.kind.value if source is not None else "-"
 
 
@@ -315,7 +316,7 @@ def cmd_test_source(args: argparse.Namespace) -> int:
     from monitor.pipeline import sources
 
     config = _load(args)
-    if config.source(args.name) is None:
+    if config.feed(args.name) is None:
         known = ", ".join(f.name for f in config.settings.feeds) or "none"
         raise MonitorError(f"no source named {args.name!r}", hint=f"sources in the config: {known}")
     fetch = config.settings.fetch
@@ -327,17 +328,20 @@ def cmd_test_source(args: argparse.Namespace) -> int:
     found = asyncio.run(go())
     entries = found.entries[: args.limit]
     if args.json:
-        print(json.dumps([_entry_json(e) for e in entries], indent=2, ensure_ascii=False))
-    else:
         print(
-            f"{args.name} ({found.source.kind.value}, {_safe(found.url)}): HTTP {found.status}, "
+            json_safe(json.dumps([_entry_json(e) for e in entries], indent=2, ensure_ascii=False))
+        )
+    else:
+        where = f"{found.source.kind.value}, {printable(found.url)}"
+        print(
+            f"{args.name} ({where}): HTTP {found.status}, "
             f"{len(found.entries)} item{'s' if len(found.entries) != 1 else ''}"
-            + (f"; {_safe(found.error)}" if found.error else "")
+            + (f"; {printable(found.error)}" if found.error else "")
         )
         for e in entries:
             when = e.published.strftime("%Y-%m-%d %H:%M") if e.published else "-"
-            print(f"  {when:<16}  {_safe(e.title or '(no title: the page gives it)')[:90]}")
-            print(f"  {'':<16}  {_safe(e.url or e.guid)}")
+            print(f"  {when:<16}  {printable(e.title or '(no title: the page gives it)')[:90]}")
+            print(f"  {'':<16}  {printable(e.url or e.guid)}")
     if not found.entries and found.error:
         print(f"hint: {_source_hint(found.source)}", file=sys.stderr)
         return EXIT_FAILURE
@@ -364,9 +368,8 @@ def _entry_json(e: Any) -> dict[str, Any]:
     }
 
 
-def _safe(text: str) -> str:
-    """Untrusted text for a terminal: control characters (escape sequences) shown, not run."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def _truncated(dropped: int) -> str:
+    return f"(truncated: {dropped:,} entries past fetch.max_entries left out)" if dropped else ""
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -414,7 +417,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 _ago(r.created_at, now),
                 when(r),
                 render.kicked(r.kind, titles.get(r.article_id, ""))[:50],
-                (r.last_error or "")[:60],
+                config.secrets(r.last_error or "")[:60],
             )
             for r in rows
         ],
@@ -424,8 +427,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     for d in sorted(waiting, key=lambda d: d.id):
         due = d.due_at if d.status == "open" else d.next_attempt_at
         what = f"{sizes.get(d.id, 0)} alerts" if d.kind == "digest" else f"notice: {d.title}"
-        error = f"; last error: {d.last_error[:80]}" if d.last_error else ""
-        print(f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}")
+        error = f"; last error: {config.secrets(d.last_error)[:80]}" if d.last_error else ""
+        line = f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}"
+        print(printable(line))
     return EXIT_OK
 
 
@@ -456,10 +460,11 @@ def cmd_test_channel(args: argparse.Namespace) -> int:
     what = "a sample digest" if args.digest else f"a sample {args.severity} alert"
     print(f"{args.name} ({settings.kind}, {pacing.describe(settings)}): sending {what} now")
     outcome = asyncio.run(go())
+    detail = printable(config.secrets(outcome.detail))
     if outcome.ok:
-        print(f"delivered in {outcome.duration_ms} ms; the far end answered: {outcome.detail}")
+        print(f"delivered in {outcome.duration_ms} ms; the far end answered: {detail}")
         return EXIT_OK
-    print(f"not delivered ({outcome.duration_ms} ms): {outcome.detail}", file=sys.stderr)
+    print(f"not delivered ({outcome.duration_ms} ms): {detail}", file=sys.stderr)
     hint = (
         "the far end refused it for good: check the channel's URL, address or credentials"
         if outcome.permanent
@@ -477,7 +482,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     views = story_store.recent(store, limit=args.limit, min_articles=args.min_articles)
     if args.json:
-        print(json.dumps([_story_json(v) for v in views], indent=2, ensure_ascii=False))
+        print(json_safe(json.dumps([_story_json(v) for v in views], indent=2, ensure_ascii=False)))
         return EXIT_OK
     if not views:
         print("no stories yet; run `monitor once` or `monitor run`")
@@ -486,12 +491,13 @@ def cmd_stories(args: argparse.Namespace) -> int:
         n = len(v.articles)
         print(
             f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), "
-            f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: {v.title}"
+            f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: "
+            + printable(v.title)
         )
         for a in v.articles:
             how = a.reason if a.score is None or a.reason == "new" else f"{a.reason} {a.score:.2f}"
-            print(f"    {a.source:<16} {how:<20} {a.title[:60]}")
-            print(f"    {'':<16} {'':<20} {a.url}")
+            print(f"    {a.source:<16} {how:<20} {printable(a.title[:60])}")
+            print(f"    {'':<16} {'':<20} {printable(a.url)}")
     return EXIT_OK
 
 
@@ -568,6 +574,7 @@ def _ago(when: datetime | None, now: datetime) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    rows = [[printable(cell) for cell in row] for row in rows]  # titles and errors: network text
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
     ]

@@ -7,11 +7,11 @@ The daemon, `monitor check` and the tests all load configuration through `load()
 from __future__ import annotations
 
 import enum
-import functools
 import glob
 import os
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitor.channels import ChannelSettings, kinds
+from monitor import redact
+from monitor.channels import ChannelSettings, kinds, secrets_of
 from monitor.errors import ConfigError, Problem
 from monitor.rules import Matcher, RulesError, compile_watchlists
 from monitor.units import ByteSize, Duration
@@ -49,6 +50,9 @@ class FetchSettings(_Strict):
     concurrency: int = Field(50, ge=1, description="feeds polled at the same time at most")
     allow_private_networks: bool = Field(
         False, description="allow article pages on private, loopback and link-local addresses"
+    )
+    max_entries: int = Field(
+        1000, ge=1, description="entries taken from one fetch of a feed at most, the newest"
     )
     fetch_pages: bool = Field(True, description="fetch the article page when a feed is short")
     full_text_chars: int = Field(
@@ -222,8 +226,8 @@ class Settings(_Strict):
     @field_validator("feeds")
     @classmethod
     def _unique_feeds(cls, feeds: list[FeedSettings]) -> list[FeedSettings]:
-        names = [f.name for f in feeds]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(f.name for f in feeds)  # not names.count: 100,000 feeds took minutes
+        dupes = sorted(n for n, seen in counts.items() if seen > 1)
         if dupes:
             raise ValueError(f"feed names must be unique: {', '.join(dupes)}")
         return feeds
@@ -255,21 +259,23 @@ class Config:
     watchlists: list[WatchlistSettings]
     matcher: Matcher
     files: list[str] = field(default_factory=list)
+    # Every secret of the config (channels, the database password, `${VAR}` values in feed
+    # URLs): calling it redacts a text bound for a log, a stored error or a terminal.
+    secrets: redact.Secrets = field(default_factory=redact.Secrets)
+    _feeds: dict[str, FeedSettings] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def database_url(self) -> str:
         return self.settings.database
 
+    def feed(self, name: str) -> FeedSettings | None:
+        """The settings of the feed named `name` (one lookup, however many feeds)."""
+        if not self._feeds:
+            self._feeds = {f.name: f for f in self.settings.feeds}
+        return self._feeds.get(name)
+
     def feed_interval(self, feed: FeedSettings) -> float:
         return feed.interval if feed.interval is not None else self.settings.fetch.interval
-
-    def source(self, name: str) -> FeedSettings | None:
-        """The configured source of that name (None for one removed from the config)."""
-        return self._sources.get(name)
-
-    @functools.cached_property
-    def _sources(self) -> dict[str, FeedSettings]:
-        return {f.name: f for f in self.settings.feeds}
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -336,8 +342,22 @@ def load(
     if problems or matcher is None or settings is None:
         raise ConfigError(problems)
     settings = _apply_env(settings, main_path, env)
+    secrets = _secrets(doc, channels.values(), settings.database)
     watchlists = [_select_feeds(w, settings.feeds) for w in watchlists]
-    return Config(main_path, settings, channels, watchlists, matcher, files)
+    return Config(main_path, settings, channels, watchlists, matcher, files, secrets)
+
+
+def _secrets(doc: Document, channels: Iterable[ChannelSettings], database: str) -> redact.Secrets:
+    """What must never be shown: every channel's secrets and URLs, the database password, and
+    in feed URLs each value taken from the environment (shown as the `${VAR}` it came from)."""
+    pairs = [pair for channel in channels for pair in secrets_of(channel)]
+    pairs += [
+        (value, "${" + name + "}")
+        for loc, name, value in doc.from_env
+        if len(loc) == 3 and loc[0] == "feeds" and loc[2] == "url"
+    ]
+    pairs += redact.password_of(database)
+    return redact.Secrets(pairs)
 
 
 def _select_feeds(watchlist: WatchlistSettings, feeds: list[FeedSettings]) -> WatchlistSettings:

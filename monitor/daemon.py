@@ -23,7 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
-from monitor import http, metrics
+from monitor import http, metrics, redact
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
@@ -45,17 +45,9 @@ def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Chann
     return {name: known[s.kind](name, s, client) for name, s in config.channels.items()}
 
 
-def secrets_of(config: Config) -> set[str]:
-    """Every secret value in the config, so the logger can mask it wherever it appears."""
-    found: set[str] = set()
-    for settings in config.channels.values():
-        for value in settings.__dict__.values():
-            if hasattr(value, "get_secret_value"):
-                found.add(value.get_secret_value())
-    password = httpx.URL(config.database_url.replace("+psycopg", "")).password
-    if password:
-        found.add(password)
-    return found
+def secrets_of(config: Config) -> redact.Secrets:
+    """Every secret of the config, so the logger can mask it wherever it appears."""
+    return config.secrets
 
 
 @contextlib.asynccontextmanager
@@ -223,6 +215,9 @@ class Daemon:
                 "config reload refused; keeping the running config",
                 problems=[str(p) for p in exc.problems],
             )
+            return
+        except Exception:  # a bug in loading: still one log line, and the old config stays
+            log.exception("config reload failed; keeping the running config")
             return
         old_channels = self.pipeline.channels
         self.pipeline.config = new

@@ -44,7 +44,7 @@ def test_adding_to_the_shipped_file_adds_one_line_under_feeds(tmp_path: Path) ->
         "tags: [Middle East, wire]}"
     ]
     config = config_mod.load(path, env={})
-    added = config.source("courier")
+    added = config.feed("courier")
     assert added is not None and added.kind == "sitemap" and added.tags == ["Middle East", "wire"]
 
 

@@ -80,7 +80,7 @@ def test_feeds_add_lists_what_it_found_and_adds_the_pick(
         "tags: [iraq]}"
     ]
     assert before.splitlines() == [line for line in after.splitlines() if line not in new_lines]
-    source = config_mod.load(path, env={}).source("127-0-0-1-news")
+    source = config_mod.load(path, env={}).feed("127-0-0-1-news")
     assert source is not None and source.kind == "sitemap"
     # The same URL again is refused, and the file stays as it is.
     assert main(["feeds", "add", url, "--pick", "3", "-c", str(path)]) == 1

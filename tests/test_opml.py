@@ -105,7 +105,7 @@ def test_import_then_export_through_the_cli_round_trips_and_keeps_comments(
     assert all(any(line == new for new in kept) for line in old_lines)
     assert len(after.splitlines()) == len(old_lines) + 4
     config = config_mod.load(path, env={})
-    dispatch = config.source("crossroads-dispatch")
+    dispatch = config.feed("crossroads-dispatch")
     assert dispatch is not None and dispatch.tags == ["Middle East"]
     assert dispatch.site == "https://dispatch.example.org/"
     # Importing again adds nothing.

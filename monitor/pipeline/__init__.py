@@ -324,6 +324,13 @@ class Pipeline:
         feed = self.sources.read(
             self.config, state.name, result, now=now, known=_KNOWN.get(known_key)
         )
+        if feed.dropped:
+            log.warning(
+                "feed truncated: only its newest entries are read",
+                feed=state.name,
+                kept=len(feed.guids),
+                dropped=feed.dropped,
+            )
         if not feed.guids and feed.error:
             error = FetchError(feed.error, url=state.url, status=result.status)
             return self._failed(state, now, error)
@@ -347,6 +354,7 @@ class Pipeline:
             status=result.status,
             moved_to=result.moved_to,
             new_entries=len(new_entries),
+            dropped=feed.dropped,
             **validators,
         )
         return FeedReport(state.name, "changed", len(new_entries), alerts)
@@ -368,7 +376,7 @@ class Pipeline:
         cfg = self.config
         keys = [_link_key(state.name, e) for e in entries]
         known = article_store.find_many(self.store, keys)
-        feed_cfg = next((f for f in cfg.settings.feeds if f.name == state.name), None)
+        feed_cfg = cfg.feed(state.name)
         made = await asyncio.gather(
             *(
                 self._article(state, feed_cfg, e, key, None if e.guid in edited else known.get(key))
@@ -520,6 +528,7 @@ class Pipeline:
 
     def _failed(self, state: feed_store.FeedState, now: datetime, exc: FetchError) -> FeedReport:
         errors = state.error_count + 1
+        error = self.config.secrets(str(exc))  # a URL built from ${VAR} may carry a key
         gone = isinstance(exc, FeedGone)
         next_at = fetch.next_poll(
             now,
@@ -530,19 +539,19 @@ class Pipeline:
             rng=self.rng,
         )
         outcome = feed_store.PollOutcome(
-            next_at, status=exc.status, ok=False, error=str(exc), gone=gone, polled_at=now
+            next_at, status=exc.status, ok=False, error=error, gone=gone, polled_at=now
         )
         self._polled.append((state, outcome))
         log.warning(
             "feed failed",
             feed=state.name,
             url=state.url,
-            error=str(exc),
+            error=error,
             errors=errors,
             next_poll=next_at.isoformat(),
             retired=gone,
         )
-        return FeedReport(state.name, "gone" if gone else "failed", error=str(exc))
+        return FeedReport(state.name, "gone" if gone else "failed", error=error)
 
     # -- housekeeping --------------------------------------------------------------------
 

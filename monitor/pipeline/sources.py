@@ -154,7 +154,7 @@ class Sources:
     ) -> FetchResult:
         """The source's body by a conditional GET; raises FetchError (RobotsDisallowed for a
         listing page robots.txt closes)."""
-        source = config.source(name)
+        source = config.feed(name)
         kind = source.kind if source is not None else SourceKind.FEED
         if kind == SourceKind.HTML:
             await self.check_robots(config, source, url, page=False)
@@ -167,7 +167,7 @@ class Sources:
 
     async def fetch_page(self, config: Config, name: str, url: str) -> FetchResult:
         """An article page of source `name`: robots.txt first, then a guarded GET."""
-        await self.check_robots(config, config.source(name), url, page=True)
+        await self.check_robots(config, config.feed(name), url, page=True)
         return await self._get(config, url, page=True)
 
     async def _with_children(
@@ -278,11 +278,18 @@ class Sources:
     ) -> parse.FeedItems:
         """The fetched body of source `name` read by its kind; never raises (a source that
         yields nothing comes back with no guids and `error` set)."""
-        source = config.source(name)
+        source = config.feed(name)
         kind = source.kind if source is not None else SourceKind.FEED
         body = result.body or b""
         if kind == SourceKind.FEED:
-            return parse.read_feed(body, result.url, result.content_type, now=now, known=known)
+            return parse.read_feed(
+                body,
+                result.url,
+                result.content_type,
+                now=now,
+                known=known,
+                max_entries=config.settings.fetch.max_entries,
+            )
         try:
             if kind == SourceKind.HTML:
                 select = source.select if source is not None else None
@@ -352,7 +359,7 @@ class Preview:
 async def preview(config: Config, client: httpx.AsyncClient, name: str, now: datetime) -> Preview:
     """Fetch and read one configured source as a poll would (robots.txt and all), storing
     nothing; raises FetchError when it cannot be fetched."""
-    source = config.source(name)
+    source = config.feed(name)
     if source is None:
         raise KeyError(name)
     reader = Sources(client, fetch.HostSlots(config.settings.fetch.per_host))

@@ -172,9 +172,17 @@ def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> 
     return evaluate
 
 
+# The most spans one proximity operator yields for one article. Each level of a chain
+# `a NEAR b NEAR c NEAR d` pairs every span below with every one in reach, so over an article
+# repeating the rule's words the spans multiply level by level (a hostile article of 9,000
+# words once took 13 s and 1.4 GB for one rule); the first ones in the text prove it as well.
+MAX_SPANS = 10_000
+
+
 def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> list[Span]:
     """Every pair (x from a, y from b) in one field, not overlapping, with at most `distance`
-    words between them (x before y when `ordered`), as the span covering both."""
+    words between them (x before y when `ordered`), as the span covering both; the first
+    `MAX_SPANS` of them, x by x."""
     out: list[Span] = []
     if len(a) * len(b) <= 16:  # the usual case: a few occurrences each; compare them all
         for xs, xe, xf, xev in a:
@@ -189,6 +197,8 @@ def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> li
     starts = [span[0] for span in b]
     longest = max(span[1] - span[0] for span in b)
     for x in a:
+        if len(out) >= MAX_SPANS:
+            break
         xs, xe, xf, xev = x
         # y after x: y.start in [xe, xe + distance]; y before x: y.end in [xs - distance, xs].
         lo = xs - distance - longest if not ordered else xe

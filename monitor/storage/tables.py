@@ -62,6 +62,7 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     entries_seen: int = 0
+    entries_dropped: int = 0  # past fetch.max_entries at the last read of a changed body
     lease_owner: str | None = None
     lease_until: datetime | None = _when()
     created_at: datetime = Field(sa_type=UTCDateTime)
