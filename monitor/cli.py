@@ -544,7 +544,7 @@ def cmd_places(args: argparse.Namespace) -> int:
         print(json.dumps(expansion.to_dict(), indent=2, ensure_ascii=False))
     else:
         print(explain.render_place(expansion))
-    return EXIT_OK
+    return EXIT_OK if expansion.place is not None else EXIT_FAILURE
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

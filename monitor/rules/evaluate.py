@@ -97,6 +97,8 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
     ]
     if len(triples) == 1:
         return _leaf(*triples[0], ident)
+    if len(triples) > _MANY:
+        return _many(triples, ident)
 
     def evaluate(scan: Positions) -> list[Span] | None:
         memo = scan.memo
@@ -106,6 +108,34 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
+                out += scan.spans(pattern, label)
+        memo[ident] = result = out or None
+        return result
+
+    return evaluate
+
+
+# Above this many spellings (a places group has dozens a place), a term list looks up the keys
+# the article has instead of asking about each of its own.
+_MANY = 16
+
+
+def _many(triples: list[tuple[int, int, int]], ident: int) -> Evaluator:
+    """`_leaves` for a long list: the same answer, in the same order, from the few keys found."""
+    positions: dict[int, list[int]] = {}
+    for number, (_, key, _) in enumerate(triples):
+        positions.setdefault(key, []).append(number)
+    keys = frozenset(positions)
+
+    def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
+        present = keys.intersection(scan.found)
+        out: list[Span] = []
+        if present:
+            for number in sorted(n for key in present for n in positions[key]):
+                pattern, _, label = triples[number]
                 out += scan.spans(pattern, label)
         memo[ident] = result = out or None
         return result
