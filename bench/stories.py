@@ -1,6 +1,6 @@
 """bench/stories.py: story clustering measured on real labelled news, through the real code.
 
-Each corpus is fed as a stream through `monitor.storage.articles.record_many` (fingerprints,
+Each corpus is fed as a stream through `monitor.pipeline.record` (fingerprints,
 candidate lookups, the join-or-open decision and every state write, into a SQLite file):
 
 - ECB+ (`../shared/corpora/ecbplus-event-clusters`): 982 articles, 86 events, two similar
@@ -55,10 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa
 
 from monitor.model import Article
+from monitor.pipeline import cluster
 from monitor.pipeline.fingerprint import BANDS, fingerprint
+from monitor.pipeline.record import FeedBatch, NewEntry, record
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
-from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 
 CORPORA = Path(
@@ -150,6 +151,7 @@ def stream(
     feed_store.sync(store, [feed_store.FeedSpec(feed, f"https://bench.invalid/{feed}", 600)], T0)
     feed_id = next(f.id for f in feed_store.all_feeds(store) if f.name == feed)
     articles: dict[str, int] = {}
+    memory = cluster.Memory()  # the clustering memory a daemon keeps for its store
     started = time.perf_counter()
     for i in range(0, len(docs), BATCH):
         chunk = docs[i : i + BATCH]
@@ -157,9 +159,9 @@ def stream(
         for d in chunk:
             url = d.url or f"https://bench.invalid/{d.id}"
             item = Article(url=url, canonical_url=canonical_url(url), title=d.title, text=d.text)
-            entries.append(article_store.NewEntry(d.id, item, fingerprint(d.title, d.text)))
-        done = article_store.record_many(
-            store, feed_id=feed_id, entries=entries, now=chunk[-1].at, story_window_s=WINDOW_S
+            entries.append(NewEntry(d.id, item, fingerprint(d.title, d.text)))
+        (done,) = record(
+            store, memory, [FeedBatch(feed_id, entries, chunk[-1].at)], window_s=WINDOW_S
         )
         for d, r in zip(chunk, done, strict=True):
             if r.article_id is None:
@@ -315,7 +317,7 @@ def fill(
                     {
                         "key": story_store.key_of(k),
                         "story_id": sid,
-                        "seen_at": story_store.epoch(seen),
+                        "seen_at": seen,
                     }
                     for k in set(vec.index_keys())
                 )
@@ -344,7 +346,7 @@ def fill(
                     {
                         "key": rng.getrandbits(63),
                         "article_id": aid,
-                        "seen_at": story_store.epoch(seen),
+                        "seen_at": seen,
                     }
                     for _ in range(BANDS)
                 )

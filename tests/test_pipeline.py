@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
+from monitor.errors import StoreUnavailable
 from monitor.pipeline import Pipeline, PollReport, _Ingest, _Job
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
@@ -418,7 +419,7 @@ def test_a_prune_that_fails_is_logged_and_the_run_still_completes(
     from monitor.storage import stories as story_store
 
     def locked(*_args: object) -> None:
-        raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
+        raise StoreUnavailable("database is locked")
 
     monkeypatch.setattr(story_store, "prune", locked)
     site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", site.url("/p/1")))))

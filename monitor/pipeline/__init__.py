@@ -26,15 +26,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 import structlog
 
 from monitor import metrics
 from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
-from monitor.errors import FeedGone, FetchError
+from monitor.errors import FeedGone, FetchError, StoreError
 from monitor.model import Article, Entry
-from monitor.pipeline import extract, fetch, fingerprint, match, parse, stories
+from monitor.pipeline import cluster, extract, fetch, fingerprint, match, parse, record, stories
 from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store
 from monitor.storage import articles as article_store
@@ -154,13 +153,13 @@ class _Job:
     hashes: Mapping[str, str]
     context: contextvars.Context
     done: Future[int] = field(default_factory=Future)
-    batch: list[article_store.NewEntry] = field(default_factory=list)
+    batch: list[record.NewEntry] = field(default_factory=list)
     stored: set[str] = field(default_factory=set)  # guids of the entries stored
 
 
 class _Ingest:
     """Group commit for the ingest thread: the feeds that arrive while it is storing others are
-    recorded together, in arrival order, in one transaction (`record_feeds`), so a busy poll
+    recorded together, in arrival order, in one transaction (`record.record`), so a busy poll
     commits a few times a second instead of once per feed. A feed alone is recorded at once; no
     feed waits for company."""
 
@@ -226,6 +225,7 @@ class Pipeline:
         self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
         self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
         self._ingest = _Ingest(self._record)
+        self.memory = cluster.Memory()
 
     # -- polling -------------------------------------------------------------------------
 
@@ -398,10 +398,11 @@ class Pipeline:
                 job.done.set_exception(exc)
             else:
                 ready.append(job)
-        recorded = article_store.record_feeds(
+        recorded = record.record(
             self.store,
-            [article_store.FeedBatch(job.state.id, job.batch, job.now) for job in ready],
-            story_window_s=self.config.settings.stories.window,
+            self.memory,
+            [record.FeedBatch(job.state.id, job.batch, job.now) for job in ready],
+            window_s=self.config.settings.stories.window,
         )
         for job, done in zip(ready, recorded, strict=True):
             job.done.set_result(job.context.run(self._report, job, done))
@@ -418,7 +419,7 @@ class Pipeline:
             matches = match.match(cfg.matcher, item, cfg.watchlists, state.name)
             specs = match.route(matches, cfg.watchlists, cfg.channels)
             job.batch.append(
-                article_store.NewEntry(
+                record.NewEntry(
                     entry.guid,
                     item,
                     fingerprint.fingerprint(item.title, item.text, language=item.language),
@@ -429,7 +430,7 @@ class Pipeline:
                 )
             )
 
-    def _report(self, job: _Job, recorded: Sequence[article_store.Recorded]) -> int:
+    def _report(self, job: _Job, recorded: Sequence[record.Recorded]) -> int:
         """Log what one feed's entries led to and note the ones stored; the alerts queued."""
         state = job.state
         alerts = 0
@@ -562,7 +563,7 @@ class Pipeline:
         before = self.clock() - timedelta(seconds=self.config.settings.stories.window)
         try:
             removed = await asyncio.to_thread(story_store.prune, self.store, before)
-        except sa.exc.SQLAlchemyError as exc:  # housekeeping: the next prune does it
+        except StoreError as exc:  # housekeeping: the next prune does it
             log.warning("story lookup rows not pruned; trying again later", error=str(exc))
             return {}
         if any(removed.values()):
