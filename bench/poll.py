@@ -139,10 +139,10 @@ def write_config(work: Path, base: str, feeds: int) -> Path:
     return work / "monitor.yaml"
 
 
-async def monitor_cycle(config: object) -> tuple[float, float, dict[str, int]]:
+async def monitor_cycle(config: object, known: object) -> tuple[float, float, dict[str, int]]:
     from monitor.daemon import runtime
 
-    async with runtime(config) as pipeline:  # type: ignore[arg-type]
+    async with runtime(config, known=known) as pipeline:  # type: ignore[arg-type]
         wall, cpu = time.perf_counter(), time.process_time()
         report = await pipeline.poll(due_only=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -190,6 +190,7 @@ def main() -> None:
 
     from monitor import config as config_mod
     from monitor import log
+    from monitor.pipeline.concurrency import KnownItems
 
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = ctx.Queue()
@@ -206,8 +207,10 @@ def main() -> None:
             work = Path(tmp)
             config = config_mod.load(write_config(work, base, n), env={})
             log.setup("error", "console")
+            # What the daemon remembers of each feed, kept from cycle to cycle as in a daemon.
+            known = KnownItems()
             set_mode(base, "etag")
-            wall, cpu, res = asyncio.run(monitor_cycle(config))
+            wall, cpu, res = asyncio.run(monitor_cycle(config, known))
             print(f"warm-up: {res} in {wall:.1f}s ({cpu / n * 1000:.2f} CPU ms/feed)")
             rows = []
             for name, mode in (
@@ -216,7 +219,7 @@ def main() -> None:
                 ("changed", "changed"),
             ):
                 set_mode(base, mode)
-                wall, cpu, res = asyncio.run(monitor_cycle(config))
+                wall, cpu, res = asyncio.run(monitor_cycle(config, known))
                 assert res.get(name) == n, f"{name}: expected {n} {name} feeds, got {res}"
                 if name == "changed":
                     assert res["new_entries"] == 5 * n, res
