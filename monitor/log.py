@@ -16,6 +16,8 @@ from monitor import redact
 from monitor.redact import Secrets
 from monitor.terminal import printable
 
+_HANDLER = "monitor"  # the name of the handler `setup` puts on the root logger
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -64,23 +66,42 @@ def setup(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    redactor = _Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
-            _Redactor(secrets),
+            redactor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries log through the standard module; keep their chatter to warnings and above.
-    logging.basicConfig(
-        level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
+    # Libraries (APScheduler, multiprocessing, …) log through the standard module: their lines
+    # go through the same renderer, so a JSON log stays one JSON object per line; their chatter
+    # is kept to warnings and above.
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+                redactor,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     for name in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("trafilatura", "htmldate", "courlan", "justext"):  # per-page noise
