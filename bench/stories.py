@@ -57,8 +57,8 @@ import sqlalchemy as sa
 from monitor.model import Article
 from monitor.pipeline import cluster
 from monitor.pipeline.fingerprint import BANDS, fingerprint
+from monitor.pipeline.links import canonical_url
 from monitor.pipeline.record import FeedBatch, NewEntry, record
-from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 
