@@ -107,9 +107,9 @@ from monitor.pipeline import cluster
 from monitor.pipeline import fingerprint as fingerprint_stage
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import BANDS, fingerprint
+from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse import FUTURE_SLACK
 from monitor.pipeline.record import FeedBatch, NewEntry, record
-from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 

@@ -13,7 +13,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.http import build_client
 from monitor.model import Article, RuleMatch
-from monitor.pipeline import extract, fetch, stories
+from monitor.pipeline import extract, fetch, links
 from monitor.rules import explain
 from monitor.terminal import json_safe, printable
 
@@ -67,7 +67,7 @@ def _article(
     # positions of the hits hold).
     return Article(
         url=url,
-        canonical_url=stories.canonical_url(url),
+        canonical_url=links.canonical_url(url),
         title=printable(title),
         text=printable(text, lines=True),
         source=source,

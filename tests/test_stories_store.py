@@ -14,9 +14,9 @@ from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import record as record_mod
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import stem
+from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse_raw import fingerprint_of
 from monitor.pipeline.record import NewEntry, Recorded
-from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 from monitor.storage.tables import alert, article, article_band, story, story_key

@@ -356,14 +356,20 @@ class Outbox:
         """Record the failure on the channel: pause it unless the failure was about one message,
         and tell the operator once when it has lasted longer than `notice_after`."""
         s = run.settings
-        run.state, tell = channel_store.failed(
-            self.store,
-            run.name,
-            now,
-            error=outcome.detail,
-            pause_until=pause,
-            notice_after=s.notice_after,
-        )
+        tell = False
+
+        def failing(before: channel_store.ChannelState) -> channel_store.ChannelState:
+            # Told once per failure streak, by the first worker to see it last `notice_after`.
+            nonlocal tell
+            since = before.failing_since or now
+            tell = before.notified_at is None and now - since >= timedelta(seconds=s.notice_after)
+            notified = now if tell else before.notified_at
+            failures = before.failures + 1
+            return channel_store.ChannelState(
+                run.name, failures, since, outcome.detail, pause, notified
+            )
+
+        run.state = channel_store.change(self.store, run.name, now, failing)
         if pause is not None:
             run.stopped = True
             log.warning("channel paused", channel=run.name, until=pause.isoformat())

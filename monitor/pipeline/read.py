@@ -18,7 +18,7 @@ import structlog
 from monitor.config import Config, FeedSettings
 from monitor.errors import FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import extract, stories
+from monitor.pipeline import extract, links
 from monitor.pipeline.sources import Sources
 from monitor.storage import Store
 from monitor.storage import articles as article_store
@@ -81,7 +81,7 @@ class Reader:
             page, page_error = await self._page(config, feed, entry.url)
         canonical = key
         if page is not None and page.canonical_url and entry.url:
-            canonical = stories.page_canonical(entry.url, page.canonical_url)
+            canonical = links.page_canonical(entry.url, page.canonical_url)
         return extract.build_article(
             entry,
             source=feed,
@@ -119,4 +119,4 @@ class Reader:
 def link_key(feed: str, entry: Entry) -> str:
     """The article key before any page is read: the entry's canonical link (or, for an entry
     without one, a key private to this feed)."""
-    return stories.canonical_url(entry.url) if entry.url else f"urn:monitor:{feed}:{entry.guid}"
+    return links.canonical_url(entry.url) if entry.url else f"urn:monitor:{feed}:{entry.guid}"

@@ -3,13 +3,17 @@
 The rate-limit bucket (so two workers do not each send a full burst), the failure streak (so the
 whole channel backs off, and honours `Retry-After`, rather than each alert on its own), and
 whether the operator was told that it is failing (so they are told once, not per alert).
+
+Persistence only: the row is read locked and written back as the caller's function makes it
+(`change`, `update_tokens`); the rules (how a failure counts, when to tell the operator, how
+fast rate-limit tokens come back) are `pipeline.outbox`'s and `channels.pacing`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -83,42 +87,30 @@ def update_tokens(
         return result
 
 
-def failed(
-    store: Store,
-    channel: str,
-    now: datetime,
-    *,
-    error: str,
-    pause_until: datetime | None,
-    notice_after: float,
-) -> tuple[ChannelState, bool]:
-    """Count a failed send. Returns the state and whether the operator must be told now: true
-    once per failure streak, for the first worker to see it last longer than `notice_after`."""
+def change(
+    store: Store, channel: str, now: datetime, update: Callable[[ChannelState], ChannelState]
+) -> ChannelState:
+    """Store what `update` makes of the channel's state, the row locked meanwhile, so that two
+    workers failing at once count one streak (and one of them tells the operator); the state
+    stored. (What a failure does to the state is `pipeline.outbox`'s.)"""
     with store.write() as conn:
         row = _locked(conn, channel, now)
-        since = row.failing_since or now
-        due = row.notified_at is None and now - since >= timedelta(seconds=notice_after)
-        values: dict[str, object] = {
-            "failures": row.failures + 1,
-            "failing_since": since,
-            "last_error": error[:1000],
-            "paused_until": pause_until,
-            "updated_at": now,
-        }
-        if due:
-            values["notified_at"] = now
+        after = update(
+            ChannelState(**{name: row._mapping[name] for name in ChannelState.__slots__})
+        )
         conn.execute(
-            channel_state.update().where(channel_state.c.channel == channel).values(**values)
+            channel_state.update()
+            .where(channel_state.c.channel == channel)
+            .values(
+                failures=after.failures,
+                failing_since=after.failing_since,
+                last_error=None if after.last_error is None else after.last_error[:1000],
+                paused_until=after.paused_until,
+                notified_at=after.notified_at,
+                updated_at=now,
+            )
         )
-        state = ChannelState(
-            channel,
-            row.failures + 1,
-            since,
-            error,
-            pause_until,
-            now if due else row.notified_at,
-        )
-        return state, due
+        return after
 
 
 def recovered(store: Store, channel: str, now: datetime) -> ChannelState | None:

@@ -39,7 +39,7 @@ R = TypeVar("R")
 def store_error(exc: BaseException) -> StoreError:
     """A driver's (or SQLAlchemy's) database error as the project's own: `StoreUnavailable`
     when the database could not run the statement, `StatementFailed` when it refused it. The
-    message is the database's own, without the statement's values."""
+    message is the database's own on one line, without the statement and its parameters."""
     if isinstance(exc, StoreError):
         return exc
     orig = getattr(exc, "orig", None) or exc
