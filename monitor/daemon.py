@@ -27,7 +27,7 @@ from monitor import http, metrics
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract
+from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract, retention
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
@@ -114,6 +114,7 @@ async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, Del
                 if batch.sent + batch.failed + batch.dead == 0:
                     break
         await pipeline.prune()
+        await retention.prune(pipeline.store, config.settings, pipeline.clock())
         return polled, delivered
 
 
@@ -140,6 +141,7 @@ class Daemon:
                 ("deliver", self.config.settings.delivery.interval, True),
                 ("outbox", 30.0, False),
                 ("prune", PRUNE_EVERY_S, False),
+                ("archive", PRUNE_EVERY_S, True),
             )
             for name, every, at_start in loops:
                 scheduler.add_job(
@@ -186,6 +188,7 @@ class Daemon:
             "deliver": self.pipeline.deliver,
             "outbox": self._outbox,
             "prune": self.pipeline.prune,
+            "archive": self._archive,
         }
         task = self._spawn(loop_name, jobs[loop_name])
         try:
@@ -209,6 +212,9 @@ class Daemon:
                 failed=report.count("failed"),
                 not_modified=report.count("not_modified"),
             )
+
+    async def _archive(self) -> None:
+        await retention.prune(self.pipeline.store, self.config.settings, self.pipeline.clock())
 
     async def _outbox(self) -> None:
         for status, n in alert_store.counts(self.pipeline.store).items():

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint
-from monitor.storage import Prepared, Store, insert_new, stories
+from monitor.storage import Prepared, Store, feedback, insert_new, stories
 from monitor.storage.tables import alert, article, entry, rule_match
 
 log = structlog.get_logger("monitor.storage")
@@ -315,7 +315,7 @@ class _Sql:
         self.article = Prepared(
             module.insert(article).on_conflict_do_nothing().returning(article.c.id),
             dialect,
-            [c.name for c in article.c if c.name not in ("id", "updated_at")],
+            [c.name for c in article.c if c.name not in ("id", "updated_at", "pruned_at")],
         )
         self.by_url = Prepared(_BY_URL, dialect)
         self.link = Prepared(_LINK_ENTRY, dialect)
@@ -409,7 +409,7 @@ def _queue_alerts(
 ) -> tuple[int, ...]:
     """Queue what the story's alerts so far call for: its first alert on each channel, an
     escalation to a higher severity, or a follow-up the watchlist asked for."""
-    if not specs:
+    if not specs or feedback.muted(conn, story_id):  # a muted story queues nothing
         return ()
     queued: dict[tuple[str, str], Severity] = {}
     for r in conn.execute(_QUEUED, {"story": story_id}):
@@ -488,7 +488,10 @@ def _alerts_after_split(
         .order_by(rule_match.c.article_id, rule_match.c.id)
     ).all()
     rows = []
+    muted = feedback.muted_among(conn, (split.old, split.new))
     for story_id in (split.old, split.new):
+        if story_id in muted:
+            continue
         best: dict[str, Any] = {}  # watchlist → its most severe match in this story (earliest)
         for m in matches:
             if story_of[int(m.article_id)] != story_id:

@@ -1,0 +1,142 @@
+"""storage.feedback: what people tell monitor about its alerts. A muted story queues no more
+alerts (the recording path checks `muted`), and its alerts not yet on their way are set aside;
+an alert marked irrelevant counts against the rules that raised it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from monitor.storage import Store
+from monitor.storage.tables import alert, digest, story
+
+MUTED = "muted"  # the status of an alert set aside because its story was muted
+
+_IS_MUTED = sa.select(story.c.muted_at).where(story.c.id == sa.bindparam("story"))
+
+
+@dataclass(frozen=True, slots=True)
+class Muted:
+    story_id: int
+    title: str
+    set_aside: int  # alerts of the story that were waiting and will not be sent
+
+
+def muted(conn: sa.Connection, story_id: int) -> bool:
+    """Whether the story is muted (inside the transaction that would queue its alerts)."""
+    return conn.execute(_IS_MUTED, {"story": story_id}).scalar() is not None
+
+
+def muted_among(conn: sa.Connection, story_ids: Collection[int]) -> set[int]:
+    if not story_ids:
+        return set()
+    rows = conn.scalars(
+        sa.select(story.c.id).where(story.c.id.in_(list(story_ids)), story.c.muted_at.is_not(None))
+    )
+    return {int(i) for i in rows}
+
+
+def mute(store: Store, story_id: int, now: datetime, *, undo: bool = False) -> Muted | None:
+    """Mute a story (or unmute it with `undo`); None when there is no such story. Muting sets
+    its waiting alerts aside: pending ones not leased by a sender, and those held in a digest
+    that is still open (a digest being sent keeps its members: its retries must carry the same
+    alerts). Unmuting lets new reports alert again; alerts set aside stay set aside."""
+    with store.write() as conn:
+        title = conn.scalar(sa.select(story.c.title).where(story.c.id == story_id))
+        if title is None:
+            return None
+        conn.execute(
+            story.update().where(story.c.id == story_id).values(muted_at=None if undo else now)
+        )
+        if undo:
+            return Muted(story_id, str(title), 0)
+        open_digests = sa.select(digest.c.id).where(digest.c.status == "open")
+        waiting = sa.or_(
+            sa.and_(
+                alert.c.status == "pending",
+                alert.c.digest_id.is_(None),
+                sa.or_(alert.c.lease_until.is_(None), alert.c.lease_until < now),
+            ),
+            sa.and_(alert.c.status == "digest", alert.c.digest_id.in_(open_digests)),
+        )
+        result = conn.execute(
+            alert.update()
+            .where(alert.c.story_id == story_id, waiting)
+            .values(status=MUTED, digest_id=None, lease_owner=None, lease_until=None)
+        )
+        return Muted(story_id, str(title), max(result.rowcount, 0))
+
+
+def mark(store: Store, alert_ids: Collection[int], now: datetime, *, irrelevant: bool) -> int:
+    """Mark alerts as not relevant (or clear the mark); how many alerts there were."""
+    with store.write() as conn:
+        result = conn.execute(
+            alert.update()
+            .where(alert.c.id.in_(list(alert_ids)))
+            .values(irrelevant_at=now if irrelevant else None)
+        )
+        return max(result.rowcount, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleNoise:
+    """Per (watchlist, rule): alerts raised and alerts marked irrelevant."""
+
+    watchlist: str
+    rule: str
+    alerts: int
+    irrelevant: int
+
+
+def noise(
+    store: Store, *, since: datetime | None = None, until: datetime | None = None
+) -> list[RuleNoise]:
+    """Per rule, how many first alerts of stories it took part in and how many of those were
+    marked irrelevant (an alert counts for each rule it names), busiest rules first."""
+    cond = [alert.c.kind == "story"]
+    if since is not None:
+        cond.append(alert.c.created_at >= since)
+    if until is not None:
+        cond.append(alert.c.created_at < until)
+    counted: Counter[tuple[str, str]] = Counter()
+    marked: Counter[tuple[str, str]] = Counter()
+    with store.read() as conn:
+        # One alert per (story, watchlist, channel): count each story once per watchlist.
+        rows = conn.execute(
+            sa.select(
+                alert.c.watchlist,
+                alert.c.story_id,
+                alert.c.rules,
+                sa.func.max(alert.c.irrelevant_at).label("irrelevant_at"),
+            )
+            .where(*cond)
+            .group_by(alert.c.watchlist, alert.c.story_id, alert.c.rules)
+        )
+        for r in rows:
+            for rule in {x for x in str(r.rules).split(",") if x}:
+                counted[(r.watchlist, rule)] += 1
+                if r.irrelevant_at is not None:
+                    marked[(r.watchlist, rule)] += 1
+    return sorted(
+        (RuleNoise(w, r, n, marked[(w, r)]) for (w, r), n in counted.items()),
+        key=lambda x: (-x.irrelevant, -x.alerts, x.watchlist, x.rule),
+    )
+
+
+def irrelevant_counts(store: Store) -> dict[tuple[str, str], int]:
+    """Per (watchlist, rule): stories whose alerts someone marked irrelevant (any time)."""
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(alert.c.watchlist, alert.c.story_id, alert.c.rules)
+            .where(alert.c.irrelevant_at.is_not(None))
+            .distinct()
+        )
+        out: Counter[tuple[str, str]] = Counter()
+        for r in rows:
+            for rule in {x for x in str(r.rules).split(",") if x}:
+                out[(r.watchlist, rule)] += 1
+    return dict(out)
