@@ -12,7 +12,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -331,25 +331,13 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from monitor.pipeline import backtest, backtest_report
-    from monitor.units import parse_duration
 
     config = config_mod.load(args.config)
-    now = datetime.now(UTC)
     try:
-        until = _moment(args.to, "--to") if args.to else now
-        since = (
-            _moment(args.from_, "--from")
-            if args.from_
-            else until - timedelta(seconds=parse_duration(args.since))
-        )
+        since, until = backtest.window(args.since, args.from_, args.to, datetime.now(UTC))
     except ValueError as exc:
         hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-08"
         raise UsageError(str(exc), hint=hint) from None
-    if since >= until:
-        raise UsageError(
-            "the range is empty: it must start before it ends",
-            hint="--from must be before --to, and --since positive",
-        )
     watchlists = config.watchlists
     if args.watchlist:
         watchlists = [_watchlist(config, w) for w in args.watchlist]
@@ -374,17 +362,6 @@ def _watchlist(config: config_mod.Config, given: str) -> Any:
             if w.name == given:
                 return w
     return config_mod.load_watchlist(given)
-
-
-def _moment(text: str, option: str) -> datetime:
-    """A date or date-time from the command line; UTC unless it names its zone."""
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{option} {text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
-        ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def cmd_mute(args: argparse.Namespace) -> int:

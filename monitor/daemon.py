@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
 from monitor import http, metrics
+from monitor import web as webview
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
@@ -55,6 +56,7 @@ def secrets_of(config: Config) -> set[str]:
     password = httpx.URL(config.database_url.replace("+psycopg", "")).password
     if password:
         found.add(password)
+    found |= webview.access.Credentials.from_env().secrets()
     return found
 
 
@@ -299,6 +301,22 @@ class Daemon:
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
         app.router.add_get("/metrics", metrics_view)
+        if self.config.settings.http.web:
+            view = webview.Web(
+                lambda: self.pipeline.store,
+                lambda: self.config,
+                host=host,
+                secrets=lambda: secrets_of(self.config),
+                clock=self.pipeline.clock,
+            )
+            webview.attach(app, view)
+            if view.closed:
+                log.warning(
+                    "web view refuses every page: http.listen is not a loopback address and "
+                    "no credentials are set (MONITOR_WEB_TOKEN, or MONITOR_WEB_USER and "
+                    "MONITOR_WEB_PASSWORD)",
+                    listen=listen,
+                )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host or "127.0.0.1", int(port))

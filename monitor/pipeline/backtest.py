@@ -18,13 +18,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from monitor.channels import ChannelSettings
 from monitor.model import Article, RuleMatch, Severity
 from monitor.pipeline import match as match_stage
 from monitor.rules import compile_watchlists
 from monitor.storage import Store, archive, replay
+from monitor.units import parse_duration
 from monitor.watchlist import WatchlistSettings
 
 
@@ -320,6 +321,30 @@ def _rules(
         result.irrelevant = len(named & irrelevant)
         out.append(result)
     return out
+
+
+def window(
+    since: str | None, start: str | None, end: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The range a person asked for: `start` to `end` (dates or date-times, UTC unless they
+    say), or the duration `since` (7d) back from `end` or now. ValueError says what is wrong."""
+    until = moment(end, "to") if end else now
+    begin = (
+        moment(start, "from") if start else until - timedelta(seconds=parse_duration(since or "7d"))
+    )
+    if begin >= until:
+        raise ValueError("the range is empty: it must start before it ends")
+    return begin, until
+
+
+def moment(text: str, name: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{name}: {text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _stamp(when: datetime) -> str:
