@@ -91,6 +91,4 @@ def reach(store: Store) -> Reach:
         pruned = conn.scalar(
             sa.select(sa.func.count()).select_from(article).where(article.c.pruned_at.is_not(None))
         )
-    if oldest is not None and not isinstance(oldest, datetime):  # a raw SQLite text
-        oldest = article.c.fetched_at.type.process_result_value(oldest, None)
     return Reach(oldest, int(whole or 0), int(pruned or 0))

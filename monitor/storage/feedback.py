@@ -61,7 +61,7 @@ def mute(store: Store, story_id: int, now: datetime, *, undo: bool = False) -> M
                 alert.c.digest_id.is_(None),
                 sa.or_(alert.c.lease_until.is_(None), alert.c.lease_until < now),
             ),
-            sa.and_(alert.c.status == "digest", alert.c.digest_id.in_(open_digests)),
+            sa.and_(alert.c.status.in_(["pending", "digest"]), alert.c.digest_id.in_(open_digests)),
         )
         result = conn.execute(
             alert.update()
