@@ -50,6 +50,9 @@ def chromium(profile: Path, size: tuple[int, int] = PHONE) -> Iterator[Any]:
         f"--window-size={size[0]},{size[1]}",
     ):
         options.add_argument(flag)
+    # A phone's screen: headless windows are never narrower than 500 pixels otherwise.
+    metrics = {"width": size[0], "height": size[1], "pixelRatio": 1.0}
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:
         driver.set_page_load_timeout(60)

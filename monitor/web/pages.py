@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import jinja2
 from aiohttp import web
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from monitor.web import Web
 
 STATE: web.AppKey[Web] = web.AppKey("monitor_web")
+CSRF: web.RequestKey[str] = web.RequestKey("monitor_csrf", str)  # the page's form token
 PER_PAGE = 50
 STATUSES = ("pending", "digest", "sent", "dead", "muted")
 _HEALTH = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -67,7 +68,7 @@ def guard(state: Web) -> Any:
         if gated and not access.allowed(request, creds):
             return _refused(state, request)
         cookie, new = state.csrf.cookie(request)
-        request["csrf"] = state.csrf.token(cookie)
+        request[CSRF] = state.csrf.token(cookie)
         if request.method == "POST" and request.path != "/login":
             form = await request.post()
             sent = str(form.get(access.CSRF_FIELD, ""))
@@ -135,7 +136,7 @@ def _page(
     state: Web, request: web.Request, template: str, *, code: int = 200, **values: Any
 ) -> web.Response:
     html = state.templates.get_template(template).render(
-        csrf=request.get("csrf", ""),
+        csrf=request.get(CSRF, ""),
         path=request.path,
         now=state.clock(),
         **values,
@@ -161,11 +162,11 @@ def shown_url(url: str) -> str:
     host = parts.hostname or ""
     if parts.port:
         host += f":{parts.port}"
-    query = [
-        (k, "…" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
+    query = "&".join(
+        f"{quote(k)}=" + ("…" if any(s in k.lower() for s in _SECRET_PARAMS) else quote(v))
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit((parts.scheme, host, parts.path, urlencode(query, safe="…"), ""))
+    )
+    return urlunsplit((parts.scheme, host, parts.path, query, ""))
 
 
 def _int(value: str | None, default: int, low: int = 0, high: int = 10**9) -> int:
