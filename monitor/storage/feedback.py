@@ -95,32 +95,34 @@ class RuleNoise:
 def noise(
     store: Store, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[RuleNoise]:
-    """Per rule, how many first alerts of stories it took part in and how many of those were
-    marked irrelevant (an alert counts for each rule it names), busiest rules first."""
+    """Per rule, how many stories it raised a first alert for and of those how many had an
+    alert marked irrelevant (an alert counts for each rule it names; a story counts once per
+    watchlist however many channels it went to), noisiest rules first. Counted in the database
+    per (watchlist, rules named) and added up per rule here: a page of it stays fast with
+    100,000 alerts."""
     cond = [alert.c.kind == "story"]
     if since is not None:
         cond.append(alert.c.created_at >= since)
     if until is not None:
         cond.append(alert.c.created_at < until)
+    marked_story = sa.case((alert.c.irrelevant_at.is_not(None), alert.c.story_id))
     counted: Counter[tuple[str, str]] = Counter()
     marked: Counter[tuple[str, str]] = Counter()
     with store.read() as conn:
-        # One alert per (story, watchlist, channel): count each story once per watchlist.
         rows = conn.execute(
             sa.select(
                 alert.c.watchlist,
-                alert.c.story_id,
                 alert.c.rules,
-                sa.func.max(alert.c.irrelevant_at).label("irrelevant_at"),
+                sa.func.count(sa.distinct(alert.c.story_id)),
+                sa.func.count(sa.distinct(marked_story)),
             )
             .where(*cond)
-            .group_by(alert.c.watchlist, alert.c.story_id, alert.c.rules)
+            .group_by(alert.c.watchlist, alert.c.rules)
         )
-        for r in rows:
-            for rule in {x for x in str(r.rules).split(",") if x}:
-                counted[(r.watchlist, rule)] += 1
-                if r.irrelevant_at is not None:
-                    marked[(r.watchlist, rule)] += 1
+        for watchlist, rules, stories, irrelevant in rows:
+            for rule in {x for x in str(rules).split(",") if x}:
+                counted[(watchlist, rule)] += int(stories)
+                marked[(watchlist, rule)] += int(irrelevant)
     return sorted(
         (RuleNoise(w, r, n, marked[(w, r)]) for (w, r), n in counted.items()),
         key=lambda x: (-x.irrelevant, -x.alerts, x.watchlist, x.rule),

@@ -130,10 +130,14 @@ def stories(
 ) -> tuple[list[StoryCard], int]:
     """A page of stories, most recently active first, and how many there are in all."""
     cond: list[sa.ColumnElement[bool]] = []
+    counting = sa.select(sa.func.count()).select_from(story)
     if alerted:
-        cond.append(story.c.id.in_(sa.select(alert.c.story_id)))
+        # Walk the stories newest first, probing the alert table's (story, …) index for each:
+        # a page stops after `limit` alerted ones.
+        cond.append(sa.exists().where(alert.c.story_id == story.c.id))
+        counting = sa.select(sa.func.count(sa.distinct(alert.c.story_id)))
     with store.read() as conn:
-        total = int(conn.scalar(sa.select(sa.func.count()).select_from(story).where(*cond)) or 0)
+        total = int(conn.scalar(counting) or 0)
         heads = conn.execute(
             sa.select(
                 story.c.id,
