@@ -96,7 +96,6 @@ def test_read_open_check_mute_mark_and_backtest_in_a_browser(
 def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
-
     from selenium.webdriver.remote.webelement import WebElement
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
