@@ -134,3 +134,32 @@ def test_archive_keep_shorter_than_the_story_window_is_a_config_error(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         config_mod.load(tmp_path / "m.yaml")
     assert "archive.keep (2d) must be at least stories.window (3d)" in str(caught.value)
+
+
+def test_migration_0007_goes_down_and_up_keeping_the_rows(store: Store) -> None:
+    """Down to 0006 drops the three columns and two indexes and keeps every row; up again
+    adds them empty."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from monitor.storage import engine as store_engine
+
+    report(store, "offensive", watchlists=[WATCH], routes=DESK)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(store_engine.MIGRATIONS))
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with store.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(cfg, revision)
+
+    def columns(table: str) -> set[str]:
+        return {c["name"] for c in sa.inspect(store.engine).get_columns(table)}
+
+    to("0006_epoch_lookup_times", down=True)
+    assert "pruned_at" not in columns("article") and "muted_at" not in columns("story")
+    assert "irrelevant_at" not in columns("alert")
+    to("head")
+    assert {"pruned_at"} <= columns("article") and {"irrelevant_at"} <= columns("alert")
+    assert [len(rows(store, t)) for t in (article, story, alert)] == [1, 1, 1]
+    assert archive.reach(store).articles == 1

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from monitor.config import Config
 from monitor.storage import Store
-from monitor.web import access, pages
+from monitor.web import access, pages, replay_form
 
 __all__ = ["Web", "attach"]
 
@@ -84,8 +84,8 @@ def attach(app: web.Application, state: Web) -> None:
     routes.add_get("/feeds", pages.feeds)
     routes.add_get("/outbox", pages.outbox)
     routes.add_post("/outbox/retry", pages.retry)
-    routes.add_get("/backtest", pages.backtest_form)
-    routes.add_post("/backtest", pages.backtest_run)
+    routes.add_get("/backtest", replay_form.show)
+    routes.add_post("/backtest", replay_form.run)
     routes.add_get("/login", pages.login_form)
     routes.add_post("/login", pages.login)
     routes.add_get("/static/style.css", pages.style)

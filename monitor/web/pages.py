@@ -37,7 +37,7 @@ _SECRET_PARAMS = ("key", "token", "secret", "pass", "sig", "auth", "session")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _state(request: web.Request) -> Web:
+def state_of(request: web.Request) -> Web:
     return request.app[STATE]
 
 
@@ -50,7 +50,7 @@ def guard(state: Web) -> Any:
         if request.path in _HEALTH:
             return await handler(request)
         if state.closed:
-            return _page(
+            return page(
                 state,
                 request,
                 "message.html",
@@ -74,7 +74,7 @@ def guard(state: Web) -> Any:
             sent = str(form.get(access.CSRF_FIELD, ""))
             public = state.config().settings.http.public_url
             if not state.csrf.check(request, sent, public):
-                return _page(
+                return page(
                     state,
                     request,
                     "message.html",
@@ -99,7 +99,7 @@ def _refused(state: Web, request: web.Request) -> web.StreamResponse:
         target = "/login?" + urlencode({"next": request.path_qs})
         if not creds.basic:
             raise web.HTTPSeeOther(target)
-    response = _page(
+    response = page(
         state,
         request,
         "message.html",
@@ -132,7 +132,7 @@ def marks(m: RuleMatch) -> tuple[str, ...]:
     return tuple(sorted({" ".join(h.text.split()) for h in m.hits if h.text.strip()}))
 
 
-def _page(
+def page(
     state: Web, request: web.Request, template: str, *, code: int = 200, **values: Any
 ) -> web.Response:
     html = state.templates.get_template(template).render(
@@ -150,9 +150,9 @@ async def _render(
     request: web.Request, work: Callable[[], dict[str, Any]], template: str
 ) -> web.Response:
     """Run `work` (queries) on a worker thread, then the template."""
-    state = _state(request)
+    state = state_of(request)
     values = await asyncio.to_thread(work)
-    return await asyncio.to_thread(functools.partial(_page, state, request, template, **values))
+    return await asyncio.to_thread(functools.partial(page, state, request, template, **values))
 
 
 def shown_url(url: str) -> str:
@@ -184,7 +184,7 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 
 async def stories(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     page = _int(request.query.get("page"), 1, 1)
     alerted = request.query.get("alerted") == "1"
 
@@ -204,7 +204,7 @@ async def stories(request: web.Request) -> web.StreamResponse:
 
 
 async def story(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     story_id = int(request.match_info["id"])
     found = await asyncio.to_thread(views.story_page, state.store(), story_id)
     if found is None:
@@ -217,7 +217,7 @@ async def story(request: web.Request) -> web.StreamResponse:
 
 
 async def mute(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     story_id = int(request.match_info["id"])
     form = await request.post()
     undo = form.get("action") == "unmute"
@@ -228,7 +228,7 @@ async def mute(request: web.Request) -> web.StreamResponse:
 
 
 async def mark(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     alert_id = int(request.match_info["id"])
     form = await request.post()
     irrelevant = form.get("irrelevant") != "0"
@@ -242,7 +242,7 @@ async def mark(request: web.Request) -> web.StreamResponse:
 
 
 async def rules(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     days = _int(request.query.get("days"), 30, 1, 3650)
 
     def work() -> dict[str, Any]:
@@ -253,7 +253,7 @@ async def rules(request: web.Request) -> web.StreamResponse:
 
 
 async def feeds(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
 
     def work() -> dict[str, Any]:
         now = state.clock()
@@ -264,7 +264,7 @@ async def feeds(request: web.Request) -> web.StreamResponse:
 
 
 async def outbox(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     status = request.query.get("status")
     status = status if status in STATUSES else None
 
@@ -276,7 +276,7 @@ async def outbox(request: web.Request) -> web.StreamResponse:
 
 
 async def retry(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     form = await request.post()
     ids = [int(str(i)) for i in form.getall("id", []) if str(i).isdigit()]
     dead = form.get("dead") == "1"
@@ -295,12 +295,12 @@ async def style(request: web.Request) -> web.StreamResponse:
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
-    return _page(state, request, "login.html", next=_next(request.query.get("next")), error="")
+    state = state_of(request)
+    return page(state, request, "login.html", next=_next(request.query.get("next")), error="")
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    state = _state(request)
+    state = state_of(request)
     form = await request.post()
     token = str(form.get("token", ""))
     target = _next(str(form.get("next", "")))
@@ -309,7 +309,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="sign-in with a token is not set up")
     if not hmac.compare_digest(token, creds.token):
         await asyncio.sleep(1)  # a wrong token costs a second: guessing stays slow
-        return _page(
+        return page(
             state, request, "login.html", code=401, next=target, error="That is not the token."
         )
     response = web.HTTPSeeOther(target)
@@ -324,16 +324,4 @@ def _next(target: str | None) -> str:
     return target
 
 
-async def backtest_form(request: web.Request) -> web.StreamResponse:
-    from monitor.web import replay_form
-
-    return await replay_form.show(request)
-
-
-async def backtest_run(request: web.Request) -> web.StreamResponse:
-    from monitor.web import replay_form
-
-    return await replay_form.run(request)
-
-
-__all__ = ["STATE", "filters", "guard"]
+__all__ = ["STATE", "filters", "guard", "page", "state_of"]

@@ -34,12 +34,12 @@ def _defaults(state: Web) -> dict[str, Any]:
 
 
 async def show(request: web.Request) -> web.StreamResponse:
-    state = pages._state(request)
-    return pages._page(state, request, "backtest.html", **_defaults(state))
+    state = pages.state_of(request)
+    return pages.page(state, request, "backtest.html", **_defaults(state))
 
 
 async def run(request: web.Request) -> web.StreamResponse:
-    state = pages._state(request)
+    state = pages.state_of(request)
     values = _defaults(state)
     raw = await request.post()
     form = {key: str(raw.get(key, "")).strip() for key in values["form"]}
@@ -65,14 +65,14 @@ async def run(request: web.Request) -> web.StreamResponse:
         problems.append(str(exc))
     if problems:
         values["problems"] = problems
-        return pages._page(state, request, "backtest.html", code=400, **values)
+        return pages.page(state, request, "backtest.html", code=400, **values)
     if state.backtests.locked():
         values["problems"] = ["another backtest is running; try again when it has finished"]
-        return pages._page(state, request, "backtest.html", code=429, **values)
+        return pages.page(state, request, "backtest.html", code=429, **values)
     async with state.backtests:
         values["result"] = await asyncio.to_thread(
             backtest.run, state.store(), watchlists, config.channels, since, until
         )
     return await asyncio.to_thread(
-        functools.partial(pages._page, state, request, "backtest.html", **values)
+        functools.partial(pages.page, state, request, "backtest.html", **values)
     )
