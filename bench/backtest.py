@@ -129,14 +129,19 @@ def watchlist(places: list[str]) -> WatchlistSettings:
     return WatchlistSettings.model_validate(data)
 
 
+def one_core() -> None:
+    """Run on one core: MONITOR_BENCH_CPU picks which (default: the first this process has)."""
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--articles", type=int, default=100_000, help="stored articles")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
+    one_core()
     rng = random.Random(20240607)
     names = rules_bench.place_names(rng, 20000)
     rng.shuffle(names)

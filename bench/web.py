@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
 import random
 import statistics
 import sys
@@ -133,9 +132,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50, help="requests per page")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):  # one core: MONITOR_BENCH_CPU picks which (default: first)
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {int(os.environ.get("MONITOR_BENCH_CPU", cpus[0]))})
+    backtest_bench.one_core()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="monitor-web-"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "web.db"
