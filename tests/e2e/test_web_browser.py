@@ -150,7 +150,7 @@ def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -
     assert row.find_elements(By.CSS_SELECTOR, "td.num")[1].text == "1"
     browser.save_screenshot(str(shots / "4-rules.png"))
     browser.get(f"{base}/feeds")
-    assert "failing" in find(By.XPATH, "//tr[contains(., 'broken')]").text
+    assert "failing" in find(By.ID, "feed-broken").text
     browser.save_screenshot(str(shots / "5-feeds.png"))
     browser.get(f"{base}/outbox")
     assert "sent (12)" in find(By.CSS_SELECTOR, "p.tabs").text
