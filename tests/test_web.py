@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,13 +42,14 @@ HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Dockers strik
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> config_mod.Config:
+def config(tmp_path: Path, db_url: str) -> config_mod.Config:
+    """Settings over a database on each engine (SQLite, and PostgreSQL when available)."""
     (tmp_path / "w.yaml").write_text(
         "version: 1\nname: desk\nchannels: [hook, chat]\n"
         'rules: [{name: offensive, query: "offensive NEAR/10 Mosul", severity: high}]\n'
     )
     (tmp_path / "m.yaml").write_text(
-        f"version: 1\ndatabase: sqlite:///{tmp_path}/m.db\nwatchlists: w.yaml\n"
+        f"version: 1\ndatabase: '{db_url}'\nwatchlists: w.yaml\n"
         "feeds: [{name: keyed, url: 'https://feeds.example.org/rss?api_key=k3y-in-url&lang=en'}]\n"
         "channels:\n"
         f"  hook: {{kind: webhook, url: 'https://desk.example.org/hook', secret: '{SECRET}'}}\n"
@@ -58,7 +59,7 @@ def config(tmp_path: Path) -> config_mod.Config:
 
 
 @pytest.fixture
-def filled(config: config_mod.Config) -> Store:
+def filled(config: config_mod.Config) -> Iterator[Store]:
     """A story from two outlets with an alert per channel, and a story with a hostile title."""
     store = Store.open(config.database_url)
     routes = channels(hook="low", chat="low")
@@ -96,7 +97,10 @@ def filled(config: config_mod.Config) -> Store:
             .where(alert.c.id == 2)
             .values(status="dead", last_error=f"HTTP 404 from {SLACK}")
         )
-    return store
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 Call = Callable[..., Awaitable[tuple[int, str, dict[str, str]]]]
