@@ -21,6 +21,7 @@ import argparse
 import importlib.util
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -188,9 +189,7 @@ def main() -> None:
         f" {len(found.gone):>6,}"
     )
     if not args.keep:
-        for leftover in folder.iterdir():
-            leftover.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
     print(
         f"articles={result.articles} seconds={wall:.2f} articles_per_s={rate:.0f}"
         f" cpu_s={cpu:.2f} matcher_alone_per_s={alone_rate:.0f} ratio={rate / alone_rate:.2f}"

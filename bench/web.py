@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import importlib.util
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -182,9 +183,7 @@ def main() -> None:
         print(f"{label:<24} {p50:>8.1f} {p95[page]:>8.1f} {found[-1]:>8.1f} {p50 / floor:>10.1f}")
     slowest = max(p95[p] for p in pages.values() if p != "/healthz")
     if not args.keep:
-        for leftover in folder.iterdir():
-            leftover.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder)
     print(
         f"stories={stories} slowest_p95_ms={slowest:.1f}"
         f" stories_p50_ms={statistics.median(times['/stories']):.1f}"
