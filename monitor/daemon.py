@@ -13,7 +13,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -23,12 +23,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
-from monitor import http, metrics
+from monitor import http, metrics, redact
 from monitor import web as webview
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract, retention
+from monitor.pipeline import (
+    DeliveryReport,
+    Pipeline,
+    PollReport,
+    PollResult,
+    cluster,
+    extract,
+    retention,
+)
+from monitor.pipeline.concurrency import KnownItems
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
@@ -46,23 +55,21 @@ def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Chann
     return {name: known[s.kind](name, s, client) for name, s in config.channels.items()}
 
 
-def secrets_of(config: Config) -> set[str]:
-    """Every secret value in the config, so the logger can mask it wherever it appears."""
-    found: set[str] = set()
-    for settings in config.channels.values():
-        for value in settings.__dict__.values():
-            if hasattr(value, "get_secret_value"):
-                found.add(value.get_secret_value())
-    password = httpx.URL(config.database_url.replace("+psycopg", "")).password
-    if password:
-        found.add(password)
-    found |= webview.access.Credentials.from_env().secrets()
-    return found
+def secrets_of(config: Config) -> redact.Secrets:
+    """Every secret of the config and the web view's credentials (from the environment), so
+    the logger can mask them wherever they appear."""
+    web = webview.access.Credentials.from_env().secrets()
+    return config.secrets.adding(pair for secret in web for pair in redact.plain(secret))
 
 
 @contextlib.asynccontextmanager
-async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[Pipeline]:
-    """Everything a pipeline needs, opened in order and closed in reverse."""
+async def runtime(
+    config: Config, *, owner: str | None = None, known: KnownItems | None = None
+) -> AsyncIterator[Pipeline]:
+    """Everything a pipeline needs, opened in order and closed in reverse: the store, the HTTP
+    client, the channels, the extraction pool, the ingest thread and the memories. `known`
+    carries what an earlier runtime of this process learnt of the feeds (the poll benchmark
+    polls like one daemon that kept running)."""
     store = Store.open(config.database_url)
     fetch = config.settings.fetch
     client = http.build_client(
@@ -77,7 +84,19 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=extract.worker_init,
     )
-    pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
+    # One thread matches, fingerprints and stores new entries, so writes keep their order.
+    ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
+    pipeline = Pipeline(
+        config,
+        store,
+        client,
+        channels,
+        pool=pool,
+        ingest=ingest,
+        known=known if known is not None else KnownItems(),
+        memory=cluster.Memory(),
+        owner=owner,
+    )
     # A busy poll keeps many objects alive for a while (feeds waiting for the ingest thread,
     # the story profiles kept): at the default threshold the collector ran a full collection
     # every few hundred feeds, a tenth of the poll's CPU. Cyclic garbage is still collected,
@@ -98,6 +117,7 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
                 await channel.aclose()
         await client.aclose()
         pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(ingest.shutdown)  # the transaction in hand completes
         store.close()
         gc.set_threshold(*gc_thresholds)
 
@@ -211,8 +231,8 @@ class Daemon:
                 feeds=len(report.feeds),
                 new_entries=report.new_entries,
                 alerts=report.alerts,
-                failed=report.count("failed"),
-                not_modified=report.count("not_modified"),
+                failed=report.count(PollResult.FAILED),
+                not_modified=report.count(PollResult.NOT_MODIFIED),
             )
 
     async def _archive(self) -> None:
@@ -231,6 +251,9 @@ class Daemon:
                 "config reload refused; keeping the running config",
                 problems=[str(p) for p in exc.problems],
             )
+            return
+        except Exception:  # a bug in loading: still one log line, and the old config stays
+            log.exception("config reload failed; keeping the running config")
             return
         old_channels = self.pipeline.channels
         self.pipeline.config = new
@@ -306,7 +329,7 @@ class Daemon:
                 lambda: self.pipeline.store,
                 lambda: self.config,
                 host=host,
-                secrets=lambda: secrets_of(self.config),
+                secrets=lambda: self.config.secrets,
                 clock=self.pipeline.clock,
             )
             webview.attach(app, view)

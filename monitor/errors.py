@@ -80,6 +80,15 @@ class BlockedAddress(FetchError):
     hint = "set fetch.allow_private_networks: true if this address is meant to be reachable"
 
 
+class RobotsDisallowed(FetchError):
+    """robots.txt asks robots not to fetch this page (or cannot be read just now)."""
+
+    hint = (
+        "the site asks robots not to read this page: set robots: false on the source (or "
+        "fetch.robots: false) only if you have the publisher's permission"
+    )
+
+
 class TooLarge(FetchError):
     """The body grew past fetch.max_bytes."""
 
@@ -90,6 +99,12 @@ class ParseError(MonitorError):
     """A feed yielded no entries at all (broken XML, HTML error page, empty body)."""
 
     hint = "check the feed URL in a browser; the feed is retried with backoff"
+
+
+class OpmlError(MonitorError):
+    """A file given to `monitor feeds import` is not an OPML subscription list."""
+
+    hint = "export the list from your feed reader as OPML (Settings → Import/Export) and try again"
 
 
 class ChannelError(MonitorError):
@@ -117,3 +132,20 @@ class StoreError(MonitorError):
     """The database is unreachable or its schema cannot be brought up to date."""
 
     hint = "check `database:` (or MONITOR_DATABASE_URL) and that the server is running"
+
+
+class StoreUnavailable(StoreError):
+    """The database could not run a statement: the connection dropped, the disk failed, or a
+    lock was held past the busy timeout. The work is retried at its next turn."""
+
+
+class StatementFailed(StoreError):
+    """The database refused a statement: a constraint, or a value it cannot store. Only the
+    entry or row that caused it is lost for now; it is tried again at its next turn."""
+
+    hint = "if this repeats for the same item, report it with the message above"
+
+
+class Conflict(StatementFailed):
+    """Another transaction wrote the same unique row first (two workers storing one URL at
+    once). Running the work again finds that row and joins it."""

@@ -1,6 +1,7 @@
 """log: structured logging. One JSON object per line under systemd or in a container, readable
-lines on a terminal. Field names are fixed (feed, url, rule, story, alert, channel, attempt) and
-known secrets are masked in every event, whatever field they end up in."""
+lines on a terminal. Field names are fixed (feed, url, rule, story, alert, channel, attempt);
+known secrets are masked in every event, whatever field they end up in (tracebacks included),
+and control characters that came from the network (a feed's title) are shown, not obeyed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from typing import Any, TextIO
 
 import structlog
 
+from monitor import redact
+from monitor.redact import Secrets
+from monitor.terminal import printable
+
+_HANDLER = "monitor"  # the name of the handler `setup` puts on the root logger
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -20,28 +27,35 @@ _LEVELS = {
 
 
 class _Redactor:
-    def __init__(self, secrets: Collection[str]) -> None:
-        # Short values would mask ordinary words; real secrets are longer than this.
-        self.secrets = sorted((s for s in secrets if len(s) >= 6), key=len, reverse=True)
+    def __init__(self, secrets: Secrets | Collection[str]) -> None:
+        self.secrets = (
+            secrets
+            if isinstance(secrets, Secrets)
+            else Secrets(pair for s in secrets for pair in redact.plain(s))
+        )
 
     def __call__(
         self, _logger: Any, _name: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        if self.secrets:
-            for key, value in event.items():
-                if isinstance(value, str):
-                    for secret in self.secrets:
-                        if secret in value:
-                            value = value.replace(secret, "***")
-                    event[key] = value
+        for key, value in event.items():
+            event[key] = self._clean(value)
         return event
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return printable(self.secrets(value), lines=True)
+        if isinstance(value, list | tuple):
+            return [self._clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._clean(v) for k, v in value.items()}
+        return value
 
 
 def setup(
     level: str = "info",
     fmt: str = "auto",
     *,
-    secrets: Collection[str] = (),
+    secrets: Secrets | Collection[str] = (),
     stream: TextIO | None = None,
 ) -> None:
     """Configure structlog (and the standard logging of libraries) once per process."""
@@ -52,23 +66,42 @@ def setup(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    redactor = _Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _Redactor(secrets),
             structlog.processors.format_exc_info,
+            redactor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries log through the standard module; keep their chatter to warnings and above.
-    logging.basicConfig(
-        level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
+    # Libraries (APScheduler, multiprocessing, …) log through the standard module: their lines
+    # go through the same renderer, so a JSON log stays one JSON object per line; their chatter
+    # is kept to warnings and above.
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.format_exc_info,
+                redactor,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     for name in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("trafilatura", "htmldate", "courlan", "justext"):  # per-page noise

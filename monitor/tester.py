@@ -15,6 +15,7 @@ from monitor.http import build_client
 from monitor.model import Article, RuleMatch
 from monitor.pipeline import extract, fetch, stories
 from monitor.rules import explain
+from monitor.terminal import json_safe, printable
 
 
 def article_from_source(source: str, config: Config) -> Article:
@@ -62,11 +63,13 @@ async def _from_url(url: str, config: Config) -> Article:
 def _article(
     title: str, text: str, url: str, *, source: str, language: str | None = None
 ) -> Article:
+    # Shown on a terminal: control characters as their pictures (one for one, so the
+    # positions of the hits hold).
     return Article(
         url=url,
         canonical_url=stories.canonical_url(url),
-        title=title,
-        text=text,
+        title=printable(title),
+        text=printable(text, lines=True),
         source=source,
         language=language,
     )
@@ -76,5 +79,7 @@ def render_matches(
     article: Article, matches: Sequence[RuleMatch], *, as_json: bool, color: bool
 ) -> str:
     if as_json:
-        return json.dumps(explain.to_json(article, matches), indent=2, ensure_ascii=False)
+        return json_safe(
+            json.dumps(explain.to_json(article, matches), indent=2, ensure_ascii=False)
+        )
     return explain.render(article, matches, colour=color)

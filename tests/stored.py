@@ -1,5 +1,5 @@
 """Articles written into a store the way the daemon writes them: matched by the real matcher
-against real watchlists, routed by `match.route`, recorded by `storage.articles.record` (story,
+against real watchlists, routed by `match.route`, recorded by `pipeline.record` (story,
 matches, alerts in one transaction). Only fetching is skipped. The articles are invented."""
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from monitor.channels import ChannelSettings, kinds
 from monitor.model import Article
 from monitor.pipeline import match
 from monitor.pipeline.parse_raw import fingerprint_of
+from monitor.pipeline.record import Recorded
 from monitor.pipeline.stories import canonical_url
 from monitor.rules import compile_watchlists
 from monitor.storage import Store
-from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 from monitor.watchlist import WatchlistSettings
+from tests import recording
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
 WINDOW = 72 * 3600.0
@@ -86,7 +87,7 @@ def report(
     routes: Mapping[str, ChannelSettings],
     url: str | None = None,
     now: datetime = NOW,
-) -> article_store.Recorded:
+) -> Recorded:
     """Record the invented report `key` as `source` brought it, `hours` after `now`."""
     title, text = STORIES[key]
     url = url or f"https://{source}.example.org/{key}"
@@ -94,7 +95,7 @@ def report(
     matcher = compile_watchlists(watchlists)
     matches = match.match(matcher, item, watchlists, source)
     specs = match.route(matches, watchlists, routes)
-    done = article_store.record(
+    done = recording.entry(
         store,
         feed_id=feed(store, source),
         guid=url,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
 from monitor import config as config_mod
 from monitor.errors import ConfigError
@@ -123,6 +124,23 @@ def test_the_daemon_prunes_by_archive_keep_and_keeps_everything_without_it(
     assert done is not None and done.articles == 1
 
 
+def test_a_prune_the_database_refuses_is_logged_and_left_for_the_next_run(tmp_path: Path) -> None:
+    """Housekeeping never stops the daemon: a store it cannot reach (here a SQLite file in a
+    folder that does not exist) gives a warning, not an exception."""
+    gone = Store(sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'monitor.db'}"))
+    (tmp_path / "w.yaml").write_text(
+        "version: 1\nname: w\nchannels: [log]\nrules: [{name: r, query: x}]\n"
+    )
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\nwatchlists: w.yaml\nchannels: {log: {kind: log}}\n"
+    )
+    settings = config_mod.load(tmp_path / "m.yaml").settings
+    with structlog.testing.capture_logs() as logs:
+        assert asyncio.run(retention.prune(gone, settings, LATER)) is None
+    gone.close()
+    assert [e["event"] for e in logs] == ["archive not pruned; trying again later"]
+
+
 def test_archive_keep_shorter_than_the_story_window_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "w.yaml").write_text(
         "version: 1\nname: w\nchannels: [log]\nrules: [{name: r, query: x}]\n"
@@ -136,9 +154,9 @@ def test_archive_keep_shorter_than_the_story_window_is_a_config_error(tmp_path: 
     assert "archive.keep (2d) must be at least stories.window (3d)" in str(caught.value)
 
 
-def test_migration_0007_goes_down_and_up_keeping_the_rows(store: Store) -> None:
-    """Down to 0006 drops the three columns and two indexes and keeps every row; up again
-    adds them empty."""
+def test_migration_0008_goes_down_and_up_keeping_the_rows(store: Store) -> None:
+    """Down to 0007 drops the three columns and two indexes and keeps every row (the feed's
+    `entries_dropped` of 0007 stays); up again adds them empty."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -156,9 +174,9 @@ def test_migration_0007_goes_down_and_up_keeping_the_rows(store: Store) -> None:
     def columns(table: str) -> set[str]:
         return {c["name"] for c in sa.inspect(store.engine).get_columns(table)}
 
-    to("0006_epoch_lookup_times", down=True)
+    to("0007_feed_entries_dropped", down=True)
     assert "pruned_at" not in columns("article") and "muted_at" not in columns("story")
-    assert "irrelevant_at" not in columns("alert")
+    assert "irrelevant_at" not in columns("alert") and "entries_dropped" in columns("feed")
     to("head")
     assert {"pruned_at"} <= columns("article") and {"irrelevant_at"} <= columns("alert")
     assert [len(rows(store, t)) for t in (article, story, alert)] == [1, 1, 1]

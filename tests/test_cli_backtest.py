@@ -111,7 +111,9 @@ def test_backtest_does_not_migrate_an_old_database(
 ) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path}/m.db")
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0006_epoch_lookup_times'"))
+        conn.execute(
+            sa.text("UPDATE alembic_version SET version_num = '0007_feed_entries_dropped'")
+        )
     engine.dispose()
     code, _, err = run(capsys, "backtest", "-c", str(config))
     assert code == 1 and "schema is older than this monitor" in err

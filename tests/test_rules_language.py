@@ -244,7 +244,7 @@ def test_monitor_places_shows_spellings_kept_and_dropped_with_reasons() -> None:
     assert text.splitlines()[0].startswith("Mosul → Mosul, IQ")
     assert "  - Mosel  (a common word in de" in text
     assert json.loads(json.dumps(expansion.to_dict()))["kept"][0]["spelling"] == "Mosul"
-    assert "not in GeoNames" in render_place(places.expand("Atlantis Minor"))
+    assert "not in the gazetteer" in render_place(places.expand("Atlantis Minor"))
 
 
 def test_case_folding_never_changes_lengths() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,14 +26,17 @@ from monitor.pipeline.outbox import Outbox
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
-from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
-from monitor.storage.tables import alert, story
+from monitor.storage.tables import alert, feed, story
 from monitor.web import Web, access, attach
+from tests import recording
 from tests.stored import channels, report, watchlist
 
 SECRET = "hook-signing-s3cret-value"
 SLACK = "https://hooks.slack.com/services/T0/B0/sl4ck-secret-path"
+# A feed URL's ${NEWS_KEY}; with a character HTML escapes, so only redacting before escaping
+# hides it (the page, escaped, no longer holds the secret as written).
+NEWS_KEY = "n3ws-key&from-env"
 WATCH = watchlist(
     "desk",
     [{"name": "offensive", "query": "offensive NEAR/10 Mosul", "severity": "high"}],
@@ -50,12 +54,14 @@ def config(tmp_path: Path, db_url: str) -> config_mod.Config:
     )
     (tmp_path / "m.yaml").write_text(
         f"version: 1\ndatabase: '{db_url}'\nwatchlists: w.yaml\n"
-        "feeds: [{name: keyed, url: 'https://feeds.example.org/rss?api_key=k3y-in-url&lang=en'}]\n"
+        "feeds:\n"
+        "  - {name: keyed, url: 'https://feeds.example.org/rss?api_key=k3y-in-url&lang=en'}\n"
+        "  - {name: private, kind: sitemap, url: 'https://news.example.org/${NEWS_KEY}/map.xml'}\n"
         "channels:\n"
         f"  hook: {{kind: webhook, url: 'https://desk.example.org/hook', secret: '{SECRET}'}}\n"
         f"  chat: {{kind: slack, url: '{SLACK}'}}\n"
     )
-    return config_mod.load(tmp_path / "m.yaml", env={})
+    return config_mod.load(tmp_path / "m.yaml", env={"NEWS_KEY": NEWS_KEY})
 
 
 @pytest.fixture
@@ -73,29 +79,19 @@ def filled(config: config_mod.Config) -> Iterator[Store]:
         url=url, canonical_url=canonical_url("https://x.example/h"), title=HOSTILE, text=""
     )
     feed_store.sync(
-        store,
-        [
-            feed_store.FeedSpec(
-                "keyed", "https://feeds.example.org/rss?api_key=k3y-in-url&lang=en", 60
-            )
-        ],
-        recent,
+        store, [feed_store.FeedSpec(f.name, f.url, 60) for f in config.settings.feeds], recent
     )
-    article_store.record(
-        store,
-        feed_id=1,
-        guid="h",
-        item=hostile,
-        matches=[],
-        alerts=[],
-        now=recent,
-        story_window_s=3600,
-    )
+    recording.entry(store, feed_id=1, guid="h", item=hostile, now=recent, story_window_s=3600)
     with store.write() as conn:  # a channel that echoed its secret URL in an error
         conn.execute(
             alert.update()
             .where(alert.c.id == 2)
             .values(status="dead", last_error=f"HTTP 404 from {SLACK}")
+        )
+        conn.execute(  # a feed error quoting its URL (as one stored before redaction would)
+            feed.update()
+            .where(feed.c.name == "private")
+            .values(last_error=f"HTTP 403 from https://news.example.org/{NEWS_KEY}/map.xml")
         )
     try:
         yield store
@@ -128,7 +124,7 @@ def serve(
             lambda: config,
             host=host,
             credentials=credentials or access.Credentials(),
-            secrets=lambda: {SECRET, SLACK},
+            secrets=lambda: config.secrets,
         )
         attach(app, state)
         server = TestServer(app, host="127.0.0.1")
@@ -178,13 +174,22 @@ def test_every_page_renders_escapes_feed_text_and_shows_no_secret(
         status, body, _ = await call("GET", "/")
         assert status == 302
         for path, body in pages.items():
-            for secret in (SECRET, SLACK, "sl4ck-secret-path", "k3y-in-url"):
-                assert secret not in body, (path, secret)
+            for secret in (SECRET, SLACK, "sl4ck-secret-path", "k3y-in-url", NEWS_KEY):
+                assert secret not in body and html.escape(secret) not in body, (path, secret)
             assert "<script" not in body and "onerror=" not in body.replace("onerror=&#34;", "")
             assert "javascript:" not in body, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages["/stories"]
-        assert "HTTP 404 from ••••" in pages["/outbox?status=dead"]
-        assert "api_key=…" in pages["/feeds"] and "lang=en" in pages["/feeds"]
+        assert "HTTP 404 from https://hooks.slack.com/***" in pages["/outbox?status=dead"]
+        feeds = pages["/feeds"]
+        assert "api_key=…" in feeds and "lang=en" in feeds
+        # A value the URL took from the environment is shown as the variable it came from,
+        # in the URL and in the feed's error; each source says its kind, as `monitor feeds`.
+        assert "https://news.example.org/${NEWS_KEY}/map.xml" in feeds
+        assert "HTTP 403 from https://news.example.org/${NEWS_KEY}/map.xml" in feeds
+        kinds = re.findall(
+            r'id="feed-(\w+)">\s*<h3>\w+ <span class="badge kind[^"]*"[^>]*>(\w+)<', feeds
+        )
+        assert kinds == [("keyed", "feed"), ("private", "sitemap")]
         story = pages["/stories/1"]
         assert "<mark>offensive</mark>" in story and "<mark>Mosul</mark>" in story
         assert "same-text" in story and "agency" in story  # the second report, how it joined

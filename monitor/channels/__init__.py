@@ -7,7 +7,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from monitor.channels.apprise import AppriseChannel
-from monitor.channels.base import Channel, ChannelSettings
+from monitor.channels.base import Channel, ChannelSettings, secrets_of
 from monitor.channels.email import EmailChannel
 from monitor.channels.log import LogChannel
 from monitor.channels.slack import SlackChannel
@@ -33,4 +33,4 @@ def kinds() -> dict[str, type[Channel]]:
     return found
 
 
-__all__ = ["REGISTRY", "Channel", "ChannelSettings", "kinds"]
+__all__ = ["REGISTRY", "Channel", "ChannelSettings", "kinds", "secrets_of"]

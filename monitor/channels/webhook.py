@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from monitor.channels.base import Channel, ChannelSettings
 from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage
@@ -26,9 +26,18 @@ NOTICE_SCHEMA = "monitor.notice/1"
 
 class WebhookSettings(ChannelSettings):
     kind: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://", description="where to POST the alert")
+    url: SecretStr = Field(description="where to POST the alert (a secret: it may hold a token)")
     secret: SecretStr | None = Field(default=None, description="HMAC-SHA256 signing key")
-    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="extra request headers (secrets: kept out of logs)"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("https://", "http://")):
+            raise ValueError("expected an http(s) URL")
+        return value
 
 
 def _iso(value: Any) -> str | None:
@@ -115,11 +124,11 @@ class WebhookChannel(Channel):
     async def send(self, message: Message) -> str:
         body = json.dumps(payload(message), ensure_ascii=False).encode()
         headers = {
-            **self.settings.headers,
+            **{k: v.get_secret_value() for k, v in self.settings.headers.items()},
             "Content-Type": "application/json",
             "Idempotency-Key": message.idempotency_key,
         }
         if self.settings.secret is not None:
             secret = self.settings.secret.get_secret_value()
             headers["X-Monitor-Signature"] = sign(secret, int(time.time()), body)
-        return await self.post(self.settings.url, body, headers)
+        return await self.post(self.settings.url.get_secret_value(), body, headers)

@@ -44,8 +44,10 @@ async def send(channel: Channel, message: Message) -> Outcome:
         return Outcome(False, str(exc), ms(), exc.permanent, exc.retry_after)
     except Exception as exc:  # a bug in a channel must not stop delivery of the others
         log.exception("channel crashed", channel=channel.name, key=message.idempotency_key)
-        return Outcome(False, f"{channel.name}: internal error: {exc!r}"[:500], ms())
-    return Outcome(True, detail, ms())
+        return Outcome(
+            False, channel.secrets(f"{channel.name}: internal error: {exc!r}")[:500], ms()
+        )
+    return Outcome(True, channel.secrets(detail), ms())
 
 
 def backoff(

@@ -4,6 +4,10 @@ trafilatura finds the article body and metadata in a page; it is CPU-bound, so t
 runs `extract_page` in a worker pool. The feed's own HTML is read by `sanitize.html_to_text`
 (paragraphs kept, promo lines dropped), the one HTML-to-text that parse uses too. Everything
 here is a pure function of its inputs.
+
+An article's title, summary and text are bounded here, where every article is made (`MAX_TITLE`,
+`MAX_SUMMARY`, `MAX_TEXT` characters): a 1 MB title was once stored whole and sent whole to
+every channel. A cut field ends in "…" at a word boundary, so a reader sees it was cut.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from monitor.pipeline.sanitize import html_to_text as html_to_text  # part of th
 from monitor.pipeline.sanitize import tidy_text
 
 _CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+MAX_TITLE = 500
+MAX_SUMMARY = 5_000
+MAX_TEXT = 200_000  # some 30,000 words: longer than any article, bounded for matching
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,16 @@ def extract_page(body: bytes, url: str, content_type: str | None = None) -> Page
     )
 
 
+def bounded(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary when one is near the end,
+    and marked with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ", max(0, limit - 100))
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
+
+
 def _date(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
@@ -119,12 +136,13 @@ def build_article(
         body, extraction, error = text, "fallback", page_error
     else:
         body, extraction, error = text, "feed", None
+    title = entry.title or (page.title if page and page.title else "") or "(untitled)"
     return Article(
         url=entry.url or canonical_url,
         canonical_url=canonical_url,
-        title=entry.title or (page.title if page and page.title else "") or "(untitled)",
-        text=body,
-        summary=summary if summary != body else "",
+        title=bounded(title, MAX_TITLE),
+        text=bounded(body, MAX_TEXT),
+        summary=bounded(summary, MAX_SUMMARY) if summary != body else "",
         source=source,
         published=entry.published or (page.published if page else None),
         language=entry.language or (page.language if page else None),

@@ -3,7 +3,9 @@
 The client comes in as a parameter (built by `monitor.http`); this stage adds what a polite,
 hardened poller needs per request: validators, a per-host limit, a deadline for the whole
 exchange (a server dripping one byte a second cannot hold a slot forever), a size cap counted on
-the decoded body, and sorting the answer into success, not-modified, moved, gone or retry-later.
+the decoded body as it is decoded (`http.read_body`), redirects followed here (no redirect's body
+is read, and every hop of a page stays behind the private-address guard), and sorting the answer
+into success, not-modified, moved, gone or retry-later.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 import httpx
 
 from monitor.errors import BlockedAddress, FeedGone, FetchError, TooLarge
-from monitor.http import describe, retry_after_seconds, untrusted
+from monitor.http import MAX_REDIRECTS, describe, read_body, retry_after_seconds, untrusted
 from monitor.model import FetchResult
 
 FEED_ACCEPT = (
@@ -82,48 +84,58 @@ async def fetch(
 async def _get(
     client: httpx.AsyncClient, url: str, headers: Mapping[str, str], max_bytes: int
 ) -> FetchResult:
-    async with client.stream("GET", url, headers=headers) as response:
-        status = response.status_code
-        final = str(response.url)
-        if status == 304:
-            return FetchResult(url=final, status=304, body=None, moved_to=_moved(url, response))
-        if status == 410:
-            raise FeedGone("HTTP 410 Gone: the publisher removed this feed", url=url, status=410)
-        if not response.is_success:
-            raise FetchError(
-                f"HTTP {status}",
-                url=url,
+    hops: list[int] = []  # the status of each redirect on the way
+    target = httpx.URL(url)
+    while True:
+        async with client.stream(
+            "GET", target, headers=headers, follow_redirects=False
+        ) as response:
+            status = response.status_code
+            if response.has_redirect_location:
+                if len(hops) >= MAX_REDIRECTS:
+                    raise httpx.TooManyRedirects("too many redirects", request=response.request)
+                target = response.url.join(response.headers["location"])
+                if target.scheme not in ("http", "https"):
+                    raise FetchError(f"redirected to a {target.scheme}: URL", url=url)
+                hops.append(status)
+                continue
+            final = str(response.url)
+            moved = _moved(url, final, hops)
+            if status == 304:
+                return FetchResult(url=final, status=304, body=None, moved_to=moved)
+            if status == 410:
+                raise FeedGone(
+                    "HTTP 410 Gone: the publisher removed this feed", url=url, status=410
+                )
+            if not response.is_success:
+                raise FetchError(
+                    f"HTTP {status}",
+                    url=url,
+                    status=status,
+                    retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise TooLarge(f"body of {int(declared):,} bytes is over the limit", url=url)
+            try:
+                body = await read_body(response, max_bytes)
+            except FetchError as exc:  # counted as it is decoded: a bomb stops at the cap
+                raise type(exc)(str(exc), url=url) from None
+            return FetchResult(
+                url=final,
                 status=status,
-                retry_after=retry_after_seconds(response.headers.get("retry-after")),
+                body=body,
+                content_type=response.headers.get("content-type"),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                moved_to=moved,
             )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
-            raise TooLarge(f"body of {int(declared):,} bytes is over the limit", url=url)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:  # counted after decompression: a gzip bomb stops here too
-                raise TooLarge(f"body grew past {max_bytes:,} bytes", url=url)
-            chunks.append(chunk)
-        return FetchResult(
-            url=final,
-            status=status,
-            body=b"".join(chunks),
-            content_type=response.headers.get("content-type"),
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
-            moved_to=_moved(url, response),
-        )
 
 
-def _moved(requested: str, response: httpx.Response) -> str | None:
+def _moved(requested: str, final: str, hops: list[int]) -> str | None:
     """The new URL when every redirect on the way was permanent (301/308), else None."""
-    if not response.history:
-        return None
-    if all(r.status_code in (301, 308) for r in response.history):
-        final = str(response.url)
-        return final if final != requested else None
+    if hops and all(status in (301, 308) for status in hops) and final != requested:
+        return final
     return None
 
 

@@ -31,6 +31,7 @@ import html
 import io
 import re
 from collections.abc import Collection, Container
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -42,6 +43,7 @@ from lxml import etree
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse_fast import read_fast
 from monitor.pipeline.parse_json import read_json_feed
+from monitor.pipeline.parse_limit import DEFAULT_MAX_ENTRIES, READ_FACTOR, newest, some_items
 from monitor.pipeline.parse_raw import (
     RawEntry,
     RawFeed,
@@ -67,15 +69,20 @@ def read_feed(
     now: datetime | None = None,
     fast: bool = True,
     known: Container[bytes] = (),
+    max_entries: int = DEFAULT_MAX_ENTRIES,
 ) -> FeedItems:
     """Read one fetched feed body as far as its entries' guids. `url` is where it came from
     (the base for relative links); `content_type` is the HTTP header, whose charset counts as it
     does for feedparser. `fast=False` sends XML to feedparser even when the fast path would take
     it. `now` is the clock for clamping dates (see `FeedItems`). Items whose markup hash is in
-    `known` (`FeedItems.item_hashes` of an earlier read) are skipped on the fast path."""
+    `known` (`FeedItems.item_hashes` of an earlier read) are skipped on the fast path. Of more
+    than `max_entries` items, the newest are kept (`parse_limit`; `FeedItems.dropped` counts
+    the others)."""
     now = now or datetime.now(UTC)
     try:
-        return FeedItems(_read(body, url, content_type, fast, known), url, now)
+        read = _read(body, url, content_type, fast, known, READ_FACTOR * max_entries)
+        raw, dropped = newest(read, max_entries)
+        return FeedItems(raw, url, now, dropped)
     except Exception as exc:  # a parser bug on one feed must not stop the daemon
         return FeedItems(RawFeed([], "none", error=f"parser failed: {describe(exc)}"), url, now)
 
@@ -111,11 +118,12 @@ class FeedItems:
     """
 
     __slots__ = (
-        *("guids", "parser", "title", "link", "language", "error"),
+        *("guids", "parser", "title", "link", "language", "error", "dropped"),
         *("_feed_url", "_now", "_keyed", "_hashes", "_settled"),
     )
 
-    def __init__(self, raw: RawFeed, feed_url: str, now: datetime) -> None:
+    def __init__(self, raw: RawFeed, feed_url: str, now: datetime, dropped: int = 0) -> None:
+        self.dropped = dropped  # items past `max_entries`, left out
         self.parser = raw.parser
         self.title = raw.title
         self.link = raw.link
@@ -192,9 +200,15 @@ class FeedItems:
 
 
 def _read(
-    body: bytes, url: str, content_type: str | None, fast: bool, known: Container[bytes] = ()
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    fast: bool,
+    known: Container[bytes] = (),
+    max_items: int | None = None,
 ) -> RawFeed:
-    """Choose the reader: JSON Feed, the fast path, else feedparser."""
+    """Choose the reader: JSON Feed, the fast path, else feedparser, which reads `max_items` items
+    at most (see `parse_limit.some_items`)."""
     if len(body) > MAX_BODY_BYTES:
         return RawFeed([], "none", error=f"body too large: {len(body)} bytes")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -206,7 +220,10 @@ def _read(
         read = read_fast(body, url, content_type, known)
         if isinstance(read, RawFeed):
             return read
-    return read_feedparser(body, url, content_type)
+    cut = 0
+    if max_items is not None:
+        body, cut = some_items(body, max_items)
+    return replace(read_feedparser(body, url, content_type), unread=cut)
 
 
 # --- feedparser, the reference ---------------------------------------------------------------

@@ -199,6 +199,11 @@ def _date(el: Any) -> datetime | None:
     return parse_date(fix(text(el))) if el is not None else None
 
 
+def item_date(item: FastItem) -> datetime | None:
+    """The item's published date, else its updated one (which items `parse_limit` keeps)."""
+    return _date(item.published) or _date(item.updated)
+
+
 def _text_of(el: Any) -> str | None:
     return fix(text(el)) if el is not None else None
 

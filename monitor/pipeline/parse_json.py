@@ -11,6 +11,7 @@ import html.entities
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from monitor.pipeline.parse_raw import (
@@ -66,6 +67,12 @@ class JsonItem:
             authors=_authors(item) or self.feed_authors,
             language=_clean(item.get("language")) or self.language,
         )
+
+
+def item_date(item: JsonItem) -> datetime | None:
+    """The item's published date, else its modified one (which items `parse_limit` keeps)."""
+    doc = item.doc
+    return parse_date(_str(doc.get("date_published"))) or parse_date(_str(doc.get("date_modified")))
 
 
 # A character reference with its semicolon: "&amp;", "&#8217;", "&#x2019;".

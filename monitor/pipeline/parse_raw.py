@@ -103,6 +103,8 @@ class RawFeed:
     # the items it skipped because the caller knew them already (see `parse_fast.read_fast`).
     item_hashes: list[bytes] | None = None
     skipped: list[bytes] = field(default_factory=list)
+    # Items past the reader's limit, left unread (see `parse_limit`).
+    unread: int = 0
 
 
 def parse_date(value: str | None) -> datetime | None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 import structlog
 
 from monitor.config import Settings
+from monitor.errors import StoreError
 from monitor.storage import Store, archive
 
 log = structlog.get_logger("monitor.archive")
@@ -29,7 +29,7 @@ async def prune(store: Store, settings: Settings, now: datetime) -> archive.Prun
         return None
     try:
         done = await asyncio.to_thread(archive.prune, store, before, now)
-    except sa.exc.SQLAlchemyError as exc:
+    except StoreError as exc:  # housekeeping: the next run does it
         log.warning("archive not pruned; trying again later", error=str(exc))
         return None
     if done.articles or done.stories:

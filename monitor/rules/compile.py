@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import ahocorasick
 
 from monitor.model import Severity
-from monitor.rules import arabic, places, stemming
+from monitor.rules import arabic, placekey, places, stemming
 from monitor.rules.evaluate import (
     AllOf,
     AnyOf,
@@ -50,6 +50,8 @@ class Pattern:
     fields: frozenset[int]
     words: int
     case_key: str | None = None
+    variant: int = -1  # a variant key: the index of its place's `Variants` in the program
+    place: bool = False  # a place's spelling: not after "Gulf of" and the like (matcher.WATERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,22 +72,34 @@ class Program:
     """Everything the matcher needs, built once per configuration."""
 
     keys: list[str] = field(default_factory=list)
-    stemmed: list[str | None] = field(default_factory=list)  # each key's stem language
+    stemmed: list[str | None] = field(default_factory=list)  # stem language, or VARIANT_KEYS
     patterns: list[Pattern] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     key_rules: list[tuple[int, ...]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     automaton: ahocorasick.Automaton | None = None
     stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)  # by language
+    variant_automaton: ahocorasick.Automaton | None = None  # over the words' variant keys
+    variant_words: frozenset[str] = frozenset()  # the words of the variant keys
+    variant_memo: dict[str, str] = field(default_factory=dict)  # a text word → its key there
+    variant_signals: set[str] = field(default_factory=set)  # see placekey.text_keys
+    variants: list[places.Variants] = field(default_factory=list)
+    variant_labels: frozenset[int] = frozenset()  # labels that name the spelling found
+
+
+# `Program.stemmed` of a key found in the text's variant keys (see placekey), not its words.
+VARIANT_KEYS = "variant keys"
 
 
 @dataclass
 class Member:
-    """A group member and the label its hits carry."""
+    """A group member and the label its hits carry; for a place's variant keys, `variants`."""
 
     term: Term
     label: str
     stem: str | None  # the stem language
+    variants: places.Variants | None = None
+    place: str | None = None  # the place a places group's member spells
 
 
 # A leaf's identity: words, joined words, wildcard, case-sensitive, field, label, stem language.
@@ -132,7 +146,7 @@ def _compile(watchlists: Sequence[WatchlistSettings]) -> tuple[Program, list[Rul
     ]
     if names:
         with contextlib.suppress(ImportError):  # each places group reports it
-            places.lookup(names)  # one scan of the gazetteer for every watchlist
+            places.resolve_all(names)  # one scan of the gazetteer for every watchlist
     for index, watchlist in enumerate(watchlists):
         compiler.watchlist(index, watchlist)
     return compiler.finish(), compiler.problems
@@ -151,6 +165,10 @@ class _Compiler:
         self._group_leaves: dict[tuple[str, str | None], AnyOf] = {}  # this watchlist's
         self._triggers: dict[int, list[int]] = {}
         self._shared: dict[Resolved, Evaluator] = {}
+        self._variant_index: dict[places.Variants, int] = {}
+        self._variant_labels: set[int] = set()
+        self._place_of: dict[Leaf, str] = {}  # leaves that spell a place of a places group
+        self._interned: dict[frozenset[int], frozenset[int]] = {}  # one object per key set
 
     def watchlist(self, index: int, watchlist: WatchlistSettings) -> None:
         groups: dict[str, list[Member]] = {}
@@ -205,7 +223,7 @@ class _Compiler:
                 settings.min_hits,
                 build(query, self._shared),
                 build(exclude, self._shared) if exclude is not None else None,
-                tuple(n for n in needs if len(n) > 1),
+                tuple(self._interned.setdefault(n, n) for n in needs if len(n) > 1),
                 frozenset(k for n in needs if len(n) == 1 for k in n),
             )
         )
@@ -228,7 +246,10 @@ class _Compiler:
                 label = f"@{name}: {s.place}" + (
                     "" if s.spelling == s.place else f" ({s.spelling})"
                 )
-                members.append(Member(term, label, None))
+                members.append(Member(term, label, None, None, s.place))
+            for variants in expansion.variants:
+                label = f"@{name}: ≈ {variants.place}"
+                members.append(Member(Term(label, ()), label, None, variants, variants.place))
             if not members and not expansion.problems:
                 self.problems.append(
                     RuleProblem(index, ("groups", name), f"group {name!r} expands to no spelling")
@@ -278,7 +299,15 @@ class _Compiler:
             members = groups[node.name]
             found = self._group_leaves.get((node.name, node.field))
             if found is None:
-                leaves = tuple(self.leaf(m.term, node.field, m.label, m.stem) for m in members)
+                leaves = tuple(
+                    self.variant_leaf(m.variants, node.field, m.label)
+                    if m.variants is not None
+                    else self.leaf(m.term, node.field, m.label, m.stem, m.place is not None)
+                    for m in members
+                )
+                for member, leaf in zip(members, leaves, strict=True):
+                    if member.place is not None:
+                        self._place_of[leaf] = member.place
                 found = self._group_leaves[(node.name, node.field)] = AnyOf(leaves)
             return found
         if isinstance(node, And):
@@ -291,7 +320,14 @@ class _Compiler:
         right = self.resolve(node.right, groups, stem_words)
         return Within(left, right, node.distance, node.ordered)
 
-    def leaf(self, term: Term, scope: str | None, label: str, stem_words: str | None) -> Leaf:
+    def leaf(
+        self,
+        term: Term,
+        scope: str | None,
+        label: str,
+        stem_words: str | None,
+        place: bool = False,
+    ) -> Leaf:
         """The leaf of `term` searched in field `scope` (None: title, summary and text)."""
         ident = (term.words, term.joined, term.wildcard, term.case, scope, label, stem_words)
         found = self._leaves.get(ident)
@@ -309,10 +345,38 @@ class _Compiler:
                 folded = [stem(w, stemmed) for w in folded]
             key = self.key(stemmed, " " + " ".join(folded) + tail)
             case_key = " " + " ".join(spelled) + tail if term.case else None
-            patterns.append(self.pattern(Pattern(key, fields, len(spelled), case_key)))
+            pattern = Pattern(key, fields, len(spelled), case_key, place=place)
+            patterns.append(self.pattern(pattern))
         keys = tuple(self.program.patterns[p].key for p in patterns)
         leaf = self._leaves[ident] = Leaf(tuple(patterns), keys, self.label(label))
         self._cost[leaf] = (_cost(term), frozenset(keys))
+        return leaf
+
+    def variant_leaf(self, variants: places.Variants, scope: str | None, label: str) -> Leaf:
+        """The leaf that finds a place by its variant keys in field `scope`."""
+        ident = ((), variants.keys, False, False, scope, label, VARIANT_KEYS)
+        found = self._leaves.get(ident)
+        if found is not None:
+            return found
+        fields = UNSCOPED if scope is None else frozenset({FIELD_INDEX[scope]})
+        if variants not in self._variant_index:
+            self._variant_index[variants] = len(self.program.variants)
+            self.program.variants.append(variants)
+        number = self._variant_index[variants]
+        patterns = tuple(
+            self.pattern(
+                Pattern(
+                    self.key(VARIANT_KEYS, f" {k} "), fields, k.count(" ") + 1, None, number, True
+                )
+            )
+            for key in variants.keys
+            for k in placekey.with_articles(key)
+        )
+        keys = tuple(self.program.patterns[p].key for p in patterns)
+        label_index = self.label(label)
+        self._variant_labels.add(label_index)
+        leaf = self._leaves[ident] = Leaf(patterns, keys, label_index)
+        self._cost[leaf] = (0.02, frozenset(keys))  # a name: rare
         return leaf
 
     def key(self, stemmed: str | None, text: str) -> int:
@@ -340,11 +404,23 @@ class _Compiler:
     def leaf_keys(self, leaf: Leaf) -> tuple[float, frozenset[int]]:
         return self._cost[leaf]
 
+    def place_of(self, leaf: Leaf) -> str | None:
+        return self._place_of.get(leaf)
+
     def finish(self) -> Program:
         program = self.program
         program.key_rules = [tuple(self._triggers.get(k, ())) for k in range(len(program.keys))]
         program.automaton = _automaton(program, None)
-        for language in sorted({s for s in program.stemmed if s is not None}):
+        program.variant_automaton = _automaton(program, VARIANT_KEYS)
+        program.variant_words = frozenset(
+            word
+            for key, kind in zip(program.keys, program.stemmed, strict=True)
+            if kind == VARIANT_KEYS
+            for word in key.split()
+            if word != placekey.ARTICLE_KEY
+        )
+        program.variant_labels = frozenset(self._variant_labels)
+        for language in sorted({s for s in program.stemmed if s not in (None, VARIANT_KEYS)}):
             automaton = _automaton(program, language)
             if automaton is not None:
                 program.stem_automata[language] = automaton
@@ -423,11 +499,19 @@ def _required(
     if isinstance(node, AnyOf):
         if len(node.leaves) == 1:
             return compiler.leaf_keys(node.leaves[0])
+        # The spellings of one place stand for one name: it occurs about as often as the name
+        # as written (its first spelling), not as often as all its spellings together.
         cost, keys = 0.0, frozenset[int]()
+        per_place: dict[str, float] = {}
         for leaf in node.leaves:
             c, k = compiler.leaf_keys(leaf)
-            cost, keys = cost + c, keys | k
-        return cost, keys
+            keys |= k
+            place = compiler.place_of(leaf)
+            if place is None:
+                cost += c
+            else:
+                per_place.setdefault(place, c)
+        return cost + sum(per_place.values()), keys
     if isinstance(node, OneOf):
         parts = [required(c) for c in node.children]
         if any(p is None for p in parts):

@@ -97,6 +97,8 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
     ]
     if len(triples) == 1:
         return _leaf(*triples[0], ident)
+    if len(triples) > _MANY:
+        return _many(triples, ident)
 
     def evaluate(scan: Positions) -> list[Span] | None:
         memo = scan.memo
@@ -106,6 +108,34 @@ def _leaves(leaves: Sequence[Leaf], ident: int) -> Evaluator:
         found = scan.found
         for pattern, key, label in triples:
             if key in found:
+                out += scan.spans(pattern, label)
+        memo[ident] = result = out or None
+        return result
+
+    return evaluate
+
+
+# Above this many spellings (a places group has dozens a place), a term list looks up the keys
+# the article has instead of asking about each of its own.
+_MANY = 16
+
+
+def _many(triples: list[tuple[int, int, int]], ident: int) -> Evaluator:
+    """`_leaves` for a long list: the same answer, in the same order, from the few keys found."""
+    positions: dict[int, list[int]] = {}
+    for number, (_, key, _) in enumerate(triples):
+        positions.setdefault(key, []).append(number)
+    keys = frozenset(positions)
+
+    def evaluate(scan: Positions) -> list[Span] | None:
+        memo = scan.memo
+        if ident in memo:
+            return memo[ident]
+        present = keys.intersection(scan.found)
+        out: list[Span] = []
+        if present:
+            for number in sorted(n for key in present for n in positions[key]):
+                pattern, _, label = triples[number]
                 out += scan.spans(pattern, label)
         memo[ident] = result = out or None
         return result
@@ -172,9 +202,17 @@ def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> 
     return evaluate
 
 
+# The most spans one proximity operator yields for one article. Each level of a chain
+# `a NEAR b NEAR c NEAR d` pairs every span below with every one in reach, so over an article
+# repeating the rule's words the spans multiply level by level (a hostile article of 9,000
+# words once took 13 s and 1.4 GB for one rule); the first ones in the text prove it as well.
+MAX_SPANS = 10_000
+
+
 def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> list[Span]:
     """Every pair (x from a, y from b) in one field, not overlapping, with at most `distance`
-    words between them (x before y when `ordered`), as the span covering both."""
+    words between them (x before y when `ordered`), as the span covering both; the first
+    `MAX_SPANS` of them, x by x."""
     out: list[Span] = []
     if len(a) * len(b) <= 16:  # the usual case: a few occurrences each; compare them all
         for xs, xe, xf, xev in a:
@@ -189,6 +227,8 @@ def near_pairs(a: list[Span], b: list[Span], distance: int, ordered: bool) -> li
     starts = [span[0] for span in b]
     longest = max(span[1] - span[0] for span in b)
     for x in a:
+        if len(out) >= MAX_SPANS:
+            break
         xs, xe, xf, xev = x
         # y after x: y.start in [xe, xe + distance]; y before x: y.end in [xs - distance, xs].
         lo = xs - distance - longest if not ordered else xe

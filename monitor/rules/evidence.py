@@ -2,7 +2,8 @@
 
 Hits point into the article's original field strings (not the folded ones), so the CLI and alerts
 can highlight exactly what the writer wrote. The snippet is about 200 characters of the field with
-the densest cluster of hits, preferring the body, then the title, cut at word boundaries.
+the densest cluster of hits, preferring the body, then the title, cut at word boundaries. A hit
+of a place's variant key names the spelling found: "@cities: Telafar ≈ Tal Afar".
 """
 
 from __future__ import annotations
@@ -35,12 +36,19 @@ class Evidence:
     and shared (a `Hit` is frozen, so sharing one object is safe).
     """
 
-    __slots__ = ("_hits", "_keys", "_labels", "_snippets", "_span", "_values")
+    __slots__ = ("_hits", "_keys", "_labels", "_snippets", "_span", "_values", "_variants")
 
-    def __init__(self, scan: Spans, values: Sequence[str], labels: Sequence[str]) -> None:
+    def __init__(
+        self,
+        scan: Spans,
+        values: Sequence[str],
+        labels: Sequence[str],
+        variants: frozenset[int] = frozenset(),
+    ) -> None:
         self._span = scan.original_span
         self._values = values
         self._labels = labels
+        self._variants = variants  # labels of variant keys, "@group: ≈ Place"
         self._keys: dict[Occurrence, _Key] = {}
         self._hits: dict[_Key, Hit] = {}
         self._snippets: dict[_Key, str] = {}  # by the hit each is centred on
@@ -55,7 +63,11 @@ class Evidence:
             key = keys.get(occurrence)
             if key is None:
                 start, end = self._span(occurrence)
-                key = keys[occurrence] = (occurrence[2], start, end, self._labels[occurrence[3]])
+                term = self._labels[occurrence[3]]
+                if occurrence[3] in self._variants:
+                    spelled = " ".join(self._values[occurrence[2]][start:end].split())
+                    term = term.replace(": ≈ ", f": {spelled} ≈ ", 1)
+                key = keys[occurrence] = (occurrence[2], start, end, term)
                 self._hits[key] = Hit(key[3], FIELDS[key[0]], start, end)
             found.add(key)
         # Plain tuples led by the field's index sort in that order without a key function.

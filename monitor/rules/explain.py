@@ -15,7 +15,7 @@ from monitor.model import Article, Hit, RuleMatch, Severity
 from monitor.rules.evidence import SNIPPET_CHARS, window
 from monitor.rules.lexer import FIELDS
 from monitor.rules.matcher import field_values
-from monitor.rules.places import PlaceExpansion
+from monitor.rules.places import PlaceExpansion, place_problem
 
 _BOLD_RED, _BOLD, _DIM, _RESET = "\x1b[1;31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
 _SEVERITY_COLOUR = {
@@ -107,17 +107,36 @@ def _flat(text: str) -> str:
 
 
 def render_place(expansion: PlaceExpansion) -> str:
-    """What `monitor places NAME` prints: the record found, each spelling kept, each dropped and
-    why."""
-    if expansion.place is None:
-        head = f"{expansion.name}: not in GeoNames (list it under add: to match it anyway)"
-    else:
-        head = f"{expansion.name} → {expansion.place}"
+    """What `monitor places NAME` prints: the place found and why, the other candidates, the
+    variant keys, each spelling kept, each dropped and why."""
+    r = expansion.resolution
+    problem = place_problem(r)
+    if r.place is None:
+        lines = [f"{expansion.name}: not in the gazetteer ({r.why})"]
+        if r.nearest:
+            lines.append("nearest:")
+            lines += [f"  {p}" for p in r.nearest]
+        lines.append("(list it under add: to match it anyway)")
+        return "\n".join(lines)
+    lines = [f"{expansion.name} → {r.place}", f"  why: {r.why}"]
+    if problem is not None:
+        lines.append(f"  problem: {problem}")
+    if r.others:
+        lines.append(f"other candidates ({len(r.others)}):")
+        lines += [f"  {p}" for p in r.others[:10]]
+        if len(r.others) > 10:
+            lines.append(f"  … and {len(r.others) - 10} more")
+    keys = expansion.variants.keys if expansion.variants else ()
+    lines.append(
+        "variant keys: " + ", ".join(keys) + " (other spellings with these keys match too)"
+        if keys
+        else "variant keys: none (too short to stand for one place; only the spellings below match)"
+    )
     kept = [
-        f"  + {s.spelling}" + (f"  ({s.why})" if s.why != "GeoNames" else "")
+        f"  + {s.spelling}" + (f"  ({s.why})" if s.why != "gazetteer" else "")
         for s in expansion.kept
     ]
     dropped = [f"  - {d.spelling}  ({d.reason})" for d in expansion.dropped]
     return "\n".join(
-        [head, f"matched ({len(kept)}):", *kept, f"dropped ({len(dropped)}):", *dropped]
+        [*lines, f"matched ({len(kept)}):", *kept, f"dropped ({len(dropped)}):", *dropped]
     )

@@ -16,16 +16,19 @@ from collections.abc import Collection
 
 from monitor.model import Article, RuleMatch
 from monitor.rules import evidence
-from monitor.rules.compile import Program, Rule
+from monitor.rules.compile import Pattern, Program, Rule
 from monitor.rules.evaluate import Occurrence, Span
 from monitor.rules.lexer import FIELDS
 from monitor.rules.normalize import Folded, Gaps, fold, spaced
+from monitor.rules.placekey import ordinary, text_keys
 from monitor.rules.stemming import stem_all
 
 _SENTINEL = "\x01"  # a "word" between fields: no key contains it, so no phrase spans two fields
 _GAP = " " + _SENTINEL + " "
 _EMPTY = Folded("", "")
 _EVIDENCE = operator.itemgetter(3)  # of a span: the occurrences that prove it
+# Words before a place's name that make it the name of a body of water, not of the place.
+WATERS = frozenset((water, "of") for water in ("gulf", "bay", "strait", "straits", "sea", "lake"))
 
 
 def field_values(article: Article) -> tuple[str, ...]:
@@ -64,10 +67,17 @@ class Scan:
         self.found: dict[int, list[tuple[int, int]]] = collections.defaultdict(list)  # (word, char)
         if program.automaton is not None:
             self._find(program.automaton, self.lower)
-        if program.stem_automata:
-            words = self.lower.split()
+        self.words: list[str] = []  # the words of `lower`, when stems or variant keys need them
+        if program.stem_automata or program.variant_automaton is not None:
+            self.words = words = self.lower.split()
             for language, automaton in program.stem_automata.items():
                 self._find(automaton, " " + " ".join(stem_all(words, language)) + " ")
+            if program.variant_automaton is not None:
+                keys = text_keys(
+                    words, program.variant_words, program.variant_memo, program.variant_signals
+                )
+                if keys is not None:
+                    self._find_variants(program.variant_automaton, keys)
         self.memo: dict[int, list[Span] | None] = {}
         self._word_chars: dict[int, int] | None = None  # made when a hit needs it
         self._gaps: dict[int, Gaps] = {}
@@ -87,27 +97,50 @@ class Scan:
             counted = end + 1
             found[key].append((total - spaces, counted - length))
 
+    def _find_variants(self, automaton: object, text: str) -> None:
+        """Record each variant key hit as (first word, end word): `text` has a key for each word
+        of `lower`, so words count alike."""
+        found = self.found
+        count = text.count
+        counted = total = 0
+        for end, (key, _, spaces) in automaton.iter(text):  # type: ignore[attr-defined]
+            total += count(" ", counted, end + 1)
+            counted = end + 1
+            found[key].append((total - spaces, total - 1))
+
     def candidates(self) -> list[Rule]:
         """The rules a found key triggers whose other required key sets each meet a found key
-        too, in rule order: set checks that turn most rules away before any evaluation."""
+        too, in rule order: set checks that turn most rules away before any evaluation. A key
+        set that many rules need (a places group's hundreds of spellings) is checked once."""
         triggered: set[int] = set().union(*map(self.program.key_rules.__getitem__, self.found))
         found = set(self.found)
         rules = self.program.rules
+        met: dict[frozenset[int], bool] = {}  # the compiler makes equal key sets one object
+
+        def meets(keys: frozenset[int]) -> bool:
+            answer = met.get(keys)
+            if answer is None:
+                answer = met[keys] = not found.isdisjoint(keys)
+            return answer
+
         return [
             rule
             for rule in map(rules.__getitem__, sorted(triggered))
-            if rule.must <= found
-            and (not rule.needs or all(not found.isdisjoint(keys) for keys in rule.needs))
+            if rule.must <= found and (not rule.needs or all(map(meets, rule.needs)))
         ]
 
     def spans(self, pattern: int, label: int) -> list[Span]:
         """Each occurrence of `pattern` as a span labelled `label` (see `Positions.spans`); each
         is asked for once per article, its leaf evaluator keeping the answer."""
         p = self.program.patterns[pattern]
+        if p.variant >= 0:
+            return self._variant_spans(p, label)
         hits = self.found.get(p.key, ())
         if p.case_key is not None:
             case_key, cased = p.case_key, self.cased
             hits = [hit for hit in hits if cased.startswith(case_key, hit[1])]
+        if p.place and hits:
+            hits = [hit for hit in hits if not self.in_waters(hit[0])]
         fields, words = p.fields, p.words
         if self.program.stemmed[p.key]:  # characters of `stems`: the field from the word instead
             starts, where = self.field_words(), 0
@@ -120,6 +153,37 @@ class Scan:
                 occurrence = (hit[0], hit[0] + words, field, label)
                 out.append((hit[0], hit[0] + words, field, (occurrence,)))
         return out
+
+    def _variant_spans(self, p: Pattern, label: int) -> list[Span]:
+        """`spans` of a variant key: its hits whose words are not a spelling the place matches
+        anyway, nor one refused for it, nor ordinary words (placekey.ordinary)."""
+        variants = self.program.variants[p.variant]
+        starts = self.field_words()
+        out: list[Span] = []
+        for first, end in self.found.get(p.key, ()):
+            field = bisect_right(starts, first) - 1
+            if field not in p.fields:
+                continue
+            words = self.words[first:end]
+            spelled = " ".join(words)
+            if (
+                spelled in variants.spellings
+                or spelled in variants.refused
+                or ordinary(words)
+                or self.in_waters(first)
+            ):
+                continue
+            occurrence = (first, end, field, label)
+            out.append((first, end, field, (occurrence,)))
+        return out
+
+    def in_waters(self, word: int) -> bool:
+        """Whether the word at `word` follows "Gulf of", "Sea of" or the like: the Gulf of Aden is
+        not Aden, nor the Gulf of Sirte Sirte."""
+        if not self.words:
+            self.words = self.lower.split()
+        before = self.words[max(0, word - 2) : word]
+        return (len(before) == 2 and (before[0], before[1]) in WATERS) or before[-1:] == ["lake"]
 
     def field_words(self) -> list[int]:
         """The index of each field's first word (the spaces before it in `lower`, less one)."""
@@ -188,7 +252,9 @@ class Matcher:
             if rule.exclude is not None and rule.exclude(scan) is not None:
                 continue
             if proof is None:
-                proof = evidence.Evidence(scan, field_values(article), program.labels)
+                proof = evidence.Evidence(
+                    scan, field_values(article), program.labels, program.variant_labels
+                )
             hits, snippet = proof.of(occurrences)
             out.append(RuleMatch(rule.watchlist, rule.name, rule.severity, hits, snippet))
         return out

@@ -3,18 +3,25 @@
 Precedence, tightest first: field scopes and `=`; NEAR/n and ONEAR/n; NOT; AND (written or implied
 by words side by side); OR. Words side by side next to an OR are refused as ambiguous, because
 `Falluja OR Fallujah offensive` reads either way; parentheses settle it.
+
+A query nests at most `MAX_DEPTH` levels (each parenthesis, NOT and NEAR/n of a chain is one):
+the parser and every stage after it walk the tree recursively, and 500 parentheses would end
+in a RecursionError instead of a located problem.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+from collections.abc import Iterator
 
 from monitor.rules import normalize
 from monitor.rules.lexer import Kind, QueryError, Token, tokenize
 from monitor.rules.query import And, Group, Near, Node, Not, Or, Term
 
 MIN_PREFIX = 3
+MAX_DEPTH = 50
 _STARTS = {Kind.WORD, Kind.PHRASE, Kind.GROUP, Kind.FIELD, Kind.CASE, Kind.LPAREN, Kind.NOT}
 _SCOPABLE = {Kind.WORD, Kind.PHRASE, Kind.GROUP, Kind.CASE, Kind.LPAREN}
 _QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»"}
@@ -77,6 +84,25 @@ class _Parser:
         self.tokens = tokenize(query)
         self.i = 0
         self.field: str | None = None
+        self.depth = 0  # nesting of the node being parsed
+
+    def deeper(self, token: Token, levels: int = 1) -> None:
+        if self.depth + levels > MAX_DEPTH:
+            raise self.error(
+                f"the query nests deeper than {MAX_DEPTH} levels here (each parenthesis, NOT and"
+                " NEAR/n of a chain is one); write it as several rules",
+                token,
+            )
+
+    @contextlib.contextmanager
+    def nested(self, token: Token) -> Iterator[None]:
+        """Parse what `token` opens one level deeper."""
+        self.deeper(token)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -137,14 +163,18 @@ class _Parser:
         token = self.peek()
         if token.kind is Kind.NOT:
             self.advance()
-            child = self.not_()
+            with self.nested(token):
+                child = self.not_()
             return Not(child, token.start, child.end)
         return self.near()
 
     def near(self) -> Node:
         left = self.primary()
+        chain = 0
         while self.peek().kind is Kind.NEAR:
             op = self.advance()
+            chain += 1
+            self.deeper(op, chain)
             right = self.primary()
             for side in (left, right):
                 bad = _not_proximity_operand(side)
@@ -186,7 +216,8 @@ class _Parser:
         if token.kind is Kind.LPAREN:
             if self.peek().kind is Kind.RPAREN:
                 raise QueryError("empty parentheses", self.query, token.start, self.peek().end)
-            node = self.or_()
+            with self.nested(token):
+                node = self.or_()
             if self.peek().kind is not Kind.RPAREN:
                 raise self.error("this ( is never closed", token)
             end = self.advance().end

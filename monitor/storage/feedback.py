@@ -1,6 +1,7 @@
-"""storage.feedback: what people tell monitor about its alerts. A muted story queues no more
-alerts (the recording path checks `muted`), and its alerts not yet on their way are set aside;
-an alert marked irrelevant counts against the rules that raised it."""
+"""storage.feedback: what people tell monitor about its alerts, stored. A story is muted
+(`muted_at`) and its alerts not yet on their way are set aside; an alert is marked irrelevant
+(`irrelevant_at`) and counts against the rules that raised it. That a muted story queues no
+more alerts is the pipeline's decision (`monitor.pipeline.alerts`): `muted` only reads it."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ import sqlalchemy as sa
 
 from monitor.storage import Store
 from monitor.storage.tables import alert, digest, story
+from monitor.storage.tx import Statement, Tx
 
 MUTED = "muted"  # the status of an alert set aside because its story was muted
 
-_IS_MUTED = sa.select(story.c.muted_at).where(story.c.id == sa.bindparam("story"))
+# Run for every article that matched, in its recording transaction: compiled once.
+_IS_MUTED = Statement(
+    sa.select(story.c.id).where(story.c.id == sa.bindparam("story"), story.c.muted_at.is_not(None))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,18 +31,10 @@ class Muted:
     set_aside: int  # alerts of the story that were waiting and will not be sent
 
 
-def muted(conn: sa.Connection, story_id: int) -> bool:
-    """Whether the story is muted (inside the transaction that would queue its alerts)."""
-    return conn.execute(_IS_MUTED, {"story": story_id}).scalar() is not None
-
-
-def muted_among(conn: sa.Connection, story_ids: Collection[int]) -> set[int]:
-    if not story_ids:
-        return set()
-    rows = conn.scalars(
-        sa.select(story.c.id).where(story.c.id.in_(list(story_ids)), story.c.muted_at.is_not(None))
-    )
-    return {int(i) for i in rows}
+def muted(tx: Tx, story_ids: Collection[int]) -> set[int]:
+    """Which of these stories (one, or the two of a split) are muted, read in the transaction
+    that would queue their alerts."""
+    return {int(r[0]) for story_id in story_ids for r in tx.rows(_IS_MUTED, {"story": story_id})}
 
 
 def mute(store: Store, story_id: int, now: datetime, *, undo: bool = False) -> Muted | None:

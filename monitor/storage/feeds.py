@@ -47,6 +47,7 @@ class FeedState:
     error_count: int
     last_error: str | None
     entries_seen: int
+    entries_dropped: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class PollOutcome:
     gone: bool = False
     new_entries: int = 0
     changed: bool = False  # a body was parsed (validators and hash are replaced)
+    dropped: int = 0  # entries of that body past fetch.max_entries
     polled_at: datetime | None = None  # when the poll happened, if it was recorded later
 
 
@@ -114,6 +116,7 @@ def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
                         body_hash=None,
                         error_count=0,
                         last_error=None,
+                        entries_dropped=0,
                         interval_s=spec.interval_s,
                         next_poll_at=now,
                     )
@@ -190,6 +193,7 @@ _RECORDED = (
     "status",
     "last_new_entry_at",
     "entries_seen",
+    "entries_dropped",
 )
 _RECORD = (
     feed.update()
@@ -233,6 +237,7 @@ def _values(state: FeedState, outcome: PollOutcome, now: datetime) -> dict[str, 
         "v_status": "retired" if outcome.gone else state.status,
         "v_last_new_entry_at": now if outcome.new_entries else state.last_new_entry_at,
         "v_entries_seen": state.entries_seen + outcome.new_entries,
+        "v_entries_dropped": outcome.dropped if changed else state.entries_dropped,
     }
 
 
@@ -265,6 +270,7 @@ def reset(store: Store, name: str, now: datetime) -> bool:
                 etag=None,
                 last_modified=None,
                 body_hash=None,
+                entries_dropped=0,
             )
         )
         return bool(result.rowcount)

@@ -11,8 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.storage import Prepared, Store
+from monitor.storage import Store
 from monitor.storage.tables import UTCDateTime, alert, article, entry, feed, rule_match, story
+from monitor.storage.tx import Statement, store_error
 
 READ_BATCH = 2000  # rows per fetch while streaming articles
 
@@ -112,13 +113,14 @@ def articles(
         .order_by(article.c.fetched_at, article.c.id)
     )
     with store.read() as conn:
-        prepared = Prepared(query, conn.dialect)
-        params = prepared.params({})
+        compiled = Statement(query).on(conn.dialect)
         cursor = conn.connection.cursor()
         try:
-            cursor.execute(prepared.sql, params)
+            cursor.execute(compiled.sql, compiled.params({}))
             while rows := cursor.fetchmany(batch):
                 yield [StoredArticle(row) for row in rows]
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise store_error(exc) from exc
         finally:
             cursor.close()
 

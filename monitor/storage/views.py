@@ -246,17 +246,19 @@ def story_page(store: Store, story_id: int) -> StoryPage | None:
                 attempts.setdefault(t.alert_id, []).append(
                     Attempt(t.at, bool(t.ok), t.detail, t.duration_ms)
                 )
+    # The story's own row is read whole (`select(story)`): a column the story gains shows by
+    # adding a field here and a line in story.html.
     return StoryPage(
-        head.id,
-        head.title,
-        head.first_seen_at,
-        head.last_seen_at,
-        head.article_count,
-        head.muted_at,
-        reports,
-        matches,
-        alerts,
-        attempts,
+        id=head.id,
+        title=head.title,
+        first_seen_at=head.first_seen_at,
+        last_seen_at=head.last_seen_at,
+        article_count=head.article_count,
+        muted_at=head.muted_at,
+        reports=reports,
+        matches=matches,
+        alerts=alerts,
+        attempts=attempts,
     )
 
 

@@ -2,8 +2,10 @@
 
 Pages are rendered on the server from Jinja2 templates (`web/templates/`, autoescaped: every
 title, snippet and error from a feed or a channel is text, never markup), with one stylesheet
-and no JavaScript. Each page's queries (`storage.views`) run on a worker thread, so the
-daemon's loops are not held up. Who may see it and the CSRF guard are `web.access`.
+and no JavaScript. Every feed URL and error a page shows first goes through the config's
+secrets (`monitor.redact`), and the whole page through them again. Each page's queries
+(`storage.views`) run on a worker thread, so the daemon's loops are not held up. Who may see
+it and the CSRF guard are `web.access`.
 
     /stories               recent stories: reports, how each joined, alerts
     /stories/{id}          one story: every report, which rules matched which words, each
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 import jinja2
 from aiohttp import web
 
+from monitor import redact
 from monitor.config import Config
 from monitor.storage import Store
 from monitor.web import access, pages, replay_form
@@ -41,7 +44,7 @@ class Web:
         *,
         host: str,
         credentials: access.Credentials | None = None,
-        secrets: Callable[[], set[str]] = set,
+        secrets: Callable[[], redact.Secrets] = redact.Secrets,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -49,6 +52,7 @@ class Web:
         self.host = host
         self.credentials = credentials or access.Credentials.from_env()
         self.secrets = secrets
+        self._hidden = (redact.Secrets(), redact.Secrets())  # (the config's, with credentials)
         self.clock = clock
         self.csrf = access.Csrf()
         self.backtests = asyncio.Semaphore(1)  # one replay at a time: it takes a core
@@ -66,8 +70,16 @@ class Web:
         """Bound off loopback with no credentials: every page refuses."""
         return not self.credentials.any and not access.loopback(self.host)
 
-    def hidden(self) -> set[str]:
-        return self.secrets() | self.credentials.secrets()
+    def hidden(self) -> redact.Secrets:
+        """The config's secrets and the view's own credentials, built again only when a reload
+        brought other secrets (a page asks for them on every render)."""
+        base, hidden = self._hidden
+        found = self.secrets()
+        if found is not base:
+            mine = self.credentials.secrets()
+            hidden = found.adding(pair for secret in mine for pair in redact.plain(secret))
+            self._hidden = (found, hidden)
+        return hidden
 
 
 def attach(app: web.Application, state: Web) -> None:

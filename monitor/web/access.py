@@ -158,14 +158,6 @@ def set_cookie(response: web.StreamResponse, request: web.Request, name: str, va
     )
 
 
-def mask(text: str, hidden: set[str]) -> str:
-    """`text` with every secret replaced: the last guard that no page shows one."""
-    for secret in sorted(hidden, key=len, reverse=True):
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "••••")
-    return text
-
-
 SECURITY_HEADERS = {
     # No scripts at all; styles only from this site; forms post only here; never in a frame.
     "Content-Security-Policy": (

@@ -17,7 +17,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import jinja2
 from aiohttp import web
 
+from monitor import redact
 from monitor.channels import render
+from monitor.config import Config
 from monitor.model import RuleMatch
 from monitor.storage import alerts as alert_store
 from monitor.storage import feedback, views
@@ -117,6 +119,7 @@ def _refused(state: Web, request: web.Request) -> web.StreamResponse:
 
 
 def filters(env: jinja2.Environment) -> None:
+    env.filters["redacted"] = redacted
     env.filters["stamp"] = lambda when: when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
     env.filters["line"] = lambda text, limit=300: render.one_line(str(text or ""), limit)
     env.filters["link"] = render.safe_url
@@ -127,6 +130,14 @@ def filters(env: jinja2.Environment) -> None:
     env.filters["marks"] = marks
 
 
+@jinja2.pass_context
+def redacted(context: jinja2.runtime.Context, text: str | None) -> str:
+    """A feed URL or an error as it may be shown: the config's secrets replaced (a channel's
+    error may quote its URL; a feed URL may hold a `${VAR}` value)."""
+    hide: redact.Secrets = context["secrets"]
+    return hide(str(text or ""))
+
+
 def marks(m: RuleMatch) -> tuple[str, ...]:
     """The words a rule match hit, as the article has them, to highlight in its snippet."""
     return tuple(sorted({" ".join(h.text.split()) for h in m.hits if h.text.strip()}))
@@ -135,15 +146,16 @@ def marks(m: RuleMatch) -> tuple[str, ...]:
 def page(
     state: Web, request: web.Request, template: str, *, code: int = 200, **values: Any
 ) -> web.Response:
+    hidden = state.hidden()
     html = state.templates.get_template(template).render(
         csrf=request.get(CSRF, ""),
         path=request.path,
         now=state.clock(),
+        secrets=hidden,
         **values,
     )
-    return web.Response(
-        text=access.mask(html, state.hidden()), status=code, content_type="text/html"
-    )
+    # The last guard: a secret that reached the page some other way is replaced there too.
+    return web.Response(text=hidden(html), status=code, content_type="text/html")
 
 
 async def _render(
@@ -163,7 +175,7 @@ def shown_url(url: str) -> str:
     if parts.port:
         host += f":{parts.port}"
     query = "&".join(
-        f"{quote(k)}=" + ("…" if any(s in k.lower() for s in _SECRET_PARAMS) else quote(v))
+        f"{quote(k)}=" + ("…" if any(s in k.lower() for s in _SECRET_PARAMS) else quote(v, "/${}"))
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     )
     return urlunsplit((parts.scheme, host, parts.path, query, ""))
@@ -257,10 +269,18 @@ async def feeds(request: web.Request) -> web.StreamResponse:
 
     def work() -> dict[str, Any]:
         now = state.clock()
+        config = state.config()
         found = feed_store.all_feeds(state.store())
-        return {"feeds": [(f, feed_store.health(f, now)) for f in found]}
+        return {"feeds": [(f, _kind(config, f.name), feed_store.health(f, now)) for f in found]}
 
     return await _render(request, work, "feeds.html")
+
+
+def _kind(config: Config, name: str) -> str:
+    """A source's kind as the config says it (as `monitor feeds` shows it); "-" for one no
+    longer in the config."""
+    source = config.feed(name)
+    return source.kind.value if source is not None else "-"
 
 
 async def outbox(request: web.Request) -> web.StreamResponse:

@@ -52,7 +52,11 @@ async def run(request: web.Request) -> web.StreamResponse:
         if form["yaml"].strip():
             # Pasted text: no ${VAR} is read from the daemon's environment (nothing of it may
             # leak onto the page).
-            watchlists = [config_mod.load_watchlist(text=form["yaml"], name="pasted", env={})]
+            watchlists = [
+                config_mod.load_watchlist(
+                    text=form["yaml"], name="pasted", env={}, feeds=config.settings.feeds
+                )
+            ]
         elif form["watchlist"]:
             watchlists = [w for w in watchlists if w.name == form["watchlist"]]
             if not watchlists:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -41,3 +45,39 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def daemon(
+    config: Path, *, cwd: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`monitor run -c CONFIG` as a service manager starts it, and the lines it writes (stdout
+    and stderr together) as they come; killed at the end if it is still running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
+        cwd=cwd,
+        env=env or monitor_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # Its own process group, so that the end of the test can stop the extraction pool's
+        # children too: left alive, they hold the output pipe open and the reader never ends.
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    try:
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        reader.join(timeout=5)
+        if not reader.is_alive():  # closing a pipe another thread still reads would block
+            proc.stdout.close()  # type: ignore[union-attr]

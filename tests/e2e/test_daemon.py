@@ -6,16 +6,13 @@ import json
 import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.e2e.proc import monitor_env, wait_for
+from tests.e2e.proc import daemon, monitor_env, wait_for
 from tests.e2e.test_once import write_config
 from tests.servers import Receiver, Site
 
@@ -53,62 +50,50 @@ def test_run_notifies_serves_health_reloads_and_stops(
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(60)
     env = monitor_env(NOTIFY_SOCKET=str(tmp_path / "notify.sock"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    reader.start()
 
     def logged(event: str) -> bool:
         return any(f'"event": "{event}"' in line for line in list(lines))
 
     try:
-        assert notify.recv(100) == b"READY=1"
-        wait_for("five alerts delivered", lambda: len(receiver.posts) == 5)
-        base = f"http://127.0.0.1:{port}"
-        wait_for("healthy", lambda: get(f"{base}/healthz")[0] == 200)
-        assert get(f"{base}/readyz")[0] == 200
-        sent = 'monitor_deliveries_total{channel="hook",result="sent"} 5.0'
-        wait_for("the sends counted", lambda: sent in get(f"{base}/metrics")[1])
-        exposed = get(f"{base}/metrics")[1]
-        assert 'monitor_feed_polls_total{result="changed"} 4.0' in exposed
-        # Every new article's story was looked up, and the time shows for an operator.
-        found = re.search(r"^monitor_story_lookup_seconds_count (\S+)$", exposed, re.M)
-        assert found and float(found.group(1)) >= 5
-        # Every log line is one JSON object.
-        assert all(json.loads(line) for line in list(lines) if line.strip())
+        with daemon(config, cwd=tmp_path, env=env) as (proc, lines):
+            assert notify.recv(100) == b"READY=1"
+            wait_for("five alerts delivered", lambda: len(receiver.posts) == 5)
+            base = f"http://127.0.0.1:{port}"
+            wait_for("healthy", lambda: get(f"{base}/healthz")[0] == 200)
+            assert get(f"{base}/readyz")[0] == 200
+            sent = 'monitor_deliveries_total{channel="hook",result="sent"} 5.0'
+            wait_for("the sends counted", lambda: sent in get(f"{base}/metrics")[1])
+            exposed = get(f"{base}/metrics")[1]
+            assert 'monitor_feed_polls_total{result="changed"} 4.0' in exposed
+            # Every new article's story was looked up, and the time shows for an operator.
+            found = re.search(r"^monitor_story_lookup_seconds_count (\S+)$", exposed, re.M)
+            assert found and float(found.group(1)) >= 5
+            # Every log line is one JSON object.
+            assert not [line for line in list(lines) if line.strip() and not _json(line)]
 
-        config.write_text(good.replace("fetch: {", "fetch: {timout: 3s, "))
-        proc.send_signal(signal.SIGHUP)
-        wait_for(
-            "the bad config refused",
-            lambda: logged("config reload refused; keeping the running config"),
-        )
-        assert proc.poll() is None
+            config.write_text(good.replace("fetch: {", "fetch: {timout: 3s, "))
+            proc.send_signal(signal.SIGHUP)
+            wait_for(
+                "the bad config refused",
+                lambda: logged("config reload refused; keeping the running config"),
+            )
+            assert proc.poll() is None
 
-        config.write_text(good)
-        proc.send_signal(signal.SIGHUP)
-        wait_for("the config reloaded", lambda: logged("config reloaded"))
+            config.write_text(good)
+            proc.send_signal(signal.SIGHUP)
+            wait_for("the config reloaded", lambda: logged("config reloaded"))
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        assert notify.recv(100) == b"STOPPING=1"
-        reader.join(timeout=5)
-        assert logged("stopped")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+            assert notify.recv(100) == b"STOPPING=1"
+            wait_for("the stop logged", lambda: logged("stopped"))
         assert len(receiver.posts) == 5, "nothing was sent twice"
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        proc.stdout.close()  # type: ignore[union-attr]
         notify.close()
+
+
+def _json(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

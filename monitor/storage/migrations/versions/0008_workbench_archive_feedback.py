@@ -1,7 +1,7 @@
 """the analyst's workbench: archive retention and feedback (muted stories, irrelevant alerts)
 
-Revision ID: 0007_workbench_archive_feedback
-Revises: 0006_epoch_lookup_times
+Revision ID: 0008_workbench_archive_feedback
+Revises: 0007_feed_entries_dropped
 Create Date: 2026-12-08
 
 - `article.pruned_at`: when the archive dropped the article's text, summary and signature
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_workbench_archive_feedback"
-down_revision = "0006_epoch_lookup_times"
+revision = "0008_workbench_archive_feedback"
+down_revision = "0007_feed_entries_dropped"
 branch_labels = None
 depends_on = None
 
