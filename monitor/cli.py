@@ -536,8 +536,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
         return EXIT_OK
     for v in views:
         n = len(v.articles)
+        muted = f"muted {_ago(v.muted_at, now)}, " if v.muted_at is not None else ""
         print(
-            f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), "
+            f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), {muted}"
             f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: "
             + printable(v.title)
         )
@@ -607,6 +608,7 @@ def _story_json(v: Any) -> dict[str, Any]:
         "first_seen": v.first_seen_at.isoformat(),
         "last_seen": v.last_seen_at.isoformat(),
         "alerts": v.alerts,
+        "muted_at": v.muted_at.isoformat() if v.muted_at is not None else None,
         "articles": [
             {
                 "id": a.id,

@@ -127,8 +127,17 @@ def test_mute_and_mark_from_the_command_line(
     assert "muted, no more alerts from it; 1 waiting alert(s) set aside" in out
     code, out, _ = run(capsys, "alerts", "-c", str(config), "--status", "muted")
     assert code == 0 and "muted" in out.splitlines()[2]
+    code, out, _ = run(capsys, "stories", "-c", str(config))
+    heads = {line.split()[0]: line for line in out.splitlines() if line.startswith("#")}
+    assert ", muted " in heads["#1"] and len(heads) > 1
+    assert not any("muted" in line for n, line in heads.items() if n != "#1")
+    code, out, _ = run(capsys, "stories", "-c", str(config), "--json")
+    muted_at = {s["id"]: s["muted_at"] for s in json.loads(out)}
+    assert muted_at[1] is not None and {v for k, v in muted_at.items() if k != 1} == {None}
     code, out, _ = run(capsys, "mute", "-c", str(config), "1", "--undo")
     assert code == 0 and "unmuted" in out
+    code, out, _ = run(capsys, "stories", "-c", str(config))
+    assert "muted" not in out
     code, _, err = run(capsys, "mute", "-c", str(config), "99")
     assert code == 1 and "no story #99" in err
 
