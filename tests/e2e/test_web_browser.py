@@ -7,15 +7,13 @@ test's temporary folder."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.browser import chromium, missing
 from tests.conftest import FIXTURES
-from tests.e2e.proc import monitor_env, run_monitor, wait_for
+from tests.e2e.proc import daemon, run_monitor, wait_for
 from tests.e2e.test_daemon import free_port, get
 from tests.e2e.test_once import write_config
 from tests.servers import Answer, Receiver, Site
@@ -65,22 +63,15 @@ def test_read_open_check_mute_mark_and_backtest_in_a_browser(
     ramadi = next(b for b in bodies if "Ramadi" in b["title"])
     assert ramadi["story"]["url"] == f"{base}/stories/{ramadi['story']['id']}"
 
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
-        cwd=tmp_path,
-        env=monitor_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    try:
+    # In its own process group, killed whole if the test fails (`proc.daemon`).
+    with daemon(config, cwd=tmp_path) as (proc, lines):
         wait_for("the web view", lambda: get(f"{base}/stories")[0] == 200)
         with chromium(tmp_path / "profile") as browser:
             browse(browser, base, ramadi, shots)
-    finally:
-        daemon.terminate()
-        assert daemon.wait(timeout=60) == 0
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0, "".join(lines[-20:])
     assert len(receiver.posts) == 6, "muting and marking sent nothing"
     assert sorted(p.name for p in shots.iterdir()) == [
         "1-stories.png",
@@ -150,7 +141,9 @@ def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -
     assert row.find_elements(By.CSS_SELECTOR, "td.num")[1].text == "1"
     browser.save_screenshot(str(shots / "4-rules.png"))
     browser.get(f"{base}/feeds")
-    assert "failing" in find(By.ID, "feed-broken").text
+    broken = find(By.ID, "feed-broken").text
+    assert "failing" in broken and "HTTP 500" in broken
+    assert find(By.CSS_SELECTOR, "#feed-broken .kind").text == "feed"
     browser.save_screenshot(str(shots / "5-feeds.png"))
     browser.get(f"{base}/outbox")
     assert "sent (12)" in find(By.CSS_SELECTOR, "p.tabs").text
