@@ -7,6 +7,8 @@ those a dead letter, and 40 feeds. The daemon's web view (the real `monitor.web`
 its guard, CSRF cookie and templates) is served by aiohttp on 127.0.0.1 in this process, and
 each page is fetched over HTTP again and again; the time is the client's, request to last
 byte. The baseline is /healthz on the same server: what aiohttp itself costs per request.
+The settings hold channel secrets, so every page also pays for their redaction, as in the
+daemon.
 Last line: stories=… slowest_p95_ms=… stories_p50_ms=… story_p50_ms=… healthz_p50_ms=…
 """
 
@@ -104,7 +106,10 @@ async def measure(
         return web.json_response({"ok": True})
 
     app.router.add_get("/healthz", healthz)
-    attach(app, Web(lambda: store, lambda: config, host="127.0.0.1"))
+    # The config's secrets as the daemon passes them: every page goes through their redaction.
+    secrets = config.secrets
+    assert secrets, "the bench's settings have channel secrets to hide"
+    attach(app, Web(lambda: store, lambda: config, host="127.0.0.1", secrets=lambda: secrets))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -149,7 +154,11 @@ def main() -> None:
     )
     (folder / "m.yaml").write_text(
         f"version: 1\ndatabase: sqlite:///{path}\nwatchlists: w.yaml\n"
-        "channels: {log: {kind: log}}\n"
+        "channels:\n  log: {kind: log}\n"
+        # Not sent to (no watchlist names them): there for their secrets, which every page hides.
+        "  hook: {kind: webhook, url: 'https://desk.example.org/hook?token=T0k3nValue',"
+        " secret: 'hook-signing-s3cret'}\n"
+        "  chat: {kind: slack, url: 'https://hooks.slack.com/services/T0AB12CD/B0CD34EF/x1Y2z3'}\n"
     )
     config = config_mod.load(folder / "m.yaml", env={})
     store = Store.open(f"sqlite:///{path}", migrate=False)
