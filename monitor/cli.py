@@ -567,7 +567,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps(backtest_report.to_json(result), indent=2, ensure_ascii=False))
+        print(json_safe(json.dumps(backtest_report.to_json(result), indent=2, ensure_ascii=False)))
     else:
         keep = config.settings.archive.keep
         text = backtest_report.to_text(result, colour=sys.stdout.isatty(), keep=keep)
@@ -592,7 +592,7 @@ def cmd_mute(args: argparse.Namespace) -> int:
     done = feedback.mute(store, args.story, datetime.now(UTC), undo=args.undo)
     if done is None:
         raise MonitorError(f"no story #{args.story}", hint="`monitor stories` lists them")
-    title = render_one_line(done.title, 80)
+    title = printable(render_one_line(done.title, 80))
     if args.undo:
         print(f"#{done.story_id} {title}: unmuted; new reports may alert again")
     else:

@@ -14,7 +14,7 @@ import structlog
 
 from monitor.cli import main
 from monitor.storage import Store
-from monitor.storage.tables import alert, story
+from monitor.storage.tables import alert, article, story
 from tests.stored import channels, report, watchlist
 
 WATCH = watchlist(
@@ -156,3 +156,24 @@ def test_mute_and_mark_from_the_command_line(
     assert code == 2 and "'x1' is not an alert ID" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "7", "--irrelevant")
     assert code == 1 and "only 0 of 1 alert(s) found" in err
+
+
+def test_feed_text_cannot_steer_the_terminal(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A title carrying a terminal escape (retitle the window) and a right-to-left override is
+    printed with both made visible, by the backtest (text and JSON) and by `monitor mute`."""
+    hostile = "\x1b]0;owned\x07Army opens \u202eevisneffo on villages north of Mosul"
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/m.db")
+    with engine.begin() as conn:
+        conn.execute(story.update().where(story.c.id == 1).values(title=hostile))
+        conn.execute(article.update().where(article.c.id == 1).values(title=hostile))
+    engine.dispose()
+    code, out, _ = run(capsys, "backtest", "-c", str(config))
+    assert code == 0 and "owned" in out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    code, out, _ = run(capsys, "backtest", "-c", str(config), "--json")
+    assert code == 0 and "\u202e" not in out and "\\u202e" in out
+    assert json.loads(out)["watchlists"][0]["stories"][0]["title"] == hostile
+    code, out, _ = run(capsys, "mute", "-c", str(config), "1")
+    assert code == 0 and "owned" in out and "\u202e" not in out and "\x1b" not in out

@@ -10,6 +10,7 @@ from typing import Any
 
 from monitor.channels import render
 from monitor.pipeline.backtest import Backtest, Gone, RuleResult, StoryHit, WatchlistResult
+from monitor.terminal import printable
 from monitor.units import format_duration
 
 SHOWN = 20  # stories listed per rule in text (JSON has all)
@@ -110,7 +111,9 @@ def _stamp(when: datetime) -> str:
 
 
 def _line(text: str, limit: int = 200) -> str:
-    return render.one_line(text, limit)
+    """Feed text for a terminal: one line, and no control or bidirectional override it would
+    obey (`terminal.printable`)."""
+    return printable(render.one_line(text, limit))
 
 
 def snippet_text(h: StoryHit, *, colour: bool) -> str:
