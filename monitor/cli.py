@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
+class UsageError(MonitorError):
+    """Bad arguments on the command line (exit 2)."""
+
+
 def _load(args: argparse.Namespace) -> config_mod.Config:
     from monitor import log
     from monitor.daemon import secrets_of
@@ -104,7 +108,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _existing_store(config: config_mod.Config) -> Store:
+def _existing_store(config: config_mod.Config, *, migrate: bool = True) -> Store:
     """The store the daemon writes, for commands that look into it. A SQLite file that is not
     there is an error, not a new empty database: a mistyped path would otherwise print "no
     stories yet" and leave a stray file behind."""
@@ -125,7 +129,29 @@ def _existing_store(config: config_mod.Config) -> Store:
                     " otherwise check `database` in the settings file or MONITOR_DATABASE_URL"
                 ),
             )
-    return Store.open(config.database_url)
+    store = Store.open(config.database_url, migrate=migrate)
+    if not migrate and not store_current(store):
+        store.close()
+        raise MonitorError(
+            "the database schema is older than this monitor",
+            hint="start the daemon once (`monitor run` or `monitor once`) to migrate it",
+        )
+    return store
+
+
+def store_current(store: Store) -> bool:
+    from monitor.storage import engine
+
+    try:
+        return engine.is_current(store.engine)
+    except Exception:  # no alembic table at all: an empty or foreign database
+        return False
+
+
+def render_one_line(text: str, limit: int) -> str:
+    from monitor.channels import render
+
+    return render.one_line(text, limit)
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -381,8 +407,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     config = config_mod.load(args.config)
     store = _existing_store(config)
     now = datetime.now(UTC)
+    if args.action == "mark":
+        from monitor.storage import feedback
+
+        if not args.ids or args.irrelevant == args.relevant:
+            raise UsageError(
+                "say which alerts, and --irrelevant or --relevant",
+                hint="monitor alerts mark 12 13 --irrelevant",
+            )
+        ids = [_alert_id(i) for i in args.ids]
+        n = feedback.mark(store, ids, now, irrelevant=args.irrelevant)
+        if n < len(ids):
+            raise MonitorError(f"only {n} of {len(ids)} alert(s) found", hint="`monitor alerts`")
+        print(f"{n} alert(s) marked {'irrelevant' if args.irrelevant else 'relevant'}")
+        return EXIT_OK
     if args.action == "retry":
-        ids = [int(i) for i in args.ids]
+        ids = [_alert_id(i) for i in args.ids]
         if not ids and not args.dead:
             raise MonitorError("say which alerts to retry", hint="give alert IDs, or --dead")
         n = alert_store.requeue(store, now, ids=ids, dead=args.dead)
@@ -432,6 +472,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         line = f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}"
         print(printable(line))
     return EXIT_OK
+
+
+def _alert_id(text: str) -> int:
+    if not text.isdigit():
+        raise UsageError(f"{text!r} is not an alert ID", hint="`monitor alerts` lists them")
+    return int(text)
 
 
 def cmd_test_channel(args: argparse.Namespace) -> int:
@@ -490,8 +536,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
         return EXIT_OK
     for v in views:
         n = len(v.articles)
+        muted = f"muted {_ago(v.muted_at, now)}, " if v.muted_at is not None else ""
         print(
-            f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), "
+            f"#{v.id}  {n} article{'s' if n != 1 else ''}, {v.alerts} alert(s), {muted}"
             f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: "
             + printable(v.title)
         )
@@ -502,6 +549,58 @@ def cmd_stories(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from monitor.pipeline import backtest, backtest_report
+
+    config = config_mod.load(args.config)
+    try:
+        since, until = backtest.window(args.since, args.from_, args.to, datetime.now(UTC))
+    except ValueError as exc:
+        hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-08"
+        raise UsageError(str(exc), hint=hint) from None
+    watchlists = config.watchlists
+    if args.watchlist:
+        watchlists = [_watchlist(config, w) for w in args.watchlist]
+    store = _existing_store(config, migrate=False)
+    try:
+        result = backtest.run(store, watchlists, config.channels, since, until)
+    finally:
+        store.close()
+    if args.json:
+        print(json_safe(json.dumps(backtest_report.to_json(result), indent=2, ensure_ascii=False)))
+    else:
+        keep = config.settings.archive.keep
+        text = backtest_report.to_text(result, colour=sys.stdout.isatty(), keep=keep)
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _watchlist(config: config_mod.Config, given: str) -> Any:
+    """A watchlist file (which need not be in the settings), or a configured one by name."""
+    if not Path(given).exists():
+        for w in config.watchlists:
+            if w.name == given:
+                return w
+    return config_mod.load_watchlist(given, feeds=config.settings.feeds)
+
+
+def cmd_mute(args: argparse.Namespace) -> int:
+    from monitor.storage import feedback
+
+    config = config_mod.load(args.config)
+    store = _existing_store(config)
+    done = feedback.mute(store, args.story, datetime.now(UTC), undo=args.undo)
+    if done is None:
+        raise MonitorError(f"no story #{args.story}", hint="`monitor stories` lists them")
+    title = printable(render_one_line(done.title, 80))
+    if args.undo:
+        print(f"#{done.story_id} {title}: unmuted; new reports may alert again")
+    else:
+        aside = f"; {done.set_aside} waiting alert(s) set aside" if done.set_aside else ""
+        print(f"#{done.story_id} {title}: muted, no more alerts from it{aside}")
+    return EXIT_OK
+
+
 def _story_json(v: Any) -> dict[str, Any]:
     return {
         "id": v.id,
@@ -509,6 +608,7 @@ def _story_json(v: Any) -> dict[str, Any]:
         "first_seen": v.first_seen_at.isoformat(),
         "last_seen": v.last_seen_at.isoformat(),
         "alerts": v.alerts,
+        "muted_at": v.muted_at.isoformat() if v.muted_at is not None else None,
         "articles": [
             {
                 "id": a.id,
@@ -649,11 +749,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="print at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="print the items as JSON")
     p = command("alerts", cmd_alerts, "list alerts in the outbox, or retry them")
-    p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
-    p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry")
+    p.add_argument("action", nargs="?", choices=["list", "retry", "mark"], default="list")
+    p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry or mark")
     p.add_argument("--dead", action="store_true", help="with retry: every dead letter")
     p.add_argument(
-        "--status", choices=["pending", "sent", "dead", "digest"], help="only this status"
+        "--irrelevant", action="store_true", help="with mark: the alerts were not relevant"
+    )
+    p.add_argument("--relevant", action="store_true", help="with mark: take the mark back")
+    p.add_argument(
+        "--status",
+        choices=["pending", "sent", "dead", "digest", "muted"],
+        help="only this status",
     )
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
     p = command("stories", cmd_stories, "list recent stories with the articles that report them")
@@ -662,6 +768,26 @@ def parser() -> argparse.ArgumentParser:
         "--min-articles", type=int, default=1, metavar="N", help="only stories with N+ articles"
     )
     p.add_argument("--json", action="store_true", help="print the stories as JSON")
+    p = command(
+        "backtest",
+        cmd_backtest,
+        "replay watchlists over the stored articles: which stories would alert, and how that "
+        "differs from what alerted",
+    )
+    p.add_argument("--since", default="7d", help="how far back from --to (default 7d)")
+    p.add_argument("--from", dest="from_", metavar="DATE", help="start (YYYY-MM-DD[THH:MM], UTC)")
+    p.add_argument("--to", metavar="DATE", help="end, not included (default now)")
+    p.add_argument(
+        "--watchlist",
+        action="append",
+        metavar="FILE|NAME",
+        help="replay this watchlist file (need not be in the settings) or configured watchlist "
+        "instead of all of them; repeatable",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = command("mute", cmd_mute, "mute a story: no more alerts (follow-ups, escalations) from it")
+    p.add_argument("story", type=int, metavar="STORY", help="the story's number (#12 → 12)")
+    p.add_argument("--undo", action="store_true", help="unmute: new reports may alert again")
     p = command("places", cmd_places, "show the spellings a place name expands to", config=False)
     p.add_argument("name", help="a place name, e.g. 'Tal Afar'")
     p.add_argument("--add", action="append", metavar="SPELLING", help="a spelling to add")
@@ -692,6 +818,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

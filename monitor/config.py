@@ -11,7 +11,7 @@ import glob
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,10 +30,11 @@ from monitor import redact
 from monitor.channels import ChannelSettings, kinds, secrets_of
 from monitor.errors import ConfigError, Problem
 from monitor.rules import Matcher, RulesError, compile_watchlists
-from monitor.units import ByteSize, Duration
+from monitor.units import ByteSize, Duration, format_duration
 from monitor.watchlist import NAME, TAG_PREFIX, WatchlistSettings
 from monitor.yamlfile import Document, Loc, dotted, problems_from, salvage, validate
 from monitor.yamlfile import load as load_yaml
+from monitor.yamlfile import parse as parse_yaml
 
 DEFAULT_PATH = "config/monitor.yaml"
 
@@ -203,7 +204,27 @@ class HttpSettings(_Strict):
     listen: str | None = Field(
         None,
         pattern=r"^[^\s:]*:\d+$",
-        description="host:port for /healthz, /readyz and /metrics; unset = off",
+        description="host:port for /healthz, /readyz, /metrics and the web view; unset = off",
+    )
+    web: bool = Field(
+        True,
+        description="serve the web view (stories, feeds, outbox, backtest) on http.listen; "
+        "off a loopback address it needs MONITOR_WEB_TOKEN or MONITOR_WEB_USER and "
+        "MONITOR_WEB_PASSWORD",
+    )
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s?#]+$",
+        description="the web view's address as readers reach it (https://monitor.example.org); "
+        "alerts then link to their story's page",
+    )
+
+
+class ArchiveSettings(_Strict):
+    keep: Duration | None = Field(
+        7_776_000.0,
+        description="how long article text, matches and story profiles are kept (90d); "
+        "older ones are pruned, keeping what dedup needs; null keeps everything",
     )
 
 
@@ -222,6 +243,7 @@ class Settings(_Strict):
     stories: StorySettings = StorySettings()
     log: LogSettings = LogSettings()
     http: HttpSettings = HttpSettings()
+    archive: ArchiveSettings = ArchiveSettings()
 
     @field_validator("feeds")
     @classmethod
@@ -246,6 +268,16 @@ class Settings(_Strict):
         if target is not None and target not in self.channels:
             known = ", ".join(sorted(self.channels)) or "none defined"
             raise ValueError(f"delivery.notice_channel: no channel {target!r} (known: {known})")
+        return self
+
+    @model_validator(mode="after")
+    def _keep_covers_window(self) -> Settings:
+        keep = self.archive.keep
+        if keep is not None and keep < self.stories.window:
+            raise ValueError(
+                f"archive.keep ({format_duration(keep)}) must be at least stories.window "
+                f"({format_duration(self.stories.window)}): an open story needs its reports"
+            )
         return self
 
 
@@ -373,6 +405,36 @@ def _select_feeds(watchlist: WatchlistSettings, feeds: list[FeedSettings]) -> Wa
         else:
             names.append(item)
     return watchlist.model_copy(update={"feeds": list(dict.fromkeys(names))})
+
+
+def load_watchlist(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    text: str | None = None,
+    name: str = "<watchlist>",
+    env: Mapping[str, str] | None = None,
+    feeds: Sequence[FeedSettings] = (),
+) -> WatchlistSettings:
+    """One watchlist, from a file (or from `text`, e.g. pasted in the web view), validated and
+    its rules compiled as `load` does; it need not be named in the settings. Its `tag:NAME`
+    feeds are those of `feeds` carrying the tag. ConfigError lists every problem."""
+    env = os.environ if env is None else env
+    if text is None:
+        if path is None or not Path(path).is_file():
+            raise ConfigError([Problem(str(path), None, "", "no such file")])
+        doc, problems = load_yaml(Path(path), env=env)
+    else:
+        doc, problems = parse_yaml(text, name, env=env)
+    if problems:
+        raise ConfigError(problems)
+    watchlist, problems = validate(WatchlistSettings, doc)
+    if watchlist is None:
+        raise ConfigError(problems)
+    try:
+        compile_watchlists([watchlist])
+    except RulesError as exc:
+        raise ConfigError([doc.problem(p.loc, p.message) for p in exc.problems]) from None
+    return _select_feeds(watchlist, list(feeds))
 
 
 def _with_group_names(watchlist: WatchlistSettings | None, data: Any) -> WatchlistSettings | None:

@@ -24,10 +24,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
 from monitor import http, metrics, redact
+from monitor import web as webview
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.pipeline import DeliveryReport, Pipeline, PollReport, PollResult, cluster, extract
+from monitor.pipeline import (
+    DeliveryReport,
+    Pipeline,
+    PollReport,
+    PollResult,
+    cluster,
+    extract,
+    retention,
+)
 from monitor.pipeline.concurrency import KnownItems
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
@@ -47,8 +56,10 @@ def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Chann
 
 
 def secrets_of(config: Config) -> redact.Secrets:
-    """Every secret of the config, so the logger can mask it wherever it appears."""
-    return config.secrets
+    """Every secret of the config and the web view's credentials (from the environment), so
+    the logger can mask them wherever they appear."""
+    web = webview.access.Credentials.from_env().secrets()
+    return config.secrets.adding(pair for secret in web for pair in redact.plain(secret))
 
 
 @contextlib.asynccontextmanager
@@ -125,6 +136,7 @@ async def once(config: Config, *, deliver: bool = True) -> tuple[PollReport, Del
                 if batch.sent + batch.failed + batch.dead == 0:
                     break
         await pipeline.prune()
+        await retention.prune(pipeline.store, config.settings, pipeline.clock())
         return polled, delivered
 
 
@@ -151,6 +163,7 @@ class Daemon:
                 ("deliver", self.config.settings.delivery.interval, True),
                 ("outbox", 30.0, False),
                 ("prune", PRUNE_EVERY_S, False),
+                ("archive", PRUNE_EVERY_S, True),
             )
             for name, every, at_start in loops:
                 scheduler.add_job(
@@ -197,6 +210,7 @@ class Daemon:
             "deliver": self.pipeline.deliver,
             "outbox": self._outbox,
             "prune": self.pipeline.prune,
+            "archive": self._archive,
         }
         task = self._spawn(loop_name, jobs[loop_name])
         try:
@@ -220,6 +234,9 @@ class Daemon:
                 failed=report.count(PollResult.FAILED),
                 not_modified=report.count(PollResult.NOT_MODIFIED),
             )
+
+    async def _archive(self) -> None:
+        await retention.prune(self.pipeline.store, self.config.settings, self.pipeline.clock())
 
     async def _outbox(self) -> None:
         for status, n in alert_store.counts(self.pipeline.store).items():
@@ -307,6 +324,22 @@ class Daemon:
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
         app.router.add_get("/metrics", metrics_view)
+        if self.config.settings.http.web:
+            view = webview.Web(
+                lambda: self.pipeline.store,
+                lambda: self.config,
+                host=host,
+                secrets=lambda: self.config.secrets,
+                clock=self.pipeline.clock,
+            )
+            webview.attach(app, view)
+            if view.closed:
+                log.warning(
+                    "web view refuses every page: http.listen is not a loopback address and "
+                    "no credentials are set (MONITOR_WEB_TOKEN, or MONITOR_WEB_USER and "
+                    "MONITOR_WEB_PASSWORD)",
+                    listen=listen,
+                )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host or "127.0.0.1", int(port))

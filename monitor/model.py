@@ -176,6 +176,8 @@ class AlertMessage:
     kind: str = "story"
     # Every rule of the watchlist that matched this article, with each hit and its snippet.
     matches: tuple[RuleMatch, ...] = ()
+    # The story's page in the web view ("why this alert"), when `http.public_url` is set.
+    story_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

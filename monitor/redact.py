@@ -42,6 +42,10 @@ class Secrets:
     def __bool__(self) -> bool:
         return self._pattern is not None
 
+    def adding(self, pairs: Iterable[tuple[str, str]]) -> Secrets:
+        """These secrets and more (known outside the config, such as the web view's token)."""
+        return Secrets([*self._shown.items(), *pairs])
+
 
 def plain(value: str) -> list[tuple[str, str]]:
     """A secret that is not a URL: shown as `***`."""

@@ -62,7 +62,7 @@ def test_an_article_queues_its_story_s_first_alert_on_each_channel_once() -> Non
     desk = AlertSpec("iraq", "desk", Severity.HIGH, ("offensive",), "troops advanced")
     pager = AlertSpec("iraq", "pager", Severity.HIGH, ("offensive",), "troops advanced")
     queued = [StoryAlert(4, "iraq", "desk", Severity.HIGH)]
-    got = alerts.for_article(4, 9, [desk, pager], queued, new_report=True)
+    got = alerts.for_article(4, 9, [desk, pager], queued, new_report=True, muted=False)
     assert got == [
         NewAlert(4, 9, "iraq", "pager", Severity.HIGH, ("offensive",), "troops advanced")
     ]
@@ -76,9 +76,9 @@ def test_an_escalation_is_weighed_against_the_highest_severity_queued() -> None:
         StoryAlert(4, "iraq", "desk", Severity.MEDIUM),
         StoryAlert(4, "iraq", "desk", Severity.CRITICAL),
     ]
-    assert alerts.for_article(4, 9, [spec], queued, new_report=True) == []
+    assert alerts.for_article(4, 9, [spec], queued, new_report=True, muted=False) == []
     lower = [StoryAlert(4, "iraq", "desk", Severity.MEDIUM)]
-    (escalation,) = alerts.for_article(4, 9, [spec], lower, new_report=True)
+    (escalation,) = alerts.for_article(4, 9, [spec], lower, new_report=True, muted=False)
     assert (escalation.kind, escalation.follow_key, escalation.status) == (
         "escalation",
         "high",
@@ -102,7 +102,7 @@ def test_after_a_split_the_story_that_lost_its_alert_gets_one_of_its_own() -> No
         match(12, "floods", Severity.HIGH),
         match(12, "deaths", Severity.HIGH),
     ]
-    got = alerts.after_split(1, 2, existing, members, matches)
+    got = alerts.after_split(1, 2, existing, members, matches, muted=())
     assert got == [
         NewAlert(1, 12, "iraq", "desk", Severity.HIGH, ("deaths", "floods"), "snippet of 12")
     ]
@@ -117,16 +117,41 @@ def test_after_a_split_no_channel_hears_less_than_it_carried_nor_a_story_twice()
     members = {10: 1, 11: 2}
     matches = [match(10, "watch", Severity.LOW), match(11, "watch", Severity.CRITICAL)]
     # Story 1 has its desk alert; the pager took only critical: nothing low goes to it.
-    assert alerts.after_split(1, 2, existing, members, matches) == []
+    assert alerts.after_split(1, 2, existing, members, matches, muted=()) == []
 
 
 def test_after_a_split_without_alerts_nothing_is_queued() -> None:
-    assert alerts.after_split(1, 2, [], {10: 1, 11: 2}, [match(11, "x", Severity.HIGH)]) == []
+    assert (
+        alerts.after_split(1, 2, [], {10: 1, 11: 2}, [match(11, "x", Severity.HIGH)], muted=())
+        == []
+    )
 
 
 def test_after_a_split_the_earliest_of_equally_severe_reports_speaks() -> None:
     existing = [StoryAlert(1, "iraq", "desk", Severity.HIGH)]
     members = {10: 1, 11: 2, 12: 2}
     matches = [match(11, "a", Severity.HIGH), match(12, "b", Severity.HIGH)]
-    (got,) = alerts.after_split(1, 2, existing, members, matches)
+    (got,) = alerts.after_split(1, 2, existing, members, matches, muted=())
     assert (got.story_id, got.article_id, got.rules) == (2, 11, ("a",))
+
+
+def test_a_muted_story_queues_no_first_alert_escalation_or_update() -> None:
+    every = AlertSpec("iraq", "desk", Severity.CRITICAL, ("o",), "", updates="every")
+    for queued in ([], [StoryAlert(4, "iraq", "desk", Severity.LOW)]):
+        assert alerts.for_article(4, 9, [every], queued, new_report=True, muted=False)
+        assert alerts.for_article(4, 9, [every], queued, new_report=True, muted=True) == []
+
+
+def test_after_a_split_a_muted_story_gets_no_alert_and_the_other_still_does() -> None:
+    """Both stories lack an alert somewhere: the muted one stays silent, the other (the story
+    split off, which nobody muted) is heard."""
+    existing = [
+        StoryAlert(1, "iraq", "desk", Severity.HIGH),
+        StoryAlert(2, "iraq", "pager", Severity.HIGH),
+    ]
+    members = {10: 1, 11: 2}
+    matches = [match(10, "floods", Severity.HIGH), match(11, "strike", Severity.HIGH)]
+    both = alerts.after_split(1, 2, existing, members, matches, muted=())
+    assert {(a.story_id, a.channel) for a in both} == {(1, "pager"), (2, "desk")}
+    one = alerts.after_split(1, 2, existing, members, matches, muted={1})
+    assert [(a.story_id, a.channel) for a in one] == [(2, "desk")]

@@ -342,3 +342,24 @@ def test_readme_yaml_examples_load(tmp_path: Path) -> None:
         )
         added = config_mod.load(tmp_path / "monitor.yaml", env=env).settings.feeds[0]
         assert added.name in block
+
+
+def test_a_watchlist_loaded_alone_reads_its_tag_feeds_as_the_settings_do(tmp_path: Path) -> None:
+    """`monitor backtest --watchlist FILE` and the web view's pasted watchlist select feeds by
+    tag as a configured watchlist does."""
+    (tmp_path / "w.yaml").write_text(
+        "version: 1\nname: w\nchannels: [log]\nrules: [{name: r, query: x}]\n"
+    )
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\nwatchlists: w.yaml\nchannels: {log: {kind: log}}\nfeeds:\n"
+        "  - {name: a, url: 'https://a.example/rss', tags: [Iraq]}\n"
+        "  - {name: b, url: 'https://b.example/rss', tags: [sport]}\n"
+        "  - {name: c, url: 'https://c.example/rss', tags: [iraq, sport]}\n"
+    )
+    feeds = config_mod.load(tmp_path / "m.yaml", env={}).settings.feeds
+    text = (
+        "version: 1\nname: t\nchannels: [log]\nfeeds: ['tag:iraq', b]\n"
+        "rules: [{name: r, query: x}]\n"
+    )
+    assert config_mod.load_watchlist(text=text, env={}, feeds=feeds).feeds == ["a", "c", "b"]
+    assert config_mod.load_watchlist(text=text, env={}).feeds == ["b"]  # no feeds, no tags

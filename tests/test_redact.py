@@ -36,3 +36,12 @@ def test_short_values_and_chosen_replacements() -> None:
     secrets = Secrets([("${FEED_KEY}-value", "${FEED_KEY}"), *plain("abc")])
     assert secrets("key=${FEED_KEY}-value, abc") == "key=${FEED_KEY}, abc"  # 3 letters: a word
     assert not Secrets() and Secrets()("text") == "text"
+
+
+def test_adding_secrets_keeps_the_first_ones_and_leaves_the_original_as_it_was() -> None:
+    """The web view's credentials join the config's secrets for the log and the pages."""
+    config = Secrets(of_url("https://hooks.slack.com/services/T0AB12CD/B0CD34EF/xyzXYZ123456"))
+    both = config.adding(plain("web-t0ken-value"))
+    text = "token web-t0ken-value, hook /services/T0AB12CD/B0CD34EF/xyzXYZ123456"
+    assert both(text) == "token ***, hook ***"
+    assert config(text) == "token web-t0ken-value, hook ***"

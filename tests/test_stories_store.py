@@ -17,7 +17,7 @@ from monitor.pipeline.fingerprint import stem
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse_raw import fingerprint_of
 from monitor.pipeline.record import NewEntry, Recorded
-from monitor.storage import Store
+from monitor.storage import Store, feedback
 from monitor.storage import feeds as feed_store
 from monitor.storage.tables import alert, article, article_band, story, story_key
 from tests import recording
@@ -371,6 +371,32 @@ def test_a_sent_alert_follows_its_report_and_the_story_it_left_alerts_again(
             (wire.story_id, rewrite.article_id, "story", "pending"),
         ]
     )
+
+
+@pytest.mark.usefixtures("loose_joins")
+def test_a_muted_story_gets_no_alert_from_a_split_nor_from_the_report_that_split_it(
+    store: Store,
+) -> None:
+    """As above, but a person muted the floods' story (it had matched, never alerted): after
+    the split the strike's sent alert still moves with it, and the floods stay silent, both
+    for their earlier report (the split's first alert) and for the rewrite that split them."""
+    fid = feed(store)
+    spec = AlertSpec("iraq", "desk", Severity.HIGH, ("watch",), "…")
+    matched = [RuleMatch("iraq", "watch", Severity.HIGH, snippet="…")]
+    wire = put(store, fid, "1", item("basra-floods-wire"), alerts=(), matches=matched)
+    at = timedelta(hours=1)
+    strike = put(store, fid, "2", item("basra-port-strike"), at=at, alerts=(spec,), matches=matched)
+    assert strike.story_id == wire.story_id and strike.alert_ids
+    with store.write() as conn:  # the delivery loop sent it meanwhile
+        conn.execute(alert.update().values(status="sent", attempts=1))
+    assert feedback.mute(store, wire.story_id, NOW + at) is not None
+    rewrite = put(
+        store, fid, "3", item("basra-floods-rewrite"), at=2 * at, alerts=(spec,), matches=matched
+    )
+    port = next(a["story_id"] for a in rows(store, article) if a["id"] == strike.article_id)
+    assert port != wire.story_id == rewrite.story_id and rewrite.alert_ids == ()
+    got = [(a["story_id"], a["article_id"], a["kind"], a["status"]) for a in rows(store, alert)]
+    assert got == [(port, strike.article_id, "story", "sent")]
 
 
 @pytest.mark.usefixtures("loose_joins")

@@ -119,6 +119,7 @@ def alert_view(alert: AlertMessage) -> dict[str, Any]:
         "snippet": segments(alert.snippet, alert.highlights),
         "sources": [{"source": s, "url": u} for s, u in others[:MAX_SOURCES]],
         "more_sources": max(0, len(others) - MAX_SOURCES),
+        "story_url": safe_url(alert.story_url),
     }
 
 

@@ -86,6 +86,9 @@ def alert_blocks(view: dict[str, Any], *, compact: bool = False) -> list[dict[st
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Also: {also}")}]}
         )
+    if view["story_url"]:
+        why = link(view["story_url"], "Why this alert")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why}]})
     return blocks
 
 

@@ -59,6 +59,7 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
         "story": {
             "id": message.story_id,
             "sources": [{"source": s, "url": u} for s, u in message.sources],
+            **({"url": message.story_url} if message.story_url else {}),
         },
         "created_at": _iso(message.created_at),
         "kind": message.kind,

@@ -420,6 +420,7 @@ class Pipeline:
     async def deliver(self, *, limit: int = 500) -> DeliveryReport:
         """Send what is due in the outbox through the channels this worker has (see `outbox`)."""
         delivery = self.config.settings.delivery
+        self.outbox.public_url = self.config.settings.http.public_url
         return await self.outbox.deliver(delivery, self.channels, limit=limit)
 
 

@@ -6,12 +6,12 @@ rules: one alert per story and (watchlist, channel); a later report that is more
 escalates, when the watchlist allows it; a watchlist that asked for `updates` gets one per new
 report (never for an edit or a word-for-word copy), now or in the next digest. After a split
 each alert follows the report that raised it, and a story left without an alert where either
-story had one gets its own.
+story had one gets its own. A story a person muted queues nothing more, of any kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitor.model import AlertSpec, Severity
@@ -55,10 +55,14 @@ def for_article(
     queued: Sequence[StoryAlert],
     *,
     new_report: bool,
+    muted: bool,
 ) -> list[NewAlert]:
     """The alerts an article of the story queues for the `specs` it matched, given the story's
     first alerts and escalations so far (`queued`). `new_report`: a report the story did not
-    have (not an edit, not a word-for-word copy)."""
+    have (not an edit, not a word-for-word copy). A `muted` story queues none: no first alert,
+    escalation or update."""
+    if muted:
+        return []
     highest: dict[tuple[str, str], Severity] = {}
     for a in queued:
         key = (a.watchlist, a.channel)
@@ -80,6 +84,8 @@ def after_split(
     alerts: Sequence[StoryAlert],
     members: Mapping[int, int],
     matches: Sequence[MatchRow],
+    *,
+    muted: Collection[int],
 ) -> list[NewAlert]:
     """The first alerts to add after a repair moved reports from story `old` to `new`, once
     each alert has followed the report that raised it (sent or not: it told of that report's
@@ -92,7 +98,7 @@ def after_split(
     the event that the wrong join had kept silent is heard, and the one whose alert left is heard
     again as itself. Only at a severity that (watchlist, channel) has already carried: routing (a
     channel's `min_severity`) is not known here, and what it let through once it lets through
-    again."""
+    again. A story in `muted` gets none (the story split off is a new one, never muted)."""
     if not alerts:
         return []
     alerted = {(a.story_id, a.watchlist, a.channel) for a in alerts}
@@ -102,6 +108,8 @@ def after_split(
         floor[key] = min(a.severity.rank, floor.get(key, a.severity.rank))
     out = []
     for story_id in (old, new):
+        if story_id in muted:
+            continue
         best: dict[str, MatchRow] = {}  # watchlist → its most severe match in this story
         for m in matches:
             if members[m.article_id] != story_id:

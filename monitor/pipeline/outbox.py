@@ -15,7 +15,7 @@ import json
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -23,7 +23,7 @@ import structlog
 from monitor import metrics
 from monitor.channels import Channel, pacing
 from monitor.config import DeliverySettings
-from monitor.model import DigestMessage, Message, NoticeMessage, Severity
+from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage, Severity
 from monitor.pipeline import deliver
 from monitor.pipeline.deliver import Outcome
 from monitor.storage import Store
@@ -80,6 +80,16 @@ class Outbox:
         self.owner = owner
         self.clock = clock
         self.rng = rng
+        self.public_url: str | None = None  # alerts link to their story's page under it
+
+    def _messages(self, rows: Sequence[alert_store.AlertRow]) -> list[AlertMessage]:
+        """Alerts rendered from the store, each with its story's page when there is a web view
+        to link to ("why this alert")."""
+        found = alert_store.messages(self.store, rows)
+        if not self.public_url:
+            return found
+        base = self.public_url.rstrip("/")
+        return [replace(m, story_url=f"{base}/stories/{m.story_id}") for m in found]
 
     async def deliver(
         self, settings: DeliverySettings, channels: Mapping[str, Channel], *, limit: int = 500
@@ -183,7 +193,7 @@ class Outbox:
             digest_store.mark_sent(self.store, row, self.clock(), detail="empty", duration_ms=0)
             return
         else:
-            alerts = tuple(alert_store.messages(self.store, members))
+            alerts = tuple(self._messages(members))
             message = DigestMessage(
                 row.id, row.idempotency_key, run.name, alerts, row.reason, row.created_at
             )
@@ -273,7 +283,7 @@ class Outbox:
     async def _send(self, run: _Run, rows: Sequence[alert_store.AlertRow]) -> None:
         """Send in rounds of `concurrency`; each round's confirmations are written together."""
         size = run.channel.settings.concurrency
-        messages = alert_store.messages(self.store, rows)
+        messages = self._messages(rows)
         for start in range(0, len(rows), size):
             if run.stopped:
                 alert_store.release(self.store, rows[start:], self.owner)

@@ -25,7 +25,7 @@ from monitor.errors import StoreError
 from monitor.model import AlertSpec, Article, JoinReason, RuleMatch
 from monitor.pipeline import alerts, cluster
 from monitor.pipeline.fingerprint import Fingerprint, fingerprint
-from monitor.storage import Store, story_alerts
+from monitor.storage import Store, feedback, story_alerts
 from monitor.storage import articles as article_store
 from monitor.storage import stories as story_store
 from monitor.storage.tx import Tx, each
@@ -178,7 +178,10 @@ def _queue(
     if not specs:
         return ()
     queued = story_alerts.queued(tx, story_id)
-    new = alerts.for_article(story_id, article_id, specs, queued, new_report=new_report)
+    muted = story_id in feedback.muted(tx, [story_id])
+    new = alerts.for_article(
+        story_id, article_id, specs, queued, new_report=new_report, muted=muted
+    )
     return story_alerts.queue(tx, new, now)
 
 
@@ -208,5 +211,6 @@ def _after_split(tx: Tx, split: cluster.Split, article_id: int, now: datetime) -
         return
     members = story_store.members_of(tx, [split.old, split.new], leaving_out=article_id)
     matches = article_store.matches_of(tx, list(members))
-    new = alerts.after_split(split.old, split.new, existing, members, matches)
+    muted = feedback.muted(tx, [split.old, split.new])
+    new = alerts.after_split(split.old, split.new, existing, members, matches, muted=muted)
     story_alerts.queue(tx, new, now)

@@ -152,7 +152,7 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
     for row in rows:
         art = arts[row.article_id]
         fields = {"title": art.title, "summary": art.summary, "text": art.text}
-        matched = _matches(stored.get((row.article_id, row.watchlist), []), fields)
+        matched = stored_matches(stored.get((row.article_id, row.watchlist), []), fields)
         out.append(
             AlertMessage(
                 alert_id=row.id,
@@ -176,10 +176,9 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
     return out
 
 
-def _matches(
-    rows: Sequence[sa.Row[tuple[object, ...]]], fields: dict[str, str]
-) -> tuple[RuleMatch, ...]:
-    """The stored rule matches, each hit with the characters it covers as written."""
+def stored_matches(rows: Sequence[Any], fields: dict[str, str]) -> tuple[RuleMatch, ...]:
+    """Stored rule matches (rows of `rule_match`), each hit with the characters it covers as
+    written in `fields`, most severe first."""
     out = []
     for m in rows:
         try:

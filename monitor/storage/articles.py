@@ -66,7 +66,7 @@ _ADD_ENTRY = Statement(
 )
 _ADD = Statement(
     lambda dialect: insert(dialect, article).on_conflict_do_nothing().returning(article.c.id),
-    [c.name for c in article.c if c.name not in ("id", "updated_at")],
+    [c.name for c in article.c if c.name not in ("id", "updated_at", "pruned_at")],
 )
 _BY_URL = Statement(
     sa.select(article.c.id, article.c.story_id).where(

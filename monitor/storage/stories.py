@@ -331,8 +331,8 @@ class StoryArticle:
 
 @dataclass(frozen=True, slots=True)
 class StoryView:
-    """A story as `monitor stories` shows it: its articles in the order they were stored, and
-    how many alerts it has queued."""
+    """A story as `monitor stories` shows it: its articles in the order they were stored, how
+    many alerts it has queued, and when a person muted it."""
 
     id: int
     title: str
@@ -340,13 +340,20 @@ class StoryView:
     last_seen_at: datetime
     articles: tuple[StoryArticle, ...]
     alerts: int
+    muted_at: datetime | None = None
 
 
 def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[StoryView]:
     """The most recently active stories, newest first, with their articles."""
     with store.read() as conn:
         heads = conn.execute(
-            sa.select(story.c.id, story.c.title, story.c.first_seen_at, story.c.last_seen_at)
+            sa.select(
+                story.c.id,
+                story.c.title,
+                story.c.first_seen_at,
+                story.c.last_seen_at,
+                story.c.muted_at,
+            )
             .where(story.c.article_count >= min_articles)
             .order_by(story.c.last_seen_at.desc(), story.c.id.desc())
             .limit(limit)
@@ -387,6 +394,7 @@ def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[Stor
             h.last_seen_at,
             tuple(members[h.id]),
             int(alerts.get(h.id, 0)),
+            h.muted_at,
         )
         for h in heads
     ]

@@ -103,12 +103,22 @@ class Story(SQLModel, table=True):
     # The clustering's view of the story (`monitor.pipeline.stories.Profile` as JSON): centroids
     # of its articles' terms, named things and titles.
     profile: str = Field(default="", sa_type=sa.Text)
+    muted_at: datetime | None = _when()  # muted by a person: it queues no more alerts (0008)
 
 
 class Article(SQLModel, table=True):
     """A readable article, stored once however many feeds carry its URL."""
 
     __tablename__ = "article"
+    __table_args__ = (
+        # The articles the archive still holds, by time (`storage.archive`).
+        sa.Index(
+            "ix_article_unpruned",
+            "fetched_at",
+            sqlite_where=sa.text("pruned_at IS NULL"),
+            postgresql_where=sa.text("pruned_at IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     canonical_url: str = Field(unique=True)
     url: str
@@ -130,6 +140,9 @@ class Article(SQLModel, table=True):
     same_as_id: int | None = Field(default=None, foreign_key="article.id")  # identical text
     signature: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # MinHash values
     updated_at: datetime | None = _when()  # set when an edited entry changed it
+    # Set when the archive dropped its text, summary and signature (`archive.keep`); its keys
+    # stay, so it never alerts again (migration 0008).
+    pruned_at: datetime | None = _when()
 
 
 class Entry(SQLModel, table=True):
@@ -241,6 +254,12 @@ class Alert(SQLModel, table=True):
             "story_id", "watchlist", "channel", "kind", "follow_key", name="uq_alert_story_channel"
         ),
         sa.Index("ix_alert_due", "status", "next_attempt_at"),
+        sa.Index(
+            "ix_alert_irrelevant",
+            "watchlist",
+            sqlite_where=sa.text("irrelevant_at IS NOT NULL"),
+            postgresql_where=sa.text("irrelevant_at IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     story_id: int = Field(foreign_key="story.id")
@@ -265,6 +284,7 @@ class Alert(SQLModel, table=True):
     lease_owner: str | None = None
     lease_until: datetime | None = _when()
     digest_id: int | None = Field(default=None, foreign_key="digest.id", index=True)
+    irrelevant_at: datetime | None = _when()  # marked not relevant by a person (0008)
 
 
 class ChannelState(SQLModel, table=True):
