@@ -28,10 +28,9 @@ from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
 from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
-from monitor.storage import feeds as feed_store
 
 log = structlog.get_logger("monitor.daemon")
 
@@ -76,13 +75,13 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
     gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
     try:
         pipeline.sync_feeds()
-        freed = alert_store.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
+        freed = leases.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
         if freed:
-            log.info("took over alerts leased by a process that died", alerts=freed)
+            log.info("took over the work of a process on this host that died", **freed)
         yield pipeline
     finally:
         with contextlib.suppress(Exception):
-            feed_store.release(store, pipeline.owner)
+            leases.release_all(store, pipeline.owner)
         for channel in pipeline.channels.values():
             with contextlib.suppress(Exception):
                 await channel.aclose()
@@ -185,6 +184,10 @@ class Daemon:
             self.last[loop_name] = time.time()
             metrics.last_cycle.labels(loop_name).set_to_current_time()
         except asyncio.CancelledError:
+            if self.stopping.is_set():
+                # The scheduler's shutdown cancels the tick, not its work: `_drain` finishes
+                # that. Nothing failed, so nothing for the scheduler to log.
+                return
             raise
         except Exception:
             log.exception("loop failed; it runs again at its next tick", loop=loop_name)

@@ -34,7 +34,7 @@ from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
 from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import extract, fetch, fingerprint, match, parse, stories
+from monitor.pipeline import extract, fetch, fingerprint, heartbeat, match, parse, stories
 from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store
 from monitor.storage import articles as article_store
@@ -224,6 +224,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
         self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
+        self.heartbeat = heartbeat.Heartbeat(store, self.owner, lambda: self.clock())
         self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
         self._ingest = _Ingest(self._record)
 
@@ -259,27 +260,29 @@ class Pipeline:
             finally:
                 slot.release()
 
-        lease = max(600.0, settings.timeout * 10)
-        try:
-            while batch := feed_store.claim(
-                self.store,
-                self.owner,
-                self.clock(),
-                limit=settings.concurrency * 4,
-                lease_s=lease,
-                due_only=due_only,
-                exclude=done,
-            ):
-                for state in batch:
-                    done.add(state.id)
-                    await gate.acquire()
-                    task = asyncio.create_task(one(state))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
-        finally:
-            self.flush()
+        # Small batches under short leases, renewed while the poll runs (`heartbeat`): a
+        # worker killed mid-poll holds no feed for longer than one lease.
+        async with self.heartbeat.working():
+            try:
+                while batch := feed_store.claim(
+                    self.store,
+                    self.owner,
+                    self.clock(),
+                    limit=settings.concurrency,
+                    lease_s=self.heartbeat.lease_s,
+                    due_only=due_only,
+                    exclude=done,
+                ):
+                    for state in batch:
+                        done.add(state.id)
+                        await gate.acquire()
+                        task = asyncio.create_task(one(state))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                if tasks:
+                    await asyncio.gather(*tasks)
+            finally:
+                self.flush()
         return report
 
     def flush(self) -> None:
@@ -588,7 +591,8 @@ class Pipeline:
     async def deliver(self, *, limit: int = 500) -> DeliveryReport:
         """Send what is due in the outbox through the channels this worker has (see `outbox`)."""
         delivery = self.config.settings.delivery
-        return await self.outbox.deliver(delivery, self.channels, limit=limit)
+        async with self.heartbeat.working():
+            return await self.outbox.deliver(delivery, self.channels, limit=limit)
 
 
 __all__ = ["DeliveryReport", "FeedReport", "Pipeline", "PollReport", "utcnow"]
