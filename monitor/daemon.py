@@ -75,7 +75,7 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
     gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
     try:
         pipeline.sync_feeds()
-        freed = leases.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
+        freed = leases.release_stale(store, pipeline.owner.rpartition(":")[0], leases.running)
         if freed:
             log.info("took over the work of a process on this host that died", **freed)
         yield pipeline
@@ -297,17 +297,6 @@ class Daemon:
         await site.start()
         log.info("http listening", listen=listen)
         return runner
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (for leases left by dead ones)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _now_dt() -> Any:

@@ -36,7 +36,7 @@ from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
 from monitor.pipeline import extract, fetch, fingerprint, heartbeat, match, parse, stories
 from monitor.pipeline.outbox import DeliveryReport, Outbox
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 from monitor.storage import stories as story_store
@@ -219,7 +219,7 @@ class Pipeline:
         self.client = client
         self.channels = dict(channels)
         self.pool = pool
-        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.owner = owner or f"{leases.host()}:{os.getpid()}"
         self.clock = clock
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)

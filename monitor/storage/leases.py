@@ -11,7 +11,7 @@ processes of that host held (`release_stale`). How long a lease lasts is the cal
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -142,6 +142,17 @@ def gone(
     return name == host and pid.isdigit() and not alive(int(pid))
 
 
-def counts(result: Mapping[str, int]) -> dict[str, int]:
-    """The non-zero counts of a `renew`/`release_stale` result, for a log line."""
-    return {name: n for name, n in result.items() if n}
+def running(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
+def host() -> str:
+    """This machine's part of an owner's name ("host:pid")."""
+    return os.uname().nodename
