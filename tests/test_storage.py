@@ -426,7 +426,11 @@ def test_workers_starting_together_sync_the_same_new_feeds_without_an_error(db_u
             ]
             start = threading.Barrier(workers)
 
-            def sync(s: Store, wanted: list[feed_store.FeedSpec] = wanted) -> None:
+            def sync(
+                s: Store,
+                wanted: list[feed_store.FeedSpec] = wanted,
+                start: threading.Barrier = start,
+            ) -> None:
                 start.wait()
                 try:
                     feed_store.sync(s, wanted, NOW)
