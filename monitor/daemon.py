@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
 from monitor import http, metrics, redact
+from monitor import log as log_config
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
@@ -61,10 +62,12 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
     )
     channels = build_channels(config, client)
     # forkserver: the daemon has threads (DNS, SQLite) that a plain fork would copy mid-flight.
+    _start_resource_tracker()
     pool = ProcessPoolExecutor(
         max_workers=max(1, min(4, os.cpu_count() or 1)),
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=extract.worker_init,
+        initargs=(log_config.again(),),
     )
     pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
     # A busy poll keeps many objects alive for a while (feeds waiting for the ingest thread,
@@ -297,6 +300,31 @@ class Daemon:
         await site.start()
         log.info("http listening", listen=listen)
         return runner
+
+
+# What multiprocessing's resource tracker says after the daemon was killed (SIGKILL, OOM): it
+# removes the pool's semaphores the daemon could not, and warns that they "leaked".
+_TRACKER_NOTE = "ignore:resource_tracker:UserWarning"
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the pool needs it) without its leak warning.
+
+    The tracker is an interpreter of its own that writes plain text to the daemon's stderr, out
+    of reach of the JSON logging, and the one thing it says there (after a kill, that it cleaned
+    up after the daemon) needs no action. Its command line takes the warning filters of the
+    environment it starts in; the daemon's own environment is left as it was."""
+    from multiprocessing import resource_tracker
+
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, _TRACKER_NOTE]))
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
 
 
 def _now_dt() -> Any:

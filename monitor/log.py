@@ -5,9 +5,10 @@ and control characters that came from the network (a feed's title) are shown, no
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Collection, MutableMapping
+from collections.abc import Callable, Collection, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -49,6 +50,18 @@ class _Redactor:
         return value
 
 
+class _Expected(logging.Filter):
+    """Drops the scheduler's note that a tick was skipped because the loop's last run is still
+    going: a poll cycle outlasting the 5 s tick is how the daemon works, not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The one handler monitor puts on the root logger (replaced by the next `setup`)."""
+
+
 def setup(
     level: str = "info",
     fmt: str = "auto",
@@ -56,7 +69,11 @@ def setup(
     secrets: Secrets | Collection[str] = (),
     stream: TextIO | None = None,
 ) -> None:
-    """Configure structlog (and the standard logging of libraries) once per process."""
+    """Configure structlog, and the standard logging of libraries (APScheduler, multiprocessing,
+    httpx, …) through the same processors and renderer, once per process: in JSON mode every
+    line is one JSON object, whoever wrote it."""
+    global _AGAIN
+    _AGAIN = functools.partial(setup, level, fmt, secrets=secrets) if stream is None else None
     stream = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
@@ -64,11 +81,14 @@ def setup(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             _Redactor(secrets),
             renderer,
@@ -77,11 +97,36 @@ def setup(
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries log through the standard module; keep their chatter to warnings and above.
-    logging.basicConfig(
-        level=logging.WARNING, stream=stream, format="%(levelname)s %(name)s: %(message)s"
+    # Libraries log through the standard module; keep their chatter to warnings and above, and
+    # render it as monitor's own lines (the logger's name in `logger`).
+    handler = _Handler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _Redactor(secrets),
+                renderer,
+            ],
+        )
     )
+    handler.addFilter(_Expected())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     for name in ("alembic", "apscheduler", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("trafilatura", "htmldate", "courlan", "justext"):  # per-page noise
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+_AGAIN: Callable[[], None] | None = None
+
+
+def again() -> Callable[[], None] | None:
+    """The last `setup` (to stderr) as a picklable call, for a worker process to log the same
+    way; None before any."""
+    return _AGAIN
