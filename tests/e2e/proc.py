@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -45,31 +46,62 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+class Service:
+    """`monitor run -c CONFIG` as a service manager starts it, and the lines it writes (stdout
+    and stderr together) as they come. `kill()` is SIGKILL, `stop()` is SIGTERM."""
+
+    def __init__(self, config: Path, *, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "-c", str(config)],
+            cwd=cwd,
+            env=env or monitor_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(
+            target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")),  # type: ignore[union-attr]
+            daemon=True,
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.running():
+            self.proc.kill()
+        self.proc.wait()
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM, and the exit code (killed if it does not stop within `timeout`)."""
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.wait()
+
+    def close(self) -> None:
+        self.kill()
+        self._reader.join(timeout=5)
+        self.proc.stdout.close()  # type: ignore[union-attr]
+
+
 @contextmanager
 def daemon(
     config: Path, *, cwd: Path, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """`monitor run -c CONFIG` as a service manager starts it, and the lines it writes (stdout
-    and stderr together) as they come; killed at the end if it is still running."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
-        cwd=cwd,
-        env=env or monitor_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(
-        target=lambda: lines.extend(iter(proc.stdout.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    reader.start()
+    """`monitor run -c CONFIG` (a `Service`) for the block; killed at the end if it is still
+    running."""
+    service = Service(config, cwd=cwd, env=env)
     try:
-        yield proc, lines
+        yield service.proc, service.lines
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=5)
-        proc.stdout.close()  # type: ignore[union-attr]
+        service.close()
