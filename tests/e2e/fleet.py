@@ -341,6 +341,9 @@ class Fleet:
             for owner, polled in rows
         )
 
+    def wait_taken_over(self, feeds: list[int], dead: str, since: float, timeout: float) -> bool:
+        return wait_until(lambda: self.taken_over(feeds, dead, since), timeout)
+
     def outbox(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT status, count(*) FROM alert GROUP BY status"))

@@ -51,7 +51,7 @@ def test_workers_killed_at_random_and_in_mid_poll_lose_no_event(
             dead = fleet.owner(0)
             killed, held = fleet.kill_after_claim(0)
             assert held, "the worker was killed holding feeds"
-            assert wait_until(lambda: fleet.taken_over(held, dead, killed), TAKEOVER_S + 15)
+            assert fleet.wait_taken_over(held, dead, killed, TAKEOVER_S + 15)
             takeover = time.time() - killed
             fleet.start(0)
             assert fleet.ready()  # (its start frees what dead processes of this host held)
@@ -68,7 +68,7 @@ def test_workers_killed_at_random_and_in_mid_poll_lose_no_event(
             assert wait_until(
                 lambda: any('"took over the work' in line for line in restarted.lines), 30
             )
-            assert wait_until(lambda: fleet.taken_over(held, dead, killed), TAKEOVER_S)
+            assert fleet.wait_taken_over(held, dead, killed, TAKEOVER_S)
 
             # 3. Random kills at random moments, each worker back 1–3 s later.
             until = time.monotonic() + 40
