@@ -138,6 +138,11 @@ def soak(url: str, *, duration: float, feeds: int, every: float) -> tuple[str, l
     return result.line(fleet.kills), notes
 
 
+# What the store holds per entry (tables and their indexes), from the last throughput run.
+TABLES = ("entry", "article", "rule_match", "story", "article_band", "story_key", "alert", "feed")
+SIZES: dict[str, float] = {}
+
+
 def throughput(url: str, workers: int, *, feeds: int, items: int) -> tuple[float, int, float]:
     """Entries per second for `workers` workers polling `feeds` feeds of `items` new items."""
     rng = random.Random(20)
@@ -169,10 +174,20 @@ def throughput(url: str, workers: int, *, feeds: int, items: int) -> tuple[float
                     time.sleep(0.2)
                 done = time.time()
                 first = conn.execute(sa.text("SELECT min(last_polled_at) FROM feed")).scalar_one()
+                sizes = {
+                    table: int(
+                        conn.execute(
+                            sa.text("SELECT pg_total_relation_size(CAST(:t AS regclass))"),
+                            {"t": table},
+                        ).scalar_one()
+                    )
+                    for table in TABLES
+                }
             fleet.stop_all()
         finally:
             fleet.close()
     span = done - first.replace(tzinfo=UTC).timestamp()  # stored as naive UTC
+    SIZES.update({t: b / total for t, b in sizes.items()})
     return total / span, total, span
 
 
@@ -197,6 +212,11 @@ def main() -> None:
         )
         rates[n] = rate
         print(f"throughput, {n} worker(s): {total} entries in {span:.1f} s = {rate:.0f} entries/s")
+    print(
+        "bytes per stored entry (with indexes): "
+        + ", ".join(f"{t} {b:,.0f}" for t, b in SIZES.items())
+        + f"; total {sum(SIZES.values()):,.0f}"
+    )
     line, notes = soak(args.database, duration=args.duration, feeds=args.feeds, every=args.every)
     print("\n".join(notes))
     base = rates.get(1)
