@@ -48,7 +48,6 @@ from tests.e2e.fleet import (  # noqa: E402  (after the path is set)
     invent,
     json_lines,
     outcome,
-    wait_until,
     write_config,
 )
 
@@ -101,15 +100,10 @@ def soak(url: str, *, duration: float, feeds: int, every: float) -> tuple[str, l
                     # The others take the feeds over when the lease runs out (no restart yet).
                     fleet.wait_taken_over(held, dead, killed, 60)
                     takeovers.append(time.time() - killed)
+                    fleet.start(victim)
                 else:
-                    fleet.kill(victim)
-                    time.sleep(rng.uniform(1, 3))
-                fleet.start(victim)
-            producer.stopped.set()
-            producer.join()
-            last = max(i.published for i in site.items.values())
-            wait_until(lambda: not outcome(site, receiver).missing, last + 120 - time.time(), 1)
-            wait_until(lambda: set(fleet.outbox()) <= {"sent"}, 60)
+                    fleet.bounce(victim, rng)
+            fleet.drain(site, receiver, producer, bound=120)
             outbox = fleet.outbox()
             codes = fleet.stop_all()
             result = outcome(site, receiver)

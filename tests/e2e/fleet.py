@@ -302,6 +302,25 @@ class Fleet:
             self.workers[i] = None
             self.kills += 1
 
+    def bounce(self, i: int, rng: random.Random) -> None:
+        """SIGKILL worker `i` and start it again 1-3 s later, as systemd's `Restart=` would."""
+        self.kill(i)
+        time.sleep(rng.uniform(1, 3))
+        self.start(i)
+
+    def drain(
+        self, site: NewsSite, receiver: FlakyReceiver, producer: Producer, *, bound: float
+    ) -> bool:
+        """Stop adding items; wait until every event is alerted (at most `bound` seconds after
+        the last one appeared) and the outbox holds nothing unsent. Whether it emptied."""
+        producer.stopped.set()
+        producer.join()
+        last = max((i.published for i in site.items.values()), default=time.time())
+        wait_until(
+            lambda: not outcome(site, receiver).missing, max(0.0, last + bound - time.time()), 1
+        )
+        return wait_until(lambda: set(self.outbox()) <= {"sent"}, 60)
+
     def held(self, owner: str) -> list[int]:
         with self.engine.connect() as conn:
             return list(

@@ -74,20 +74,8 @@ def test_workers_killed_at_random_and_in_mid_poll_lose_no_event(
             until = time.monotonic() + 40
             while time.monotonic() < until:
                 time.sleep(rng.uniform(4, 9))
-                victim = rng.randrange(WORKERS)
-                fleet.kill(victim)
-                time.sleep(rng.uniform(1, 3))
-                fleet.start(victim)
-            producer.stopped.set()
-            producer.join()
-
-            last = max(i.published for i in site.items.values())
-            wait_until(
-                lambda: not outcome(site, receiver).missing,
-                max(0.0, last + BOUND_S - time.time()),
-                every=1,
-            )
-            assert wait_until(lambda: set(fleet.outbox()) <= {"sent"}, 30), fleet.outbox()
+                fleet.bounce(rng.randrange(WORKERS), rng)
+            assert fleet.drain(site, receiver, producer, bound=BOUND_S), fleet.outbox()
             time.sleep(2)  # room for a wrong extra send
             codes = fleet.stop_all()
             result = outcome(site, receiver)
