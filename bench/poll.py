@@ -14,7 +14,13 @@ then skips unparsed) carries from the warm-up to the changed cycle.
 The baseline is what a plain poller does: httpx with default settings, feedparser with default
 settings, and one SELECT plus one INSERT per entry.
 
-    python bench/poll.py [--feeds 1000]
+Then the sitemap cycle, into a database of its own: M news sitemaps of 100 URLs each (title,
+publication date, language; about 25 KB), a warm-up that stores every URL, and a timed cycle
+where each sitemap has 5 new URLs. Page extraction is left out (`fetch_pages: false`): what is
+measured is fetching, reading the sitemap, dropping the known URLs and storing the new ones
+(matching, fingerprints, stories) — a source's own cost, as the feed cycles measure it.
+
+    python bench/poll.py [--feeds 1000] [--sitemaps 1000]     (--feeds 0: the sitemap cycle only)
 
 Prints a table, then one line of key=value figures.
 """
@@ -72,14 +78,53 @@ def feed_body(feed: int, first: int) -> bytes:
     ).encode()
 
 
-def serve(port_out: multiprocessing.Queue, feeds: int) -> None:  # type: ignore[type-arg]
+SITEMAP_URLS = 100
+
+
+def sitemap_url(source: int, n: int, now: float) -> str:
+    """URL n of a sitemap: the same in every version, published 200 - n minutes ago. Its
+    headline is 9 words, none of the 200 commonest: a title is all a URL brings without its page,
+    and headlines of common words ("the", "of") would look like one story and be joined."""
+    rng = random.Random(source * 1_000_003 + n + 7)
+    words, weights = vocabulary()
+    title = " ".join(rng.choices(words[200:], weights[200:], k=9)).capitalize()
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (200 - n) * 60))
+    return (
+        f"<url><loc>https://site{source % 50}.example.org/{source}/news/story-{n}-today</loc>"
+        f"<news:news><news:publication><news:name>Site {source}</news:name>"
+        f"<news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{when}</news:publication_date>"
+        f"<news:title>{title}</news:title></news:news></url>"
+    )
+
+
+def sitemap_bodies(source: int, now: float) -> tuple[bytes, bytes]:
+    """A news sitemap of 100 URLs, newest first, and the same with 5 newer URLs (and the 5
+    oldest gone, as a news sitemap drops them)."""
+    urls = [sitemap_url(source, n, now) for n in range(SITEMAP_URLS + 5)]
+    head = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+    )
+    v1, v2 = (
+        (head + "".join(reversed(urls[first : first + SITEMAP_URLS])) + "</urlset>").encode()
+        for first in (0, 5)
+    )
+    return v1, v2
+
+
+def serve(port_out: multiprocessing.Queue, feeds: int, sitemaps: int) -> None:  # type: ignore[type-arg]
     """The feed server, in its own process so the client's CPU is measured alone."""
     from aiohttp import web
 
+    now = time.time()
     bodies = {
         "v1": [feed_body(i, 0) for i in range(feeds)],
         "v2": [feed_body(i, 5) for i in range(feeds)],
     }
+    pairs = [sitemap_bodies(i, now) for i in range(sitemaps)]
+    maps = {"v1": [p[0] for p in pairs], "v2": [p[1] for p in pairs]}
     etags = {k: [f'"{hashlib.sha1(b).hexdigest()[:16]}"' for b in v] for k, v in bodies.items()}
     state = {"mode": "etag"}
 
@@ -98,6 +143,11 @@ def serve(port_out: multiprocessing.Queue, feeds: int) -> None:  # type: ignore[
             return web.Response(body=bodies["v1"][i], content_type="application/rss+xml")
         return web.Response(body=bodies["v2"][i], content_type="application/rss+xml")
 
+    async def get_sitemap(request: web.Request) -> web.Response:
+        i = int(request.match_info["n"])
+        version = "v2" if state["mode"] == "changed" else "v1"
+        return web.Response(body=maps[version][i], content_type="application/xml")
+
     async def set_mode(request: web.Request) -> web.Response:
         state["mode"] = request.match_info["mode"]
         return web.Response(text="ok")
@@ -105,6 +155,7 @@ def serve(port_out: multiprocessing.Queue, feeds: int) -> None:  # type: ignore[
     async def main() -> None:
         app = web.Application()
         app.router.add_get("/feed/{n}.xml", get_feed)
+        app.router.add_get("/sitemap/{n}.xml", get_sitemap)
         app.router.add_post("/mode/{mode}", set_mode)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -122,14 +173,20 @@ def set_mode(base: str, mode: str) -> None:
     httpx.post(f"{base}/mode/{mode}").raise_for_status()
 
 
-def write_config(work: Path, base: str, feeds: int) -> Path:
+def write_config(work: Path, base: str, feeds: int, kind: str = "feed") -> Path:
     (work / "watchlists").mkdir(parents=True, exist_ok=True)
     (work / "watchlists" / "iraq.yaml").write_text(
         (ROOT / "config" / "watchlists" / "iraq.yaml")
         .read_text()
         .replace("[desk-hook, log]", "[log]")
     )
-    lines = "\n".join(f'  - {{name: f{i}, url: "{base}/feed/{i}.xml"}}' for i in range(feeds))
+    if kind == "sitemap":
+        lines = "\n".join(
+            f'  - {{name: s{i}, kind: sitemap, url: "{base}/sitemap/{i}.xml"}}'
+            for i in range(feeds)
+        )
+    else:
+        lines = "\n".join(f'  - {{name: f{i}, url: "{base}/feed/{i}.xml"}}' for i in range(feeds))
     (work / "monitor.yaml").write_text(
         "version: 1\ndatabase: sqlite:///bench.db\n"
         # Every feed is on one host here, so the per-host limit is raised to the concurrency.
@@ -185,17 +242,18 @@ async def baseline_cycle(base: str, feeds: int, db: sqlite3.Connection) -> tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--sitemaps", type=int, default=1000)
     args = parser.parse_args()
-    n = args.feeds
+    n, m = args.feeds, args.sitemaps
 
     from monitor import config as config_mod
     from monitor import log
 
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = ctx.Queue()
-    server = ctx.Process(target=serve, args=(ports, n), daemon=True)
+    server = ctx.Process(target=serve, args=(ports, n, m), daemon=True)
     server.start()
-    base = f"http://127.0.0.1:{ports.get(timeout=60)}"
+    base = f"http://127.0.0.1:{ports.get(timeout=600)}"
     size = len(feed_body(0, 0))
     print(
         f"{n} feeds of {size / 1000:.1f} KB, 50 items each, served from another process; "
@@ -204,47 +262,70 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            config = config_mod.load(write_config(work, base, n), env={})
             log.setup("error", "console")
-            set_mode(base, "etag")
-            wall, cpu, res = asyncio.run(monitor_cycle(config))
-            print(f"warm-up: {res} in {wall:.1f}s ({cpu / n * 1000:.2f} CPU ms/feed)")
             rows = []
-            for name, mode in (
-                ("not_modified", "etag"),
-                ("unchanged", "plain"),
-                ("changed", "changed"),
-            ):
-                set_mode(base, mode)
+            b_wall = b_cpu = 0.0
+            if n:
+                config = config_mod.load(write_config(work, base, n), env={})
+                set_mode(base, "etag")
                 wall, cpu, res = asyncio.run(monitor_cycle(config))
-                assert res.get(name) == n, f"{name}: expected {n} {name} feeds, got {res}"
-                if name == "changed":
-                    assert res["new_entries"] == 5 * n, res
-                rows.append((name, n / wall, cpu / n * 1000))
+                print(f"warm-up: {res} in {wall:.1f}s ({cpu / n * 1000:.2f} CPU ms/feed)")
+                for name, mode in (
+                    ("not_modified", "etag"),
+                    ("unchanged", "plain"),
+                    ("changed", "changed"),
+                ):
+                    set_mode(base, mode)
+                    wall, cpu, res = asyncio.run(monitor_cycle(config))
+                    assert res.get(name) == n, f"{name}: expected {n} {name} feeds, got {res}"
+                    if name == "changed":
+                        assert res["new_entries"] == 5 * n, res
+                    rows.append((name, n / wall, cpu / n * 1000))
 
-            db = sqlite3.connect(work / "baseline.db")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE entry (feed INT, guid TEXT, title TEXT, summary TEXT)")
-            db.execute("CREATE INDEX ix ON entry (feed, guid)")
+                db = sqlite3.connect(work / "baseline.db")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("CREATE TABLE entry (feed INT, guid TEXT, title TEXT, summary TEXT)")
+                db.execute("CREATE INDEX ix ON entry (feed, guid)")
+                set_mode(base, "etag")
+                asyncio.run(baseline_cycle(base, n, db))  # warm-up: store every entry
+                set_mode(base, "changed")
+                b_wall, b_cpu, b_new = asyncio.run(baseline_cycle(base, n, db))
+                assert b_new == 5 * n, b_new
+                db.close()
+
+            maps = work / "sitemaps"
+            maps.mkdir()
+            sconfig = config_mod.load(write_config(maps, base, m, kind="sitemap"), env={})
             set_mode(base, "etag")
-            asyncio.run(baseline_cycle(base, n, db))  # warm-up: store every entry
+            wall, cpu, res = asyncio.run(monitor_cycle(sconfig))
+            assert res.get("new_entries") == SITEMAP_URLS * m, res
+            print(f"sitemap warm-up: {res} in {wall:.1f}s ({cpu / m * 1000:.2f} CPU ms/sitemap)")
             set_mode(base, "changed")
-            b_wall, b_cpu, b_new = asyncio.run(baseline_cycle(base, n, db))
-            assert b_new == 5 * n, b_new
-            db.close()
+            s_wall, s_cpu, res = asyncio.run(monitor_cycle(sconfig))
+            assert res.get("changed") == m and res["new_entries"] == 5 * m, res
     finally:
         server.kill()
 
-    print(f"\n{'cycle':<14}{'feeds/s':>10}{'CPU ms/feed':>14}")
+    print(f"\n{'cycle':<14}{'sources/s':>10}{'CPU ms each':>14}")
     for name, rate, cpu_ms in rows:
         print(f"{name:<14}{rate:>10.0f}{cpu_ms:>14.2f}")
-    print(f"{'baseline chg.':<14}{n / b_wall:>10.0f}{b_cpu / n * 1000:>14.2f}")
+    if n:
+        print(f"{'baseline chg.':<14}{n / b_wall:>10.0f}{b_cpu / n * 1000:>14.2f}")
+    print(f"{'sitemap chg.':<14}{m / s_wall:>10.0f}{s_cpu / m * 1000:>14.2f}")
     figures = {name: rate for name, rate, _ in rows}
-    print(f"changed cycle: {figures['changed'] / (n / b_wall):.1f}x the baseline\n")
+    if n:
+        print(f"changed cycle: {figures['changed'] / (n / b_wall):.1f}x the baseline")
+    print(f"sitemap cycle: {m / s_cpu:.0f} sitemaps per CPU second (target: 100)\n")
+    line = ""
+    if n:
+        line = (
+            f"feeds={n} not_modified_per_s={figures['not_modified']:.0f} "
+            f"unchanged_per_s={figures['unchanged']:.0f} changed_per_s={figures['changed']:.0f} "
+            f"baseline_changed_per_s={n / b_wall:.0f} "
+        )
     print(
-        f"feeds={n} not_modified_per_s={figures['not_modified']:.0f} "
-        f"unchanged_per_s={figures['unchanged']:.0f} changed_per_s={figures['changed']:.0f} "
-        f"baseline_changed_per_s={n / b_wall:.0f}"
+        f"{line}sitemaps={m} sitemap_changed_per_s={m / s_wall:.0f} "
+        f"sitemap_per_cpu_s={m / s_cpu:.0f} sitemap_cpu_ms={s_cpu / m * 1000:.2f}"
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from monitor import __version__
 from monitor import config as config_mod
@@ -130,6 +131,12 @@ def _existing_store(config: config_mod.Config) -> Store:
 def cmd_feeds(args: argparse.Namespace) -> int:
     from monitor.storage import feeds as feed_store
 
+    if args.action != "list":
+        return _FEED_ACTIONS[args.action](args)
+    if args.target:
+        raise MonitorError(
+            f"unexpected argument {args.target!r}", hint="`monitor feeds add URL`, `import FILE`"
+        )
     config = config_mod.load(args.config)
     store = _existing_store(config)
     now = datetime.now(UTC)
@@ -147,6 +154,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     rows = [
         (
             s.name,
+            _kind(config, s.name),
             feed_store.health(s, now),
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
@@ -156,8 +164,213 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         )
         for s in states
     ]
-    _table(("FEED", "HEALTH", "LAST OK", "NEXT POLL", "WORKER", "ENTRIES", "LAST ERROR"), rows)
+    _table(
+        ("FEED", "KIND", "HEALTH", "LAST OK", "NEXT POLL", "WORKER", "ENTRIES", "LAST ERROR"),
+        rows,
+    )
     return EXIT_OK
+
+
+def cmd_feeds_add(args: argparse.Namespace) -> int:
+    from monitor import configedit, discover
+    from monitor.http import build_client
+
+    if not args.target:
+        raise MonitorError(
+            "say which site", hint="monitor feeds add https://www.example.org/world/"
+        )
+    config = config_mod.load(args.config)
+    fetch = config.settings.fetch
+
+    async def go() -> list[discover.Candidate]:
+        async with build_client(timeout=fetch.timeout, user_agent=fetch.user_agent) as client:
+            return await discover.discover(config, client, args.target)
+
+    found = asyncio.run(go())
+    if not found:
+        raise MonitorError(
+            f"{args.target}: no feed, sitemap or article list found",
+            hint="give the address of a section page, or a feed's own URL",
+        )
+    _table(
+        ("#", "KIND", "ITEMS", "NEWEST", "TITLE", "URL", "FOUND BY"),
+        [
+            (
+                str(i),
+                c.kind.value,
+                str(c.items),
+                c.newest.strftime("%Y-%m-%d") if c.newest else "-",
+                printable(c.title or c.what)[:40],
+                printable(c.url),
+                c.found_by,
+            )
+            for i, c in enumerate(found, 1)
+        ],
+    )
+    choice = args.pick
+    if choice is None and sys.stdin.isatty():
+        answer = input(f"add which? [1-{len(found)}, Enter for 1, q to quit] ").strip()
+        if answer.lower() in ("q", "quit"):
+            return EXIT_OK
+        choice = int(answer) if answer.isdigit() else 1 if not answer else 0
+    if choice is None:
+        print(f"hint: choose one with --pick N (1-{len(found)})", file=sys.stderr)
+        return EXIT_USAGE
+    if not 1 <= choice <= len(found):
+        raise MonitorError(f"no candidate {choice}", hint=f"pick 1 to {len(found)}")
+    picked = found[choice - 1]
+    taken = {f.name for f in config.settings.feeds}
+    same = next((f for f in config.settings.feeds if f.url == picked.url), None)
+    if same is not None:
+        raise MonitorError(f"{picked.url} is in the config already, as {same.name!r}")
+    name = args.name or configedit.unique_name(configedit.slug(picked.name), taken)
+    if name in taken:
+        raise MonitorError(f"a source is named {name!r} already", hint="choose another --name")
+    entry: dict[str, Any] = {"name": name, "url": picked.url}
+    if picked.kind != "feed":
+        entry["kind"] = picked.kind.value
+    if args.tag:
+        entry["tags"] = list(dict.fromkeys(args.tag))
+    configedit.add_sources(config.path, [entry])
+    print(f"{config.path}: added {name} ({picked.kind.value}, {picked.url})")
+    return EXIT_OK
+
+
+def cmd_feeds_import(args: argparse.Namespace) -> int:
+    from monitor import configedit, opml
+
+    if not args.target:
+        raise MonitorError("say which file", hint="monitor feeds import subscriptions.opml")
+    path = Path(args.target)
+    if not path.is_file():
+        raise MonitorError(f"no such file: {path}", hint="give an OPML file your reader exported")
+    subscriptions = opml.read_opml(path.read_bytes())
+    config = config_mod.load(args.config)
+    taken = {f.name for f in config.settings.feeds}
+    present = {f.url: f.name for f in config.settings.feeds}
+    entries: list[dict[str, Any]] = []
+    skipped = 0
+    for sub in subscriptions:
+        if sub.url in present:
+            print(f"  skipped {printable(sub.url)}: in the config already as {present[sub.url]}")
+            skipped += 1
+            continue
+        name = configedit.unique_name(
+            configedit.slug(sub.title or urlsplit(sub.url).hostname or ""), taken
+        )
+        taken.add(name)
+        entry: dict[str, Any] = {"name": name, "url": sub.url}
+        if sub.title and sub.title != name:
+            entry["title"] = sub.title
+        if sub.site:
+            entry["site"] = sub.site
+        tags = list(dict.fromkeys([*sub.tags, *(args.tag or [])]))
+        if tags:
+            entry["tags"] = tags
+        entries.append(entry)
+    verb = "would add" if args.dry_run else "added"
+    for entry in entries:
+        shown = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
+        print(f"  {verb} {entry['name']}: {printable(entry['url'])}{printable(shown)}")
+    if entries and not args.dry_run:
+        configedit.add_sources(config.path, entries)
+    print(f"{config.path}: {len(entries)} {verb}, {skipped} already there")
+    return EXIT_OK
+
+
+def cmd_feeds_export(args: argparse.Namespace) -> int:
+    from monitor import opml
+
+    config = config_mod.load(args.config)
+    feeds = [f for f in config.settings.feeds if f.kind == "feed"]
+    others = [f.name for f in config.settings.feeds if f.kind != "feed"]
+    data = opml.write_opml(
+        [opml.Subscription(f.url, f.title or f.name, f.site, tuple(f.tags)) for f in feeds],
+        datetime.now(UTC),
+        title=f"monitor feeds ({config.path.name})",
+    )
+    if args.output and args.output != "-":
+        Path(args.output).write_bytes(data)
+        print(f"{args.output}: {len(feeds)} feeds", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    if others:
+        print(
+            f"left out {len(others)} sources that feed readers cannot read (sitemaps, listing "
+            f"pages): {', '.join(others)}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+_FEED_ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_feeds_add,
+    "import": cmd_feeds_import,
+    "export": cmd_feeds_export,
+}
+
+
+def _kind(config: config_mod.Config, name: str) -> str:
+    """A source's kind as the config says it; "-" for one no longer in the config."""
+    source = config.feed(name)
+    return source.kind.value if source is not None else "-"
+
+
+def cmd_test_source(args: argparse.Namespace) -> int:
+    from monitor.http import build_client
+    from monitor.pipeline import sources
+
+    config = _load(args)
+    if config.feed(args.name) is None:
+        known = ", ".join(f.name for f in config.settings.feeds) or "none"
+        raise MonitorError(f"no source named {args.name!r}", hint=f"sources in the config: {known}")
+    fetch = config.settings.fetch
+
+    async def go() -> sources.Preview:
+        async with build_client(timeout=fetch.timeout, user_agent=fetch.user_agent) as client:
+            return await sources.preview(config, client, args.name, datetime.now(UTC))
+
+    found = asyncio.run(go())
+    entries = found.entries[: args.limit]
+    if args.json:
+        print(
+            json_safe(json.dumps([_entry_json(e) for e in entries], indent=2, ensure_ascii=False))
+        )
+    else:
+        where = f"{found.source.kind.value}, {printable(found.url)}"
+        print(
+            f"{args.name} ({where}): HTTP {found.status}, "
+            f"{len(found.entries)} item{'s' if len(found.entries) != 1 else ''}"
+            + (f"; {printable(found.error)}" if found.error else "")
+        )
+        for e in entries:
+            when = e.published.strftime("%Y-%m-%d %H:%M") if e.published else "-"
+            print(f"  {when:<16}  {printable(e.title or '(no title: the page gives it)')[:90]}")
+            print(f"  {'':<16}  {printable(e.url or e.guid)}")
+    if not found.entries and found.error:
+        print(f"hint: {_source_hint(found.source)}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _source_hint(source: Any) -> str:
+    if source.kind == "html":
+        return "check the selectors against the page (`select:`), or drop them for the default"
+    if source.kind == "sitemap":
+        return (
+            "check that the URL is a sitemap, and `sitemap.max_age` for one that is updated rarely"
+        )
+    return "check the URL in a browser; `monitor feeds add URL` finds a site's feeds"
+
+
+def _entry_json(e: Any) -> dict[str, Any]:
+    return {
+        "guid": e.guid,
+        "url": e.url,
+        "title": e.title,
+        "published": e.published.isoformat() if e.published else None,
+        "language": e.language,
+    }
 
 
 def _worker(state: FeedState, now: datetime) -> str:
@@ -428,8 +641,32 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the matches as JSON")
     p.add_argument("--watchlist", metavar="NAME", help="only this watchlist")
-    p = command("feeds", cmd_feeds, "list feeds with their health and last error")
+    p = command(
+        "feeds",
+        cmd_feeds,
+        "list sources with their health; add one from a site's URL; import or export OPML",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "add", "import", "export"], default="list")
+    p.add_argument(
+        "target",
+        nargs="?",
+        metavar="URL|FILE",
+        help="add: a site or section URL; import: an OPML file",
+    )
     p.add_argument("--reset", metavar="NAME", help="clear a feed's errors or retirement")
+    p.add_argument("--name", help="add: the new source's name (default: from its title)")
+    p.add_argument("--pick", type=int, metavar="N", help="add: take candidate N without asking")
+    p.add_argument(
+        "--tag", action="append", metavar="TAG", help="add, import: a tag to give (repeatable)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="import: show what would be added")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="export: write the OPML here (default: stdout)"
+    )
+    p = command("test-source", cmd_test_source, "fetch and read one source now and print its items")
+    p.add_argument("name", metavar="NAME", help="a feed, sitemap or listing page from the config")
+    p.add_argument("--limit", type=int, default=50, help="print at most this many (default 50)")
+    p.add_argument("--json", action="store_true", help="print the items as JSON")
     p = command("alerts", cmd_alerts, "list alerts in the outbox, or retry them")
     p.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry")

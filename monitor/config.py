@@ -6,6 +6,7 @@ The daemon, `monitor check` and the tests all load configuration through `load()
 
 from __future__ import annotations
 
+import enum
 import glob
 import os
 import re
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cssselect import GenericTranslator, SelectorError
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +31,7 @@ from monitor.channels import ChannelSettings, kinds, secrets_of
 from monitor.errors import ConfigError, Problem
 from monitor.rules import Matcher, RulesError, compile_watchlists
 from monitor.units import ByteSize, Duration
-from monitor.watchlist import NAME, WatchlistSettings
+from monitor.watchlist import NAME, TAG_PREFIX, WatchlistSettings
 from monitor.yamlfile import Document, Loc, dotted, problems_from, salvage, validate
 from monitor.yamlfile import load as load_yaml
 
@@ -58,14 +60,114 @@ class FetchSettings(_Strict):
     )
     max_backoff: Duration = Field(21600.0, description="longest wait after repeated failures")
     user_agent: str | None = Field(None, description="replaces the default User-Agent")
+    robots: bool = Field(
+        True,
+        description="obey robots.txt for listing and article pages (feeds and sitemaps are "
+        "published for machines and are always read)",
+    )
+
+
+class SourceKind(enum.StrEnum):
+    """What a source's URL serves, and so how its body is read into entries."""
+
+    FEED = "feed"  # RSS, Atom or JSON Feed
+    SITEMAP = "sitemap"  # a (news) sitemap or a sitemap index
+    HTML = "html"  # a listing page: a section front, a "latest news" page
+
+
+def _check_selector(value: str | None) -> str | None:
+    """A CSS selector cssselect can compile (the one `pipeline.listing` runs), else the
+    parser's own words and the column."""
+    if value is None:
+        return None
+    try:
+        GenericTranslator().css_to_xpath(value)
+    except SelectorError as exc:
+        raise ValueError(f"not a CSS selector lxml can run: {exc}") from None
+    return value
+
+
+class Selectors(_Strict):
+    """Where a listing page keeps its items; every selector but `item` is relative to one item."""
+
+    item: str = Field(description="CSS selector of one item (a card, a list entry)")
+    link: str = Field("a[href]", description="the item's link to its article (the first match)")
+    title: str | None = Field(None, description="the item's headline; default: the link's text")
+    date: str | None = Field(
+        None,
+        description="the item's date (a datetime attribute or its text); default: its first "
+        "<time> element",
+    )
+
+    @field_validator("item", "link", "title", "date")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        return _check_selector(value)
+
+
+class SitemapOptions(_Strict):
+    max_age: Duration = Field(
+        172800.0,
+        description="URLs (and index children) last modified or published longer ago are "
+        "left out; URLs with no date are kept",
+    )
+    max_urls: int = Field(
+        200, ge=1, description="URLs read per poll at most, the most recent first"
+    )
+    max_children: int = Field(
+        10, ge=0, description="sitemaps of an index fetched per poll at most, newest first"
+    )
+
+
+_TAG = r"^[^\s,/][^,/]{0,63}$"
 
 
 class FeedSettings(_Strict):
+    """One source: a feed, a sitemap or a listing page (`kind`)."""
+
     name: str = Field(pattern=NAME, description="short unique name, used in watchlists")
-    url: str = Field(pattern=r"^https?://\S+$", description="the feed's http(s) URL")
+    url: str = Field(pattern=r"^https?://\S+$", description="the source's http(s) URL")
+    kind: SourceKind = Field(
+        SourceKind.FEED, description="feed (RSS/Atom/JSON Feed), sitemap, or html (listing page)"
+    )
+    title: str | None = Field(None, description="a display title (OPML text)")
+    site: str | None = Field(
+        None, pattern=r"^https?://\S+$", description="the site's home page (OPML htmlUrl)"
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="labels a watchlist's feeds can select (tag:NAME); OPML categories",
+    )
     interval: Duration | None = Field(None, description="overrides fetch.interval")
     fetch_pages: bool | None = Field(None, description="overrides fetch.fetch_pages")
+    robots: bool | None = Field(None, description="overrides fetch.robots")
+    select: Selectors | None = Field(
+        None, description="kind html: CSS selectors of the items; default: article-like links"
+    )
+    sitemap: SitemapOptions | None = Field(None, description="kind sitemap: what is read")
     enabled: bool = True
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not re.fullmatch(_TAG, tag):
+                raise ValueError(
+                    f"tag {tag!r}: 1-64 characters, no comma or slash, not starting with a space"
+                )
+        return tags
+
+    @model_validator(mode="after")
+    def _options_of_kind(self) -> FeedSettings:
+        if self.select is not None and self.kind != SourceKind.HTML:
+            raise ValueError("select: only a source of kind html has selectors")
+        if self.sitemap is not None and self.kind != SourceKind.SITEMAP:
+            raise ValueError("sitemap: only a source of kind sitemap has sitemap options")
+        return self
+
+    def has_tag(self, tag: str) -> bool:
+        wanted = tag.casefold()
+        return any(t.casefold() == wanted for t in self.tags)
 
 
 class DeliverySettings(_Strict):
@@ -201,6 +303,12 @@ def load(
     settings, problems = validate(Settings, doc)
     channels = _channels(raw.get("channels"), doc, problems)
     feed_names = {f.get("name") for f in _list(raw.get("feeds")) if isinstance(f, dict)}
+    feed_tags = {
+        str(t).casefold()
+        for f in _list(raw.get("feeds"))
+        if isinstance(f, dict)
+        for t in _list(f.get("tags"))
+    }
     channel_names = set(raw["channels"]) if isinstance(raw.get("channels"), dict) else set()
 
     files = [str(main_path)]
@@ -220,7 +328,9 @@ def load(
             watchlist, wdoc = salvage(WatchlistSettings, wdoc)
             watchlist = _with_group_names(watchlist, written)
         if watchlist is not None:
-            problems += _cross_check(watchlist, wdoc, feed_names, channel_names, watchlists)
+            problems += _cross_check(
+                watchlist, wdoc, feed_names, feed_tags, channel_names, watchlists
+            )
             watchlists.append(watchlist)
             docs.append(wdoc)
 
@@ -233,6 +343,7 @@ def load(
         raise ConfigError(problems)
     settings = _apply_env(settings, main_path, env)
     secrets = _secrets(doc, channels.values(), settings.database)
+    watchlists = [_select_feeds(w, settings.feeds) for w in watchlists]
     return Config(main_path, settings, channels, watchlists, matcher, files, secrets)
 
 
@@ -247,6 +358,21 @@ def _secrets(doc: Document, channels: Iterable[ChannelSettings], database: str) 
     ]
     pairs += redact.password_of(database)
     return redact.Secrets(pairs)
+
+
+def _select_feeds(watchlist: WatchlistSettings, feeds: list[FeedSettings]) -> WatchlistSettings:
+    """The watchlist with each `tag:NAME` in its `feeds` replaced by the names of the feeds
+    carrying that tag (case-insensitively), so matching only ever compares names."""
+    if watchlist.feeds == "all" or not any(f.startswith(TAG_PREFIX) for f in watchlist.feeds):
+        return watchlist
+    names: list[str] = []
+    for item in watchlist.feeds:
+        if item.startswith(TAG_PREFIX):
+            tag = item[len(TAG_PREFIX) :]
+            names += [f.name for f in feeds if f.has_tag(tag)]
+        else:
+            names.append(item)
+    return watchlist.model_copy(update={"feeds": list(dict.fromkeys(names))})
 
 
 def _with_group_names(watchlist: WatchlistSettings | None, data: Any) -> WatchlistSettings | None:
@@ -359,6 +485,7 @@ def _cross_check(
     watchlist: WatchlistSettings,
     doc: Document,
     feed_names: set[Any],
+    feed_tags: set[str],
     channel_names: set[Any],
     earlier: list[WatchlistSettings],
 ) -> list[Problem]:
@@ -371,7 +498,11 @@ def _cross_check(
             problems.append(doc.problem(("channels", i), f"no channel {name!r} (known: {known})"))
     if watchlist.feeds != "all":
         for i, name in enumerate(watchlist.feeds):
-            if name not in feed_names:
+            if name.startswith(TAG_PREFIX):
+                tag = name[len(TAG_PREFIX) :]
+                if tag.casefold() not in feed_tags:
+                    problems.append(doc.problem(("feeds", i), f"no feed has the tag {tag!r}"))
+            elif name not in feed_names:
                 problems.append(doc.problem(("feeds", i), f"no feed named {name!r}"))
     return problems
 

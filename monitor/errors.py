@@ -80,6 +80,15 @@ class BlockedAddress(FetchError):
     hint = "set fetch.allow_private_networks: true if this address is meant to be reachable"
 
 
+class RobotsDisallowed(FetchError):
+    """robots.txt asks robots not to fetch this page (or cannot be read just now)."""
+
+    hint = (
+        "the site asks robots not to read this page: set robots: false on the source (or "
+        "fetch.robots: false) only if you have the publisher's permission"
+    )
+
+
 class TooLarge(FetchError):
     """The body grew past fetch.max_bytes."""
 
@@ -90,6 +99,12 @@ class ParseError(MonitorError):
     """A feed yielded no entries at all (broken XML, HTML error page, empty body)."""
 
     hint = "check the feed URL in a browser; the feed is retried with backoff"
+
+
+class OpmlError(MonitorError):
+    """A file given to `monitor feeds import` is not an OPML subscription list."""
+
+    hint = "export the list from your feed reader as OPML (Settings → Import/Export) and try again"
 
 
 class ChannelError(MonitorError):

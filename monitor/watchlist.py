@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from monitor.model import Severity, Updates
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+# In a watchlist's `feeds`: every source carrying that tag (a feed name never has a colon).
+TAG_PREFIX = "tag:"
 
 
 class _Strict(BaseModel):
@@ -52,7 +54,9 @@ class WatchlistSettings(_Strict):
     version: Literal[1] = Field(description="file format version; always 1 for now")
     name: str = Field(pattern=NAME, description="unique across all watchlists")
     feeds: Literal["all"] | list[str] = Field(
-        default="all", description='"all", or the names of the feeds to watch'
+        default="all",
+        description='"all", or the feeds to watch: names, and tag:NAME for every feed with '
+        "that tag",
     )
     channels: list[str] = Field(min_length=1, description="names of channels in monitor.yaml")
     stem: bool | StemLanguage = Field(
@@ -78,6 +82,17 @@ class WatchlistSettings(_Strict):
         if self.stem is True:
             return "english"
         return self.stem or None
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_selectors(cls, feeds: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        for item in feeds if isinstance(feeds, list) else ():
+            tag = item[len(TAG_PREFIX) :] if item.startswith(TAG_PREFIX) else None
+            if tag is not None and not tag.strip():
+                raise ValueError(f"{item!r}: say which tag, as in tag:middle-east")
+            if tag is None and not re.fullmatch(NAME, item):
+                raise ValueError(f"{item!r} is neither a feed name nor tag:NAME")
+        return feeds
 
     @field_validator("groups")
     @classmethod

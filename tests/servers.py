@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -186,3 +187,22 @@ class Receiver(Server):
     def posts(self) -> list[Request]:
         with self.lock:
             return [r for r in self.requests if r.method == "POST"]
+
+
+def serve_stream(
+    site: Server, corpus: Any, *, until: datetime | None = None, prefix: str = "/stream"
+) -> dict[str, str]:
+    """Serve each feed of a conflict-stream corpus (`bench.conflict_stream.Corpus`) as RSS 2.0
+    at `{prefix}/{feed}.xml`, listing the reports its outlet had put out by `until` (all of them
+    by default), newest first, with links on this server. Call again with a later `until` to
+    let time pass. Returns each feed's URL by name."""
+    from bench.conflict_stream import rss
+
+    urls = {}
+    for name, reports in corpus.by_feed().items():
+        shown = [r for r in reports if until is None or corpus.released(r) <= until]
+        body = rss(corpus.feeds[name], shown, base=site.base)
+        path = f"{prefix}/{name}.xml"
+        site.route(path, Answer(200, body, {"Content-Type": "application/rss+xml"}))
+        urls[name] = site.url(path)
+    return urls

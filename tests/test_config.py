@@ -317,8 +317,11 @@ def test_readme_yaml_examples_load(tmp_path: Path) -> None:
     settings = [b for b in blocks if b.startswith("# config/monitor.yaml")]
     watchlists = [b for b in blocks if b.startswith("# config/watchlists/")]
     fragments = [b for b in blocks if b.startswith("# in monitor.yaml, under channels:")]
-    assert len(settings) == 1 and watchlists and fragments
-    assert len(settings) + len(watchlists) + len(fragments) == len(blocks), "unlabelled YAML"
+    sources = [b for b in blocks if b.startswith("# in monitor.yaml, under feeds:")]
+    assert len(settings) == 1 and watchlists and fragments and sources
+    assert len(settings) + len(watchlists) + len(fragments) + len(sources) == len(blocks), (
+        "unlabelled YAML"
+    )
     (tmp_path / "watchlists").mkdir()
     for i, block in enumerate(watchlists):
         (tmp_path / "watchlists" / f"{i}.yaml").write_text(block)
@@ -333,3 +336,9 @@ def test_readme_yaml_examples_load(tmp_path: Path) -> None:
         )
         (tmp_path / "watchlists" / "0.yaml").write_text(watchlists[0].replace("desk-hook, ", ""))
         assert config_mod.load(tmp_path / "monitor.yaml", env=env).channels
+    for block in sources:
+        (tmp_path / "monitor.yaml").write_text(
+            settings[0].replace("feeds:\n", "feeds:\n" + textwrap.indent(block, "  "), 1)
+        )
+        added = config_mod.load(tmp_path / "monitor.yaml", env=env).settings.feeds[0]
+        assert added.name in block

@@ -34,7 +34,7 @@ from monitor.channels import Channel
 from monitor.config import Config, FeedSettings
 from monitor.errors import FeedGone, FetchError
 from monitor.model import Article, Entry
-from monitor.pipeline import extract, fetch, fingerprint, heartbeat, match, parse, stories
+from monitor.pipeline import extract, fetch, fingerprint, heartbeat, match, sources, stories
 from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store, leases
 from monitor.storage import articles as article_store
@@ -223,6 +223,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
+        self.sources = sources.Sources(client, self.slots)
         self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
         self.heartbeat = heartbeat.Heartbeat(store, self.owner, lambda: self.clock())
         self._polled: list[tuple[feed_store.FeedState, feed_store.PollOutcome]] = []
@@ -294,15 +295,13 @@ class Pipeline:
     async def run_feed(self, state: feed_store.FeedState, slot: _Slot | None = None) -> FeedReport:
         """Fetch, parse and ingest one feed; any failure becomes feed state, never an exception.
         The feed's network `slot`, if any, is handed to the ingest backlog once it is read."""
-        settings = self.config.settings.fetch
         now = self.clock()
         try:
-            result = await fetch.fetch(
-                self.client,
+            result = await self.sources.fetch(
+                self.config,
+                state.name,
                 state.url,
-                slots=self.slots,
-                timeout=settings.timeout,
-                max_bytes=settings.max_bytes,
+                now=now,
                 etag=state.etag,
                 last_modified=state.last_modified,
             )
@@ -325,13 +324,8 @@ class Pipeline:
             return FeedReport(state.name, "unchanged")
 
         known_key = (self.config.database_url, state.id)
-        feed = parse.read_feed(
-            result.body,
-            result.url,
-            result.content_type,
-            now=now,
-            known=_KNOWN.get(known_key),
-            max_entries=settings.max_entries,
+        feed = self.sources.read(
+            self.config, state.name, result, now=now, known=_KNOWN.get(known_key)
         )
         if feed.dropped:
             log.warning(
@@ -505,17 +499,8 @@ class Pipeline:
     async def _page(
         self, state: feed_store.FeedState, url: str
     ) -> tuple[extract.PageText | None, str | None]:
-        settings = self.config.settings.fetch
         try:
-            result = await fetch.fetch(
-                self.client,
-                url,
-                slots=self.slots,
-                timeout=settings.timeout,
-                max_bytes=settings.max_bytes,
-                page=True,
-                allow_private=settings.allow_private_networks,
-            )
+            result = await self.sources.fetch_page(self.config, state.name, url)
         except FetchError as exc:
             log.info(
                 "page not fetched; using the feed's text", feed=state.name, url=url, error=str(exc)

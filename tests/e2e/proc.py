@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,6 +59,9 @@ class Service:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Its own process group, so that `close()` can stop the extraction pool's children
+            # too: left alive, they hold the output pipe open and the reader never ends.
+            start_new_session=True,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(
@@ -89,9 +93,13 @@ class Service:
             return self.proc.wait()
 
     def close(self) -> None:
+        """Kill it and whatever it started."""
         self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self._reader.join(timeout=5)
-        self.proc.stdout.close()  # type: ignore[union-attr]
+        if not self._reader.is_alive():  # closing a pipe another thread still reads would block
+            self.proc.stdout.close()  # type: ignore[union-attr]
 
 
 @contextmanager
