@@ -188,7 +188,7 @@ def throughput(url: str, workers: int, *, feeds: int, items: int) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=os.environ.get("MONITOR_TEST_DATABASE_URL"))
-    parser.add_argument("--duration", type=float, default=180.0, help="soak seconds")
+    parser.add_argument("--duration", type=float, default=180.0, help="soak seconds (0: none)")
     parser.add_argument("--feeds", type=int, default=60, help="soak feeds")
     parser.add_argument("--every", type=float, default=0.5, help="soak: seconds between items")
     parser.add_argument("--throughput-feeds", type=int, default=300)
@@ -211,15 +211,19 @@ def main() -> None:
         + ", ".join(f"{t} {b:,.0f}" for t, b in SIZES.items())
         + f"; total {sum(SIZES.values()):,.0f}"
     )
-    line, notes = soak(args.database, duration=args.duration, feeds=args.feeds, every=args.every)
-    print("\n".join(notes))
+    line = ""
+    if args.duration > 0:
+        line, notes = soak(
+            args.database, duration=args.duration, feeds=args.feeds, every=args.every
+        )
+        print("\n".join(notes))
     base = rates.get(1)
     if base:
         print(
             "throughput against 1 worker: "
             + ", ".join(f"{n} workers {r / base:.2f}x" for n, r in rates.items())
         )
-    print(line + "".join(f" entries_per_s_{n}={r:.0f}" for n, r in rates.items()))
+    print((line + "".join(f" entries_per_s_{n}={r:.0f}" for n, r in rates.items())).strip())
 
 
 if __name__ == "__main__":
