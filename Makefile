@@ -17,6 +17,7 @@ fmt:
 lint:
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 types:
 	$(BIN)/mypy monitor

@@ -196,10 +196,10 @@ def write_config(work: Path, base: str, feeds: int, kind: str = "feed") -> Path:
     return work / "monitor.yaml"
 
 
-async def monitor_cycle(config: object) -> tuple[float, float, dict[str, int]]:
+async def monitor_cycle(config: object, known: object) -> tuple[float, float, dict[str, int]]:
     from monitor.daemon import runtime
 
-    async with runtime(config) as pipeline:  # type: ignore[arg-type]
+    async with runtime(config, known=known) as pipeline:  # type: ignore[arg-type]
         wall, cpu = time.perf_counter(), time.process_time()
         report = await pipeline.poll(due_only=False)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -248,6 +248,7 @@ def main() -> None:
 
     from monitor import config as config_mod
     from monitor import log
+    from monitor.pipeline.concurrency import KnownItems
 
     ctx = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = ctx.Queue()
@@ -265,10 +266,12 @@ def main() -> None:
             log.setup("error", "console")
             rows = []
             b_wall = b_cpu = 0.0
+            # What the daemon remembers of each feed, kept from cycle to cycle as in a daemon.
+            known = KnownItems()
             if n:
                 config = config_mod.load(write_config(work, base, n), env={})
                 set_mode(base, "etag")
-                wall, cpu, res = asyncio.run(monitor_cycle(config))
+                wall, cpu, res = asyncio.run(monitor_cycle(config, known))
                 print(f"warm-up: {res} in {wall:.1f}s ({cpu / n * 1000:.2f} CPU ms/feed)")
                 for name, mode in (
                     ("not_modified", "etag"),
@@ -276,7 +279,7 @@ def main() -> None:
                     ("changed", "changed"),
                 ):
                     set_mode(base, mode)
-                    wall, cpu, res = asyncio.run(monitor_cycle(config))
+                    wall, cpu, res = asyncio.run(monitor_cycle(config, known))
                     assert res.get(name) == n, f"{name}: expected {n} {name} feeds, got {res}"
                     if name == "changed":
                         assert res["new_entries"] == 5 * n, res
@@ -296,12 +299,13 @@ def main() -> None:
             maps = work / "sitemaps"
             maps.mkdir()
             sconfig = config_mod.load(write_config(maps, base, m, kind="sitemap"), env={})
+            sknown = KnownItems()
             set_mode(base, "etag")
-            wall, cpu, res = asyncio.run(monitor_cycle(sconfig))
+            wall, cpu, res = asyncio.run(monitor_cycle(sconfig, sknown))
             assert res.get("new_entries") == SITEMAP_URLS * m, res
             print(f"sitemap warm-up: {res} in {wall:.1f}s ({cpu / m * 1000:.2f} CPU ms/sitemap)")
             set_mode(base, "changed")
-            s_wall, s_cpu, res = asyncio.run(monitor_cycle(sconfig))
+            s_wall, s_cpu, res = asyncio.run(monitor_cycle(sconfig, sknown))
             assert res.get("changed") == m and res["new_entries"] == 5 * m, res
     finally:
         server.kill()

@@ -1,9 +1,9 @@
 """bench/stories.py: story clustering measured on labelled news, through the real code, by
 what an alert daemon's user would lose.
 
-Each corpus is fed as a stream through the recording code (`Recorder`: fingerprints, candidate
-lookups, the join-or-open decision, story repair and every state write, into a SQLite file),
-each article with its feed and its publication date as the pipeline builds it
+Each corpus is fed as a stream through `monitor.pipeline.record` (`Recorder`: fingerprints,
+candidate lookups, the join-or-open decision, story repair and every state write, into a
+SQLite file), each article with its feed and its publication date as the pipeline builds it
 (`monitor.model.Article.published`, from the entry's date; a date ahead of the poll clamped to
 it, as the parse stage does), at the moment a daemon would first see it:
 
@@ -103,13 +103,14 @@ import sqlalchemy as sa
 
 from bench import conflict_stream
 from monitor.model import Article
+from monitor.pipeline import cluster
 from monitor.pipeline import fingerprint as fingerprint_stage
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import BANDS, fingerprint
 from monitor.pipeline.parse import FUTURE_SLACK
+from monitor.pipeline.record import FeedBatch, NewEntry, record
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
-from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 
 CORPORA = Path(
@@ -299,11 +300,12 @@ class Arrival:
 class Recorder:
     """Every call this benchmark makes into monitor's recording code (and only here, besides
     `fill`, which writes the tables directly): `storage.feeds.sync`/`all_feeds` for the feed
-    rows, `storage.articles.record_feeds` for the polls, and one read of `article.story_id`;
+    rows, `pipeline.record.record` for the polls, and one read of `article.story_id`;
     and it empties the fingerprint stage's spelling memory (see `__init__`)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.memory = cluster.Memory()  # the clustering memory a daemon keeps for its store
         self.feeds: dict[str, int] = {}
         # Each stream is met as a freshly started daemon meets it: the fingerprint stage keeps
         # the first spelling it saw of each name for the name's weight, process-wide, so a
@@ -323,10 +325,9 @@ class Recorder:
                 group.append(poll)
                 continue
             batches = [
-                article_store.FeedBatch(self.feeds[p.feed], [_entry(p, d) for d in p.docs], p.now)
-                for p in group
+                FeedBatch(self.feeds[p.feed], [_entry(p, d) for d in p.docs], p.now) for p in group
             ]
-            done = article_store.record_feeds(self.store, batches, story_window_s=WINDOW_S)
+            done = record(self.store, self.memory, batches, window_s=WINDOW_S)
             for p, recorded in zip(group, done, strict=True):
                 for d, r in zip(p.docs, recorded, strict=True):
                     if r.article_id is None:
@@ -355,7 +356,7 @@ class Recorder:
         self.feeds = {f.name: f.id for f in feed_store.all_feeds(self.store)}
 
 
-def _entry(poll: Poll, d: Doc) -> article_store.NewEntry:
+def _entry(poll: Poll, d: Doc) -> NewEntry:
     """The entry as the pipeline builds it: the article with its feed and its date (a date
     ahead of the poll clamped to it, as the parse stage does)."""
     url = d.url or f"https://bench.invalid/{d.id}"
@@ -370,7 +371,7 @@ def _entry(poll: Poll, d: Doc) -> article_store.NewEntry:
         source=d.feed,
         published=published,
     )
-    return article_store.NewEntry(d.id, item)
+    return NewEntry(d.id, item)
 
 
 def run(store: Store, polls: Sequence[Poll]) -> tuple[list[Arrival], float]:
@@ -629,7 +630,7 @@ def fill(
                     {
                         "key": story_store.key_of(k),
                         "story_id": sid,
-                        "seen_at": story_store.epoch(seen),
+                        "seen_at": seen,
                     }
                     for k in set(vec.index_keys())
                 )
@@ -658,7 +659,7 @@ def fill(
                     {
                         "key": rng.getrandbits(63),
                         "article_id": aid,
-                        "seen_at": story_store.epoch(seen),
+                        "seen_at": seen,
                     }
                     for _ in range(BANDS)
                 )

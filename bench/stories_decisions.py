@@ -1,7 +1,7 @@
 """bench/stories_decisions.py: dump every story decision of a stream, to compare two versions.
 
 Streams ECB+ (shuffled, as bench/stories.py does), then both corpora with 10,000 filler stories
-in the window (`--window N` changes that; 0 skips it), through `record_many` into SQLite (or the
+in the window (`--window N` changes that; 0 skips it), through `pipeline.record` into SQLite (or the
 database at `--url`, which must be empty), and writes one line per article: its id, story (as
 the id of the story's first article, so runs compare whatever ids the database hands out),
 reason and score. Compare two dumps with `diff`.

@@ -23,7 +23,7 @@ from monitor.pipeline.fingerprint import fingerprint
 
 
 class Memory:
-    """`storage.stories.place` in memory (same text, LSH copies, key-found candidates, the
+    """`pipeline.cluster.place` in memory (same text, LSH copies, key-found candidates, the
     score), so weights can be tried quickly; the figures printed come from the real store."""
 
     def __init__(self, weights: Sequence[float] | None = None) -> None:
@@ -82,7 +82,7 @@ class Memory:
         return self.story_of[d.id]
 
     def repair(self, sid: int) -> None:
-        """`storage.stories.repair`: the leaving group gets a story of its own."""
+        """`pipeline.cluster.repair`: the leaving group gets a story of its own."""
         from monitor.pipeline.fingerprint import jaccard
 
         members = self.members[sid]

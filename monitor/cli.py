@@ -51,13 +51,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_once(args: argparse.Namespace) -> int:
     from monitor.daemon import once
+    from monitor.pipeline import PollResult as R
 
     config = _load(args)
     polled, delivered = asyncio.run(once(config, deliver=not args.no_deliver))
     print(
-        f"polled {len(polled.feeds)} feeds: {polled.count('changed')} changed, "
-        f"{polled.count('not_modified')} not modified, {polled.count('unchanged')} unchanged, "
-        f"{polled.count('failed') + polled.count('gone')} failed; "
+        f"polled {len(polled.feeds)} feeds: {polled.count(R.CHANGED)} changed, "
+        f"{polled.count(R.NOT_MODIFIED)} not modified, {polled.count(R.UNCHANGED)} unchanged, "
+        f"{polled.count(R.FAILED) + polled.count(R.GONE)} failed; "
         f"{polled.new_entries} new entries, {polled.alerts} alerts queued; "
         f"{delivered.sent} sent, {delivered.failed} to retry, {delivered.dead} dead"
         + (f", {delivered.held} held for a digest" if delivered.held else "")

@@ -13,7 +13,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -28,7 +28,8 @@ from monitor import log as log_config
 from monitor.channels import Channel, kinds
 from monitor.config import Config
 from monitor.errors import ConfigError
-from monitor.pipeline import DeliveryReport, Pipeline, PollReport, extract
+from monitor.pipeline import DeliveryReport, Pipeline, PollReport, PollResult, cluster, extract
+from monitor.pipeline.concurrency import KnownItems
 from monitor.storage import Store, leases
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
@@ -51,8 +52,13 @@ def secrets_of(config: Config) -> redact.Secrets:
 
 
 @contextlib.asynccontextmanager
-async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[Pipeline]:
-    """Everything a pipeline needs, opened in order and closed in reverse."""
+async def runtime(
+    config: Config, *, owner: str | None = None, known: KnownItems | None = None
+) -> AsyncIterator[Pipeline]:
+    """Everything a pipeline needs, opened in order and closed in reverse: the store, the HTTP
+    client, the channels, the extraction pool, the ingest thread and the memories. `known`
+    carries what an earlier runtime of this process learnt of the feeds (the poll benchmark
+    polls like one daemon that kept running)."""
     store = Store.open(config.database_url)
     fetch = config.settings.fetch
     client = http.build_client(
@@ -69,7 +75,19 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
         initializer=extract.worker_init,
         initargs=(log_config.again(),),
     )
-    pipeline = Pipeline(config, store, client, channels, pool, owner=owner)
+    # One thread matches, fingerprints and stores new entries, so writes keep their order.
+    ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
+    pipeline = Pipeline(
+        config,
+        store,
+        client,
+        channels,
+        pool=pool,
+        ingest=ingest,
+        known=known if known is not None else KnownItems(),
+        memory=cluster.Memory(),
+        owner=owner,
+    )
     # A busy poll keeps many objects alive for a while (feeds waiting for the ingest thread,
     # the story profiles kept): at the default threshold the collector ran a full collection
     # every few hundred feeds, a tenth of the poll's CPU. Cyclic garbage is still collected,
@@ -90,6 +108,7 @@ async def runtime(config: Config, *, owner: str | None = None) -> AsyncIterator[
                 await channel.aclose()
         await client.aclose()
         pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(ingest.shutdown)  # the transaction in hand completes
         store.close()
         gc.set_threshold(*gc_thresholds)
 
@@ -204,8 +223,8 @@ class Daemon:
                 feeds=len(report.feeds),
                 new_entries=report.new_entries,
                 alerts=report.alerts,
-                failed=report.count("failed"),
-                not_modified=report.count("not_modified"),
+                failed=report.count(PollResult.FAILED),
+                not_modified=report.count(PollResult.NOT_MODIFIED),
             )
 
     async def _outbox(self) -> None:

@@ -132,3 +132,20 @@ class StoreError(MonitorError):
     """The database is unreachable or its schema cannot be brought up to date."""
 
     hint = "check `database:` (or MONITOR_DATABASE_URL) and that the server is running"
+
+
+class StoreUnavailable(StoreError):
+    """The database could not run a statement: the connection dropped, the disk failed, or a
+    lock was held past the busy timeout. The work is retried at its next turn."""
+
+
+class StatementFailed(StoreError):
+    """The database refused a statement: a constraint, or a value it cannot store. Only the
+    entry or row that caused it is lost for now; it is tried again at its next turn."""
+
+    hint = "if this repeats for the same item, report it with the message above"
+
+
+class Conflict(StatementFailed):
+    """Another transaction wrote the same unique row first (two workers storing one URL at
+    once). Running the work again finds that row and joins it."""

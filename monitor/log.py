@@ -17,6 +17,8 @@ from monitor import redact
 from monitor.redact import Secrets
 from monitor.terminal import printable
 
+_HANDLER = "monitor"  # the name of the handler `setup` puts on the root logger
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -58,10 +60,6 @@ class _Expected(logging.Filter):
         return "maximum number of running instances reached" not in record.getMessage()
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The one handler monitor puts on the root logger (replaced by the next `setup`)."""
-
-
 def setup(
     level: str = "info",
     fmt: str = "auto",
@@ -85,35 +83,38 @@ def setup(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    redactor = _Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             *shared,
             structlog.processors.format_exc_info,
-            _Redactor(secrets),
+            redactor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries log through the standard module; keep their chatter to warnings and above, and
-    # render it as monitor's own lines (the logger's name in `logger`).
-    handler = _Handler(stream)
+    # Libraries (APScheduler, multiprocessing, …) log through the standard module: their lines
+    # go through the same processors and renderer (the logger's name in `logger`), so a JSON log
+    # stays one JSON object per line; their chatter is kept to warnings and above.
+    handler = logging.StreamHandler(stream)
+    handler.set_name(_HANDLER)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                _Redactor(secrets),
+                redactor,
                 renderer,
             ],
         )
     )
     handler.addFilter(_Expected())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.WARNING)

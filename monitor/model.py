@@ -26,6 +26,16 @@ class Severity(enum.StrEnum):
 _SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 
 
+class JoinReason(enum.StrEnum):
+    """How an article came to be in its story (`article.story_reason`)."""
+
+    NEW = "new"  # it opened the story
+    SAME_TEXT = "same-text"  # word for word the text of an article of the story
+    NEAR_DUPLICATE = "near-duplicate"  # a lightly edited copy of one
+    REWRITE = "rewrite"  # another outlet's report of the same event
+    SPLIT = "split"  # a repair moved it to a story of its own, with the reports like it
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """What came back for one conditional GET. `body` is None when `not_modified`."""

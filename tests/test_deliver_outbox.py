@@ -27,9 +27,9 @@ from monitor.model import (
 from monitor.pipeline.outbox import DeliveryReport, Outbox
 from monitor.storage import Store, leases
 from monitor.storage import alerts as alert_store
-from monitor.storage import articles as article_store
 from monitor.storage import digests as digest_store
 from monitor.storage import feeds as feed_store
+from tests import recording
 
 NOW = datetime(2026, 11, 23, 12, 0, 5, tzinfo=UTC)  # a Monday, 12:00:05 UTC
 
@@ -104,7 +104,7 @@ def queue(store: Store, channel: str, severities: list[Severity]) -> list[int]:
     start = len(alert_store.listing(store, limit=10_000))
     for i, severity in enumerate(severities, start):
         url = f"https://e.org/{channel}/{i}"
-        done = article_store.record(
+        done = recording.entry(
             store,
             feed_id=fid,
             guid=url,

@@ -4,10 +4,9 @@ state, the same article once however many feeds carry it."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import threading
 import time
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,9 @@ import sqlalchemy as sa
 
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
-from monitor.pipeline import Pipeline, PollReport, _Ingest, _Job
+from monitor.errors import StoreUnavailable
+from monitor.pipeline import Pipeline, PollReport, PollResult
+from monitor.pipeline.concurrency import GroupCommit, Job, KnownItems
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import feeds as feed_store
@@ -131,9 +132,9 @@ def test_cheap_before_expensive(tmp_path: Path, site: Site, receiver: Receiver) 
     )
     config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
     first = poll(config)
-    assert [f.result for f in first.feeds] == ["changed"] and first.alerts == 1
+    assert [f.result for f in first.feeds] == [PollResult.CHANGED] and first.alerts == 1
     assert len(site.hits("/p1")) == 1
-    assert [f.result for f in poll(config).feeds] == ["unchanged"]
+    assert [f.result for f in poll(config).feeds] == [PollResult.UNCHANGED]
     # A changed feed repeating an old entry beside a new one: only the new one's page is read.
     site.route(
         "/f.xml",
@@ -239,7 +240,7 @@ def test_bad_feeds_are_state_not_crashes(
     site.route("/good.xml", Answer(200, rss(("1", "Offensive on Falluja", "https://e.org/1"))))
     config = setup(tmp_path, site, receiver, {"bad": "/bad.xml", "good": "/good.xml"})
     report = poll(config)
-    assert {f.feed: f.result for f in report.feeds}["good"] == "changed"
+    assert {f.feed: f.result for f in report.feeds}["good"] == PollResult.CHANGED
     bad = states(config)["bad"]
     assert bad.status == status
     if health is not None:
@@ -287,29 +288,28 @@ def test_a_failing_channel_keeps_the_alert_for_later(
     )
 
 
-def _jobs(n: int) -> list[_Job]:
-    now = datetime.now(UTC)
-    return [_Job(i, [], [], now, (), {}, contextvars.copy_context()) for i in range(n)]  # type: ignore[arg-type]
+def _jobs(n: int) -> list[Job[int, int]]:
+    return [Job(lambda i=i: i, 1) for i in range(n)]  # type: ignore[misc]
 
 
 def test_feeds_arriving_while_one_is_stored_are_stored_together_in_order() -> None:
-    groups: list[list[object]] = []
+    groups: list[list[int]] = []
     busy, release = threading.Event(), threading.Event()
 
-    def record(group: list[_Job]) -> None:
-        groups.append([job.state for job in group])
+    def write(group: list[int]) -> list[int]:
+        groups.append(group)
         busy.set()
         release.wait(5)
-        for job in group:
-            job.done.set_result(len(group))
+        return [len(group)] * len(group)
 
-    ingest = _Ingest(record)
-    first, *rest = _jobs(4)
-    futures = [ingest.submit(first)]
-    assert busy.wait(5)  # the first feed is stored at once, alone
-    futures += [ingest.submit(job) for job in rest]
-    release.set()
-    assert [f.result(5) for f in futures] == [1, 3, 3, 3]
+    with ThreadPoolExecutor(1) as thread:
+        ingest = GroupCommit(thread, write)
+        first, *rest = _jobs(4)
+        futures = [ingest.submit(first)]
+        assert busy.wait(5)  # the first feed is stored at once, alone
+        futures += [ingest.submit(job) for job in rest]
+        release.set()
+        assert [f.result(5) for f in futures] == [1, 3, 3, 3]
     assert groups == [[0], [1, 2, 3]]
 
 
@@ -317,26 +317,42 @@ def test_a_failed_group_fails_each_of_its_feeds_and_the_next_group_goes_on() -> 
     busy, release = threading.Event(), threading.Event()
     calls = []
 
-    def record(group: list[_Job]) -> None:
+    def write(group: list[int]) -> list[int]:
         calls.append(len(group))
         if len(calls) == 1:
             busy.set()
             release.wait(5)
-            raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
-        for job in group:
-            job.done.set_result(0)
+            raise StoreUnavailable("disk I/O error")
+        return [0] * len(group)
 
-    ingest = _Ingest(record)
-    first, second, third = _jobs(3)
-    failed = ingest.submit(first)
-    assert busy.wait(5)
-    cancelled = ingest.submit(second)
-    assert cancelled.cancel()  # its poll gave up: it is not stored
-    later = ingest.submit(third)
-    release.set()
-    with pytest.raises(sa.exc.OperationalError):
-        failed.result(5)
-    assert later.result(5) == 0 and calls == [1, 1]
+    with ThreadPoolExecutor(1) as thread:
+        ingest = GroupCommit(thread, write)
+        first, second, third = _jobs(3)
+        failed = ingest.submit(first)
+        assert busy.wait(5)
+        cancelled = ingest.submit(second)
+        assert cancelled.cancel()  # its poll gave up: it is not stored
+        later = ingest.submit(third)
+        release.set()
+        with pytest.raises(StoreUnavailable):
+            failed.result(5)
+        assert later.result(5) == 0 and calls == [1, 1]
+
+
+def test_a_feed_whose_preparation_fails_fails_alone() -> None:
+    def broken() -> int:
+        raise RuntimeError("a matcher bug")
+
+    def tenfold(group: list[int]) -> list[int]:
+        return [x * 10 for x in group]
+
+    with ThreadPoolExecutor(1) as thread:
+        ingest = GroupCommit(thread, tenfold)
+        bad = ingest.submit(Job(broken, 1))
+        good = ingest.submit(Job(lambda: 4, 1))
+        with pytest.raises(RuntimeError):
+            bad.result(5)
+        assert good.result(5) == 40
 
 
 def test_a_feed_waiting_for_the_store_does_not_hold_back_the_next_fetch(
@@ -350,17 +366,17 @@ def test_a_feed_waiting_for_the_store_does_not_hold_back_the_next_fetch(
         tmp_path, site, receiver, {"a": "/a.xml", "b": "/b.xml"}, extra=", concurrency: 1"
     )
     both_fetched = []
-    record = Pipeline._record
+    write = Pipeline._write
 
-    def slow_record(self: Pipeline, group: list[_Job]) -> None:
+    def slow_write(self: Pipeline, batches: list[Any]) -> Any:
         for _ in range(500):  # up to 5 s for the other feed's request
             if site.hits("/a.xml") and site.hits("/b.xml"):
                 break
             time.sleep(0.01)
         both_fetched.append(bool(site.hits("/a.xml") and site.hits("/b.xml")))
-        record(self, group)
+        return write(self, batches)
 
-    monkeypatch.setattr(Pipeline, "_record", slow_record)
+    monkeypatch.setattr(Pipeline, "_write", slow_write)
     report = poll(config)
     assert report.new_entries == 2 and report.alerts == 2
     assert both_fetched[0] is True
@@ -369,9 +385,19 @@ def test_a_feed_waiting_for_the_store_does_not_hold_back_the_next_fetch(
 def test_an_entry_that_was_not_stored_is_read_again_though_its_item_is_unchanged(
     tmp_path: Path, site: Site, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Items stored as they are are skipped unparsed by the next poll of a changed feed; an
-    item whose entry failed is not among them, so the next poll reads and stores it."""
+    """Items stored as they are are skipped unparsed by the next poll of a changed feed (in a
+    daemon that keeps running: what it learnt of the feed is kept from poll to poll); an item
+    whose entry failed is not among them, so the next poll reads and stores it."""
     from monitor.pipeline import extract, parse_fast
+
+    known = KnownItems()
+
+    def poll(config: config_mod.Config) -> PollReport:
+        async def cycle() -> PollReport:
+            async with runtime(config, known=known) as pipeline:
+                return await pipeline.poll(due_only=False)
+
+        return asyncio.run(cycle())
 
     failing = "https://news.example.org/mosul-grave"
     body = rss(
@@ -418,9 +444,34 @@ def test_a_prune_that_fails_is_logged_and_the_run_still_completes(
     from monitor.storage import stories as story_store
 
     def locked(*_args: object) -> None:
-        raise sa.exc.OperationalError("DELETE", {}, Exception("database is locked"))
+        raise StoreUnavailable("database is locked")
 
     monkeypatch.setattr(story_store, "prune", locked)
     site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", site.url("/p/1")))))
     config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
     assert poll(config).alerts == 1 and len(receiver.posts) == 1
+
+
+def test_a_runtime_stops_its_ingest_thread_and_keeps_nothing_for_the_next(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    """The ingest thread and the memories belong to the runtime that made them: after `monitor
+    once` no thread is left, and the next runtime starts with memories of its own."""
+    site.route("/f.xml", Answer(200, rss(("1", "Offensive on Falluja", "https://e.org/1"))))
+    config = setup(tmp_path, site, receiver, {"f": "/f.xml"})
+    seen = []
+
+    async def cycle() -> None:
+        async with runtime(config) as pipeline:
+            report = await pipeline.poll(due_only=False)
+            seen.append((pipeline.known, pipeline.memory))
+            if report.new_entries:  # stored by the runtime's own ingest thread
+                names = [t.name for t in threading.enumerate()]
+                assert any(n.startswith("monitor-ingest") for n in names), names
+
+    asyncio.run(cycle())
+    asyncio.run(cycle())
+    assert not [t for t in threading.enumerate() if t.name.startswith("monitor-ingest")]
+    (known_a, memory_a), (known_b, memory_b) = seen
+    assert known_a is not known_b and memory_a is not memory_b
+    assert len(memory_a.vectors) == 1 and len(memory_b.vectors) == 0

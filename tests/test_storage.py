@@ -11,12 +11,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from monitor.model import AlertSpec, Article, Hit, RuleMatch, Severity
+from monitor.pipeline.record import NewEntry, Recorded
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import articles as article_store
 from monitor.storage import engine as store_engine
 from monitor.storage import feeds as feed_store
 from monitor.storage.tables import alert, article, entry, metadata, rule_match, story
+from tests import recording
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -38,8 +40,8 @@ def feed_id(store: Store, name: str = "wire") -> int:
 
 def record(
     store: Store, fid: int, guid: str, item: Article, alerts: tuple[AlertSpec, ...] = (SPEC,)
-) -> article_store.Recorded:
-    return article_store.record(
+) -> Recorded:
+    return recording.entry(
         store,
         feed_id=fid,
         guid=guid,
@@ -147,14 +149,14 @@ def test_record_is_atomic(store: Store) -> None:
     fid = feed_id(store)
     bad = AlertSpec("iraq", "hook", Severity.HIGH, ("offensive",), "x" * 10)
     broken = RuleMatch("iraq", "offensive", Severity.HIGH, (), None)  # type: ignore[arg-type]
-    done = article_store.record_many(
+    done = recording.entries(
         store,
         feed_id=fid,
         now=NOW,
         story_window_s=60,
         entries=[
-            article_store.NewEntry("g", article_for("https://e.org/a"), None, [broken], [bad]),
-            article_store.NewEntry("ok", article_for("https://e.org/b"), None, [MATCH], [SPEC]),
+            NewEntry("g", article_for("https://e.org/a"), None, [broken], [bad]),
+            NewEntry("ok", article_for("https://e.org/b"), None, [MATCH], [SPEC]),
         ],
     )
     assert done[0].error and "NULL" in done[0].error.upper() and "snippet" in done[0].error
@@ -165,7 +167,7 @@ def test_record_is_atomic(store: Store) -> None:
 
 def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
     fid = feed_id(store)
-    a = article_store.record(
+    a = recording.entry(
         store,
         feed_id=fid,
         guid="1",
@@ -175,7 +177,7 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         now=NOW,
         story_window_s=3600,
     )
-    b = article_store.record(
+    b = recording.entry(
         store,
         feed_id=fid,
         guid="2",
@@ -185,7 +187,7 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         now=NOW + timedelta(minutes=5),
         story_window_s=3600,
     )
-    c = article_store.record(
+    c = recording.entry(
         store,
         feed_id=fid,
         guid="3",

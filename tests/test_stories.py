@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from datasketch.lsh import _optimal_param
 
-from monitor.model import AlertSpec, Severity
 from monitor.pipeline import fingerprint as fpm
 from monitor.pipeline import stories
 from monitor.pipeline.stories import canonical_url, text_hash
@@ -307,54 +306,6 @@ def test_profiles_round_trip_and_stay_small() -> None:
     assert stories.Profile.from_json(profile.to_json()) == profile
     assert len(profile.content) <= stories.KEEP_TERMS
     assert len(wire.index_keys()) == stories.INDEX_KEYS
-
-
-SPEC = AlertSpec("iraq", "desk", Severity.HIGH, ("offensive",), "…")
-
-
-@pytest.mark.parametrize(
-    ("spec", "queued", "new_report", "expected"),
-    [
-        (SPEC, None, True, ("story", "", "pending")),
-        (SPEC, None, False, ("story", "", "pending")),  # an edit that matches for the first time
-        (SPEC, Severity.HIGH, True, None),  # updates: none
-        (SPEC, Severity.CRITICAL, True, None),
-        (SPEC, Severity.MEDIUM, True, ("escalation", "high", "pending")),
-        (SPEC, Severity.MEDIUM, False, ("escalation", "high", "pending")),
-        (
-            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", escalate=False),
-            Severity.MEDIUM,
-            True,
-            None,
-        ),
-        (
-            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="every"),
-            Severity.HIGH,
-            True,
-            ("update", "7", "pending"),
-        ),
-        (
-            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="digest"),
-            Severity.HIGH,
-            True,
-            ("update", "7", "digest"),
-        ),
-        (
-            AlertSpec("iraq", "desk", Severity.HIGH, ("o",), "", updates="every"),
-            Severity.HIGH,
-            False,
-            None,
-        ),
-    ],
-)
-def test_follow_ups(
-    spec: AlertSpec,
-    queued: Severity | None,
-    new_report: bool,
-    expected: tuple[str, str, str] | None,
-) -> None:
-    got = stories.follow_up(spec, queued, 7, new_report=new_report)
-    assert (None if got is None else (got.kind, got.key, got.status)) == expected
 
 
 def test_fixture_readme_lists_every_fixture() -> None:

@@ -11,14 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
+from monitor.pipeline import record as record_mod
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import stem
 from monitor.pipeline.parse_raw import fingerprint_of
+from monitor.pipeline.record import NewEntry, Recorded
 from monitor.pipeline.stories import canonical_url
 from monitor.storage import Store
-from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 from monitor.storage.tables import alert, article, article_band, story, story_key
+from tests import recording
 from tests.test_stories import read
 
 NOW = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
@@ -48,8 +50,8 @@ def put(
     alerts: tuple[AlertSpec, ...] = (HIGH,),
     edited: bool = False,
     matches: Sequence[RuleMatch] = (),
-) -> article_store.Recorded:
-    done = article_store.record(
+) -> Recorded:
+    done = recording.entry(
         store,
         feed_id=fid,
         guid=guid,
@@ -267,7 +269,7 @@ def loose_joins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(store: Store) -> None:
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"))
-    strike = article_store.record(
+    strike = recording.entry(
         store,
         feed_id=fid,
         guid="2",
@@ -310,14 +312,14 @@ def test_a_wrong_join_is_repaired_and_the_other_event_gets_its_alert(store: Stor
 def test_a_repair_after_a_restart_reads_its_members_from_the_store(store: Store) -> None:
     """With no vectors kept in memory (a new process), repair rebuilds them from the stored
     titles and texts and splits the same way."""
-    from monitor.storage import stories as story_store
-
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"))
     strike = put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1), alerts=())
     assert strike.story_id == wire.story_id
-    story_store._VECTORS.clear()
-    story_store._PAIRS.clear()
+    memory = recording.memory_of(store)
+    assert len(memory.vectors) == 2
+    memory.vectors.clear()
+    memory.pairs.clear()
     put(store, fid, "3", item("basra-floods-rewrite"), at=timedelta(hours=2))
     by_id = {a["id"]: a for a in rows(store, article)}
     assert by_id[strike.article_id]["story_reason"] == "split"
@@ -347,7 +349,7 @@ def test_a_sent_alert_follows_its_report_and_the_story_it_left_alerts_again(
     spec = AlertSpec("iraq", "desk", Severity.HIGH, ("watch",), "…")
     matched = [RuleMatch("iraq", "watch", Severity.HIGH, snippet="…")]
 
-    def watched(guid: str, name: str, hours: int) -> article_store.Recorded:
+    def watched(guid: str, name: str, hours: int) -> Recorded:
         at = timedelta(hours=hours)
         return put(store, fid, guid, item(name), at=at, alerts=(spec,), matches=matched)
 
@@ -413,7 +415,7 @@ def test_a_failing_repair_is_undone_and_the_article_still_stored(
     def broken(*_args: object) -> None:
         raise RuntimeError("broken after the split's writes")
 
-    monkeypatch.setattr(article_store, "_alerts_after_split", broken)
+    monkeypatch.setattr(record_mod, "_after_split", broken)
     fid = feed(store)
     wire = put(store, fid, "1", item("basra-floods-wire"))
     put(store, fid, "2", item("basra-port-strike"), at=timedelta(hours=1))
@@ -424,18 +426,18 @@ def test_a_failing_repair_is_undone_and_the_article_still_stored(
     assert {a["story_id"] for a in rows(store, article)} == {wire.story_id}
 
 
-def _race(stores: list[Store], feeds: list[int], round_: int) -> list[article_store.Recorded]:
+def _race(stores: list[Store], feeds: list[int], round_: int) -> list[Recorded]:
     """Two workers record a copy each of one story, released at the same instant."""
     barrier = threading.Barrier(2)
-    done: list[article_store.Recorded] = []
+    done: list[Recorded] = []
     names = ("basra-floods-wire", "basra-floods-copy")
 
     def work(n: int) -> None:
         art = item(names[n], f"https://outlet{n}.example.org/{round_}")
-        entry = article_store.NewEntry(f"{round_}", art, None, [], [HIGH])
+        entry = NewEntry(f"{round_}", art, None, [], [HIGH])
         barrier.wait()
         done.extend(
-            article_store.record_many(
+            recording.entries(
                 stores[n],
                 feed_id=feeds[n],
                 entries=[entry],

@@ -23,6 +23,7 @@ from datetime import datetime
 import sqlalchemy as sa
 import structlog
 
+from monitor.errors import StoreError
 from monitor.storage import Store, leases
 
 log = structlog.get_logger("monitor.leases")
@@ -86,7 +87,7 @@ class Heartbeat:
                 await loop.run_in_executor(
                     _THREAD, leases.renew, self.store, self.owner, self.clock(), self.lease_s
                 )
-            except sa.exc.SQLAlchemyError as exc:  # the next beat tries again
+            except (StoreError, sa.exc.SQLAlchemyError) as exc:  # the next beat tries again
                 log.warning("leases not renewed; trying again", error=str(exc))
                 continue
             last = time.monotonic()

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from monitor import metrics
-from monitor.channels import Channel
+from monitor.channels import Channel, pacing
 from monitor.config import DeliverySettings
 from monitor.model import DigestMessage, Message, NoticeMessage, Severity
 from monitor.pipeline import deliver
@@ -130,6 +130,23 @@ class Outbox:
         if joined:
             log.info("story updates held", channel=run.name, alerts=joined, due=due.isoformat())
 
+    def _take_tokens(
+        self, channel: str, wanted: int, rate: pacing.RateLimitSettings, now: datetime
+    ) -> tuple[int, datetime]:
+        """Take up to `wanted` messages' worth from the channel's bucket, which every worker
+        shares: how many may go now, and when the next one may."""
+
+        def spend(
+            stored: channel_store.Tokens,
+        ) -> tuple[channel_store.Tokens, tuple[int, datetime]]:
+            bucket = None
+            if stored.tokens is not None and stored.at is not None:
+                bucket = pacing.Bucket(stored.tokens, stored.at)
+            granted, after, next_at = pacing.take(bucket, rate, now, wanted)
+            return channel_store.Tokens(after.tokens, after.at), (granted, next_at)
+
+        return channel_store.update_tokens(self.store, channel, now, spend)
+
     async def _digests(self, run: _Run) -> None:
         now = self.clock()
         limit = 5  # digests per cycle and channel: well within one lease even when each is slow
@@ -138,7 +155,7 @@ class Outbox:
             due = digest_store.due(self.store, run.name, now)
             if not due:
                 return
-            limit, next_at = channel_store.take_tokens(self.store, run.name, len(due), rate, now)
+            limit, next_at = self._take_tokens(run.name, len(due), rate, now)
             digest_store.postpone(self.store, [d.id for d in due[limit:]], next_at)
             if not limit:
                 return
@@ -226,9 +243,7 @@ class Outbox:
             else:
                 held.setdefault(wait[1], []).append((row, wait[0]))
         if settings.rate_limit is not None and ready:
-            granted, next_at = channel_store.take_tokens(
-                self.store, run.name, len(ready), settings.rate_limit, now
-            )
+            granted, next_at = self._take_tokens(run.name, len(ready), settings.rate_limit, now)
             held.setdefault("rate limit", []).extend((r, next_at) for r in ready[granted:])
             ready = ready[:granted]
         for reason, items in held.items():

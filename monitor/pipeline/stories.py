@@ -1,7 +1,7 @@
 """stories: is this article the same as one seen before, and which story does it belong to?
 
-Data in, data out; the store (`monitor.storage.stories`) fetches the candidates and keeps the
-state. Three levels of "the same":
+Data in, data out: `pipeline.cluster` reads the candidates from the store, asks these
+functions, and writes the outcome. Three levels of "the same":
 
 - same article: the canonical URL (`canonical_url`) or identical normalised text (`text_hash`);
 - same story, near-duplicate: shingle Jaccard similarity of at least `NEAR_DUPLICATE`, estimated
@@ -24,18 +24,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import courlan
 
-from monitor.model import AlertSpec, Severity
 from monitor.pipeline.fingerprint import Fingerprint, content_terms, text_hash, words
 
 __all__ = [
     "NEAR_DUPLICATE",
-    "FollowUp",
     "Profile",
     "Vectors",
     "canonical_url",
     "copy_of",
     "decide",
-    "follow_up",
     "idf",
     "merge",
     "merge_all",
@@ -380,7 +377,7 @@ def split(
     for i in range(n):
         for j in range(i + 1, n):
             scores[i, j] = scores[j, i] = pair(i, j)
-    # A pair scored +inf (copies, see `storage.stories.repair`) is merged first: never parted.
+    # A pair scored +inf (copies, see `cluster.repair`) is merged first: never parted.
     finite = np.isfinite(scores)
     top = float(scores[finite].max()) + 1.0
     scores[~finite] = top
@@ -473,32 +470,3 @@ def copy_of(fp: Fingerprint, other_title: str) -> bool:
     if not fp.title_terms and not theirs:
         return fp.text_words != 0  # no words anywhere: nothing says they are one report
     return bool(set(fp.title_terms) & set(theirs))
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """An alert to queue for a story on one channel: `kind` story (its first alert there),
-    escalation (`key` is the new severity) or update (`key` is the article's id); `status`
-    pending (send now) or digest (held for the next digest)."""
-
-    kind: str
-    key: str
-    status: str
-
-
-def follow_up(
-    spec: AlertSpec, queued: Severity | None, article_id: int, *, new_report: bool
-) -> FollowUp | None:
-    """What an article of a story that matched `spec` queues, given the highest severity already
-    queued for the story on that (watchlist, channel). One alert per story and channel, unless
-    a later article is more severe (escalation, when the watchlist allows it) or the watchlist
-    asked for `updates` on new reports (never for edits or word-for-word copies)."""
-    if queued is None:
-        return FollowUp("story", "", "pending")
-    if spec.escalate and spec.severity.rank > queued.rank:
-        return FollowUp("escalation", str(spec.severity), "pending")
-    if new_report and spec.updates != "none":
-        return FollowUp(
-            "update", str(article_id), "digest" if spec.updates == "digest" else "pending"
-        )
-    return None

@@ -1,61 +1,27 @@
-"""storage.articles: seen entries, stored articles, and recording what new entries led to.
+"""storage.articles: seen entries, stored articles and their rule matches.
 
-`record_many()` writes a feed's new entries in one transaction: an entry, its article, its
-story, its rule matches and its alerts (the outbox) are stored together or not at all, and an
-entry that was not stored is simply polled again (when one fails, the transaction is rolled
-back and written again with each entry in its own savepoint, so it fails alone). An edited
-entry (same feed and guid, new content) updates its article and never alerts twice. The
-statements are built once at import: on SQLite, building a statement costs more than running it.
+Persistence only. Before any expensive work the pipeline asks which of a feed's entries are new
+or edited (`changes`, one indexed query) and which links are stored articles already
+(`find_many`); while it records a new entry it writes, in its transaction (`Tx`), the entry
+(`add_entry`: a second insert of the same feed and guid is a no-op), the article (`add`: one
+row per canonical URL), the link between them and the rule matches. What story the article
+joins and which alerts follow are the pipeline's decisions (`monitor.pipeline.record`).
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
-import structlog
-from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.model import AlertSpec, Article, RuleMatch, Severity
-from monitor.pipeline import stories as algo
-from monitor.pipeline.fingerprint import Fingerprint, fingerprint
-from monitor.storage import Prepared, Store, insert_new, stories
-from monitor.storage.tables import alert, article, entry, rule_match
-
-log = structlog.get_logger("monitor.storage")
-
-
-@dataclass(frozen=True, slots=True)
-class NewEntry:
-    """A new (or edited) feed entry made into an article, with what it matched and the alerts
-    it asks for. `fingerprint` is computed from the article when not given; `entry_hash` is the
-    fingerprint of the entry as the feed wrote it (`FeedItems.fingerprints()`), which notices
-    later edits."""
-
-    guid: str
-    item: Article
-    fingerprint: Fingerprint | None = None
-    matches: Sequence[RuleMatch] = ()
-    alerts: Sequence[AlertSpec] = ()
-    entry_hash: str | None = None
-    edited: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    entry_was_new: bool
-    article_id: int | None = None
-    story_id: int | None = None
-    article_was_new: bool = False
-    alert_ids: tuple[int, ...] = ()
-    error: str | None = None  # set when the entry could not be stored (it is polled again)
-    reason: str | None = None  # how the article joined its story (see storage.stories.Placement)
-    edited: bool = False  # an edit of a stored entry updated its article
+from monitor.errors import Conflict
+from monitor.model import Article, JoinReason, RuleMatch, Severity
+from monitor.storage import Store
+from monitor.storage.tables import article, entry, rule_match
+from monitor.storage.tx import Statement, Tx, insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +32,22 @@ class Changes:
     edited: set[str]
 
 
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """A stored rule match, as a story repair weighs it."""
+
+    article_id: int
+    watchlist: str
+    rule: str
+    severity: Severity
+    snippet: str
+
+
 _SEEN = sa.select(entry.c.guid, entry.c.fingerprint).where(
     entry.c.feed_id == sa.bindparam("feed_id"),
     entry.c.guid.in_(sa.bindparam("guids", expanding=True)),
 )
-_BACKFILL = (
+_ENTRY_HASH = (
     entry.update()
     .where(entry.c.feed_id == sa.bindparam("f_id"), entry.c.guid == sa.bindparam("f_guid"))
     .values(fingerprint=sa.bindparam("f_hash"))
@@ -78,18 +55,25 @@ _BACKFILL = (
 _BY_URLS = sa.select(article).where(
     article.c.canonical_url.in_(sa.bindparam("urls", expanding=True))
 )
-_BY_URL = sa.select(article.c.id, article.c.story_id).where(
-    article.c.canonical_url == sa.bindparam("url")
-)
-_ENTRY = (
+_OF_ENTRY = (
     sa.select(entry.c.article_id, article.c.story_id)
     .join(article, article.c.id == entry.c.article_id)
     .where(entry.c.feed_id == sa.bindparam("f_id"), entry.c.guid == sa.bindparam("f_guid"))
 )
-_QUEUED = sa.select(alert.c.watchlist, alert.c.channel, alert.c.severity).where(
-    alert.c.story_id == sa.bindparam("story"), alert.c.kind.in_(["story", "escalation"])
+_ADD_ENTRY = Statement(
+    lambda dialect: insert(dialect, entry).on_conflict_do_nothing().returning(entry.c.id),
+    ["feed_id", "guid", "seen_at", "fingerprint"],
 )
-_LINK_ENTRY = (
+_ADD = Statement(
+    lambda dialect: insert(dialect, article).on_conflict_do_nothing().returning(article.c.id),
+    [c.name for c in article.c if c.name not in ("id", "updated_at")],
+)
+_BY_URL = Statement(
+    sa.select(article.c.id, article.c.story_id).where(
+        article.c.canonical_url == sa.bindparam("url")
+    )
+)
+_LINK = Statement(
     entry.update()
     .where(entry.c.feed_id == sa.bindparam("f_id"), entry.c.guid == sa.bindparam("f_guid"))
     .values(article_id=sa.bindparam("a_id"))
@@ -97,8 +81,9 @@ _LINK_ENTRY = (
 
 
 def changes(store: Store, feed_id: int, hashes: Mapping[str, str]) -> Changes:
-    """Which entries (guid → `entry_hash`) are new or edited: one indexed query before any
-    expensive work. Entries stored before fingerprints existed get theirs now, unchanged."""
+    """Which entries (guid → the hash of the entry as the feed wrote it) are new or edited:
+    one indexed query before any expensive work. Entries stored before these hashes existed
+    get theirs now, unchanged."""
     if not hashes:
         return Changes(set(), set())
     with store.read() as conn:
@@ -109,7 +94,7 @@ def changes(store: Store, feed_id: int, hashes: Mapping[str, str]) -> Changes:
     if missing:
         with store.write() as conn:
             conn.execute(
-                _BACKFILL, [{"f_id": feed_id, "f_guid": g, "f_hash": hashes[g]} for g in missing]
+                _ENTRY_HASH, [{"f_id": feed_id, "f_guid": g, "f_hash": hashes[g]} for g in missing]
             )
     return Changes(set(hashes) - set(stored), edited)
 
@@ -132,10 +117,6 @@ def find_many(store: Store, canonical_urls: Sequence[str]) -> dict[str, Article]
         return {row.canonical_url: _article(row) for row in rows}
 
 
-def find(store: Store, canonical_url: str) -> Article | None:
-    return find_many(store, [canonical_url]).get(canonical_url)
-
-
 def _article(row: sa.Row[tuple[object, ...]]) -> Article:
     m = row._mapping
     return Article(
@@ -153,429 +134,136 @@ def _article(row: sa.Row[tuple[object, ...]]) -> Article:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class FeedBatch:
-    """One feed's new entries, as polled at `now`."""
-
-    feed_id: int
-    entries: Sequence[NewEntry]
-    now: datetime
+# -- what recording an entry writes -----------------------------------------------------------
 
 
-def record_many(
-    store: Store,
-    *,
-    feed_id: int,
-    entries: Sequence[NewEntry],
-    now: datetime,
-    story_window_s: float,
-) -> list[Recorded]:
-    """Store a feed's new entries and all they led to; storing an entry again is a no-op, and an
-    edited entry updates its article without alerting again."""
-    (done,) = record_feeds(store, [FeedBatch(feed_id, entries, now)], story_window_s=story_window_s)
-    return done
+def add_entry(tx: Tx, feed_id: int, guid: str, now: datetime, entry_hash: str | None) -> bool:
+    """Store the feed's entry; False when it was stored already (nothing is written)."""
+    row = {"feed_id": feed_id, "guid": guid, "seen_at": now, "fingerprint": entry_hash}
+    return bool(tx.rows(_ADD_ENTRY, row))
 
 
-def record_feeds(
-    store: Store, batches: Sequence[FeedBatch], *, story_window_s: float
-) -> list[list[Recorded]]:
-    """`record_many` for several feeds in one transaction, in order: the pages every entry
-    writes (the tails of the article, entry and alert tables and their indexes, the story
-    lookup trees' upper levels) are written once per commit, not once per feed. An entry that
-    fails still fails alone (see `_record_all`)."""
-    prepared = [
-        [
-            new
-            if new.fingerprint is not None
-            else replace(
-                new,
-                fingerprint=fingerprint(new.item.title, new.item.text, language=new.item.language),
-            )
-            for new in feed.entries
-        ]
-        for feed in batches
-    ]
-    if not any(prepared):
-        return [[] for _ in batches]
-    try:
-        return _record_all(store, batches, prepared, story_window_s, isolated=False)
-    except _Isolate:
-        # An entry failed: the transaction is rolled back, and the group recorded again with
-        # each entry in its own savepoint, so that entry fails alone.
-        return _record_all(store, batches, prepared, story_window_s, isolated=True)
+def by_url(tx: Tx, canonical_url: str) -> tuple[int, int] | None:
+    """The stored article at this canonical URL, as (article id, story id)."""
+    rows = tx.rows(_BY_URL, {"url": canonical_url})
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
 
-class _Isolate(Exception):
-    """An entry failed in a transaction without savepoints."""
-
-
-def _record_all(
-    store: Store,
-    batches: Sequence[FeedBatch],
-    prepared: Sequence[Sequence[NewEntry]],
-    story_window_s: float,
-    *,
-    isolated: bool,
-) -> list[list[Recorded]]:
-    """Record the groups' entries in one transaction. Savepoints are not free (on SQLite each
-    page an entry changes is first copied to the savepoint's journal), so the first attempt has
-    none and gives up at the first failing entry (`_Isolate`); `isolated` puts each entry in
-    its own savepoint."""
-    with store.write() as conn:
-        stories.lock(conn)
-        batch = stories.Batch(conn, savepoints=isolated)
-        done = [
-            [
-                _record_one(batch, feed.feed_id, new, feed.now, story_window_s)
-                if isolated
-                else _record_unguarded(batch, feed.feed_id, new, feed.now, story_window_s)
-                for new in entries
-            ]
-            for feed, entries in zip(batches, prepared, strict=True)
-        ]
-    batch.publish()
-    return done
-
-
-def _record_unguarded(
-    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
-) -> Recorded:
-    batch.begin()
-    try:
-        done = _record_entry(batch, feed_id, new, now, story_window_s)
-    except (_LostRace, sa.exc.SQLAlchemyError) as exc:
-        raise _Isolate from exc
-    batch.keep()
-    return done
-
-
-def _record_entry(
-    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
-) -> Recorded:
-    if new.edited:
-        return _record_edit(batch, feed_id, new, now)
-    return _record(batch, feed_id, new, now, story_window_s)
-
-
-def _record_one(
-    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
-) -> Recorded:
-    for _ in range(3):
-        batch.begin()  # a savepoint
-        try:
-            done = _record_entry(batch, feed_id, new, now, story_window_s)
-        except _LostRace:
-            batch.drop()
-            continue  # another worker stored this URL a moment ago: the retry joins its row
-        except sa.exc.SQLAlchemyError as exc:
-            batch.drop()
-            return Recorded(
-                entry_was_new=False, error=str(exc.orig if hasattr(exc, "orig") else exc)
-            )
-        batch.keep()
-        return done
-    return Recorded(entry_was_new=False, error="kept losing insert races for this URL")
-
-
-def record(
-    store: Store,
-    *,
-    feed_id: int,
-    guid: str,
+def add(
+    tx: Tx,
     item: Article,
-    matches: Sequence[RuleMatch],
-    alerts: Sequence[AlertSpec],
-    now: datetime,
-    story_window_s: float,
-    entry_hash: str | None = None,
-    edited: bool = False,
-) -> Recorded:
-    """One entry; see `record_many`."""
-    new = NewEntry(guid, item, None, matches, alerts, entry_hash, edited)
-    (done,) = record_many(
-        store, feed_id=feed_id, entries=[new], now=now, story_window_s=story_window_s
-    )
-    return done
-
-
-class _LostRace(Exception):
-    pass
-
-
-class _Sql:
-    """The statements every new entry runs, prepared for the DB-API cursor (see `Prepared`)."""
-
-    def __init__(self, dialect: sa.Dialect) -> None:
-        module: Any = postgresql if dialect.name == "postgresql" else sqlite
-        self.entry = Prepared(
-            module.insert(entry).on_conflict_do_nothing().returning(entry.c.id),
-            dialect,
-            ["feed_id", "guid", "seen_at", "fingerprint"],
-        )
-        self.article = Prepared(
-            module.insert(article).on_conflict_do_nothing().returning(article.c.id),
-            dialect,
-            [c.name for c in article.c if c.name not in ("id", "updated_at")],
-        )
-        self.by_url = Prepared(_BY_URL, dialect)
-        self.link = Prepared(_LINK_ENTRY, dialect)
-
-    @classmethod
-    def of(cls, dialect: sa.Dialect) -> _Sql:
-        key = (dialect.name, dialect.driver)
-        found = _SQL.get(key)
-        if found is None:
-            found = _SQL[key] = cls(dialect)
-        return found
-
-
-_SQL: dict[tuple[str, str], _Sql] = {}
-
-
-def _record(
-    batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime, story_window_s: float
-) -> Recorded:
-    conn = batch.conn
-    sql = _Sql.of(conn.dialect)
-    row = {"feed_id": feed_id, "guid": new.guid, "seen_at": now, "fingerprint": new.entry_hash}
-    if not batch.rows(sql.entry.sql, sql.entry.params(row)):
-        return Recorded(entry_was_new=False)
-    item, fp = new.item, new.fingerprint
-    assert fp is not None
-    urls = batch.rows(sql.by_url.sql, sql.by_url.params({"url": item.canonical_url}))
-    article_was_new = not urls
-    reason: str | None = None
-    if not urls:
-        placed = stories.place(batch, fp, title=item.title, now=now, window_s=story_window_s)
-        story_id, reason = placed.story_id, placed.reason
-        ids = batch.rows(sql.article.sql, sql.article.params(_article_row(item, fp, placed, now)))
-        if not ids:
-            raise _LostRace
-        article_id = int(ids[0][0])
-        stories.index(batch, article_id, fp, now)
-        if placed.vectors is not None:
-            batch.vectors.put(article_id, placed.vectors)
-        if reason in ("rewrite", "near-duplicate") and placed.size in algo.REPAIR_AT:
-            story_id = _repair(batch, story_id, article_id, now)
-    else:
-        article_id, story_id = urls[0]
-    link = {"f_id": feed_id, "f_guid": new.guid, "a_id": article_id}
-    batch.run(sql.link.sql, sql.link.params(link))
-    insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
-    report = article_was_new and reason != "same-text"
-    alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=report)
-    return Recorded(True, article_id, story_id, article_was_new, alert_ids, reason=reason)
-
-
-def _record_edit(batch: stories.Batch, feed_id: int, new: NewEntry, now: datetime) -> Recorded:
-    """An entry whose title or text changed: update its article and the entry's hash, add any
-    new matches; alerts only where the story has none yet for that channel, or escalations."""
-    conn = batch.conn
-    row = conn.execute(_ENTRY, {"f_id": feed_id, "f_guid": new.guid}).first()
-    if row is None or row.article_id is None:
-        return Recorded(entry_was_new=False)
-    conn.execute(_BACKFILL, {"f_id": feed_id, "f_guid": new.guid, "f_hash": new.entry_hash})
-    item, fp = new.item, new.fingerprint
-    assert fp is not None
-    article_id, story_id = int(row.article_id), int(row.story_id)
-    conn.execute(
-        article.update()
-        .where(article.c.id == article_id)
-        .values(
-            title=item.title,
-            summary=item.summary,
-            text=item.text,
-            text_hash=fp.text_hash,
-            signature=fp.signature or None,
-            updated_at=now,
-            extraction=item.extraction,
-            extraction_error=item.extraction_error,
-        )
-    )
-    stories.index(batch, article_id, fp, now)
-    insert_new(conn, rule_match, [_match_row(article_id, m, now) for m in new.matches])
-    alert_ids = _queue_alerts(conn, story_id, article_id, new.alerts, now, new_report=False)
-    return Recorded(False, article_id, story_id, False, alert_ids, edited=True)
-
-
-def _queue_alerts(
-    conn: sa.Connection,
-    story_id: int,
-    article_id: int,
-    specs: Sequence[AlertSpec],
-    now: datetime,
     *,
-    new_report: bool,
-) -> tuple[int, ...]:
-    """Queue what the story's alerts so far call for: its first alert on each channel, an
-    escalation to a higher severity, or a follow-up the watchlist asked for."""
-    if not specs:
-        return ()
-    queued: dict[tuple[str, str], Severity] = {}
-    for r in conn.execute(_QUEUED, {"story": story_id}):
-        severity = Severity(r.severity)
-        key = (r.watchlist, r.channel)
-        if key not in queued or severity.rank > queued[key].rank:
-            queued[key] = severity
-    rows = []
-    for spec in specs:
-        follow = algo.follow_up(
-            spec, queued.get((spec.watchlist, spec.channel)), article_id, new_report=new_report
-        )
-        if follow is not None:
-            rows.append(_alert_row(story_id, article_id, spec, follow, now))
-    return tuple(insert_new(conn, alert, rows))
-
-
-def _repair(batch: stories.Batch, story_id: int, article_id: int, now: datetime) -> int:
-    """Repair the story the article joined (`stories.repair`) and queue what a split calls for;
-    the article's story afterwards. A repair refines, it is never needed: if one fails, its
-    writes are undone in a savepoint of their own and the article is recorded as it joined."""
-    batch.run("SAVEPOINT monitor_repair", ())
-    try:
-        split = stories.repair(batch, story_id, now)
-        if split is not None:
-            _alerts_after_split(batch.conn, split, article_id, now)
-            if article_id in split.moved:
-                story_id = split.new
-    except Exception:  # any failure: the article must still be stored
-        log.exception("story repair failed; the story is left as it was", story=story_id)
-        batch.run("ROLLBACK TO SAVEPOINT monitor_repair", ())
-    batch.run("RELEASE SAVEPOINT monitor_repair", ())
-    return story_id
-
-
-def _alerts_after_split(
-    conn: sa.Connection, split: stories.Split, article_id: int, now: datetime
-) -> None:
-    """Alerts after a repair moved reports to a story of their own. Each alert follows the
-    report that raised it, sent or not: it told of that report's event. Then each of the two
-    stories gets a first alert on every (watchlist, channel) where either of them had an alert
-    and it now has none, from its own earlier reports' best match there: the event that the
-    wrong join had kept silent is heard, and the one whose alert left is heard again as itself.
-    Only at a severity that (watchlist, channel) has already carried: routing (a channel's
-    `min_severity`) is not known here, and what it let through once it lets through again.
-    The article being recorded is left out: its own alerts are queued next, as for any
-    article."""
-    conn.execute(
-        alert.update()
-        .where(alert.c.story_id == split.old, alert.c.article_id.in_(split.moved))
-        .values(story_id=split.new)
-    )
-    existing = conn.execute(
-        sa.select(alert.c.story_id, alert.c.watchlist, alert.c.channel, alert.c.severity).where(
-            alert.c.story_id.in_([split.old, split.new])
-        )
-    ).all()
-    if not existing:
-        return
-    alerted = {(int(r.story_id), r.watchlist, r.channel) for r in existing}
-    floor: dict[tuple[str, str], int] = {}  # the least severe alert each pair has carried
-    for r in existing:
-        rank = Severity(r.severity).rank
-        floor[(r.watchlist, r.channel)] = min(rank, floor.get((r.watchlist, r.channel), rank))
-    members = conn.execute(
-        sa.select(article.c.id, article.c.story_id).where(
-            article.c.story_id.in_([split.old, split.new]),
-            article.c.id != article_id,
-            article.c.same_as_id.is_(None),
-        )
-    ).all()
-    story_of = {int(m.id): int(m.story_id) for m in members}
-    matches = conn.execute(
-        sa.select(rule_match)
-        .where(rule_match.c.article_id.in_(list(story_of)))
-        .order_by(rule_match.c.article_id, rule_match.c.id)
-    ).all()
-    rows = []
-    for story_id in (split.old, split.new):
-        best: dict[str, Any] = {}  # watchlist → its most severe match in this story (earliest)
-        for m in matches:
-            if story_of[int(m.article_id)] != story_id:
-                continue
-            found = best.get(m.watchlist)
-            if found is None or Severity(m.severity).rank > Severity(found.severity).rank:
-                best[m.watchlist] = m
-        for (watchlist, channel), lowest in sorted(floor.items()):
-            top = best.get(watchlist)
-            if top is None or (story_id, watchlist, channel) in alerted:
-                continue
-            if Severity(top.severity).rank < lowest:
-                continue
-            rules = sorted(
-                {
-                    r.rule
-                    for r in matches
-                    if r.watchlist == watchlist and r.article_id == top.article_id
-                }
-            )
-            spec = AlertSpec(
-                watchlist=watchlist,
-                channel=channel,
-                severity=Severity(top.severity),
-                rules=tuple(rules),
-                snippet=top.snippet,
-            )
-            follow = algo.FollowUp("story", "", "pending")
-            rows.append(_alert_row(story_id, top.article_id, spec, follow, now))
-    insert_new(conn, alert, rows)
-
-
-def _article_row(
-    item: Article, fp: Fingerprint, placed: stories.Placement, now: datetime
-) -> dict[str, object]:
-    return {
+    text_hash: str,
+    signature: bytes,
+    story_id: int,
+    reason: JoinReason,
+    score: float | None,
+    same_as: int | None,
+    now: datetime,
+) -> int:
+    """Store the article in its story; its id. Raises `Conflict` when another transaction
+    stored the same canonical URL first (running the entry again finds that row)."""
+    row = {
         "canonical_url": item.canonical_url,
         "url": item.url,
         "source": item.source,
         "title": item.title,
         "summary": item.summary,
         "text": item.text,
-        "text_hash": fp.text_hash,
+        "text_hash": text_hash,
         "language": item.language,
         "authors": ",".join(a.replace(",", " ") for a in item.authors),
         "published_at": item.published,
         "fetched_at": now,
         "extraction": item.extraction,
         "extraction_error": item.extraction_error,
-        "story_id": placed.story_id,
-        "story_reason": placed.reason,
-        "story_score": None if placed.score is None else round(placed.score, 4),
-        "same_as_id": placed.same_as,
-        "signature": fp.signature or None,
-    }
-
-
-def _match_row(article_id: int, m: RuleMatch, now: datetime) -> dict[str, object]:
-    hits = [{"term": h.term, "field": h.field, "start": h.start, "end": h.end} for h in m.hits]
-    return {
-        "article_id": article_id,
-        "watchlist": m.watchlist,
-        "rule": m.rule,
-        "severity": str(m.severity),
-        "hits": json.dumps(hits, ensure_ascii=False),
-        "snippet": m.snippet,
-        "created_at": now,
-    }
-
-
-def _alert_row(
-    story_id: int, article_id: int, spec: AlertSpec, follow: algo.FollowUp, now: datetime
-) -> dict[str, object]:
-    return {
         "story_id": story_id,
-        "article_id": article_id,
-        "watchlist": spec.watchlist,
-        "channel": spec.channel,
-        "kind": follow.kind,
-        "follow_key": follow.key,
-        "severity": str(spec.severity),
-        "rules": ",".join(spec.rules),
-        "snippet": spec.snippet,
-        # Random, stored once: every retry of this alert carries the same key.
-        "idempotency_key": uuid.uuid4().hex,
-        "status": follow.status,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
+        "story_reason": reason,
+        "story_score": None if score is None else round(score, 4),
+        "same_as_id": same_as,
+        "signature": signature or None,
     }
+    ids = tx.rows(_ADD, row)
+    if not ids:
+        raise Conflict(f"another worker stored {item.canonical_url} a moment ago")
+    return int(ids[0][0])
+
+
+def link_entry(tx: Tx, feed_id: int, guid: str, article_id: int) -> None:
+    tx.run(_LINK, {"f_id": feed_id, "f_guid": guid, "a_id": article_id})
+
+
+def of_entry(tx: Tx, feed_id: int, guid: str) -> tuple[int, int] | None:
+    """The article a stored entry brought, as (article id, story id)."""
+    row = tx.execute(_OF_ENTRY, {"f_id": feed_id, "f_guid": guid}).first()
+    if row is None or row.article_id is None:
+        return None
+    return int(row.article_id), int(row.story_id)
+
+
+def edit(
+    tx: Tx,
+    feed_id: int,
+    guid: str,
+    entry_hash: str | None,
+    article_id: int,
+    item: Article,
+    *,
+    text_hash: str,
+    signature: bytes,
+    now: datetime,
+) -> None:
+    """An edited entry: its new hash, and its article's new title and text."""
+    tx.execute(_ENTRY_HASH, {"f_id": feed_id, "f_guid": guid, "f_hash": entry_hash})
+    tx.execute(
+        article.update()
+        .where(article.c.id == article_id)
+        .values(
+            title=item.title,
+            summary=item.summary,
+            text=item.text,
+            text_hash=text_hash,
+            signature=signature or None,
+            updated_at=now,
+            extraction=item.extraction,
+            extraction_error=item.extraction_error,
+        )
+    )
+
+
+def add_matches(tx: Tx, article_id: int, matches: Sequence[RuleMatch], now: datetime) -> None:
+    """Store what the article matched (a match stored already is kept as it was)."""
+    rows = []
+    for m in matches:
+        hits = [{"term": h.term, "field": h.field, "start": h.start, "end": h.end} for h in m.hits]
+        rows.append(
+            {
+                "article_id": article_id,
+                "watchlist": m.watchlist,
+                "rule": m.rule,
+                "severity": str(m.severity),
+                "hits": json.dumps(hits, ensure_ascii=False),
+                "snippet": m.snippet,
+                "created_at": now,
+            }
+        )
+    tx.insert_new(rule_match, rows)
+
+
+def matches_of(tx: Tx, article_ids: Sequence[int]) -> list[MatchRow]:
+    """The stored matches of these articles, by article, in the order they were stored."""
+    rows = tx.execute(
+        sa.select(
+            rule_match.c.article_id,
+            rule_match.c.watchlist,
+            rule_match.c.rule,
+            rule_match.c.severity,
+            rule_match.c.snippet,
+        )
+        .where(rule_match.c.article_id.in_(list(article_ids)))
+        .order_by(rule_match.c.article_id, rule_match.c.id)
+    )
+    return [
+        MatchRow(int(r.article_id), r.watchlist, r.rule, Severity(r.severity), r.snippet)
+        for r in rows
+    ]

@@ -7,16 +7,18 @@ whether the operator was told that it is failing (so they are told once, not per
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.channels.pacing import Bucket, RateLimitSettings, take
 from monitor.storage import Store
 from monitor.storage.tables import channel_state
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,21 +58,29 @@ def _locked(conn: sa.Connection, channel: str, now: datetime) -> sa.Row[tuple[ob
     ).one()
 
 
-def take_tokens(
-    store: Store, channel: str, wanted: int, limit: RateLimitSettings, now: datetime
-) -> tuple[int, datetime]:
-    """Take up to `wanted` messages' worth from the channel's bucket: how many may go now, and
-    when the next one may."""
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A channel's rate-limit bucket as stored: `tokens` left as of `at` (None: never limited)."""
+
+    tokens: float | None = None
+    at: datetime | None = None
+
+
+def update_tokens(
+    store: Store, channel: str, now: datetime, change: Callable[[Tokens], tuple[Tokens, T]]
+) -> T:
+    """Store what `change` makes of the channel's bucket, the row locked meanwhile, so two
+    workers never spend the same tokens; what `change` returned beside the new bucket. (How
+    many tokens a send costs and how fast they come back is `channels.pacing`'s.)"""
     with store.write() as conn:
         row = _locked(conn, channel, now)
-        bucket = Bucket(row.tokens, row.tokens_at) if row.tokens is not None else None
-        granted, after, next_at = take(bucket, limit, now, wanted)
+        after, result = change(Tokens(row.tokens, row.tokens_at))
         conn.execute(
             channel_state.update()
             .where(channel_state.c.channel == channel)
             .values(tokens=after.tokens, tokens_at=after.at, updated_at=now)
         )
-        return granted, next_at
+        return result
 
 
 def failed(

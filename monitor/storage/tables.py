@@ -37,6 +37,26 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+class EpochSeconds(sa.types.TypeDecorator[datetime]):
+    """A time kept as whole UTC seconds since the epoch (an 8-byte integer), given and returned
+    as an aware UTC datetime like every other time: the lookup tables hold some 44 rows per
+    article, and an integer makes smaller rows than SQLite's 26-character text (migration 0006).
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return int(value.timestamp())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromtimestamp(int(value), UTC)
+
+
 def _when(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
@@ -145,16 +165,14 @@ class StoryKey(SQLModel, table=True):
     )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
     story_id: int = Field(foreign_key="story.id", primary_key=True)
-    seen_at: int = Field(sa_type=sa.BigInteger)  # UTC seconds since the epoch (see ArticleBand)
+    seen_at: datetime = Field(sa_type=EpochSeconds)
 
 
 class ArticleBand(SQLModel, table=True):
     """MinHash LSH: an article under each band key of its signature, to find its copies.
 
     The primary key is in the order of the lookup (key, then seen_at from the window's start),
-    so it is the only index: each row costs one B-tree write (migration 0004). Times in the two
-    lookup tables are whole UTC seconds since the epoch, eight bytes instead of a 26-character
-    text on SQLite: smaller rows, fewer pages to write per commit (migration 0006)."""
+    so it is the only index: each row costs one B-tree write (migration 0004)."""
 
     __tablename__ = "article_band"
     __table_args__ = (
@@ -162,7 +180,7 @@ class ArticleBand(SQLModel, table=True):
         {"sqlite_with_rowid": False},
     )
     key: int = Field(sa_type=sa.BigInteger, primary_key=True)
-    seen_at: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    seen_at: datetime = Field(sa_type=EpochSeconds, primary_key=True)
     article_id: int = Field(foreign_key="article.id", primary_key=True)
 
 

@@ -1,0 +1,293 @@
+"""cluster: which story an article joins, decided inside the transaction that stores it.
+
+`place()` looks the article up by identical text, then by MinHash LSH bands (near-duplicates),
+then by its strongest terms and names (rewrites), lets `pipeline.stories.decide` choose among
+the candidate stories, and writes the story's new profile and lookup keys; `index()` files the
+stored article under its bands. When a story reaches one of the sizes of `stories.REPAIR_AT`,
+`repair()` clusters its reports again with hindsight and splits off those of another event.
+The reads and writes are `storage.stories`'; the scoring is `pipeline.stories`' (pure).
+
+Memory: decoded story profiles (by revision: any change of a profile raises it, whichever
+worker wrote it), recent articles' vectors and members' pair scores are kept per database in
+a `Memory` (bounded), which the transaction fills only once it has committed (`Tx.remember`).
+None of it changes a decision (`bench/stories_decisions.py` compares them).
+
+Concurrency: `lock()` first in the transaction (PostgreSQL: an advisory lock; SQLite
+serialises writers anyway), so two workers that see two copies of a story at once decide one
+after the other; fetching, extraction, matching and fingerprints, the costly parts, stay
+parallel.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from monitor import metrics
+from monitor.model import JoinReason
+from monitor.pipeline import stories
+from monitor.pipeline.fingerprint import Fingerprint, fingerprint, jaccard
+from monitor.storage import stories as story_store
+from monitor.storage.tx import Tx
+
+PROFILES_KEPT = 10_000  # decoded profiles kept per database (~12 KB each)
+VECTORS_KEPT = 2_000  # recent articles' vectors kept for story repair (~7 KB each)
+PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """At most `size` values, the oldest dropped first: by last use when `touch` (reading one
+    renews it), else by first addition (for values that never change once known)."""
+
+    def __init__(self, size: int, *, touch: bool = False) -> None:
+        self.size, self.touch = size, touch
+        self._kept: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._kept.get(key)
+        if found is not None and self.touch:
+            self._kept.move_to_end(key)
+        return found
+
+    def update(self, values: Mapping[K, V]) -> None:
+        kept = self._kept
+        kept.update(values)
+        if self.touch:
+            for key in values:
+                kept.move_to_end(key)
+        while len(kept) > self.size:
+            kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+@dataclass
+class Memory:
+    """What clustering keeps between transactions for one database (made with the store, see
+    `daemon.runtime`); all of it can be read again from the store."""
+
+    profiles: Kept[int, tuple[int, stories.Profile]] = field(
+        default_factory=lambda: Kept(PROFILES_KEPT, touch=True)
+    )
+    vectors: Kept[int, stories.Vectors] = field(default_factory=lambda: Kept(VECTORS_KEPT))
+    pairs: Kept[tuple[int, int], float] = field(default_factory=lambda: Kept(PAIRS_KEPT))
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an article went: its story, why, the score, and the article it repeats word for
+    word (`same_as`), if any; the story's size in distinct reports afterwards and the article's
+    vectors (for `repair`)."""
+
+    story_id: int
+    reason: JoinReason
+    score: float | None = None
+    same_as: int | None = None
+    size: int = 1
+    vectors: stories.Vectors | None = None
+
+    @property
+    def repair_due(self) -> bool:
+        """Whether the story, grown by a rewrite or a copy, is looked at again (`repair`)."""
+        joined = self.reason in (JoinReason.REWRITE, JoinReason.NEAR_DUPLICATE)
+        return joined and self.size in stories.REPAIR_AT
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A story repaired: `moved` (article ids, with their word-for-word copies) left `old` for
+    the new story `new`."""
+
+    old: int
+    new: int
+    moved: tuple[int, ...]
+
+
+def lock(tx: Tx) -> None:
+    """First in a transaction that places articles: no other worker places any until it ends."""
+    story_store.lock(tx)
+
+
+def place(
+    tx: Tx, memory: Memory, fp: Fingerprint, *, title: str, now: datetime, window_s: float
+) -> Placement:
+    """Join the article to a story or open one, and write the story's new state. Call `lock()`
+    first in the transaction, and `index()` once the article row exists."""
+    started = time.perf_counter()
+    since = now - timedelta(seconds=window_s)
+    same = [
+        (same_id, same_story)
+        for same_id, same_story, same_title in story_store.same_text(tx, fp.text_hash, since)
+        if stories.copy_of(fp, same_title)
+    ]
+    if same:  # the very same text: nothing new for the profile
+        metrics.story_lookup_seconds.observe(time.perf_counter() - started)
+        same_id, same_story = same[0]
+        story_store.join(tx, same_story, now)
+        return Placement(same_story, JoinReason.SAME_TEXT, 1.0, same_id)
+
+    vec = stories.vectors(fp)
+    joined: int | None = None
+    reason, score = JoinReason.NEW, None
+    profiles: dict[int, stories.Profile] = {}
+    revisions: dict[int, int] = {}
+    copy = _near_duplicate(tx, fp, since)
+    if copy is not None:
+        joined, score, reason = copy[0], copy[1], JoinReason.NEAR_DUPLICATE
+    else:
+        profiles, revisions = _candidates(tx, memory, vec, since)
+        choice, best = stories.decide(vec, profiles)
+        if profiles and math.isfinite(best):
+            score = best
+        if choice is not None:
+            joined, reason = choice, JoinReason.REWRITE
+    metrics.story_lookup_seconds.observe(time.perf_counter() - started)
+
+    if joined is None:
+        profile = stories.merge(None, vec)
+        joined = story_store.open_story(
+            tx, title=title, first_seen_at=now, last_seen_at=now, profile=profile.to_json()
+        )
+        tx.remember(memory.profiles, joined, (1, profile))
+    else:
+        old = profiles.get(joined)
+        if old is None:
+            found, revisions = _profiles(tx, memory, [joined])
+            old = found.get(joined)
+        profile = stories.merge(old, vec)
+        story_store.join(tx, joined, now, profile.to_json())
+        if joined in revisions:
+            tx.remember(memory.profiles, joined, (revisions[joined] + 1, profile))
+    story_store.file_keys(tx, joined, vec.index_keys(), now)
+    return Placement(joined, reason, score, size=profile.count, vectors=vec)
+
+
+def index(
+    tx: Tx,
+    memory: Memory,
+    article_id: int,
+    fp: Fingerprint,
+    now: datetime,
+    vectors: stories.Vectors | None = None,
+) -> None:
+    """File a stored article under its LSH band keys, so later copies find it, and keep its
+    `vectors` (from its placement) for the repairs of its story."""
+    story_store.file_bands(tx, article_id, fp.bands, now)
+    if vectors is not None:
+        tx.remember(memory.vectors, article_id, vectors)
+
+
+def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None:
+    """Cluster the story's reports again with hindsight (`stories.split`) and, when they are two
+    events, move the group without the story's first report to a story of its own: its
+    articles (with their word-for-word copies), a profile of their own, their lookup keys. The
+    story keeps its id, its alerts and the rest; both revisions change."""
+    limit = max(stories.REPAIR_AT)
+    members = story_store.members(tx, story_id, limit + 1)
+    if not 3 <= len(members) <= limit:
+        return None
+    vecs = []
+    for m in members:
+        found = tx.recall(memory.vectors, m.id)
+        if found is None:
+            found = stories.vectors(
+                fingerprint(m.title, m.text, shingles=False, language=m.language)
+            )
+        vecs.append(found)
+    ids = [m.id for m in members]
+    alone: dict[int, stories.Profile] = {}
+
+    def pair(i: int, j: int) -> float:
+        # Scores of two members never change: kept, each pair is scored once in a story's life.
+        # Near-duplicates always belong together, whatever their other words.
+        key = (ids[i], ids[j])
+        found = tx.recall(memory.pairs, key)
+        if found is None:
+            copies = jaccard(members[i].signature or b"", members[j].signature or b"")
+            if stories.near_duplicate(copies):
+                found = math.inf
+            else:
+                for k in (i, j):
+                    if k not in alone:
+                        alone[k] = stories.merge(None, vecs[k])
+                found = stories.pair_score(vecs[i], vecs[j], (alone[i], alone[j]))
+            tx.remember(memory.pairs, key, found)
+        return found
+
+    leaving = stories.split(vecs, pair)
+    if not leaving:
+        return None
+    out = set(leaving)
+    staying = [v for i, v in enumerate(vecs) if i not in out]
+    going = [vecs[i] for i in leaving]
+    new = story_store.open_story(
+        tx,
+        title=members[leaving[0]].title,
+        first_seen_at=min(members[i].fetched_at for i in leaving),
+        last_seen_at=now,
+        profile=stories.merge_all(going).to_json(),
+        article_count=0,  # counted by `split`, with the copies
+    )
+    going_ids = [ids[i] for i in leaving]
+    moved = story_store.split(tx, story_id, new, going_ids, stories.merge_all(staying).to_json())
+    story_store.file_keys(tx, new, [k for v in going for k in v.index_keys()], now)
+    return Split(story_id, new, moved)
+
+
+def _near_duplicate(tx: Tx, fp: Fingerprint, since: datetime) -> tuple[int, float] | None:
+    """The story of the most similar copy at or above the near-duplicate threshold."""
+    best: tuple[int, float] | None = None
+    for _, story_id, signature, title in story_store.near_copies(tx, list(fp.bands), since):
+        similarity = jaccard(fp.signature, signature)
+        if (
+            stories.near_duplicate(similarity)
+            and (best is None or similarity > best[1])
+            and stories.copy_of(fp, title)
+        ):
+            best = (story_id, similarity)
+    return best
+
+
+def _candidates(
+    tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime
+) -> tuple[dict[int, stories.Profile], dict[int, int]]:
+    """The candidate stories' profiles, and their revisions."""
+    revisions = story_store.candidates(tx, vec.index_keys(), since)
+    profiles: dict[int, stories.Profile] = {}
+    missing = []
+    for story_id, revision in revisions.items():
+        kept = tx.recall(memory.profiles, story_id)
+        if kept is None or kept[0] != revision:
+            missing.append(story_id)
+        else:
+            profiles[story_id] = kept[1]
+    if missing:
+        fetched, fetched_revisions = _profiles(tx, memory, missing)
+        profiles.update(fetched)
+        revisions.update(fetched_revisions)
+    return profiles, revisions
+
+
+def _profiles(
+    tx: Tx, memory: Memory, ids: Sequence[int]
+) -> tuple[dict[int, stories.Profile], dict[int, int]]:
+    """Read and decode stories' profiles (those not empty), and their revisions."""
+    profiles: dict[int, stories.Profile] = {}
+    revisions: dict[int, int] = {}
+    for story_id, revision, text in story_store.profiles(tx, ids):
+        revisions[story_id] = revision
+        if text:
+            profiles[story_id] = profile = stories.Profile.from_json(text)
+            tx.remember(memory.profiles, story_id, (revision, profile))
+    return profiles, revisions
