@@ -105,6 +105,7 @@ def soak(url: str, *, duration: float, feeds: int, every: float) -> tuple[str, l
                     fleet.bounce(victim, rng)
             fleet.drain(site, receiver, producer, bound=120)
             outbox = fleet.outbox()
+            fleet.ready()  # (a worker stopped while it starts dies of the signal)
             codes = fleet.stop_all()
             result = outcome(site, receiver)
         finally:

@@ -64,7 +64,9 @@ def _warn_in_worker() -> int:
 
 def test_extraction_workers_log_as_the_daemon_does(capfd: pytest.CaptureFixture[str]) -> None:
     log.setup("info", "json", secrets={"0f3c9e-secret"})
-    context = multiprocessing.get_context("forkserver")
+    # spawn, not the daemon's forkserver: a forkserver an earlier test started writes to the
+    # stderr of that test, out of this one's reach.
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         1, mp_context=context, initializer=extract.worker_init, initargs=(log.again(),)
     ) as pool:
