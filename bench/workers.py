@@ -93,16 +93,14 @@ def soak(url: str, *, duration: float, feeds: int, every: float) -> tuple[str, l
             takeovers = []
             while time.monotonic() < until:
                 time.sleep(rng.uniform(10, 20))
-                victim = rng.randrange(3)
                 if fleet.kills % 3 == 0:
-                    dead = fleet.owner(victim)
-                    killed, held = fleet.kill_after_claim(victim)
+                    victim, dead, killed, held = fleet.kill_after_claim()
                     # The others take the feeds over when the lease runs out (no restart yet).
                     fleet.wait_taken_over(held, dead, killed, 60)
                     takeovers.append(time.time() - killed)
                     fleet.start(victim)
                 else:
-                    fleet.bounce(victim, rng)
+                    fleet.bounce(rng.randrange(3), rng)
             fleet.drain(site, receiver, producer, bound=120)
             outbox = fleet.outbox()
             fleet.ready()  # (a worker stopped while it starts dies of the signal)

@@ -327,24 +327,26 @@ class Fleet:
                 conn.scalars(sa.text("SELECT id FROM feed WHERE lease_owner = :o"), {"o": owner})
             )
 
-    def kill_after_claim(self, i: int, timeout: float = 60) -> tuple[float, list[int]]:
-        """SIGKILL worker `i` the moment its claim of feeds shows in the database: the worst
-        instant, in the middle of a poll. When it was killed, and the feeds it held."""
-        owner = self.owner(i)
-        worker = self.workers[i]
-        assert worker is not None
+    def kill_after_claim(self, timeout: float = 60) -> tuple[int, str, float, list[int]]:
+        """SIGKILL the first running worker seen holding feeds, the moment its claim shows in
+        the database: the worst instant, in the middle of a poll. Which worker (its index and
+        owner name), when it was killed, and the feeds it held."""
+        owners = {self.owner(i): i for i, w in enumerate(self.workers) if w is not None}
         deadline = time.monotonic() + timeout
+        query = sa.text("SELECT lease_owner FROM feed WHERE lease_owner = ANY(:o) LIMIT 1")
         with self.engine.connect() as conn:
-            query = sa.text("SELECT count(*) FROM feed WHERE lease_owner = :o")
-            while not conn.execute(query, {"o": owner}).scalar_one():
+            while (owner := conn.execute(query, {"o": list(owners)}).scalar()) is None:
                 conn.rollback()
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"worker {owner} claimed no feed in {timeout}s")
+                    raise AssertionError(f"no worker claimed a feed in {timeout}s")
                 time.sleep(0.005)
+        i = owners[owner]
+        worker = self.workers[i]
+        assert worker is not None
         os.kill(worker.pid, signal.SIGKILL)
         killed = time.time()
         self.kill(i)
-        return killed, self.held(owner)
+        return i, owner, killed, self.held(owner)
 
     def taken_over(self, feeds: list[int], dead: str, since: float) -> bool:
         """Whether every one of `feeds` was claimed by a worker other than `dead` after `since`

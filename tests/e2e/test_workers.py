@@ -48,22 +48,20 @@ def test_workers_killed_at_random_and_in_mid_poll_lose_no_event(
 
             # 1. Killed right after claiming feeds, and not restarted: another worker takes
             # the feeds over once the lease runs out.
-            dead = fleet.owner(0)
-            killed, held = fleet.kill_after_claim(0)
+            victim, dead, killed, held = fleet.kill_after_claim()
             assert held, "the worker was killed holding feeds"
             assert fleet.wait_taken_over(held, dead, killed, TAKEOVER_S + 15)
             takeover = time.time() - killed
-            fleet.start(0)
+            fleet.start(victim)
             assert fleet.ready()  # (its start frees what dead processes of this host held)
 
             # 2. Killed right after a claim and restarted at once, as systemd does: the new
             # process frees what its dead predecessor held when it starts.
-            dead = fleet.owner(1)
-            killed, held = fleet.kill_after_claim(1)
+            victim, dead, killed, held = fleet.kill_after_claim()
             assert held
             time.sleep(1)
-            fleet.start(1)
-            restarted = fleet.workers[1]
+            fleet.start(victim)
+            restarted = fleet.workers[victim]
             assert restarted is not None
             assert wait_until(
                 lambda: any('"took over the work' in line for line in restarted.lines), 30
