@@ -166,7 +166,19 @@ def throughput(url: str, workers: int, *, feeds: int, items: int) -> tuple[float
                         raise SystemExit(f"{workers} workers: not every entry stored in 15 min")
                     time.sleep(0.2)
                 done = time.time()
-                first = conn.execute(sa.text("SELECT min(last_polled_at) FROM feed")).scalar_one()
+                # When the first poll began (recorded with the poll's outcome, at the latest
+                # when the worker's cycle ends).
+                first = None
+                while first is None and time.monotonic() < deadline:
+                    conn.rollback()
+                    first = conn.execute(
+                        sa.text(
+                            "SELECT min(last_polled_at) FROM feed"
+                            " HAVING count(*) = count(last_polled_at)"
+                        )
+                    ).scalar()
+                    time.sleep(0.2)
+                assert first is not None, "the polls were never recorded"
                 sizes = {
                     table: int(
                         conn.execute(
