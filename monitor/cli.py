@@ -24,6 +24,7 @@ from monitor.terminal import json_safe, printable
 
 if TYPE_CHECKING:
     from monitor.storage import Store
+    from monitor.storage.feeds import FeedState
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -184,12 +185,16 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             feed_store.health(s, now),
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
+            _worker(s, now),
             str(s.entries_seen),
             config.secrets(s.last_error or "")[:60] or _truncated(s.entries_dropped),
         )
         for s in states
     ]
-    _table(("FEED", "KIND", "HEALTH", "LAST OK", "NEXT POLL", "ENTRIES", "LAST ERROR"), rows)
+    _table(
+        ("FEED", "KIND", "HEALTH", "LAST OK", "NEXT POLL", "WORKER", "ENTRIES", "LAST ERROR"),
+        rows,
+    )
     return EXIT_OK
 
 
@@ -393,6 +398,21 @@ def _entry_json(e: Any) -> dict[str, Any]:
         "published": e.published.isoformat() if e.published else None,
         "language": e.language,
     }
+
+
+def _worker(state: FeedState, now: datetime) -> str:
+    """Who polls the feed now ("host:pid"), or that the worker holding it is gone: it stopped
+    renewing its lease, or it is a process of this host that no longer runs."""
+    from monitor.storage import leases
+
+    owner, until = state.lease_owner, state.lease_until
+    if owner is None:
+        return "-"
+    if not leases.gone(owner, until, now, host=leases.host(), alive=leases.running):
+        return owner
+    if until is None or until < now:
+        return f"{owner} (gone; lease ended {_ago(until, now)})"
+    return f"{owner} (gone; free {_ago(until, now)})"
 
 
 def _truncated(dropped: int) -> str:

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from monitor import config as config_mod
 from monitor import http, metrics, redact
+from monitor import log as log_config
 from monitor import web as webview
 from monitor.channels import Channel, kinds
 from monitor.config import Config
@@ -38,10 +39,9 @@ from monitor.pipeline import (
     retention,
 )
 from monitor.pipeline.concurrency import KnownItems
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage import alerts as alert_store
 from monitor.storage import engine as store_engine
-from monitor.storage import feeds as feed_store
 
 log = structlog.get_logger("monitor.daemon")
 
@@ -79,10 +79,12 @@ async def runtime(
     )
     channels = build_channels(config, client)
     # forkserver: the daemon has threads (DNS, SQLite) that a plain fork would copy mid-flight.
+    _start_resource_tracker()
     pool = ProcessPoolExecutor(
         max_workers=max(1, min(4, os.cpu_count() or 1)),
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=extract.worker_init,
+        initargs=(log_config.again(),),
     )
     # One thread matches, fingerprints and stores new entries, so writes keep their order.
     ingest = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-ingest")
@@ -105,13 +107,13 @@ async def runtime(
     gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
     try:
         pipeline.sync_feeds()
-        freed = alert_store.release_stale(store, pipeline.owner.rpartition(":")[0], _alive)
+        freed = leases.release_stale(store, pipeline.owner.rpartition(":")[0], leases.running)
         if freed:
-            log.info("took over alerts leased by a process that died", alerts=freed)
+            log.info("took over the work of a process on this host that died", **freed)
         yield pipeline
     finally:
         with contextlib.suppress(Exception):
-            feed_store.release(store, pipeline.owner)
+            leases.release_all(store, pipeline.owner)
         for channel in pipeline.channels.values():
             with contextlib.suppress(Exception):
                 await channel.aclose()
@@ -218,6 +220,10 @@ class Daemon:
             self.last[loop_name] = time.time()
             metrics.last_cycle.labels(loop_name).set_to_current_time()
         except asyncio.CancelledError:
+            if self.stopping.is_set():
+                # The scheduler's shutdown cancels the tick, not its work: `_drain` finishes
+                # that. Nothing failed, so nothing for the scheduler to log.
+                return
             raise
         except Exception:
             log.exception("loop failed; it runs again at its next tick", loop=loop_name)
@@ -348,15 +354,29 @@ class Daemon:
         return runner
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (for leases left by dead ones)."""
+# What multiprocessing's resource tracker says after the daemon was killed (SIGKILL, OOM): it
+# removes the pool's semaphores the daemon could not, and warns that they "leaked".
+_TRACKER_NOTE = "ignore:resource_tracker:UserWarning"
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the pool needs it) without its leak warning.
+
+    The tracker is an interpreter of its own that writes plain text to the daemon's stderr, out
+    of reach of the JSON logging, and the one thing it says there (after a kill, that it cleaned
+    up after the daemon) needs no action. Its command line takes the warning filters of the
+    environment it starts in; the daemon's own environment is left as it was."""
+    from multiprocessing import resource_tracker
+
+    before = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [before, _TRACKER_NOTE]))
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        resource_tracker.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = before
 
 
 def _now_dt() -> Any:

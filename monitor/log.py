@@ -5,9 +5,10 @@ and control characters that came from the network (a feed's title) are shown, no
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Collection, MutableMapping
+from collections.abc import Callable, Collection, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -51,6 +52,14 @@ class _Redactor:
         return value
 
 
+class _Expected(logging.Filter):
+    """Drops the scheduler's note that a tick was skipped because the loop's last run is still
+    going: a poll cycle outlasting the 5 s tick is how the daemon works, not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def setup(
     level: str = "info",
     fmt: str = "auto",
@@ -58,7 +67,11 @@ def setup(
     secrets: Secrets | Collection[str] = (),
     stream: TextIO | None = None,
 ) -> None:
-    """Configure structlog (and the standard logging of libraries) once per process."""
+    """Configure structlog, and the standard logging of libraries (APScheduler, multiprocessing,
+    httpx, …) through the same processors and renderer, once per process: in JSON mode every
+    line is one JSON object, whoever wrote it."""
+    global _AGAIN
+    _AGAIN = functools.partial(setup, level, fmt, secrets=secrets) if stream is None else None
     stream = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = (
@@ -66,12 +79,15 @@ def setup(
         if as_json
         else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    shared: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     redactor = _Redactor(secrets)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             redactor,
             renderer,
@@ -81,22 +97,22 @@ def setup(
         cache_logger_on_first_use=False,
     )
     # Libraries (APScheduler, multiprocessing, …) log through the standard module: their lines
-    # go through the same renderer, so a JSON log stays one JSON object per line; their chatter
-    # is kept to warnings and above.
+    # go through the same processors and renderer (the logger's name in `logger`), so a JSON log
+    # stays one JSON object per line; their chatter is kept to warnings and above.
     handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 redactor,
+                renderer,
             ],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
+    handler.addFilter(_Expected())
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER]:
         root.removeHandler(old)
@@ -106,3 +122,12 @@ def setup(
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("trafilatura", "htmldate", "courlan", "justext"):  # per-page noise
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+_AGAIN: Callable[[], None] | None = None
+
+
+def again() -> Callable[[], None] | None:
+    """The last `setup` (to stderr) as a picklable call, for a worker process to log the same
+    way; None before any."""
+    return _AGAIN

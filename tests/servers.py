@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from monitor.demo.server import TYPES
 
@@ -42,6 +43,10 @@ class Request:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: Server
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that went away
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -88,6 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+S = TypeVar("S", bound="Server")
+
+
 class Server:
     """Serves scripted answers per path, then files from `root`; 404 otherwise."""
 
@@ -105,14 +113,19 @@ class Server:
     @classmethod
     @contextmanager
     def running(cls) -> Iterator[Server]:
-        server = cls()
-        thread = threading.Thread(target=server._http.serve_forever, daemon=True)
+        with cls().serving() as server:
+            yield server
+
+    @contextmanager
+    def serving(self: S) -> Iterator[S]:
+        """This server, answering on its port for the block."""
+        thread = threading.Thread(target=self._http.serve_forever, daemon=True)
         thread.start()
         try:
-            yield server
+            yield self
         finally:
-            server._http.shutdown()
-            server._http.server_close()
+            self._http.shutdown()
+            self._http.server_close()
 
     def url(self, path: str) -> str:
         return self.base + path

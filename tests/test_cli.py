@@ -233,3 +233,38 @@ def test_readme_documents_every_command() -> None:
     commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name in commands:
         assert f"monitor {name}" in readme, f"`monitor {name}` is not in the README"
+
+
+def test_feeds_shows_who_polls_a_feed_and_a_worker_that_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.storage import feeds as feed_store
+    from monitor.storage import leases
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    monkeypatch.setenv("MONITOR_DATABASE_URL", url)
+    store = Store.open(url)
+    now = datetime.now(UTC)
+    feed_store.sync(store, [feed_store.FeedSpec(n, f"https://e.org/{n}", 600) for n in "abcd"], now)
+    host = leases.host()
+    dead = 2**22 + 12345  # above any pid this machine hands out
+    # a: polled now by this process; b: by a process of this host that was killed; c: by a
+    # worker elsewhere that stopped renewing 40 s ago; d: free.
+    feed_store.claim(store, f"{host}:{os.getpid()}", now, limit=1, lease_s=20)
+    feed_store.claim(store, f"{host}:{dead}", now, limit=1, lease_s=20)
+    feed_store.claim(
+        store, "far-box:7", now - timedelta(seconds=60), limit=1, lease_s=20, due_only=False
+    )
+    store.close()
+    code, out, _ = run(capsys, "feeds", "-c", CONFIG)
+    assert code == 0
+    header, *lines = out.splitlines()
+    assert "WORKER" in header
+    rows = {line.split()[0]: line for line in lines}
+    assert f"{host}:{os.getpid()}" in rows["a"] and "gone" not in rows["a"]
+    assert f"{host}:{dead} (gone; free in 1" in rows["b"]
+    assert "far-box:7 (gone; lease ended 40s ago)" in rows["c"]
+    assert rows["d"][header.index("WORKER") :].split()[0] == "-"

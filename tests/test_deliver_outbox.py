@@ -25,7 +25,7 @@ from monitor.model import (
     Severity,
 )
 from monitor.pipeline.outbox import DeliveryReport, Outbox
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage import alerts as alert_store
 from monitor.storage import digests as digest_store
 from monitor.storage import feeds as feed_store
@@ -302,8 +302,8 @@ def test_leases_of_a_dead_process_on_this_host_are_taken_over(store: Store) -> N
     (row,) = alert_store.claim(store, "box:4242", NOW, channels=["hook"], lease_s=600)
     assert row.id == ids[0]
     assert alert_store.claim(store, "box:1", NOW, channels=["hook"]) == []
-    assert alert_store.release_stale(store, "other-box", lambda pid: False) == 0
-    assert alert_store.release_stale(store, "box", lambda pid: pid != 4242) == 1
+    assert leases.release_stale(store, "other-box", lambda pid: False) == {}
+    assert leases.release_stale(store, "box", lambda pid: pid != 4242) == {"alert": 1}
     (again,) = alert_store.claim(store, "box:1", NOW, channels=["hook"])
     assert again.idempotency_key == row.idempotency_key
 

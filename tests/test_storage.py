@@ -412,3 +412,41 @@ def test_migrations_0004_and_0006_keep_the_lookup_rows_both_ways(db_url: str) ->
         assert dump(bands) == [(-5, 1), (7, 1), (2**62, 1)]
     finally:
         engine.dispose()
+
+
+def test_workers_starting_together_sync_the_same_new_feeds_without_an_error(db_url: str) -> None:
+    """Several workers start (or reload a config that adds feeds) at the same instant: each
+    sync succeeds and every feed exists once."""
+    workers = 6
+    stores = [Store.open(db_url) for _ in range(workers)]
+    errors: list[BaseException] = []
+    try:
+        for round_ in range(4):
+            wanted = [
+                feed_store.FeedSpec(f"f{i}", f"https://e.org/{i}", 600)
+                for i in range(5 * (round_ + 1))
+            ]
+            start = threading.Barrier(workers)
+
+            def sync(
+                s: Store,
+                wanted: list[feed_store.FeedSpec] = wanted,
+                start: threading.Barrier = start,
+            ) -> None:
+                start.wait()
+                try:
+                    feed_store.sync(s, wanted, NOW)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=sync, args=(s,)) for s in stores]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert errors == []
+            names = [f.name for f in feed_store.all_feeds(stores[0])]
+            assert sorted(names) == sorted(s.name for s in wanted)
+    finally:
+        for s in stores:
+            s.close()

@@ -45,13 +45,14 @@ from monitor.pipeline import (
     concurrency,
     fetch,
     fingerprint,
+    heartbeat,
     match,
     read,
     record,
     sources,
 )
 from monitor.pipeline.outbox import DeliveryReport, Outbox
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage import articles as article_store
 from monitor.storage import feeds as feed_store
 from monitor.storage import stories as story_store
@@ -133,13 +134,14 @@ class Pipeline:
         self.pool = pool
         self.known = known
         self.memory = memory
-        self.owner = owner or f"{os.uname().nodename}:{os.getpid()}"
+        self.owner = owner or f"{leases.host()}:{os.getpid()}"
         self.clock = clock
         self.rng = rng or random.Random()
         self.slots = fetch.HostSlots(config.settings.fetch.per_host)
         self.sources = sources.Sources(client, self.slots)
         self.reader = read.Reader(self.sources, pool)
         self.outbox = Outbox(store, self.owner, lambda: self.clock(), self.rng)
+        self.heartbeat = heartbeat.Heartbeat(store, self.owner, lambda: self.clock())
         self.ingest: concurrency.GroupCommit[record.FeedBatch, _Written] = concurrency.GroupCommit(
             ingest, self._write
         )
@@ -159,15 +161,14 @@ class Pipeline:
         """Poll every due feed (every active feed with `due_only=False`) once."""
         settings = self.config.settings.fetch
         report = PollReport()
-        lease = max(600.0, settings.timeout * 10)
 
         def claim(done: Collection[int]) -> list[feed_store.FeedState]:
             return feed_store.claim(
                 self.store,
                 self.owner,
                 self.clock(),
-                limit=settings.concurrency * 4,
-                lease_s=lease,
+                limit=settings.concurrency,
+                lease_s=self.heartbeat.lease_s,
                 due_only=due_only,
                 exclude=done,
             )
@@ -181,10 +182,13 @@ class Pipeline:
             if len(self._polled) >= FLUSH_EVERY:
                 self.flush()
 
-        try:
-            await concurrency.poll_each(claim, one, settings.concurrency)
-        finally:
-            self.flush()
+        # Small batches under short leases, renewed while the poll runs (`heartbeat`): a
+        # worker killed mid-poll holds no feed for longer than one lease.
+        async with self.heartbeat.working():
+            try:
+                await concurrency.poll_each(claim, one, settings.concurrency)
+            finally:
+                self.flush()
         return report
 
     async def run_feed(
@@ -421,7 +425,8 @@ class Pipeline:
         """Send what is due in the outbox through the channels this worker has (see `outbox`)."""
         delivery = self.config.settings.delivery
         self.outbox.public_url = self.config.settings.http.public_url
-        return await self.outbox.deliver(delivery, self.channels, limit=limit)
+        async with self.heartbeat.working():
+            return await self.outbox.deliver(delivery, self.channels, limit=limit)
 
 
 __all__ = ["DeliveryReport", "FeedReport", "Pipeline", "PollReport", "PollResult", "utcnow"]

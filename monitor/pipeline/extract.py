@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -52,9 +53,12 @@ def needs_page(entry: Entry, text: str, *, full_text_chars: int, fetch_pages: bo
     return fetch_pages and bool(entry.url) and len(text) < full_text_chars
 
 
-def worker_init() -> None:
-    """Run in each extraction worker: trafilatura logs every unreadable page as an ERROR, which
-    is noise here; the pipeline records its own one-line reason instead."""
+def worker_init(setup_logging: Callable[[], None] | None = None) -> None:
+    """Run in each extraction worker: log as the daemon does (`setup_logging`, so a JSON log
+    stays JSON); trafilatura logs every unreadable page as an ERROR, which is noise here; the
+    pipeline records its own one-line reason instead."""
+    if setup_logging is not None:
+        setup_logging()
     for name in ("trafilatura", "htmldate", "courlan", "justext"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 

@@ -26,6 +26,7 @@ from monitor.config import DeliverySettings
 from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage, Severity
 from monitor.pipeline import deliver
 from monitor.pipeline.deliver import Outcome
+from monitor.pipeline.heartbeat import LEASE_S
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import channel_state as channel_store
@@ -60,8 +61,8 @@ class _Run:
 
     @property
     def lease_s(self) -> float:
-        rounds = WAVES_PER_CLAIM + 2
-        return max(120.0, self.channel.settings.timeout * rounds)
+        # Short, and renewed while the cycle runs (`Pipeline.deliver` keeps the heartbeat).
+        return LEASE_S
 
     @property
     def batch(self) -> int:

@@ -5,17 +5,16 @@ held for a digest point at it and leave the outbox with it (`storage.digests`)."
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from monitor.model import AlertMessage, Hit, RuleMatch, Severity
-from monitor.storage import Store
+from monitor.storage import Store, leases
 from monitor.storage.tables import alert, article, delivery_attempt, digest, rule_match, story
 
 MAX_SOURCES = 50
@@ -68,28 +67,23 @@ def claim(
     if not channels:
         return []
     with store.write() as conn:
-        ids = list(
-            conn.scalars(
-                sa.select(alert.c.id)
-                .where(
-                    alert.c.status == "pending",
-                    alert.c.next_attempt_at <= now,
-                    alert.c.channel.in_(list(channels)),
-                    alert.c.digest_id.is_(None),
-                    sa.or_(alert.c.lease_until.is_(None), alert.c.lease_until < now),
-                )
-                .order_by(alert.c.next_attempt_at, alert.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+        ids = leases.claim(
+            conn,
+            alert,
+            owner,
+            now,
+            where=[
+                alert.c.status == "pending",
+                alert.c.next_attempt_at <= now,
+                alert.c.channel.in_(list(channels)),
+                alert.c.digest_id.is_(None),
+            ],
+            order_by=[alert.c.next_attempt_at, alert.c.id],
+            limit=limit,
+            lease_s=lease_s,
         )
         if not ids:
             return []
-        conn.execute(
-            alert.update()
-            .where(alert.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_s))
-        )
         rows = conn.execute(sa.select(*COLUMNS).where(alert.c.id.in_(ids)).order_by(alert.c.id))
         return [alert_row(r) for r in rows]
 
@@ -215,18 +209,7 @@ def mark_sent_many(store: Store, done: Sequence[tuple[AlertRow, str, int]], now:
     if not done:
         return
     with store.write() as conn:
-        conn.execute(
-            alert.update()
-            .where(alert.c.id.in_([row.id for row, _, _ in done]), alert.c.status == "pending")
-            .values(
-                status="sent",
-                sent_at=now,
-                attempts=alert.c.attempts + 1,
-                last_error=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
+        settle(conn, alert, [row.id for row, _, _ in done], sent(alert, now))
         attempts(conn, [(row.id, True, detail, ms) for row, detail, ms in done], now)
 
 
@@ -241,16 +224,38 @@ def mark_failed(
     duration_ms: int,
 ) -> None:
     """Record a failed try: pending again at `retry_at`, or a dead letter when it is None."""
-    values = failed_try(alert, error, retry_at)
     with store.write() as conn:
-        # Only the lease holder may put an alert back: a late failure report from a worker whose
-        # lease expired must not undo another worker's successful send.
-        conn.execute(
-            alert.update()
-            .where(alert.c.id == row.id, alert.c.status == "pending", alert.c.lease_owner == owner)
-            .values(**values)
-        )
+        settle(conn, alert, [row.id], failed_try(alert, error, retry_at), owner=owner)
         attempts(conn, [(row.id, False, error, duration_ms)], now)
+
+
+def settle(
+    conn: sa.Connection,
+    table: sa.Table,
+    ids: Sequence[int],
+    values: dict[str, object],
+    *,
+    owner: str | None = None,
+) -> int:
+    """Apply a try's outcome (`sent` or `failed_try`) to pending outbox rows, alerts or
+    digests; how many changed. With `owner`, only while it still holds the lease: a late failure
+    report from a worker whose lease ran out must not undo another worker's successful send."""
+    cond = [table.c.id.in_(list(ids)), table.c.status == "pending"]
+    if owner is not None:
+        cond.append(table.c.lease_owner == owner)
+    return int(conn.execute(table.update().where(*cond).values(**values)).rowcount)
+
+
+def sent(table: sa.Table, now: datetime) -> dict[str, object]:
+    """The columns a confirmed send sets on an outbox row (an alert or a digest)."""
+    return {
+        "status": "sent",
+        "sent_at": now,
+        "attempts": table.c.attempts + 1,
+        "last_error": None,
+        "lease_owner": None,
+        "lease_until": None,
+    }
 
 
 def failed_try(table: sa.Table, error: str, retry_at: datetime | None) -> dict[str, object]:
@@ -271,43 +276,9 @@ def failed_try(table: sa.Table, error: str, retry_at: datetime | None) -> dict[s
 
 def release(store: Store, rows: Sequence[AlertRow], owner: str) -> None:
     """Give back leased alerts that were not tried (their channel paused): no attempt counted."""
-    if not rows:
-        return
-    with store.write() as conn:
-        conn.execute(
-            alert.update()
-            .where(alert.c.id.in_([r.id for r in rows]), alert.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-
-
-def release_stale(store: Store, host: str, alive: Callable[[int], bool]) -> int:
-    """At start: free the leases that earlier processes on this host left behind when they died
-    (killed, crashed, power cut), so their alerts go out now rather than when the lease ends."""
-    mine = f"{host}:"
-    released = 0
-    with store.write() as conn:
-        for table in (alert, digest):
-            owners = conn.scalars(
-                sa.select(table.c.lease_owner)
-                .where(table.c.lease_owner.startswith(mine, autoescape=True))
-                .distinct()
-            ).all()
-            dead = [o for o in owners if _dead(o[len(mine) :], alive)]
-            if dead:
-                result = conn.execute(
-                    table.update()
-                    .where(table.c.lease_owner.in_(dead))
-                    .values(lease_owner=None, lease_until=None)
-                )
-                released += int(result.rowcount)
-    return released
-
-
-def _dead(pid: str, alive: Callable[[int], bool]) -> bool:
-    if not pid.isdigit():
-        return False
-    return int(pid) == os.getpid() or not alive(int(pid))
+    if rows:
+        with store.write() as conn:
+            leases.release(conn, alert, owner, [r.id for r in rows])
 
 
 def attempts(

@@ -13,13 +13,13 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from monitor.storage import Store, insert_new
+from monitor.storage import Store, insert_new, leases
 from monitor.storage.alerts import COLUMNS as ALERT_COLUMNS
-from monitor.storage.alerts import AlertRow, alert_row, attempts, failed_try
+from monitor.storage.alerts import AlertRow, alert_row, attempts, failed_try, sent, settle
 from monitor.storage.tables import alert, digest
 
 
@@ -154,15 +154,18 @@ def due(store: Store, channel: str, now: datetime) -> list[DigestRow]:
 def _due_query(channel: str, now: datetime) -> sa.Select[tuple[object, ...]]:
     return (
         sa.select(*_COLUMNS)
-        .where(
-            digest.c.channel == channel,
-            sa.or_(
-                sa.and_(digest.c.status == "open", digest.c.due_at <= now),
-                sa.and_(digest.c.status == "pending", digest.c.next_attempt_at <= now),
-            ),
-            sa.or_(digest.c.lease_until.is_(None), digest.c.lease_until < now),
-        )
+        .where(_due(channel, now), leases.free(digest, now))
         .order_by(digest.c.id)
+    )
+
+
+def _due(channel: str, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        digest.c.channel == channel,
+        sa.or_(
+            sa.and_(digest.c.status == "open", digest.c.due_at <= now),
+            sa.and_(digest.c.status == "pending", digest.c.next_attempt_at <= now),
+        ),
     )
 
 
@@ -183,27 +186,22 @@ def claim(
 ) -> list[DigestRow]:
     """Lease due digests; an open one is closed here, which freezes its members."""
     with store.write() as conn:
-        ids = list(
-            conn.scalars(
-                sa.select(digest.c.id)
-                .where(_due_query(channel, now).whereclause)  # type: ignore[arg-type]
-                .order_by(digest.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+        ids = leases.claim(
+            conn,
+            digest,
+            owner,
+            now,
+            where=[_due(channel, now)],
+            order_by=[digest.c.id],
+            limit=limit,
+            lease_s=lease_s,
         )
         if not ids:
             return []
-        lease = {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_s)}
         conn.execute(
             digest.update()
             .where(digest.c.id.in_(ids), digest.c.status == "open")
-            .values(status="pending", closed_at=now, **lease)
-        )
-        conn.execute(
-            digest.update()
-            .where(digest.c.id.in_(ids), digest.c.status == "pending")
-            .values(**lease)
+            .values(status="pending", closed_at=now)
         )
         rows = conn.execute(sa.select(*_COLUMNS).where(digest.c.id.in_(ids)).order_by(digest.c.id))
         return [_digest(r) for r in rows]
@@ -225,19 +223,7 @@ def mark_sent(
     """The far end confirmed: the digest and all its pending members are sent, atomically.
     Returns the ids of the alerts marked."""
     with store.write() as conn:
-        done = conn.execute(
-            digest.update()
-            .where(digest.c.id == row.id, digest.c.status == "pending")
-            .values(
-                status="sent",
-                sent_at=now,
-                attempts=digest.c.attempts + 1,
-                last_error=None,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
-        if not done.rowcount:
+        if not settle(conn, digest, [row.id], sent(digest, now)):
             return []
         ids = list(
             conn.scalars(
@@ -247,11 +233,7 @@ def mark_sent(
             )
         )
         if ids:
-            conn.execute(
-                alert.update()
-                .where(alert.c.id.in_(ids))
-                .values(status="sent", sent_at=now, attempts=alert.c.attempts + 1, last_error=None)
-            )
+            conn.execute(alert.update().where(alert.c.id.in_(ids)).values(**sent(alert, now)))
             note = f"digest {row.id}: {detail}"
             attempts(conn, [(i, True, note, duration_ms) for i in ids], now)
         return ids
@@ -271,14 +253,7 @@ def mark_failed(
     members become dead letters (`monitor alerts retry` takes the alerts out again)."""
     values = failed_try(digest, error, retry_at)
     with store.write() as conn:
-        done = conn.execute(
-            digest.update()
-            .where(
-                digest.c.id == row.id, digest.c.status == "pending", digest.c.lease_owner == owner
-            )
-            .values(**values)
-        )
-        if not done.rowcount:
+        if not settle(conn, digest, [row.id], values, owner=owner):
             return
         member = sa.and_(alert.c.digest_id == row.id, alert.c.status == "pending")
         ids = list(conn.scalars(sa.select(alert.c.id).where(member)))

@@ -1,20 +1,22 @@
 """storage.feeds: feed rows: syncing them with the config, claiming due ones, recording polls.
 
 Which feed is due lives here (`next_poll_at`), not in the scheduler's memory, so restarts and
-several workers agree. Workers claim feeds with a lease (`SKIP LOCKED` on PostgreSQL); a worker
-that dies lets its lease expire and another takes the feed over.
+several workers agree. Workers claim feeds with a lease (`storage.leases`); a worker that dies
+stops renewing it, and another takes the feed over when it runs out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from monitor.storage import Store
+from monitor.storage import Store, insert_new, leases
 from monitor.storage.tables import feed
+
+_SYNC_LOCK = 0x6D6F6E66  # "monf": PostgreSQL advisory lock key for `sync`
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class FeedState:
     last_error: str | None
     entries_seen: int
     entries_dropped: int
+    lease_owner: str | None = None  # the worker polling it now ("host:pid")
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +81,14 @@ def _state(row: sa.Row[tuple[object, ...]]) -> FeedState:
 
 
 def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
-    """Make the feed table match the config: add new feeds, follow edits, mark removed ones."""
+    """Make the feed table match the config: add new feeds, follow edits, mark removed ones.
+
+    Safe when several workers start or reload at once: on PostgreSQL the syncs take turns (an
+    advisory lock held to the end of the transaction; SQLite's writers queue anyway), and a new
+    feed is inserted with ON CONFLICT DO NOTHING, so a name another worker added is no error."""
     with store.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK})
         rows = {
             r.name: r
             for r in conn.execute(
@@ -86,23 +96,31 @@ def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
             )
         }
         wanted = {s.name for s in specs}
+        insert_new(
+            conn,
+            feed,
+            [
+                {
+                    "name": spec.name,
+                    "config_url": spec.url,
+                    "url": spec.url,
+                    "status": "active",
+                    "interval_s": spec.interval_s,
+                    "next_poll_at": now,
+                    "error_count": 0,
+                    "entries_seen": 0,
+                    "entries_dropped": 0,
+                    "created_at": now,
+                }
+                for spec in specs
+                if spec.name not in rows
+            ],
+        )
         for spec in specs:
             row = rows.get(spec.name)
             if row is None:
-                conn.execute(
-                    feed.insert().values(
-                        name=spec.name,
-                        config_url=spec.url,
-                        url=spec.url,
-                        status="active",
-                        interval_s=spec.interval_s,
-                        next_poll_at=now,
-                        error_count=0,
-                        entries_seen=0,
-                        created_at=now,
-                    )
-                )
-            elif row.config_url != spec.url:
+                continue
+            if row.config_url != spec.url:
                 # A new URL in the config starts the feed afresh (entries already seen stay seen).
                 conn.execute(
                     feed.update()
@@ -149,30 +167,24 @@ def claim(
 ) -> list[FeedState]:
     """Lease up to `limit` active feeds (due ones, or all with `due_only=False`) to `owner`,
     leaving out `exclude` (the feeds this cycle already polled)."""
-    cond = [
-        feed.c.status == "active",
-        sa.or_(feed.c.lease_until.is_(None), feed.c.lease_until < now),
-    ]
+    cond = [feed.c.status == "active"]
     if due_only:
         cond.append(feed.c.next_poll_at <= now)
     if exclude:
         cond.append(feed.c.id.not_in(list(exclude)))
     with store.write() as conn:
-        ids = list(
-            conn.scalars(
-                sa.select(feed.c.id)
-                .where(*cond)
-                .order_by(feed.c.next_poll_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+        ids = leases.claim(
+            conn,
+            feed,
+            owner,
+            now,
+            where=cond,
+            order_by=[feed.c.next_poll_at],
+            limit=limit,
+            lease_s=lease_s,
         )
         if not ids:
             return []
-        until = now + timedelta(seconds=lease_s)
-        conn.execute(
-            feed.update().where(feed.c.id.in_(ids)).values(lease_owner=owner, lease_until=until)
-        )
         rows = conn.execute(
             sa.select(*_COLUMNS).where(feed.c.id.in_(ids)).order_by(feed.c.next_poll_at)
         )
@@ -242,13 +254,9 @@ def _values(state: FeedState, outcome: PollOutcome, now: datetime) -> dict[str, 
 
 
 def release(store: Store, owner: str) -> None:
-    """Give back every lease `owner` holds (on a clean shutdown)."""
+    """Give back every feed lease `owner` holds (on a clean shutdown)."""
     with store.write() as conn:
-        conn.execute(
-            feed.update()
-            .where(feed.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
+        leases.release(conn, feed, owner)
 
 
 def all_feeds(store: Store) -> list[FeedState]:

@@ -61,10 +61,17 @@ def _when(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+def _leased(table: str) -> sa.Index:
+    """The rows someone holds (`storage.leases`): a handful, however large the table."""
+    held = sa.text("lease_owner IS NOT NULL")
+    return sa.Index(f"ix_{table}_leased", "lease_owner", sqlite_where=held, postgresql_where=held)
+
+
 class Feed(SQLModel, table=True):
     """A configured feed and its health: failure is state, not a crash."""
 
     __tablename__ = "feed"
+    __table_args__ = (_leased("feed"),)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     config_url: str  # as written in the config; a change there resets the feed
@@ -224,6 +231,7 @@ class Digest(SQLModel, table=True):
             postgresql_where=sa.text("status = 'open'"),
         ),
         sa.Index("ix_digest_due", "status", "channel"),
+        _leased("digest"),
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str
@@ -260,6 +268,7 @@ class Alert(SQLModel, table=True):
             sqlite_where=sa.text("irrelevant_at IS NOT NULL"),
             postgresql_where=sa.text("irrelevant_at IS NOT NULL"),
         ),
+        _leased("alert"),
     )
     id: int | None = Field(default=None, primary_key=True)
     story_id: int = Field(foreign_key="story.id")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.e2e.proc import daemon, monitor_env, wait_for
+from tests.e2e.proc import daemon, monitor_env, run_monitor, wait_for
 from tests.e2e.test_once import write_config
-from tests.servers import Receiver, Site
+from tests.servers import Answer, Receiver, Site
 
 
 def free_port() -> int:
@@ -97,3 +97,23 @@ def _json(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
+
+
+@pytest.mark.e2e
+def test_a_stop_during_a_poll_finishes_it_and_logs_only_json_and_no_error(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    site.serve(FIXTURES / "site")
+    site.route("/feeds/broken.rss", Answer(200, b"<rss><channel></channel></rss>", delay=3))
+    config = write_config(tmp_path, site, receiver)
+    with daemon(config, cwd=tmp_path) as (proc, lines):
+        wait_for("the slow feed asked for", lambda: bool(site.hits("/feeds/broken.rss")))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    events = [json.loads(line) for line in lines if line.strip()]  # each line is JSON
+    assert [e["event"] for e in events if e["level"] in ("error", "critical")] == []
+    assert events[-1]["event"] == "stopped"
+    # The poll in hand was finished: the slow feed's answer was recorded, its lease given back.
+    feeds = run_monitor("feeds", "-c", str(config), cwd=tmp_path)
+    (row,) = [line for line in feeds.stdout.splitlines() if line.startswith("broken ")]
+    assert " ok " in row and "(gone" not in row

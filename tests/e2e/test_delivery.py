@@ -198,7 +198,7 @@ def test_killed_between_send_and_mark_the_alert_is_sent_again_with_the_same_key(
 
         again = monitor("once", "-c", str(config), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
-        assert "took over alerts leased by a process that died" in again.stderr
+        assert "took over the work of a process on this host that died" in again.stderr
         sent = keys(receiver.posts)
     assert len(sent) == ALERTS + 1 and sent.count(killed) == 2  # the same key again
     assert len(set(sent)) == ALERTS
