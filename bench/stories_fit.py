@@ -17,7 +17,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stories import SEED, Doc, bcubed, ecb, hard_negative_merges, uci
+from stories import (
+    SEED,
+    WINDOW_S,
+    Arrival,
+    Doc,
+    Poll,
+    alert_figures,
+    backlog,
+    bcubed,
+    conflict,
+    ecb,
+    hard_negative_merges,
+    live,
+    uci,
+    uci_intervals,
+)
 
 from monitor.pipeline.fingerprint import fingerprint
 
@@ -42,9 +57,9 @@ class Memory:
         self.copy_of: dict[str, str] = {}
         self.first_doc: dict[str, str] = {}  # text hash → the report that brought it
 
-    def vectors(self, d: Doc):  # type: ignore[no-untyped-def]
+    def vectors(self, d: Doc, at: float | None = None):  # type: ignore[no-untyped-def]
         fp = fingerprint(d.title, d.text)
-        return fp, self.algo.vectors(fp)
+        return fp, self.algo.vectors(fp, at)
 
     def candidates(self, vec) -> dict[int, object]:  # type: ignore[no-untyped-def]
         from monitor.storage.stories import CANDIDATES, PER_KEY
@@ -54,11 +69,19 @@ class Memory:
             for sid in self.keys[k][-PER_KEY:]:
                 counts[sid] += 1
         best = sorted(counts, key=lambda s: (-counts[s], -s))[:CANDIDATES]
-        return {s: self.profiles[s] for s in best}
+        found = {s: self.profiles[s] for s in best}
+        if vec.at is None:
+            return found
+        return {  # the story window, by event time
+            s: p
+            for s, p in found.items()
+            if p.last is None or p.last >= vec.at - WINDOW_S  # type: ignore[attr-defined]
+        }
 
-    def add(self, d: Doc) -> int:
+    def add(self, d: Doc, at: float | None = None) -> int:
         """Place `d`; its story now (`story_of` has every document's, after any repair)."""
-        fp, vec = self.vectors(d)
+        self.opened = False
+        fp, vec = self.vectors(d, at)
         sid = self.texts.get(fp.text_hash)
         if sid is not None:  # the very same text
             self.copy_of[d.id] = self.first_doc[fp.text_hash]
@@ -73,6 +96,7 @@ class Memory:
         else:
             sid, _ = self.algo.decide(vec, self.candidates(vec), self.weights)
         joined = sid is not None
+        self.opened = not joined
         sid = self.join(sid, fp, vec)
         self.first_doc.setdefault(fp.text_hash, d.id)
         self.story_of[d.id] = sid
@@ -129,15 +153,82 @@ class Memory:
         return sid
 
 
-def oracle_examples(docs: Sequence[Doc]) -> tuple[list[tuple[float, ...]], list[float]]:
+EVENT_TIME_BOUND_S = 30 * 86400.0  # a date older than this before the poll is not believed
+
+
+def event_time(d: Doc, now: float) -> float:
+    """The report's event time as the pipeline takes it: its date when plausible (not ahead of
+    the poll, not older than the bound), else the poll."""
+    published = d.published.timestamp() if d.published is not None else None
+    if published is None or published > now or published < now - EVENT_TIME_BOUND_S:
+        return now
+    return published
+
+
+def timed(polls: Sequence[Poll]) -> list[tuple[Doc, float]]:
+    """The reports in recording order, each with its event time."""
+    return [(d, event_time(d, p.now.timestamp())) for p in polls for d in p.docs]
+
+
+def replay(
+    stream: Sequence[tuple[Doc, float | None]], weights: Sequence[float] | None = None
+) -> tuple[list[Arrival], Memory]:
+    """Record `stream` in memory; each report's arrival (opened a story or not, story at the
+    end)."""
+    memory = Memory(weights)
+    opened = []
+    for d, at in stream:
+        memory.add(d, at)
+        opened.append(memory.opened)
+    return [
+        Arrival(d.id, d.gold, o, memory.story_of[d.id])
+        for (d, _), o in zip(stream, opened, strict=True)
+    ], memory
+
+
+def train_streams() -> dict[str, list[tuple[Doc, float | None]]]:
+    """The training streams: the conflict stream's train cities live and as a backlog, ECB+
+    topics 1–35 (undated, three orders), the first half of UCI by time, live."""
+    docs, intervals, _ = conflict("train")
+    out: dict[str, list[tuple[Doc, float | None]]] = {
+        "conflict live": list(timed(live(docs, intervals))),
+        "conflict backlog": list(timed(backlog(docs))),
+    }
+    for seed in (SEED, 1, 2):
+        out[f"ecb {seed}"] = [(d, None) for d in ecb(seed) if d.topic < 36]
+    half = uci()
+    half = half[: len(half) // 2]
+    out["uci live"] = list(timed(live(half, uci_intervals(half))))
+    return out
+
+
+def evaluate(
+    streams: dict[str, list[tuple[Doc, float | None]]], weights: Sequence[float] | None = None
+) -> dict[str, tuple[float, ...]]:
+    """Per stream: B-cubed P, R, F1, first_joined_other, silenced, extra_alerts."""
+    out = {}
+    for name, stream in streams.items():
+        arrivals, _ = replay(stream, weights)
+        pred = {a.doc: a.story for a in arrivals}
+        gold = {a.doc: a.gold for a in arrivals}
+        p, r, f1 = bcubed(pred, gold, pred)
+        a = alert_figures(arrivals)
+        out[name] = (p, r, f1, a.first_joined_other, a.silenced, a.extra_alerts)
+    return out
+
+
+def oracle_examples(
+    docs: Sequence[Doc] | Sequence[tuple[Doc, float | None]],
+) -> tuple[list[tuple[float, ...]], list[float]]:
     """Features and labels of (article, candidate story) pairs, with stories built from the
     gold clusters: what the score must tell apart."""
     memory = Memory()
     gold_story: dict[str, int] = {}
     x: list[tuple[float, ...]] = []
     y: list[float] = []
-    for d in docs:
-        fp, vec = memory.vectors(d)
+    for item in docs:
+        d, at = item if isinstance(item, tuple) else (item, None)
+        fp, vec = memory.vectors(d, at)
         candidates = memory.candidates(vec)
         if d.gold in gold_story:
             candidates[gold_story[d.gold]] = memory.profiles[gold_story[d.gold]]
@@ -148,15 +239,21 @@ def oracle_examples(docs: Sequence[Doc]) -> tuple[list[tuple[float, ...]], list[
     return x, y
 
 
-def logistic(x: list[tuple[float, ...]], y: list[float], steps: int = 20000) -> list[float]:
+def logistic(
+    x: list[tuple[float, ...]], y: list[float], steps: int = 20000, false_join: float = 1.0
+) -> list[float]:
+    """Weights of a logistic model (the intercept first), L2-regularised; a wrong join (a
+    negative example) weighs `false_join` times a missed one."""
     import numpy as np
 
     a = np.hstack([np.ones((len(x), 1)), np.array(x)])
     t = np.array(y)
+    cost = np.where(t > 0, 1.0, false_join)
+    cost = cost / cost.mean()
     w = np.zeros(a.shape[1])
     for _ in range(steps):
         p = 1 / (1 + np.exp(-a @ w))
-        w -= 1.0 * (a.T @ (p - t) / len(t) + 1e-3 * np.r_[0, w[1:]])
+        w -= 1.0 * (a.T @ (cost * (p - t)) / len(t) + 1e-3 * np.r_[0, w[1:]])
     return [round(float(v), 2) for v in w]
 
 
@@ -202,3 +299,80 @@ def fit() -> None:
         pred = {d.id: memory.story_of[d.id] for d in first_half}
         f1 = bcubed(pred, {d.id: d.gold for d in first_half}, pred)[2]
         print(f"  intercept {w[0]:+.2f}: first-half B-cubed F1 {f1:.3f}")
+
+
+# -- event words -------------------------------------------------------------------------------
+
+EVENT_WORDS_FILE = Path(__file__).resolve().parents[1] / "monitor" / "pipeline" / "event_words.txt"
+EVENT_MIN_GROUPS = 3  # a kind of happening recurs: in events of this many topics or cities
+EVENT_MAX_SHARE = 0.08  # in more of the training events than this, a word tells none apart
+EVENT_KEPT = 0.5  # most reports of an event that has the word have it (what every outlet says)
+EVENT_CONSISTENT = 0.3  # share of the events mentioning the word in which most reports have it
+
+
+def event_words() -> list[str]:
+    """The stems that name the kind of happening a report is about, derived from the training
+    data alone (ECB+ topics 1–35 and the conflict stream's train cities; never a test split):
+    words of titles and leads, not names, that (1) recur in events of at least
+    `EVENT_MIN_GROUPS` topics or cities (a kind, not one event's detail), (2) are kept by at
+    least `EVENT_KEPT` of the reports of the events that have them (what every outlet says
+    happened), and that is so in at least `EVENT_CONSISTENT` of the events where any report has them
+    (a word said in passing is not), (3) are in at most `EVENT_MAX_SHARE` of the events (not
+    "killed" or "said")."""
+    import re
+
+    from stories import conflict
+
+    from monitor.pipeline.fingerprint import LEAD_WORDS, content_terms, words
+
+    docs = [d for d in ecb() if d.topic < 36]
+    groups = {d.gold: f"ecb{d.topic}" for d in docs}
+    train, _, corpus = conflict("train")
+    city = {r.id: r.city for r in corpus.reports}
+    docs += train
+    groups.update({d.gold: city[d.id] for d in train})
+    capital: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # stem → [capitalised, all]
+    by_event: dict[str, list[set[str]]] = defaultdict(list)
+    for d in docs:
+        for m in re.finditer(r"(?<=[a-z,;] )([A-Za-z][a-z]+)", d.text):
+            for s in content_terms([m.group(1).lower()]):
+                capital[s][0] += m.group(1)[0].isupper()
+                capital[s][1] += 1
+        lead = words(d.text)[: LEAD_WORDS * 2]
+        by_event[d.gold].append(set(content_terms(words(d.title) + lead)[: LEAD_WORDS + 20]))
+    having: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for event, reports in by_event.items():
+        if len(reports) < 2:
+            continue
+        counts: dict[str, int] = defaultdict(int)
+        for terms in reports:
+            for t in terms:
+                counts[t] += 1
+        for t, n in counts.items():
+            having[t].append((event, n / len(reports)))
+    events = sum(1 for r in by_event.values() if len(r) >= 2)
+    out = []
+    for t, found in having.items():
+        kept = [(e, share) for e, share in found if share >= EVENT_KEPT]
+        cap, seen = capital.get(t, [0, 0])
+        if (
+            len({groups[e] for e, _ in kept}) >= EVENT_MIN_GROUPS
+            and len(kept) >= EVENT_CONSISTENT * len(found)
+            and len(kept) <= EVENT_MAX_SHARE * events
+            and not t.isdigit()
+            and (seen == 0 or cap / seen < 0.5)
+            and len(t) > 2
+        ):
+            out.append(t)
+    return sorted(out)
+
+
+if __name__ == "__main__" and "--event-words" in sys.argv:
+    found = event_words()
+    EVENT_WORDS_FILE.write_text(
+        "# Event words (stems): derived by `python bench/stories_fit.py --event-words` from\n"
+        "# ECB+ topics 1–35 and the conflict stream's train cities; see `event_words()` there.\n"
+        + "".join(f"{w}\n" for w in found),
+        encoding="utf-8",
+    )
+    print(len(found), "event words:", " ".join(found))

@@ -14,12 +14,14 @@ functions, and writes the outcome. Three levels of "the same":
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from monitor.pipeline.fingerprint import Fingerprint, content_terms, text_hash, words
 
@@ -69,10 +71,38 @@ WEIGHTS = (
     0.76,  # a number in common
     1.19,  # shared names (saturating)
     -1.26,  # share of the article's numbers the story lacks
+    0.0,  # days between the article's event time and the story's span (capped)
+    0.0,  # share of the article's event words the story has
+    0.0,  # event words on both sides, none shared
+    0.0,  # tolls that contradict (a later report with fewer dead)
+    0.0,  # how much the toll exceeds the story's (log ratio)
+    0.0,  # words in common (saturating)
+)
+# The names of `features()`, in order (the weights after the intercept follow them).
+FEATURES = (
+    "content",
+    "names",
+    "title",
+    "log_size",
+    "main_name_missing",
+    "main_name_absent",
+    "main_names_both",
+    "covered",
+    "covering",
+    "covered_both",
+    "number_in_common",
+    "shared_names",
+    "numbers_lacking",
+    "days_apart",
+    "event_words_shared",
+    "event_words_conflict",
+    "toll_conflict",
+    "toll_higher",
+    "shared_words",
 )
 # Headline-only items carry too few words for the other signals: they join on the cosine with
 # the story's content centroid alone, at 0.08 or more (tuned on the first half of UCI by time).
-HEADLINE_WEIGHTS = (-0.8, 10.0, *(0.0,) * 12)
+HEADLINE_WEIGHTS = (-0.8, 10.0, *(0.0,) * 18)
 # Story repair: when a story reaches one of these sizes, its members are clustered again with
 # hindsight (complete linkage over `pair_score`), and split in two when the two halves' least
 # alike pair scores under `SPLIT_BELOW`. A centroid absorbs a second event once its first report
@@ -85,6 +115,8 @@ SPLIT_BELOW = 0.36
 KEEP_TERMS, KEEP_ENTITIES, KEEP_TITLE = 80, 40, 30
 INDEX_KEYS = 12  # the article's most salient terms and names, which find candidate stories
 SHARED_NAMES = 10  # named things in common at which that feature saturates
+SHARED_TERMS = 5  # words in common at which that feature saturates
+GAP_CAP_HOURS = 96.0  # time apart beyond which the time feature grows no further
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
 
 
@@ -107,6 +139,9 @@ class Vectors:
     title: dict[str, float]
     headline_only: bool
     keys: tuple[str, ...] = ()
+    at: float | None = None  # event time, seconds since the epoch (None: unknown)
+    toll: int | None = None  # the number of dead it states (`fingerprint.toll`)
+    events: frozenset[str] = frozenset()  # its event words (`event_words`)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -129,6 +164,12 @@ class Profile:
     content: dict[str, float]
     entities: dict[str, float]
     title: dict[str, float]
+    # Its reports' event times (first and last), the lowest and highest toll they state, and
+    # how many of them have each event word; None/empty in profiles stored before these were.
+    first: float | None = None
+    last: float | None = None
+    tolls: tuple[int, int] | None = None
+    events: dict[str, int] = field(default_factory=dict)
     # Computed once: lengths of the three centroids and the strongest names.
     norms: tuple[float, float, float] = field(init=False, compare=False, repr=False)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -142,19 +183,40 @@ class Profile:
         return self.content, self.entities, self.title
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"n": self.count, "c": self.content, "e": self.entities, "t": self.title},
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "n": self.count,
+            "c": self.content,
+            "e": self.entities,
+            "t": self.title,
+        }
+        if self.first is not None:
+            data["f"], data["l"] = self.first, self.last
+        if self.tolls is not None:
+            data["k"] = list(self.tolls)
+        if self.events:
+            data["v"] = self.events
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Profile:
+        """A stored profile; one stored before times, tolls and event words has none."""
         data = json.loads(text)
-        return cls(int(data["n"]), data["c"], data["e"], data["t"])
+        tolls = data.get("k")
+        return cls(
+            int(data["n"]),
+            data["c"],
+            data["e"],
+            data["t"],
+            data.get("f"),
+            data.get("l", data.get("f")),
+            (int(tolls[0]), int(tolls[1])) if tolls else None,
+            data.get("v", {}),
+        )
 
 
-def vectors(fp: Fingerprint) -> Vectors:
-    """Weight the article's raw features by IDF and normalise."""
+def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
+    """Weight the article's raw features by IDF and normalise. `at`: the article's event time
+    (seconds since the epoch), when known."""
 
     def weigh(raw: Mapping[str, float], prefix: str, tf: bool) -> dict[str, float]:
         out = {}
@@ -171,7 +233,21 @@ def vectors(fp: Fingerprint) -> Vectors:
         title=_unit(title),
         headline_only=fp.headline_only,
         keys=index_keys(fp),
+        at=at,
+        toll=fp.toll,
+        events=frozenset(fp.terms.keys() & event_words()) if fp.language == "en" else frozenset(),
     )
+
+
+@functools.cache
+def event_words() -> frozenset[str]:
+    """Stems that name the kind of happening (a bombing, shelling, election, kidnapping, a
+    market or a checkpoint hit): derived from the training corpora by `bench/stories_fit.py
+    --event-words` (words that recur across the events of several places, that most reports of
+    an event keep, and that few events have), not written by hand. English only."""
+    path = Path(__file__).with_name("event_words.txt")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(w for w in (line.strip() for line in lines) if w and not w.startswith("#"))
 
 
 def index_keys(fp: Fingerprint) -> tuple[str, ...]:
@@ -188,8 +264,10 @@ def index_keys(fp: Fingerprint) -> tuple[str, ...]:
 def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
     """What the score weighs (see `WEIGHTS`): how alike the words, the named things and the
     titles are, how big the story is, whether the main named things of each side are missing
-    from the other (two fires in two towns share every word but the town), and how many of the
-    article's numbers the story lacks."""
+    from the other (two fires in two towns share every word but the town), how many of the
+    article's numbers the story lacks; and what makes an event itself: how far apart in time
+    (event time) the article and the story are, whether they name the same kind of happening
+    (event words), whether their tolls conflict, and how many words they share at all."""
     mine, theirs = vec.strongest, story.strongest
     missing = 1.0 if mine and mine[0] not in story.entities else 0.0
     absent = 1.0 if theirs and theirs[0] not in vec.entities else 0.0
@@ -219,7 +297,46 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
         1.0 if numbers else 0.0,
         min(shared, SHARED_NAMES) / SHARED_NAMES,
         unmatched,
+        min(_gap_hours(vec.at, story.first, story.last), GAP_CAP_HOURS) / 24,
+        *_event_words(vec.events, story.events),
+        *_tolls(vec, story),
+        min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
     )
+
+
+def _gap_hours(at: float | None, first: float | None, last: float | None) -> float:
+    """Hours between an event time and a story's span of event times (0 inside it or when
+    either is unknown)."""
+    if at is None or first is None or last is None:
+        return 0.0
+    return max(first - at, at - last, 0.0) / 3600
+
+
+def _event_words(mine: frozenset[str], theirs: Mapping[str, int]) -> tuple[float, float]:
+    """The share of the article's event words the story has, and whether both have some and
+    share none (a bombing and a shelling, an election and a raid)."""
+    if not mine or not theirs:
+        return 0.0, 0.0
+    shared = sum(1 for w in mine if w in theirs)
+    return shared / len(mine), 0.0 if shared else 1.0
+
+
+def _tolls(vec: Vectors, story: Profile) -> tuple[float, float]:
+    """Whether the article's toll contradicts the story's, and how much it exceeds it. Tolls
+    only rise: a report later than the story that states fewer dead than any of the story's
+    reports is of another event (and an earlier one stating more); a higher toll later may be
+    an update (log ratio, capped, for the weights to judge)."""
+    if vec.toll is None or story.tolls is None:
+        return 0.0, 0.0
+    low, high = story.tolls
+    earlier = vec.at is not None and story.first is not None and vec.at < story.first
+    if earlier:
+        return (1.0 if vec.toll > high else 0.0), min(
+            math.log((low + 1) / (vec.toll + 1)), 3.0
+        ) if vec.toll < low else 0.0
+    return (1.0 if vec.toll < low else 0.0), min(
+        math.log((vec.toll + 1) / (high + 1)), 3.0
+    ) if vec.toll > high else 0.0
 
 
 def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) -> float:
@@ -318,12 +435,34 @@ def merge(story: Profile | None, vec: Vectors) -> Profile:
             _trim(vec.content, KEEP_TERMS),
             _trim(vec.entities, KEEP_ENTITIES),
             _trim(vec.title, KEEP_TITLE),
+            vec.at,
+            vec.at,
+            (vec.toll, vec.toll) if vec.toll is not None else None,
+            dict.fromkeys(sorted(vec.events), 1),
         )
+    first, last = story.first, story.last
+    if vec.at is not None:
+        first = vec.at if first is None else min(first, vec.at)
+        last = vec.at if last is None else max(last, vec.at)
+    tolls = story.tolls
+    if vec.toll is not None:
+        tolls = (
+            (vec.toll, vec.toll)
+            if tolls is None
+            else (min(tolls[0], vec.toll), max(tolls[1], vec.toll))
+        )
+    events = dict(story.events)
+    for w in sorted(vec.events):
+        events[w] = events.get(w, 0) + 1
     return Profile(
         story.count + 1,
         _trim(_add(story.content, vec.content), KEEP_TERMS),
         _trim(_add(story.entities, vec.entities), KEEP_ENTITIES),
         _trim(_add(story.title, vec.title), KEEP_TITLE),
+        first,
+        last,
+        tolls,
+        events,
     )
 
 
