@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ def feed(store: Store, name: str = "wire") -> int:
     return next(f.id for f in feed_store.all_feeds(store) if f.name == name)
 
 
-def item(name: str, url: str | None = None, **changes: str) -> Article:
+def item(name: str, url: str | None = None, **changes: Any) -> Article:
     title, body = read(name)
     url = url or f"https://{name}.example.org/news/{name}"
     fields = {"title": title, "text": body, **changes}
@@ -169,11 +170,16 @@ def test_identical_text_at_another_url_is_a_copy_of_that_article(store: Store) -
     assert [a["same_as_id"] for a in rows(store, article)] == [None, first.article_id]
 
 
-def test_the_window_closes(store: Store) -> None:
+def test_the_window_closes_to_rewrites_and_later_to_copies(store: Store) -> None:
     fid = feed(store)
     first = put(store, fid, "1", item("basra-floods-wire"))
-    late = put(store, fid, "2", item("basra-floods-copy"), at=timedelta(seconds=WINDOW + 60))
+    late = put(store, fid, "2", item("basra-floods-rewrite"), at=timedelta(seconds=WINDOW + 60))
     assert late.reason == "new" and late.story_id != first.story_id
+    copy = put(store, fid, "3", item("basra-floods-copy"), at=timedelta(days=6))
+    assert copy.reason == "near-duplicate" and copy.story_id == first.story_id
+    after = timedelta(days=6 + 14, minutes=1)  # the copies' lookback from the last copy
+    again = put(store, fid, "4", item("basra-floods-copy", "https://x.example.org/b"), at=after)
+    assert again.reason == "new" and again.story_id not in (first.story_id, late.story_id)
 
 
 def test_a_restart_keeps_the_clustering_state(db_url: str) -> None:
@@ -469,6 +475,7 @@ def _race(stores: list[Store], feeds: list[int], round_: int) -> list[Recorded]:
                 entries=[entry],
                 now=NOW + timedelta(days=4 * round_),
                 story_window_s=WINDOW,
+                copies_s=WINDOW,  # each round a story of its own
             )
         )
 

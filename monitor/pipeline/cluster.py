@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from monitor import metrics
@@ -38,6 +38,13 @@ from monitor.storage.tx import Tx
 PROFILES_KEPT = 10_000  # decoded profiles kept per database (~12 KB each)
 VECTORS_KEPT = 2_000  # recent articles' vectors kept for story repair (~7 KB each)
 PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
+# The times of story placement, all measured in event time (`event_time`); the defaults of the
+# `stories.*` settings, which `config` repeats (tests/test_config.py checks they agree).
+WINDOW_S = 72 * 3600.0  # a story takes rewrites this long after its last report
+SPAN_S = 4 * 86400.0  # nor more than this long after its first: then a new story `continues` it
+COPIES_S = 14 * 86400.0  # copies (same text, near-duplicates) join their original this long
+MAX_AGE_S = 60 * 86400.0  # a published date older than its first sighting by more is refused
+CLOCK_SKEW_S = 300.0  # a published date ahead of its first sighting by up to this is believed
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -114,21 +121,53 @@ class Split:
     moved: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Times:
+    """How far, in event time, an article looks for its story: `window_s` back from its event
+    time for rewrites (the stories active then), `span_s` from a story's first report (past it a
+    rewrite opens a new story that `continues` it), `copies_s` back for word-for-word copies and
+    near-duplicates, which join whatever the span (a wire republished a week later)."""
+
+    window_s: float = WINDOW_S
+    span_s: float = SPAN_S
+    copies_s: float = COPIES_S
+
+
+def event_time(
+    published: datetime | None, seen: datetime, *, max_age_s: float = MAX_AGE_S
+) -> datetime:
+    """When the article's event happened, as far as the store will believe: its published date
+    when plausible (not ahead of its first sighting `seen` by more than `CLOCK_SKEW_S`, not
+    older than it by more than `max_age_s`), else `seen`. A backlog polled at once keeps its
+    dates, so it clusters as it would have live; a feed that stamps every item "now", or 1970,
+    or next year, is placed by when it was seen."""
+    if published is None:
+        return seen
+    if published.tzinfo is None:  # a naive date is taken as UTC, as the parse stage does
+        published = published.replace(tzinfo=UTC)
+    ahead = (published - seen).total_seconds()
+    if ahead > CLOCK_SKEW_S or -ahead > max_age_s:
+        return seen
+    return min(published, seen)
+
+
 def lock(tx: Tx) -> None:
     """First in a transaction that places articles: no other worker places any until it ends."""
     story_store.lock(tx)
 
 
 def place(
-    tx: Tx, memory: Memory, fp: Fingerprint, *, title: str, now: datetime, window_s: float
+    tx: Tx, memory: Memory, fp: Fingerprint, *, title: str, now: datetime, times: Times = Times()
 ) -> Placement:
-    """Join the article to a story or open one, and write the story's new state. Call `lock()`
-    first in the transaction, and `index()` once the article row exists."""
+    """Join the article to a story or open one, and write the story's new state. `now` is the
+    article's event time (`event_time`): every lookup is relative to it, so a report dated last
+    week meets last week's stories. Call `lock()` first in the transaction, and `index()` once
+    the article row exists."""
     started = time.perf_counter()
-    since = now - timedelta(seconds=window_s)
+    copies_since = now - timedelta(seconds=times.copies_s)
     same = [
         (same_id, same_story)
-        for same_id, same_story, same_title in story_store.same_text(tx, fp.text_hash, since)
+        for same_id, same_story, same_title in story_store.same_text(tx, fp.text_hash, copies_since)
         if stories.copy_of(fp, same_title)
     ]
     if same:  # the very same text: nothing new for the profile
@@ -142,11 +181,12 @@ def place(
     reason, score = JoinReason.NEW, None
     profiles: dict[int, stories.Profile] = {}
     revisions: dict[int, int] = {}
-    copy = _near_duplicate(tx, fp, since)
+    copy = _near_duplicate(tx, fp, copies_since)
     if copy is not None:
         joined, score, reason = copy[0], copy[1], JoinReason.NEAR_DUPLICATE
     else:
-        profiles, revisions = _candidates(tx, memory, vec, since)
+        window = timedelta(seconds=times.window_s)
+        profiles, revisions = _candidates(tx, memory, vec, now - window, now + window)
         choice, best = stories.decide(vec, profiles)
         if profiles and math.isfinite(best):
             score = best
@@ -234,7 +274,7 @@ def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None
     new = story_store.open_story(
         tx,
         title=members[leaving[0]].title,
-        first_seen_at=min(members[i].fetched_at for i in leaving),
+        first_seen_at=min(members[i].event_at for i in leaving),
         last_seen_at=now,
         profile=stories.merge_all(going).to_json(),
         article_count=0,  # counted by `split`, with the copies
@@ -260,10 +300,10 @@ def _near_duplicate(tx: Tx, fp: Fingerprint, since: datetime) -> tuple[int, floa
 
 
 def _candidates(
-    tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime
+    tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime, until: datetime
 ) -> tuple[dict[int, stories.Profile], dict[int, int]]:
     """The candidate stories' profiles, and their revisions."""
-    revisions = story_store.candidates(tx, vec.index_keys(), since)
+    revisions = story_store.candidates(tx, vec.index_keys(), since, until)
     profiles: dict[int, stories.Profile] = {}
     missing = []
     for story_id, revision in revisions.items():
