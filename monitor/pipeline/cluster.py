@@ -95,7 +95,7 @@ class Memory:
 class Placement:
     """Where an article went: its story, why, the score, and the article it repeats word for
     word (`same_as`), if any; the story's size in distinct reports afterwards and the article's
-    vectors (for `repair`)."""
+    vectors (for `repair`); for a new story, the earlier one it `continues`."""
 
     story_id: int
     reason: JoinReason
@@ -103,6 +103,7 @@ class Placement:
     same_as: int | None = None
     size: int = 1
     vectors: stories.Vectors | None = None
+    continues: int | None = None  # the story past its span that the new story continues
 
     @property
     def repair_due(self) -> bool:
@@ -178,6 +179,7 @@ def place(
 
     vec = stories.vectors(fp)
     joined: int | None = None
+    continues: int | None = None
     reason, score = JoinReason.NEW, None
     profiles: dict[int, stories.Profile] = {}
     revisions: dict[int, int] = {}
@@ -186,8 +188,19 @@ def place(
         joined, score, reason = copy[0], copy[1], JoinReason.NEAR_DUPLICATE
     else:
         window = timedelta(seconds=times.window_s)
-        profiles, revisions = _candidates(tx, memory, vec, now - window, now + window)
-        choice, best = stories.decide(vec, profiles)
+        profiles, revisions, firsts = _candidates(tx, memory, vec, now - window, now + window)
+        # A story is one happening: it takes rewrites for `span_s` from its first report. A
+        # report that would join only a story past its span opens a story continuing it.
+        span = timedelta(seconds=times.span_s)
+        open_ = {i: p for i, p in profiles.items() if abs(now - firsts[i]) <= span}
+        choice, best = stories.decide(vec, open_)
+        if choice is None and len(open_) < len(profiles):
+            past = {i: p for i, p in profiles.items() if i not in open_}
+            earlier, past_best = stories.decide(vec, past)
+            if earlier is not None and firsts[earlier] < now:
+                continues, best = earlier, past_best
+            else:
+                best = max(best, past_best)
         if profiles and math.isfinite(best):
             score = best
         if choice is not None:
@@ -197,7 +210,12 @@ def place(
     if joined is None:
         profile = stories.merge(None, vec)
         joined = story_store.open_story(
-            tx, title=title, first_seen_at=now, last_seen_at=now, profile=profile.to_json()
+            tx,
+            title=title,
+            first_seen_at=now,
+            last_seen_at=now,
+            profile=profile.to_json(),
+            continues=continues,
         )
         tx.remember(memory.profiles, joined, (1, profile))
     else:
@@ -210,7 +228,7 @@ def place(
         if joined in revisions:
             tx.remember(memory.profiles, joined, (revisions[joined] + 1, profile))
     story_store.file_keys(tx, joined, vec.index_keys(), now)
-    return Placement(joined, reason, score, size=profile.count, vectors=vec)
+    return Placement(joined, reason, score, size=profile.count, vectors=vec, continues=continues)
 
 
 def index(
@@ -301,9 +319,11 @@ def _near_duplicate(tx: Tx, fp: Fingerprint, since: datetime) -> tuple[int, floa
 
 def _candidates(
     tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime, until: datetime
-) -> tuple[dict[int, stories.Profile], dict[int, int]]:
-    """The candidate stories' profiles, and their revisions."""
-    revisions = story_store.candidates(tx, vec.index_keys(), since, until)
+) -> tuple[dict[int, stories.Profile], dict[int, int], dict[int, datetime]]:
+    """The candidate stories' profiles, their revisions and their first reports' times."""
+    found = story_store.candidates(tx, vec.index_keys(), since, until)
+    revisions = {story_id: c.revision for story_id, c in found.items()}
+    firsts = {story_id: c.first_seen_at for story_id, c in found.items()}
     profiles: dict[int, stories.Profile] = {}
     missing = []
     for story_id, revision in revisions.items():
@@ -316,7 +336,7 @@ def _candidates(
         fetched, fetched_revisions = _profiles(tx, memory, missing)
         profiles.update(fetched)
         revisions.update(fetched_revisions)
-    return profiles, revisions
+    return profiles, revisions, firsts
 
 
 def _profiles(

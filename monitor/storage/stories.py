@@ -34,6 +34,7 @@ PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories returned per lookup at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
 PRUNE_SLICES = 64  # `prune` deletes in this many key ranges, one short transaction each
+_TIME = UTCDateTime()
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
@@ -90,7 +91,15 @@ _JOIN_ONLY = Statement(_JOIN)
 _JOIN_WITH_PROFILE = Statement(_JOIN.values(profile=sa.bindparam("profile")))
 _OPEN = Statement(
     story.insert().returning(story.c.id),
-    ["title", "first_seen_at", "last_seen_at", "article_count", "revision", "profile"],
+    [
+        "title",
+        "first_seen_at",
+        "last_seen_at",
+        "article_count",
+        "revision",
+        "profile",
+        "continues_id",
+    ],
 )
 _KEYS = Statement(
     lambda dialect: (stmt := insert(dialect, story_key)).on_conflict_do_update(
@@ -155,7 +164,9 @@ def _candidates(n: int) -> Statement:
         .subquery()
     )
     return Statement(
-        sa.select(story.c.id, story.c.revision).join(best, best.c.story_id == story.c.id)
+        sa.select(story.c.id, story.c.revision, story.c.first_seen_at).join(
+            best, best.c.story_id == story.c.id
+        )
     )
 
 
@@ -186,15 +197,27 @@ def near_copies(tx: Tx, bands: Sequence[int], since: datetime) -> list[tuple[int
     return [(int(a), int(s), bytes(sig or b""), t or "") for a, s, sig, t in rows]
 
 
-def candidates(tx: Tx, keys: Sequence[str], since: datetime, until: datetime) -> dict[int, int]:
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A story found by `candidates`: its profile's revision and its first report's time."""
+
+    revision: int
+    first_seen_at: datetime
+
+
+def candidates(
+    tx: Tx, keys: Sequence[str], since: datetime, until: datetime
+) -> dict[int, Candidate]:
     """The stories last filed between `since` and `until` under the most of these terms and
-    names (at most `CANDIDATES`, `PER_KEY` per key: the latest before `until`), with their
-    revisions."""
+    names (at most `CANDIDATES`, `PER_KEY` per key: the latest before `until`)."""
     if not keys:
         return {}
     values: dict[str, object] = {f"k{i}": key_of(k) for i, k in enumerate(keys)}
     values["since"], values["until"] = since, until
-    return {int(i): int(n) for i, n in tx.rows(_candidates(len(keys)), values)}
+    return {
+        int(i): Candidate(int(n), _TIME.process_result_value(first, tx.dialect) or since)
+        for i, n, first in tx.rows(_candidates(len(keys)), values)
+    }
 
 
 def profiles(tx: Tx, ids: Sequence[int]) -> list[tuple[int, int, str]]:
@@ -248,8 +271,9 @@ def open_story(
     last_seen_at: datetime,
     profile: str,
     article_count: int = 1,
+    continues: int | None = None,
 ) -> int:
-    """A new story (revision 1); its id."""
+    """A new story (revision 1), which `continues` an earlier one if given; its id."""
     row = {
         "title": title[:500],
         "first_seen_at": first_seen_at,
@@ -257,6 +281,7 @@ def open_story(
         "article_count": article_count,
         "revision": 1,
         "profile": profile,
+        "continues_id": continues,
     }
     return int(tx.rows(_OPEN, row)[0][0])
 
@@ -355,6 +380,7 @@ class StoryView:
     articles: tuple[StoryArticle, ...]
     alerts: int
     muted_at: datetime | None = None
+    continues: tuple[int, str] | None = None  # the earlier story it continues: (id, title)
 
 
 def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[StoryView]:
@@ -367,12 +393,14 @@ def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[Stor
                 story.c.first_seen_at,
                 story.c.last_seen_at,
                 story.c.muted_at,
+                story.c.continues_id,
             )
             .where(story.c.article_count >= min_articles)
             .order_by(story.c.last_seen_at.desc(), story.c.id.desc())
             .limit(limit)
         ).all()
         ids = [h.id for h in heads]
+        earlier = continued(conn, [h.continues_id for h in heads if h.continues_id is not None])
         members: dict[int, list[StoryArticle]] = {i: [] for i in ids}
         for r in conn.execute(
             sa.select(
@@ -409,6 +437,15 @@ def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[Stor
             tuple(members[h.id]),
             int(alerts.get(h.id, 0)),
             h.muted_at,
+            earlier.get(h.continues_id) if h.continues_id is not None else None,
         )
         for h in heads
     ]
+
+
+def continued(conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """The stories that others continue, by id: (id, title)."""
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(story.c.id, story.c.title).where(story.c.id.in_(set(ids))))
+    return {int(i): (int(i), str(t)) for i, t in rows}
