@@ -51,6 +51,7 @@ def put(
     alerts: tuple[AlertSpec, ...] = (HIGH,),
     edited: bool = False,
     matches: Sequence[RuleMatch] = (),
+    **times: float,
 ) -> Recorded:
     done = recording.entry(
         store,
@@ -63,6 +64,7 @@ def put(
         story_window_s=WINDOW,
         entry_hash=fingerprint_of(art.title, art.summary, art.text),
         edited=edited,
+        **times,
     )
     assert done.error is None, done.error
     return done
