@@ -201,7 +201,7 @@ class StorySettings(_Strict):
         "a later report of it opens a new story that continues it",
     )
     copies: Duration = Field(
-        1209600.0,
+        864000.0,
         description="how long after its last report a word-for-word copy or near-duplicate "
         "still joins a story (a wire republished a week later)",
     )

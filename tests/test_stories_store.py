@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import record as record_mod
 from monitor.pipeline import stories as algo
+from monitor.pipeline.cluster import COPIES_S
 from monitor.pipeline.fingerprint import stem
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse_raw import fingerprint_of
@@ -179,7 +180,7 @@ def test_the_window_closes_to_rewrites_and_later_to_copies(store: Store) -> None
     assert late.reason == "new" and late.story_id != first.story_id
     copy = put(store, fid, "3", item("basra-floods-copy"), at=timedelta(days=6))
     assert copy.reason == "near-duplicate" and copy.story_id == first.story_id
-    after = timedelta(days=6 + 14, minutes=1)  # the copies' lookback from the last copy
+    after = timedelta(days=6, seconds=COPIES_S + 60)  # the copies' lookback from the last copy
     again = put(store, fid, "4", item("basra-floods-copy", "https://x.example.org/b"), at=after)
     assert again.reason == "new" and again.story_id not in (first.story_id, late.story_id)
 
