@@ -18,6 +18,8 @@ from monitor.config import StorySettings
 from monitor.http import build_client
 from monitor.model import Article
 from monitor.pipeline import cluster
+from monitor.pipeline import stories as algo
+from monitor.pipeline.fingerprint import fingerprint
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse import FUTURE_SLACK
 from monitor.pipeline.record import FeedBatch, NewEntry, record
@@ -27,6 +29,7 @@ from monitor.storage import stories as story_store
 from monitor.storage.tables import alert, article, story
 from tests import recording
 from tests.servers import Receiver
+from tests.test_stories import read
 from tests.test_stories_store import NOW, feed, item, put, rows
 
 DAY, HOUR = timedelta(days=1), timedelta(hours=1)
@@ -253,3 +256,26 @@ def test_a_month_of_a_districts_reports_polled_at_once_makes_the_stories_polled_
     finally:
         for s in stores.values():
             s.close()
+
+
+def test_a_rewrite_joins_a_story_within_its_span_and_continues_one_past_it() -> None:
+    wire = algo.vectors(fingerprint(*read("basra-floods-wire")))
+    rewrite = algo.vectors(fingerprint(*read("basra-floods-rewrite")))
+    strike = algo.vectors(fingerprint(*read("basra-port-strike")))
+    profiles = {1: algo.merge(None, wire), 2: algo.merge(None, strike)}
+    span = 4 * DAY.total_seconds()
+
+    def choose(first: datetime) -> tuple[int | None, int | None]:
+        joined, continues, score = cluster.choose(rewrite, profiles, {1: first, 2: NOW}, NOW, span)
+        assert score > 0
+        return joined, continues
+
+    assert choose(NOW - DAY) == (1, None)
+    assert choose(NOW - 5 * DAY) == (None, 1)  # past its span: a new story continues it
+    assert choose(NOW + 5 * DAY) == (None, None)  # a later story is continued by nothing
+    # within its span, a story that would take the report wins over one past it
+    profiles[3] = algo.merge(None, wire)
+    joined, continues, _ = cluster.choose(
+        rewrite, profiles, {1: NOW - 5 * DAY, 2: NOW, 3: NOW - DAY}, NOW, span
+    )
+    assert (joined, continues) == (3, None)

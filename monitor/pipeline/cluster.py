@@ -2,10 +2,14 @@
 
 `place()` looks the article up by identical text, then by MinHash LSH bands (near-duplicates),
 then by its strongest terms and names (rewrites), lets `pipeline.stories.decide` choose among
-the candidate stories, and writes the story's new profile and lookup keys; `index()` files the
-stored article under its bands. When a story reaches one of the sizes of `stories.REPAIR_AT`,
-`repair()` clusters its reports again with hindsight and splits off those of another event.
-The reads and writes are `storage.stories`'; the scoring is `pipeline.stories`' (pure).
+the candidate stories (those within their span first, `choose`: past it, a report opens a story
+that continues the earlier one), and writes the story's new profile and lookup keys. Every time
+is the article's event time (`event_time`: its published date when plausible), and every
+window is measured from it, so a backlog polled at once is placed as if it had come live.
+`index()` files the stored article under its bands. When a story reaches one of the sizes of
+`stories.REPAIR_AT`, `repair()` clusters its reports again with hindsight and splits off those
+of another event. The reads and writes are `storage.stories`'; the scoring is
+`pipeline.stories`' (pure).
 
 Memory: decoded story profiles (by revision: any change of a profile raises it, whichever
 worker wrote it), recent articles' vectors and members' pair scores are kept per database in
@@ -189,18 +193,7 @@ def place(
     else:
         window = timedelta(seconds=times.window_s)
         profiles, revisions, firsts = _candidates(tx, memory, vec, now - window, now + window)
-        # A story is one happening: it takes rewrites for `span_s` from its first report. A
-        # report that would join only a story past its span opens a story continuing it.
-        span = timedelta(seconds=times.span_s)
-        open_ = {i: p for i, p in profiles.items() if abs(now - firsts[i]) <= span}
-        choice, best = stories.decide(vec, open_)
-        if choice is None and len(open_) < len(profiles):
-            past = {i: p for i, p in profiles.items() if i not in open_}
-            earlier, past_best = stories.decide(vec, past)
-            if earlier is not None and firsts[earlier] < now:
-                continues, best = earlier, past_best
-            else:
-                best = max(best, past_best)
+        choice, continues, best = choose(vec, profiles, firsts, now, times.span_s)
         if profiles and math.isfinite(best):
             score = best
         if choice is not None:
@@ -229,6 +222,31 @@ def place(
             tx.remember(memory.profiles, joined, (revisions[joined] + 1, profile))
     story_store.file_keys(tx, joined, vec.index_keys(), now)
     return Placement(joined, reason, score, size=profile.count, vectors=vec, continues=continues)
+
+
+def choose(
+    vec: stories.Vectors,
+    profiles: Mapping[int, stories.Profile],
+    firsts: Mapping[int, datetime],
+    now: datetime,
+    span_s: float,
+) -> tuple[int | None, int | None, float]:
+    """The candidate story a rewrite joins, or the one past its span that the new story it
+    opens continues, and the score. A story is one happening, not a topic: it takes rewrites
+    for `span_s` from its first report (`firsts`), so a city's news does not chain into one
+    story for as long as it keeps coming. The stories within their span are scored first
+    (`stories.decide`); if none would take the report, those past it are: the best one that
+    would, if it began before the report, is the earlier story of its thread."""
+    span = timedelta(seconds=span_s)
+    within = {i: p for i, p in profiles.items() if abs(now - firsts[i]) <= span}
+    choice, best = stories.decide(vec, within)
+    if choice is not None or len(within) == len(profiles):
+        return choice, None, best
+    past = {i: p for i, p in profiles.items() if i not in within}
+    earlier, past_best = stories.decide(vec, past)
+    if earlier is not None and firsts[earlier] < now:
+        return None, earlier, past_best
+    return None, None, max(best, past_best)
 
 
 def index(
@@ -293,7 +311,7 @@ def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None
         tx,
         title=members[leaving[0]].title,
         first_seen_at=min(members[i].event_at for i in leaving),
-        last_seen_at=now,
+        last_seen_at=max(now, *(members[i].event_at for i in leaving)),
         profile=stories.merge_all(going).to_json(),
         article_count=0,  # counted by `split`, with the copies
     )
