@@ -120,6 +120,12 @@ def alert_view(alert: AlertMessage) -> dict[str, Any]:
         "sources": [{"source": s, "url": u} for s, u in others[:MAX_SOURCES]],
         "more_sources": max(0, len(others) - MAX_SOURCES),
         "story_url": safe_url(alert.story_url),
+        # A later development of an earlier story: said, so the reader can connect the two.
+        "continues": (
+            f"#{alert.continues[0]} {one_line(alert.continues[1], 200)}"
+            if alert.continues is not None
+            else ""
+        ),
     }
 
 

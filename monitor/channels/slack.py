@@ -64,7 +64,13 @@ def alert_blocks(view: dict[str, Any], *, compact: bool = False) -> list[dict[st
     )
     meta = " · ".join(
         escape(p)
-        for p in (view["source"], view["published"], view["watchlist"], view["rules"])
+        for p in (
+            view["source"],
+            view["published"],
+            view["watchlist"],
+            view["rules"],
+            view["continues"] and f"continues story {view['continues']}",
+        )
         if p
     )
     if compact:  # digests: one section per alert
