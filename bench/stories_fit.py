@@ -72,10 +72,16 @@ class Memory:
         found = {s: self.profiles[s] for s in best}
         if vec.at is None:
             return found
-        return {  # the story window, by event time
+        from monitor.pipeline.cluster import SPAN_S
+
+        return {  # the story window and span, by event time (`cluster.choose`)
             s: p
             for s, p in found.items()
-            if p.last is None or p.last >= vec.at - WINDOW_S  # type: ignore[attr-defined]
+            if p.first is None  # type: ignore[attr-defined]
+            or (
+                p.last >= vec.at - WINDOW_S  # type: ignore[attr-defined]
+                and abs(vec.at - p.first) <= SPAN_S  # type: ignore[attr-defined]
+            )
         }
 
     def add(self, d: Doc, at: float | None = None) -> int:
@@ -153,21 +159,24 @@ class Memory:
         return sid
 
 
-EVENT_TIME_BOUND_S = 30 * 86400.0  # a date older than this before the poll is not believed
-
-
-def event_time(d: Doc, now: float) -> float:
-    """The report's event time as the pipeline takes it: its date when plausible (not ahead of
-    the poll, not older than the bound), else the poll."""
-    published = d.published.timestamp() if d.published is not None else None
-    if published is None or published > now or published < now - EVENT_TIME_BOUND_S:
-        return now
-    return published
-
-
 def timed(polls: Sequence[Poll]) -> list[tuple[Doc, float]]:
-    """The reports in recording order, each with its event time."""
-    return [(d, event_time(d, p.now.timestamp())) for p in polls for d in p.docs]
+    """The reports in the order the store places them, each with its event time
+    (`cluster.event_time`): consecutive polls grouped into transactions of up to `BATCH`
+    entries, as `bench/stories.py` records them, each group placed oldest event first."""
+    from stories import BATCH
+
+    from monitor.pipeline.cluster import event_time
+
+    out: list[tuple[Doc, float]] = []
+    group: list[tuple[Doc, float]] = []
+    for poll in polls:
+        if group and len(group) >= BATCH:
+            out += sorted(group, key=lambda item: item[1])
+            group = []
+        now = poll.now
+        group += [(d, event_time(d.published, now).timestamp()) for d in poll.docs]
+    out += sorted(group, key=lambda item: item[1])
+    return out
 
 
 def replay(

@@ -279,7 +279,7 @@ def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None
         if found is None:
             found = stories.vectors(
                 fingerprint(m.title, m.text, shingles=False, language=m.language),
-                at=m.fetched_at.timestamp(),
+                at=m.event_at.timestamp(),
             )
         vecs.append(found)
     ids = [m.id for m in members]

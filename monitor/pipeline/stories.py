@@ -165,6 +165,7 @@ class Vectors:
     at: float | None = None  # event time, seconds since the epoch (None: unknown)
     toll: int | None = None  # the number of dead it states (`fingerprint.toll`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
+    short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -258,6 +259,7 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
         keys=index_keys(fp),
         at=at,
         toll=fp.toll,
+        short=not fp.headline_only and fp.text_words < BOILERPLATE_WORDS,
         events=frozenset(fp.terms.keys() & event_words()) if fp.language == "en" else frozenset(),
     )
 
@@ -370,6 +372,10 @@ def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) 
     # features are computed only for those that pass.
     content = _cosine(vec.content, story.content, story.norms[0])
     if not vec.headline_only and content < MIN_CONTENT:
+        return -math.inf
+    if vec.short and not _cosine(vec.title, story.title, story.norms[2]):
+        # A short text under a headline that shares no word with the story's may be the site's
+        # boilerplate in place of the text (as for copies, `copy_of`): the words prove nothing.
         return -math.inf
     if weights is None:
         weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
