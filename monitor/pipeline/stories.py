@@ -46,6 +46,7 @@ NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
 # the other's, may be the site's boilerplate (a paywall notice, a cookie banner, "read the full
 # story on our app") rather than one report: it is then no copy (`copy_of`).
 BOILERPLATE_WORDS = 80
+HEADLINE_SHARED = 2  # words a headline-only item has in common with a story it joins
 MIN_CONTENT = 0.2  # a rewrite shares at least this cosine of title-and-lead words (train-tuned)
 PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequencies (see `idf`)
 # Weights of the rewrite score: a logistic model over `features()` (the first weight is the
@@ -58,26 +59,26 @@ PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequenci
 # live 0.018, ECB+ 1–35 0.061; `bench/stories.py` prints the table). Time apart weighs most
 # after the words: a report a day away from a story's span needs far more in common to join.
 WEIGHTS = (
-    -2.55,  # intercept
-    4.28,  # content cosine
-    3.64,  # names cosine
-    0.63,  # title cosine
-    -0.85,  # log story size
+    -2.39,  # intercept
+    4.49,  # content cosine
+    3.6,  # names cosine
+    0.55,  # title cosine
+    -0.95,  # log story size
     -0.03,  # article's main name missing from the story
-    -0.55,  # story's main name absent from the article
-    1.07,  # both
-    0.91,  # share of the article's main names the story has
-    -1.21,  # share of the story's main names the article has
-    1.45,  # both shares
+    -0.53,  # story's main name absent from the article
+    1.06,  # both
+    0.89,  # share of the article's main names the story has
+    -1.09,  # share of the story's main names the article has
+    1.43,  # both shares
     0.9,  # a number in common
-    0.44,  # shared names (saturating)
-    -1.72,  # share of the article's numbers the story lacks
-    -1.46,  # days between the article's event time and the story's span (capped at 4)
-    0.34,  # share of the article's event words the story has
-    -0.43,  # event words on both sides, none shared
-    -0.48,  # tolls that contradict (a later report with fewer dead)
-    0.18,  # how much the toll exceeds the story's (log ratio)
-    0.11,  # words in common (saturating)
+    0.19,  # shared names (saturating)
+    -1.77,  # share of the article's numbers the story lacks
+    -1.66,  # days between the article's event time and the story's span (capped at 4)
+    0.4,  # share of the article's event words the story has
+    -0.48,  # event words on both sides, none shared
+    -0.46,  # tolls that contradict (a later report with fewer dead)
+    0.34,  # how much the toll exceeds the story's (log ratio)
+    0.25,  # words in common (saturating)
 )
 # The names of `features()`, in order (the weights after the intercept follow them).
 FEATURES = (
@@ -105,26 +106,26 @@ FEATURES = (
 # own, fitted alike on the headline-only items of the same training data: they need several
 # words in common and the same days (one shared word, a city or a company, no longer joins).
 HEADLINE_WEIGHTS = (
-    0.63,  # intercept
-    1.79,  # content cosine
-    0.71,  # names cosine
-    1.77,  # title cosine
-    -0.65,  # log story size
-    -0.29,  # article's main name missing from the story
-    -0.74,  # story's main name absent from the article
-    -0.89,  # both
-    0.74,  # share of the article's main names the story has
-    1.01,  # share of the story's main names the article has
-    0.15,  # both shares
-    -0.02,  # a number in common
-    0.98,  # shared names (saturating)
-    -0.56,  # share of the article's numbers the story lacks
-    -3.39,  # days between the article's event time and the story's span (capped at 4)
-    0.18,  # share of the article's event words the story has
-    -0.33,  # event words on both sides, none shared
-    -0.14,  # tolls that contradict (a later report with fewer dead)
-    -0.06,  # how much the toll exceeds the story's (log ratio)
-    1.72,  # words in common (saturating)
+    0.58,  # intercept
+    2.01,  # content cosine
+    0.29,  # names cosine
+    1.84,  # title cosine
+    -0.48,  # log story size
+    -0.14,  # article's main name missing from the story
+    -0.62,  # story's main name absent from the article
+    -0.5,  # both
+    0.84,  # share of the article's main names the story has
+    0.75,  # share of the story's main names the article has
+    -0.27,  # both shares
+    0.04,  # a number in common
+    1.84,  # shared names (saturating)
+    -0.95,  # share of the article's numbers the story lacks
+    -7.01,  # days between the article's event time and the story's span (capped at 4)
+    0.2,  # share of the article's event words the story has
+    -0.25,  # event words on both sides, none shared
+    -0.29,  # tolls that contradict (a later report with fewer dead)
+    -0.09,  # how much the toll exceeds the story's (log ratio)
+    1.07,  # words in common (saturating)
 )
 # Story repair: when a story reaches one of these sizes, its members are clustered again with
 # hindsight (complete linkage over `pair_score`), and split in two when the two halves' least
@@ -365,22 +366,31 @@ def _tolls(vec: Vectors, story: Profile) -> tuple[float, float]:
 
 
 def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) -> float:
-    """The rewrite score: positive means "the same event". Reports that share too few words
-    (`MIN_CONTENT`) are never the same event, whatever names they share: a market reopening
-    and a mass grave in the same city share the city, the armed group and the day."""
-    # Most candidates fail on the words alone, so the content cosine comes first and the other
-    # features are computed only for those that pass.
-    content = _cosine(vec.content, story.content, story.norms[0])
-    if not vec.headline_only and content < MIN_CONTENT:
-        return -math.inf
-    if vec.short and not _cosine(vec.title, story.title, story.norms[2]):
-        # A short text under a headline that shares no word with the story's may be the site's
-        # boilerplate in place of the text (as for copies, `copy_of`): the words prove nothing.
+    """The rewrite score: positive means "the same event"; -inf for a story the article may
+    not join at all (`admissible`)."""
+    if not admissible(vec, story):
         return -math.inf
     if weights is None:
         weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
     x = features(vec, story)
     return weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
+
+
+def admissible(vec: Vectors, story: Profile) -> bool:
+    """Whether the article may join the story at all, before any weighing. Reports that share
+    too few words (`MIN_CONTENT`) are never the same event, whatever names they share: a market
+    reopening and a mass grave in the same city share the city, the armed group and the day. A
+    headline-only item needs `HEADLINE_SHARED` words in common: one shared word (a city, a
+    company) is a topic, not an event."""
+    # Most candidates fail on the words alone, so the content cosine comes first and the other
+    # features are computed only for those that pass.
+    if vec.headline_only:
+        return sum(1 for k in vec.content if k in story.content) >= HEADLINE_SHARED
+    if _cosine(vec.content, story.content, story.norms[0]) < MIN_CONTENT:
+        return False
+    # A short text under a headline that shares no word with the story's may be the site's
+    # boilerplate in place of the text (as for copies, `copy_of`): the words prove nothing.
+    return not vec.short or bool(_cosine(vec.title, story.title, story.norms[2]))
 
 
 def decide(
