@@ -68,8 +68,9 @@ last line.
 `--quality`: the clustering figures only (conflict stream, ECB+, UCI, copies, thresholds),
 without the speed rows.
 
-`--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
-text, the first half of UCI by time for headline-only items) and prints them.
+`--fit` refits the weights of the rewrite score in memory on the training data only (the
+conflict stream's train cities, ECB+ topics 1–35, the first half of UCI by time;
+`bench/stories_fit.py`) and prints them with what each training stream's decisions cost.
 
 Last line: conflict_first_joined_other=… conflict_extra_alerts=… uci_first_joined_other=…
 uci_f1=… ecb_first_joined_other=… ecb_test_f1=… copies_joined=… articles_per_s=… ecb_all_f1=…

@@ -1,10 +1,13 @@
-"""bench/stories_fit.py: refit the weights of the rewrite score (`bench/stories.py --fit`).
+"""bench/stories_fit.py: refit the weights of the rewrite score (`bench/stories.py --fit`),
+and derive the event words (`--event-words`).
 
-In memory, with the same decision as the store (`Memory`): features of (article, candidate
-story) pairs are collected with stories built from the gold clusters, a logistic regression is
-fitted to them, and the intercept is chosen by the mean B-cubed F1 and hard-negative merge rate
-of real streams over three orders (with story repair, as the store does it). Text articles:
-ECB+ topics 1–35 only. `--headlines`: the first half of UCI by time.
+In memory, with the same decision as the store (`Memory`: event times, window and span, copies,
+candidates, the score, story repair): features of (article, candidate story) pairs are
+collected with stories built from the gold clusters, and a logistic regression is fitted to
+them, one for articles with text and one for headline-only items, on training data only (the
+conflict stream's train cities, ECB+ topics 1–35, the first half of UCI by time). Then each
+training stream is replayed with the intercepts moved either way, printing what its decisions
+cost in alerts (first reports that joined another event, events split in two).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from stories import (
     bcubed,
     conflict,
     ecb,
-    hard_negative_merges,
     live,
     uci,
     uci_intervals,
@@ -215,7 +217,7 @@ def evaluate(
     streams: dict[str, list[tuple[Doc, float | None]]], weights: Sequence[float] | None = None
 ) -> dict[str, tuple[float, ...]]:
     """Per stream: B-cubed P, R, F1, first_joined_other, silenced, extra_alerts."""
-    out = {}
+    out: dict[str, tuple[float, ...]] = {}
     for name, stream in streams.items():
         arrivals, _ = replay(stream, weights)
         pred = {a.doc: a.story for a in arrivals}
@@ -228,24 +230,26 @@ def evaluate(
 
 def oracle_examples(
     docs: Sequence[Doc] | Sequence[tuple[Doc, float | None]],
-) -> tuple[list[tuple[float, ...]], list[float]]:
+) -> dict[bool, tuple[list[tuple[float, ...]], list[float]]]:
     """Features and labels of (article, candidate story) pairs, with stories built from the
-    gold clusters: what the score must tell apart."""
+    gold clusters: what the score must tell apart; headline-only items (True) apart from the
+    others (False). Pairs the score never weighs (`stories.admissible`) are left out."""
     memory = Memory()
     gold_story: dict[str, int] = {}
-    x: list[tuple[float, ...]] = []
-    y: list[float] = []
+    out: dict[bool, tuple[list[tuple[float, ...]], list[float]]] = {True: ([], []), False: ([], [])}
     for item in docs:
         d, at = item if isinstance(item, tuple) else (item, None)
         fp, vec = memory.vectors(d, at)
         candidates = memory.candidates(vec)
         if d.gold in gold_story:
             candidates[gold_story[d.gold]] = memory.profiles[gold_story[d.gold]]
+        x, y = out[vec.headline_only]
         for sid, profile in candidates.items():
-            x.append(memory.algo.features(vec, profile))
-            y.append(1.0 if gold_story.get(d.gold) == sid else 0.0)
+            if memory.algo.admissible(vec, profile):
+                x.append(memory.algo.features(vec, profile))
+                y.append(1.0 if gold_story.get(d.gold) == sid else 0.0)
         gold_story[d.gold] = memory.join(gold_story.get(d.gold), fp, vec)
-    return x, y
+    return out
 
 
 def logistic(
@@ -266,48 +270,34 @@ def logistic(
     return [round(float(v), 2) for v in w]
 
 
-def memory_split() -> float:
-    from monitor.pipeline import stories as algo
-
-    return algo.SPLIT_BELOW
+FITTED_ON = ("conflict live", "conflict backlog", f"ecb {SEED}", "uci live")
 
 
 def fit() -> None:
-    train = [d for d in ecb() if d.topic < 36]
-    seeds = (SEED, 1, 2)
-    weights = logistic(*oracle_examples(train))
-    print("text weights (oracle fit on ECB+ topics 1–35):", weights)
-    print(f"  (story repair: split below {memory_split()})")
-    for shift in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0):
-        w = [weights[0] + shift, *weights[1:]]
-        f1s, merged = [], []
-        for seed in seeds:
-            docs = [d for d in ecb(seed) if d.topic < 36]
-            memory = Memory(w)
-            for d in docs:
-                memory.add(d)
-            pred = {d.id: memory.story_of[d.id] for d in docs}
-            f1s.append(bcubed(pred, {d.id: d.gold for d in docs}, pred)[2])
-            merged.append(hard_negative_merges(pred, docs))
-        mean = sum(f1s) / len(f1s)
-        print(
-            f"  intercept {w[0]:+.2f}: train B-cubed F1 {mean:.3f} {[round(f, 3) for f in f1s]}, "
-            f"hard-negative merges {sum(merged) / len(merged):.3f}"
-        )
-    if "--headlines" not in sys.argv:
-        return
-    headlines = uci()
-    first_half = headlines[: len(headlines) // 2]
-    weights = logistic(*oracle_examples(first_half))
-    print("headline weights (oracle fit on the first half of UCI by time):", weights)
-    for shift in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
-        w = [weights[0] + shift, *weights[1:]]
-        memory = Memory(w)
-        for d in first_half:
-            memory.add(d)
-        pred = {d.id: memory.story_of[d.id] for d in first_half}
-        f1 = bcubed(pred, {d.id: d.gold for d in first_half}, pred)[2]
-        print(f"  intercept {w[0]:+.2f}: first-half B-cubed F1 {f1:.3f}")
+    """Refit both models on the training streams (`train_streams`: the conflict stream's train
+    cities live and as a backlog, ECB+ topics 1–35, the first half of UCI by time; never a test
+    split) and print, for intercepts moved either way, what each stream's decisions cost."""
+    from monitor.pipeline import stories as algo
+
+    streams = train_streams()
+    x: dict[bool, list[tuple[float, ...]]] = {True: [], False: []}
+    y: dict[bool, list[float]] = {True: [], False: []}
+    for name in FITTED_ON:
+        for short, (xs, ys) in oracle_examples(streams[name]).items():
+            x[short] += xs
+            y[short] += ys
+    text, heads = logistic(x[False], y[False]), logistic(x[True], y[True])
+    print("text weights:", text)
+    print("headline weights:", heads)
+    for shift in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        algo.WEIGHTS = (text[0] + shift, *text[1:])  # type: ignore[assignment]
+        algo.HEADLINE_WEIGHTS = (heads[0] + shift, *heads[1:])  # type: ignore[assignment]
+        print(f"intercepts moved {shift:+.1f}:")
+        for name, (p, r, f1, joined, silenced, extra) in evaluate(streams).items():
+            print(
+                f"  {name:<18} P {p:.3f} R {r:.3f} F1 {f1:.3f} first joined {joined:.3f} "
+                f"silenced {silenced:.3f} extra {extra:.3f}"
+            )
 
 
 # -- event words -------------------------------------------------------------------------------
