@@ -271,10 +271,18 @@ def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
         ] == 200
         status, body, _ = await call("POST", "/login", data={"token": "wrong", "next": "/feeds"})
         assert status == 401 and "not the token" in body
-        status, _, headers = await call(
-            "POST", "/login", data={"token": token, "next": "//evil.example"}
-        )
-        assert status == 303 and headers["Location"] == "/stories"  # no open redirect
+        # No open redirect: a tab or newline inside "/\t/evil.example" is dropped on the way
+        # to the Location header, and a browser reads "/\\evil.example" as "//evil.example".
+        for elsewhere in (
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+        ):
+            status, _, headers = await call(
+                "POST", "/login", data={"token": token, "next": elsewhere}
+            )
+            assert status == 303 and headers["Location"] == "/stories", elsewhere
         cookies = {c.key: c.value for c in session.cookie_jar}
         assert cookies[access.SESSION_COOKIE] and token not in cookies.values()
         status, body, _ = await call("GET", "/feeds")

@@ -338,8 +338,16 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 def _next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """Where to go after signing in: a path on this site only (no open redirect). No
+    whitespace, control character or backslash either: the Location header drops a tab or a
+    newline (a slash, a tab, "/evil.example" went out as "//evil.example"), and browsers read
+    a backslash as a slash."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or any(c.isspace() or not c.isprintable() or c == "\\" for c in target)
+    ):
         return "/stories"
     return target
 
