@@ -42,7 +42,10 @@ WATCH = watchlist(
     [{"name": "offensive", "query": "offensive NEAR/10 Mosul", "severity": "high"}],
     channels=["hook", "chat"],
 )
-HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+HOSTILE = (  # with a right-to-left override and an isolate
+    "<script>alert(1)</script>\u202e\u2066"
+    '<img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+)
 
 
 @pytest.fixture
@@ -194,6 +197,9 @@ def test_every_page_renders_escapes_feed_text_and_shows_no_secret(
         assert "<mark>offensive</mark>" in story and "<mark>Mosul</mark>" in story
         assert "same-text" in story and "agency" in story  # the second report, how it joined
         assert "delivered" not in story and "No delivery attempt yet" in story
+        # The browser's tab shows the page's title outside its layout: no override there.
+        (tab,) = re.findall(r"<title>(.*)</title>", pages["/stories/2"])
+        assert tab.startswith("&lt;script&gt;alert(1)&lt;/script&gt;\ufffd\ufffd&lt;img")
         status, _, _ = await call("GET", "/stories/99")
         assert status == 404
 

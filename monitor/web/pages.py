@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import jinja2
 from aiohttp import web
 
-from monitor import redact
+from monitor import redact, terminal
 from monitor.channels import render
 from monitor.config import Config
 from monitor.model import RuleMatch
@@ -122,6 +122,11 @@ def filters(env: jinja2.Environment) -> None:
     env.filters["redacted"] = redacted
     env.filters["stamp"] = lambda when: when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
     env.filters["line"] = lambda text, limit=300: render.one_line(str(text or ""), limit)
+    # A page's <title> is shown by the browser's tab and window list, outside the page's own
+    # layout: a bidirectional override there reorders what follows it, so it becomes "�".
+    env.filters["tab"] = lambda text, limit=80: terminal.printable(
+        render.one_line(str(text or ""), limit)
+    )
     env.filters["link"] = render.safe_url
     env.filters["segments"] = render.segments
     env.filters["shown_url"] = shown_url
