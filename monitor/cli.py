@@ -601,6 +601,11 @@ def _watchlist(config: config_mod.Config, given: str) -> Any:
         for w in config.watchlists:
             if w.name == given:
                 return w
+        names = ", ".join(sorted(w.name for w in config.watchlists)) or "none"
+        raise UsageError(
+            f"--watchlist {given}: no such file, and no watchlist of that name",
+            hint=f"a watchlist file, or the name of one in the settings ({names})",
+        )
     return config_mod.load_watchlist(given, feeds=config.settings.feeds)
 
 

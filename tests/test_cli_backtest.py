@@ -106,6 +106,14 @@ def test_backtest_of_a_broken_watchlist_file_names_the_line(
     assert code == 2 and f"{broken}:5: rules[0].query: NEAR/n needs a whole number" in err
 
 
+def test_backtest_of_an_unknown_watchlist_says_which_it_knows(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "backtest", "-c", str(config), "--watchlist", "deks")
+    assert code == 2 and "--watchlist deks: no such file, and no watchlist of that name" in err
+    assert "in the settings (desk)" in err
+
+
 def test_backtest_does_not_migrate_an_old_database(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
