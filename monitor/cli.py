@@ -576,7 +576,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         since, until = backtest.window(args.since, args.from_, args.to, datetime.now(UTC))
     except ValueError as exc:
-        hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-08"
+        hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-07"
         raise UsageError(str(exc), hint=hint) from None
     watchlists = config.watchlists
     if args.watchlist:
@@ -801,7 +801,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--since", default="7d", help="how far back from --to (default 7d)")
     p.add_argument("--from", dest="from_", metavar="DATE", help="start (YYYY-MM-DD[THH:MM], UTC)")
-    p.add_argument("--to", metavar="DATE", help="end, not included (default now)")
+    p.add_argument(
+        "--to",
+        metavar="DATE",
+        help="end: a date includes that day, a time is not included (default now)",
+    )
     p.add_argument(
         "--watchlist",
         action="append",
