@@ -450,7 +450,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = alert_store.listing(store, status=args.status, limit=args.limit)
     counts = alert_store.counts(store)
-    print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "sent", "dead")))
+    shown = ("pending", "sent", "dead") + (("muted",) if counts.get("muted") else ())
+    print(", ".join(f"{counts.get(k, 0)} {k}" for k in shown))
     titles = alert_store.titles(store, {r.article_id for r in rows})
     digests = {d.id: d for d in digest_store.listing(store, limit=200)}
 
@@ -471,7 +472,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         [
             (
                 str(r.id),
-                r.status,
+                r.status + (" (irrelevant)" if r.irrelevant_at is not None else ""),
                 r.channel,
                 r.severity,
                 str(r.attempts),
@@ -773,7 +774,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a feed, sitemap or listing page from the config")
     p.add_argument("--limit", type=int, default=50, help="print at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="print the items as JSON")
-    p = command("alerts", cmd_alerts, "list alerts in the outbox, or retry them")
+    p = command(
+        "alerts", cmd_alerts, "list alerts in the outbox, retry them, or mark them irrelevant"
+    )
     p.add_argument("action", nargs="?", choices=["list", "retry", "mark"], default="list")
     p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry or mark")
     p.add_argument("--dead", action="store_true", help="with retry: every dead letter")

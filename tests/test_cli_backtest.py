@@ -158,6 +158,11 @@ def test_mute_and_mark_from_the_command_line(
     store.close()
     code, out, _ = run(capsys, "backtest", "-c", str(config))
     assert "1 of 1 alerted marked irrelevant" in out
+    code, out, _ = run(capsys, "alerts", "-c", str(config))
+    lines = out.splitlines()
+    assert lines[0] == "0 pending, 0 sent, 0 dead, 1 muted"  # the mute above set it aside
+    (marked,) = [line for line in lines if line.startswith("1 ")]
+    assert marked.split()[1:3] == ["muted", "(irrelevant)"]
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "1")
     assert code == 2 and "--irrelevant or --relevant" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "x1", "--irrelevant")
