@@ -583,10 +583,21 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.watchlist:
         watchlists = [_watchlist(config, w) for w in args.watchlist]
     store = _existing_store(config, migrate=False)
+    # A replay of months takes a while: on a terminal, say how far it got (on stderr, so
+    # neither the report nor --json is touched), and wipe the line at the end.
+    shown = sys.stderr.isatty()
+
+    def progress(n: int) -> None:
+        print(f"\rreplaying: {n:,} articles read", end="", file=sys.stderr, flush=True)
+
     try:
-        result = backtest.run(store, watchlists, config.channels, since, until)
+        result = backtest.run(
+            store, watchlists, config.channels, since, until, progress=progress if shown else None
+        )
     finally:
         store.close()
+        if shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
     if args.json:
         print(json_safe(json.dumps(backtest_report.to_json(result), indent=2, ensure_ascii=False)))
     else:

@@ -4,6 +4,7 @@ fail."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,16 @@ def test_backtest_prints_the_stories_and_the_difference(
 
     code, out, _ = run(capsys, "backtest", "-c", str(config), "--watchlist", "desk", "--json")
     assert code == 0 and len(json.loads(out)["watchlists"][0]["stories"]) == 1
+
+
+def test_backtest_on_a_terminal_says_how_far_it_got_on_stderr_only(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, quiet, _ = run(capsys, "backtest", "-c", str(config), "--json")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "backtest", "-c", str(config), "--json")
+    assert code == 0 and json.loads(out)["articles"] == json.loads(quiet)["articles"] == 2
+    assert "\rreplaying: 2 articles read" in err and err.endswith("\r\x1b[K")
 
 
 @pytest.mark.parametrize(
