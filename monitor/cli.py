@@ -496,10 +496,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_ID = 2**63 - 1  # the largest row id the databases hold
+
+
 def _alert_id(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdigit() or int(text) > MAX_ID:
         raise UsageError(f"{text!r} is not an alert ID", hint="`monitor alerts` lists them")
     return int(text)
+
+
+def _story_id(text: str) -> int:
+    """A story's number as `monitor stories` prints it (#12) or bare (12)."""
+    digits = text.removeprefix("#")
+    if not digits.isdigit() or int(digits) > MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a story number (`monitor stories`)")
+    return int(digits)
 
 
 def cmd_test_channel(args: argparse.Namespace) -> int:
@@ -830,7 +841,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = command("mute", cmd_mute, "mute a story: no more alerts (follow-ups, escalations) from it")
-    p.add_argument("story", type=int, metavar="STORY", help="the story's number (#12 → 12)")
+    p.add_argument("story", type=_story_id, metavar="STORY", help="the story's number (#12 or 12)")
     p.add_argument("--undo", action="store_true", help="unmute: new reports may alert again")
     p = command("places", cmd_places, "show the spellings a place name expands to", config=False)
     p.add_argument("name", help="a place name, e.g. 'Tal Afar'")

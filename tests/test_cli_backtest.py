@@ -159,6 +159,11 @@ def test_mute_and_mark_from_the_command_line(
     assert "muted" not in out
     code, _, err = run(capsys, "mute", "-c", str(config), "99")
     assert code == 1 and "no story #99" in err
+    code, out, _ = run(capsys, "mute", "-c", str(config), "#1", "--undo")  # as `stories` prints it
+    assert code == 0 and out.startswith("#1 ") and "unmuted" in out
+    with pytest.raises(SystemExit) as bad:  # past the databases' integers: no bug report
+        run(capsys, "mute", "-c", str(config), "99999999999999999999")
+    assert bad.value.code == 2 and "is not a story number" in capsys.readouterr().err
 
     code, out, _ = run(capsys, "alerts", "-c", str(config), "mark", "1", "--irrelevant")
     assert code == 0 and out.strip() == "1 alert(s) marked irrelevant"
@@ -178,6 +183,10 @@ def test_mute_and_mark_from_the_command_line(
     assert code == 2 and "--irrelevant or --relevant" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "x1", "--irrelevant")
     assert code == 2 and "'x1' is not an alert ID" in err
+    code, _, err = run(
+        capsys, "alerts", "-c", str(config), "mark", "99999999999999999999", "--irrelevant"
+    )
+    assert code == 2 and "is not an alert ID" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "7", "--irrelevant")
     assert code == 1 and "only 0 of 1 alert(s) found" in err
 

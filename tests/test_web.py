@@ -202,6 +202,9 @@ def test_every_page_renders_escapes_feed_text_and_shows_no_secret(
         assert tab.startswith("&lt;script&gt;alert(1)&lt;/script&gt;\ufffd\ufffd&lt;img")
         status, _, _ = await call("GET", "/stories/99")
         assert status == 404
+        # An id past the databases' integers is no story either (it was a 500 and a traceback).
+        status, _, _ = await call("GET", "/stories/99999999999999999999999")
+        assert status == 404
 
     serve(config, filled, test)
 

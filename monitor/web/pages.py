@@ -303,7 +303,7 @@ async def outbox(request: web.Request) -> web.StreamResponse:
 async def retry(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     form = await request.post()
-    ids = [int(str(i)) for i in form.getall("id", []) if str(i).isdigit()]
+    ids = [int(str(i)) for i in form.getall("id", []) if str(i).isdigit() and len(str(i)) <= 18]
     dead = form.get("dead") == "1"
     if ids or dead:
         await asyncio.to_thread(
