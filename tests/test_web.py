@@ -266,6 +266,13 @@ def test_off_loopback_the_view_needs_credentials_from_the_environment(
         lambda: filled, lambda: config, host="::1", credentials=access.Credentials()
     ).closed
 
+    # Credentials once set are asked for on loopback too (a reverse proxy on this machine).
+    async def signed(call: Call, _: ClientSession) -> None:
+        status, _, headers = await call("GET", "/stories")
+        assert status == 303 and headers["Location"].startswith("/login")
+
+    serve(config, filled, signed, credentials=access.Credentials(token="t0ken"))
+
 
 def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
     config: config_mod.Config, filled: Store
