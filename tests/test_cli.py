@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from monitor import __version__
 from monitor.cli import main, parser
 from monitor.storage import Store
 from tests.conftest import FIXTURES, ROOT
-from tests.e2e.proc import run_monitor
+from tests.e2e.proc import monitor_env, run_monitor
 from tests.servers import Site
 
 CONFIG = str(ROOT / "config" / "monitor.yaml")
@@ -297,3 +298,19 @@ def test_stories_shows_the_story_a_story_continues(
     shown = {s["id"]: s["continues"] for s in json.loads(out)}
     assert shown[first.story_id] is None
     assert shown[later.story_id]["id"] == first.story_id
+
+
+def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
+    """`monitor channels | head -1`: the pipe closes before monitor writes; it exits 0 and
+    says nothing (it printed "this is a bug in monitor")."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "channels"],
+        cwd=tmp_path,
+        env=monitor_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before the interpreter has even started
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, b"")

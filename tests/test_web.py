@@ -42,7 +42,10 @@ WATCH = watchlist(
     [{"name": "offensive", "query": "offensive NEAR/10 Mosul", "severity": "high"}],
     channels=["hook", "chat"],
 )
-HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+HOSTILE = (  # with a right-to-left override and an isolate
+    "<script>alert(1)</script>\u202e\u2066"
+    '<img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+)
 
 
 @pytest.fixture
@@ -194,7 +197,13 @@ def test_every_page_renders_escapes_feed_text_and_shows_no_secret(
         assert "<mark>offensive</mark>" in story and "<mark>Mosul</mark>" in story
         assert "same-text" in story and "agency" in story  # the second report, how it joined
         assert "delivered" not in story and "No delivery attempt yet" in story
+        # The browser's tab shows the page's title outside its layout: no override there.
+        (tab,) = re.findall(r"<title>(.*)</title>", pages["/stories/2"])
+        assert tab.startswith("&lt;script&gt;alert(1)&lt;/script&gt;\ufffd\ufffd&lt;img")
         status, _, _ = await call("GET", "/stories/99")
+        assert status == 404
+        # An id past the databases' integers is no story either (it was a 500 and a traceback).
+        status, _, _ = await call("GET", "/stories/99999999999999999999999")
         assert status == 404
 
     serve(config, filled, test)
@@ -257,6 +266,13 @@ def test_off_loopback_the_view_needs_credentials_from_the_environment(
         lambda: filled, lambda: config, host="::1", credentials=access.Credentials()
     ).closed
 
+    # Credentials once set are asked for on loopback too (a reverse proxy on this machine).
+    async def signed(call: Call, _: ClientSession) -> None:
+        status, _, headers = await call("GET", "/stories")
+        assert status == 303 and headers["Location"].startswith("/login")
+
+    serve(config, filled, signed, credentials=access.Credentials(token="t0ken"))
+
 
 def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
     config: config_mod.Config, filled: Store
@@ -271,10 +287,18 @@ def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
         ] == 200
         status, body, _ = await call("POST", "/login", data={"token": "wrong", "next": "/feeds"})
         assert status == 401 and "not the token" in body
-        status, _, headers = await call(
-            "POST", "/login", data={"token": token, "next": "//evil.example"}
-        )
-        assert status == 303 and headers["Location"] == "/stories"  # no open redirect
+        # No open redirect: a tab or newline inside "/\t/evil.example" is dropped on the way
+        # to the Location header, and a browser reads "/\\evil.example" as "//evil.example".
+        for elsewhere in (
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+        ):
+            status, _, headers = await call(
+                "POST", "/login", data={"token": token, "next": elsewhere}
+            )
+            assert status == 303 and headers["Location"] == "/stories", elsewhere
         cookies = {c.key: c.value for c in session.cookie_jar}
         assert cookies[access.SESSION_COOKIE] and token not in cookies.values()
         status, body, _ = await call("GET", "/feeds")
