@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -450,7 +451,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = alert_store.listing(store, status=args.status, limit=args.limit)
     counts = alert_store.counts(store)
-    print(", ".join(f"{counts.get(k, 0)} {k}" for k in ("pending", "sent", "dead")))
+    shown = ("pending", "sent", "dead") + (("muted",) if counts.get("muted") else ())
+    print(", ".join(f"{counts.get(k, 0)} {k}" for k in shown))
     titles = alert_store.titles(store, {r.article_id for r in rows})
     digests = {d.id: d for d in digest_store.listing(store, limit=200)}
 
@@ -471,7 +473,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         [
             (
                 str(r.id),
-                r.status,
+                r.status + (" (irrelevant)" if r.irrelevant_at is not None else ""),
                 r.channel,
                 r.severity,
                 str(r.attempts),
@@ -494,10 +496,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_ID = 2**63 - 1  # the largest row id the databases hold
+
+
 def _alert_id(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdigit() or int(text) > MAX_ID:
         raise UsageError(f"{text!r} is not an alert ID", hint="`monitor alerts` lists them")
     return int(text)
+
+
+def _story_id(text: str) -> int:
+    """A story's number as `monitor stories` prints it (#12) or bare (12)."""
+    digits = text.removeprefix("#")
+    if not digits.isdigit() or int(digits) > MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a story number (`monitor stories`)")
+    return int(digits)
 
 
 def cmd_test_channel(args: argparse.Namespace) -> int:
@@ -579,16 +592,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     try:
         since, until = backtest.window(args.since, args.from_, args.to, datetime.now(UTC))
     except ValueError as exc:
-        hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-08"
+        hint = "e.g. --since 7d, or --from 2026-12-01 --to 2026-12-07"
         raise UsageError(str(exc), hint=hint) from None
     watchlists = config.watchlists
     if args.watchlist:
         watchlists = [_watchlist(config, w) for w in args.watchlist]
     store = _existing_store(config, migrate=False)
+    # A replay of months takes a while: on a terminal, say how far it got (on stderr, so
+    # neither the report nor --json is touched), and wipe the line at the end.
+    shown = sys.stderr.isatty()
+
+    def progress(n: int) -> None:
+        print(f"\rreplaying: {n:,} articles read", end="", file=sys.stderr, flush=True)
+
     try:
-        result = backtest.run(store, watchlists, config.channels, since, until)
+        result = backtest.run(
+            store, watchlists, config.channels, since, until, progress=progress if shown else None
+        )
     finally:
         store.close()
+        if shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
     if args.json:
         print(json_safe(json.dumps(backtest_report.to_json(result), indent=2, ensure_ascii=False)))
     else:
@@ -604,6 +628,11 @@ def _watchlist(config: config_mod.Config, given: str) -> Any:
         for w in config.watchlists:
             if w.name == given:
                 return w
+        names = ", ".join(sorted(w.name for w in config.watchlists)) or "none"
+        raise UsageError(
+            f"--watchlist {given}: no such file, and no watchlist of that name",
+            hint=f"a watchlist file, or the name of one in the settings ({names})",
+        )
     return config_mod.load_watchlist(given, feeds=config.settings.feeds)
 
 
@@ -774,7 +803,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a feed, sitemap or listing page from the config")
     p.add_argument("--limit", type=int, default=50, help="print at most this many (default 50)")
     p.add_argument("--json", action="store_true", help="print the items as JSON")
-    p = command("alerts", cmd_alerts, "list alerts in the outbox, or retry them")
+    p = command(
+        "alerts", cmd_alerts, "list alerts in the outbox, retry them, or mark them irrelevant"
+    )
     p.add_argument("action", nargs="?", choices=["list", "retry", "mark"], default="list")
     p.add_argument("ids", nargs="*", metavar="ID", help="alert IDs to retry or mark")
     p.add_argument("--dead", action="store_true", help="with retry: every dead letter")
@@ -802,7 +833,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--since", default="7d", help="how far back from --to (default 7d)")
     p.add_argument("--from", dest="from_", metavar="DATE", help="start (YYYY-MM-DD[THH:MM], UTC)")
-    p.add_argument("--to", metavar="DATE", help="end, not included (default now)")
+    p.add_argument(
+        "--to",
+        metavar="DATE",
+        help="end: a date includes that day, a time is not included (default now)",
+    )
     p.add_argument(
         "--watchlist",
         action="append",
@@ -812,7 +847,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = command("mute", cmd_mute, "mute a story: no more alerts (follow-ups, escalations) from it")
-    p.add_argument("story", type=int, metavar="STORY", help="the story's number (#12 → 12)")
+    p.add_argument("story", type=_story_id, metavar="STORY", help="the story's number (#12 or 12)")
     p.add_argument("--undo", action="store_true", help="unmute: new reports may alert again")
     p = command("places", cmd_places, "show the spellings a place name expands to", config=False)
     p.add_argument("name", help="a place name, e.g. 'Tal Afar'")
@@ -863,6 +898,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`monitor stories | head`): nothing is wrong. Point stdout at
+        # /dev/null so that the interpreter's last flush does not fail on the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:
         if args.debug:
             raise

@@ -196,7 +196,7 @@ class StorySettings(_Strict):
         259200.0, description="how long after its last report a story takes new reports"
     )
     span: Duration = Field(
-        345600.0,
+        172800.0,
         description="how long after its first report a story takes new reports (not copies); "
         "a later report of it opens a new story that continues it",
     )

@@ -109,7 +109,9 @@ async def runtime(
         pipeline.sync_feeds()
         freed = leases.release_stale(store, pipeline.owner.rpartition(":")[0], leases.running)
         if freed:
-            log.info("took over the work of a process on this host that died", **freed)
+            # Counts under plural names: `feed` and `alert` are log fields naming one row.
+            counts = {f"{table}s": n for table, n in freed.items()}
+            log.info("took over the work of a process on this host that died", **counts)
         yield pipeline
     finally:
         with contextlib.suppress(Exception):

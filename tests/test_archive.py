@@ -13,10 +13,14 @@ import structlog
 
 from monitor import config as config_mod
 from monitor.errors import ConfigError
-from monitor.pipeline import retention
+from monitor.model import Article
+from monitor.pipeline import match, retention
+from monitor.pipeline.parse_raw import fingerprint_of
+from monitor.rules import compile_watchlists
 from monitor.storage import Store, archive
 from monitor.storage.tables import alert, article, entry, rule_match, story
-from tests.stored import NOW, channels, report, watchlist
+from tests import recording
+from tests.stored import NOW, STORIES, WINDOW, channels, feed, report, watchlist
 
 DESK = channels(desk="low")
 WATCH = watchlist(
@@ -103,6 +107,49 @@ def test_a_pruned_article_never_alerts_again(store: Store) -> None:
     assert (other.article_id, other.story_id) == (first.article_id, first.story_id)
     assert other.alert_ids == ()
     assert len(rows(store, alert)) == 1
+
+
+def test_an_edit_of_a_pruned_article_makes_it_whole_until_the_next_prune(store: Store) -> None:
+    """A feed that still lists an old entry edits it: the article holds the new text and its
+    matches as any stored article does (the backtest replays it, the web view shows it), and
+    the next prune takes them again, rather than keeping them for good under `pruned_at`."""
+    rules = {"watchlists": [WATCH], "routes": DESK}
+    first = report(store, "offensive", **rules)
+    sent(store)
+    archive.prune(store, NOW + timedelta(days=30), LATER)
+    title, text = STORIES["offensive"]
+    edited = Article(
+        url="https://wire.example.org/offensive",
+        canonical_url="https://wire.example.org/offensive",
+        title=title,
+        text=text + " The offensive on Mosul paused at noon.",
+        source="wire",
+    )
+    matcher = compile_watchlists([WATCH])
+    matches = match.match(matcher, edited, [WATCH], "wire")
+    again = recording.entry(
+        store,
+        feed_id=feed(store, "wire"),
+        guid="https://wire.example.org/offensive",
+        item=edited,
+        matches=matches,
+        alerts=match.route(matches, [WATCH], DESK),
+        now=LATER,
+        story_window_s=WINDOW,
+        entry_hash=fingerprint_of(title, "", edited.text),
+        edited=True,
+    )
+    assert again.edited and again.article_id == first.article_id
+    (row,) = rows(store, article)
+    assert row["pruned_at"] is None and row["text"].endswith("paused at noon.")
+    assert [m["article_id"] for m in rows(store, rule_match)] == [first.article_id]
+    assert archive.reach(store).articles == 1
+
+    done = archive.prune(store, LATER + timedelta(days=30), LATER + timedelta(days=100))
+    assert (done.articles, done.matches) == (1, 1)
+    (row,) = rows(store, article)
+    assert row["text"] == "" and row["pruned_at"] is not None
+    assert rows(store, rule_match) == []
 
 
 def test_the_daemon_prunes_by_archive_keep_and_keeps_everything_without_it(

@@ -191,6 +191,17 @@ def test_a_range_is_read_from_dates_or_a_duration() -> None:
     since, until = backtest.window(None, "2026-03-01", "2026-03-02T12:00", NOW)
     assert since.isoformat() == "2026-03-01T00:00:00+00:00"
     assert until.isoformat() == "2026-03-02T12:00:00+00:00"
+    # A date alone as the end includes that day: "from the 1st to the 2nd" is two days, and
+    # one day is the same date twice (a date picker gives dates).
+    since, until = backtest.window(None, "2026-03-01", "2026-03-02", NOW)
+    assert (since.isoformat(), until.isoformat()) == (
+        "2026-03-01T00:00:00+00:00",
+        "2026-03-03T00:00:00+00:00",
+    )
+    assert (
+        backtest.window(None, "2026-03-02", "2026-03-02", NOW)[1] - timedelta(days=1)
+        == (backtest.window(None, "2026-03-02", "2026-03-02", NOW)[0])
+    )
     with pytest.raises(ValueError, match="empty"):
         backtest.window(None, "2026-03-02", "2026-03-01", NOW)
     with pytest.raises(ValueError, match="not a date"):

@@ -4,6 +4,7 @@ fail."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -80,6 +81,16 @@ def test_backtest_prints_the_stories_and_the_difference(
     assert code == 0 and len(json.loads(out)["watchlists"][0]["stories"]) == 1
 
 
+def test_backtest_on_a_terminal_says_how_far_it_got_on_stderr_only(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, quiet, _ = run(capsys, "backtest", "-c", str(config), "--json")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "backtest", "-c", str(config), "--json")
+    assert code == 0 and json.loads(out)["articles"] == json.loads(quiet)["articles"] == 2
+    assert "\rreplaying: 2 articles read" in err and err.endswith("\r\x1b[K")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -104,6 +115,14 @@ def test_backtest_of_a_broken_watchlist_file_names_the_line(
     )
     code, _, err = run(capsys, "backtest", "-c", str(config), "--watchlist", str(broken))
     assert code == 2 and f"{broken}:5: rules[0].query: NEAR/n needs a whole number" in err
+
+
+def test_backtest_of_an_unknown_watchlist_says_which_it_knows(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "backtest", "-c", str(config), "--watchlist", "deks")
+    assert code == 2 and "--watchlist deks: no such file, and no watchlist of that name" in err
+    assert "in the settings (desk)" in err
 
 
 def test_backtest_does_not_migrate_an_old_database(
@@ -140,6 +159,11 @@ def test_mute_and_mark_from_the_command_line(
     assert "muted" not in out
     code, _, err = run(capsys, "mute", "-c", str(config), "99")
     assert code == 1 and "no story #99" in err
+    code, out, _ = run(capsys, "mute", "-c", str(config), "#1", "--undo")  # as `stories` prints it
+    assert code == 0 and out.startswith("#1 ") and "unmuted" in out
+    with pytest.raises(SystemExit) as bad:  # past the databases' integers: no bug report
+        run(capsys, "mute", "-c", str(config), "99999999999999999999")
+    assert bad.value.code == 2 and "is not a story number" in capsys.readouterr().err
 
     code, out, _ = run(capsys, "alerts", "-c", str(config), "mark", "1", "--irrelevant")
     assert code == 0 and out.strip() == "1 alert(s) marked irrelevant"
@@ -150,10 +174,19 @@ def test_mute_and_mark_from_the_command_line(
     store.close()
     code, out, _ = run(capsys, "backtest", "-c", str(config))
     assert "1 of 1 alerted marked irrelevant" in out
+    code, out, _ = run(capsys, "alerts", "-c", str(config))
+    lines = out.splitlines()
+    assert lines[0] == "0 pending, 0 sent, 0 dead, 1 muted"  # the mute above set it aside
+    (marked,) = [line for line in lines if line.startswith("1 ")]
+    assert marked.split()[1:3] == ["muted", "(irrelevant)"]
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "1")
     assert code == 2 and "--irrelevant or --relevant" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "x1", "--irrelevant")
     assert code == 2 and "'x1' is not an alert ID" in err
+    code, _, err = run(
+        capsys, "alerts", "-c", str(config), "mark", "99999999999999999999", "--irrelevant"
+    )
+    assert code == 2 and "is not an alert ID" in err
     code, _, err = run(capsys, "alerts", "-c", str(config), "mark", "7", "--irrelevant")
     assert code == 1 and "only 0 of 1 alert(s) found" in err
 

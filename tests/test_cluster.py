@@ -176,7 +176,7 @@ def test_a_story_past_its_span_is_continued_by_a_new_linked_story_with_its_own_a
 def test_a_story_within_its_span_takes_the_rewrite(store: Store) -> None:
     fid = feed(store)
     first = put(store, fid, "1", item("basra-floods-wire"))
-    later = put(store, fid, "2", item("basra-floods-rewrite"), at=2 * DAY)
+    later = put(store, fid, "2", item("basra-floods-rewrite"), at=DAY + HOUR)
     assert later.reason == "rewrite" and later.story_id == first.story_id
 
 

@@ -42,7 +42,10 @@ WATCH = watchlist(
     [{"name": "offensive", "query": "offensive NEAR/10 Mosul", "severity": "high"}],
     channels=["hook", "chat"],
 )
-HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+HOSTILE = (  # with a right-to-left override and an isolate
+    "<script>alert(1)</script>\u202e\u2066"
+    '<img src=x onerror="alert(2)"> Dockers strike at Aqaba port'
+)
 
 
 @pytest.fixture
@@ -194,7 +197,13 @@ def test_every_page_renders_escapes_feed_text_and_shows_no_secret(
         assert "<mark>offensive</mark>" in story and "<mark>Mosul</mark>" in story
         assert "same-text" in story and "agency" in story  # the second report, how it joined
         assert "delivered" not in story and "No delivery attempt yet" in story
+        # The browser's tab shows the page's title outside its layout: no override there.
+        (tab,) = re.findall(r"<title>(.*)</title>", pages["/stories/2"])
+        assert tab.startswith("&lt;script&gt;alert(1)&lt;/script&gt;\ufffd\ufffd&lt;img")
         status, _, _ = await call("GET", "/stories/99")
+        assert status == 404
+        # An id past the databases' integers is no story either (it was a 500 and a traceback).
+        status, _, _ = await call("GET", "/stories/99999999999999999999999")
         assert status == 404
 
     serve(config, filled, test)
@@ -257,6 +266,13 @@ def test_off_loopback_the_view_needs_credentials_from_the_environment(
         lambda: filled, lambda: config, host="::1", credentials=access.Credentials()
     ).closed
 
+    # Credentials once set are asked for on loopback too (a reverse proxy on this machine).
+    async def signed(call: Call, _: ClientSession) -> None:
+        status, _, headers = await call("GET", "/stories")
+        assert status == 303 and headers["Location"].startswith("/login")
+
+    serve(config, filled, signed, credentials=access.Credentials(token="t0ken"))
+
 
 def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
     config: config_mod.Config, filled: Store
@@ -271,10 +287,18 @@ def test_a_token_signs_a_browser_in_once_and_scripts_send_it_as_bearer(
         ] == 200
         status, body, _ = await call("POST", "/login", data={"token": "wrong", "next": "/feeds"})
         assert status == 401 and "not the token" in body
-        status, _, headers = await call(
-            "POST", "/login", data={"token": token, "next": "//evil.example"}
-        )
-        assert status == 303 and headers["Location"] == "/stories"  # no open redirect
+        # No open redirect: a tab or newline inside "/\t/evil.example" is dropped on the way
+        # to the Location header, and a browser reads "/\\evil.example" as "//evil.example".
+        for elsewhere in (
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+        ):
+            status, _, headers = await call(
+                "POST", "/login", data={"token": token, "next": elsewhere}
+            )
+            assert status == 303 and headers["Location"] == "/stories", elsewhere
         cookies = {c.key: c.value for c in session.cookie_jar}
         assert cookies[access.SESSION_COOKIE] and token not in cookies.values()
         status, body, _ = await call("GET", "/feeds")
@@ -352,3 +376,32 @@ def test_alerts_link_to_their_story_page_when_public_url_is_set(
     assert body["story"]["url"] == "https://monitor.example.org/stories/1"
     schema = json.loads((Path(webhook.__file__).parent / "webhook.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(body)
+
+
+def test_a_story_page_links_the_story_it_continues_and_back(
+    config: config_mod.Config, filled: Store
+) -> None:
+    """Story 3 continues story 1 (a later development of it): each page links to the other."""
+    with filled.write() as conn:
+        conn.execute(
+            story.insert().values(
+                id=3,
+                title="Day two of the Mosul offensive",
+                first_seen_at=datetime.now(UTC),
+                last_seen_at=datetime.now(UTC),
+                article_count=0,
+                continues_id=1,
+            )
+        )
+        first_title = conn.execute(sa.select(story.c.title).where(story.c.id == 1)).scalar()
+
+    async def test(call: Call, session: ClientSession) -> None:
+        _, later, _ = await call("GET", "/stories/3")
+        assert re.search(r'Continues <a href="/stories/1">#1 ', later)
+        assert str(first_title)[:20] in later
+        _, earlier, _ = await call("GET", "/stories/1")
+        assert 'Continued by <a href="/stories/3">#3 Day two of the Mosul offensive</a>' in earlier
+        _, other, _ = await call("GET", "/stories/2")
+        assert "Continue" not in other
+
+    serve(config, filled, test)

@@ -327,14 +327,26 @@ def window(
     since: str | None, start: str | None, end: str | None, now: datetime
 ) -> tuple[datetime, datetime]:
     """The range a person asked for: `start` to `end` (dates or date-times, UTC unless they
-    say), or the duration `since` (7d) back from `end` or now. ValueError says what is wrong."""
+    say), or the duration `since` (7d) back from `end` or now. An `end` that is a date alone
+    includes that day, as a reader of "from the 1st to the 7th" (or of a date picker) means it;
+    a date-time is where the range stops. ValueError says what is wrong."""
     until = moment(end, "to") if end else now
+    if end and _date_only(end):
+        until += timedelta(days=1)
     begin = (
         moment(start, "from") if start else until - timedelta(seconds=parse_duration(since or "7d"))
     )
     if begin >= until:
         raise ValueError("the range is empty: it must start before it ends")
     return begin, until
+
+
+def _date_only(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def moment(text: str, name: str) -> datetime:

@@ -45,7 +45,7 @@ PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair 
 # The times of story placement, all measured in event time (`event_time`); the defaults of the
 # `stories.*` settings, which `config` repeats (tests/test_config.py checks they agree).
 WINDOW_S = 72 * 3600.0  # a story takes rewrites this long after its last report
-SPAN_S = 4 * 86400.0  # nor more than this long after its first: then a new story `continues` it
+SPAN_S = 2 * 86400.0  # nor more than this long after its first: then a new story `continues` it
 COPIES_S = 10 * 86400.0  # copies (same text, near-duplicates) join their original this long
 MAX_AGE_S = 60 * 86400.0  # a published date older than its first sighting by more is refused
 CLOCK_SKEW_S = 300.0  # a published date ahead of its first sighting by up to this is believed

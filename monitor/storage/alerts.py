@@ -41,6 +41,7 @@ class AlertRow:
     sent_at: datetime | None
     digest_id: int | None
     kind: str
+    irrelevant_at: datetime | None = None  # someone marked it not relevant
 
     @property
     def level(self) -> Severity:

@@ -216,7 +216,10 @@ def edit(
     signature: bytes,
     now: datetime,
 ) -> None:
-    """An edited entry: its new hash, and its article's new title and text."""
+    """An edited entry: its new hash, and its article's new title and text. An article the
+    archive had pruned is whole again (`pruned_at` cleared), so the next prune takes the new
+    text and matches too: the archive keeps an article for `archive.keep` from when it was
+    first stored, edits or not."""
     tx.execute(_ENTRY_HASH, {"f_id": feed_id, "f_guid": guid, "f_hash": entry_hash})
     tx.execute(
         article.update()
@@ -230,6 +233,7 @@ def edit(
             updated_at=now,
             extraction=item.extraction,
             extraction_error=item.extraction_error,
+            pruned_at=None,
         )
     )
 

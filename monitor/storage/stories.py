@@ -3,6 +3,9 @@
 Persistence only: which story an article joins is decided by `monitor.pipeline.cluster`, which
 calls these inside the transaction that stores the article. A story's profile is kept here as
 the JSON text the pipeline gives (`story.profile`), with a `revision` that every change raises.
+Every time given here is an event time (the pipeline's); a story's first and last times only
+widen, whatever the order reports come in, and a story may name the earlier one it continues
+(`story.continues_id`).
 
 Every lookup is an indexed range read capped per key, so its cost does not grow with the
 number of stories in the window: identical text (`same_text`), MinHash LSH bands

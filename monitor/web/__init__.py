@@ -89,9 +89,10 @@ def attach(app: web.Application, state: Web) -> None:
     routes = app.router
     routes.add_get("/", pages.home)
     routes.add_get("/stories", pages.stories)
-    routes.add_get("/stories/{id:\\d+}", pages.story)
-    routes.add_post("/stories/{id:\\d+}/mute", pages.mute)
-    routes.add_post("/alerts/{id:\\d+}/mark", pages.mark)
+    # Ids of at most 18 digits: a longer one is no row (and overflows the databases' integers).
+    routes.add_get("/stories/{id:\\d{1,18}}", pages.story)
+    routes.add_post("/stories/{id:\\d{1,18}}/mute", pages.mute)
+    routes.add_post("/alerts/{id:\\d{1,18}}/mark", pages.mark)
     routes.add_get("/rules", pages.rules)
     routes.add_get("/feeds", pages.feeds)
     routes.add_get("/outbox", pages.outbox)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import jinja2
 from aiohttp import web
 
-from monitor import redact
+from monitor import redact, terminal
 from monitor.channels import render
 from monitor.config import Config
 from monitor.model import RuleMatch
@@ -122,6 +122,11 @@ def filters(env: jinja2.Environment) -> None:
     env.filters["redacted"] = redacted
     env.filters["stamp"] = lambda when: when.strftime("%Y-%m-%d %H:%M UTC") if when else ""
     env.filters["line"] = lambda text, limit=300: render.one_line(str(text or ""), limit)
+    # A page's <title> is shown by the browser's tab and window list, outside the page's own
+    # layout: a bidirectional override there reorders what follows it, so it becomes "�".
+    env.filters["tab"] = lambda text, limit=80: terminal.printable(
+        render.one_line(str(text or ""), limit)
+    )
     env.filters["link"] = render.safe_url
     env.filters["segments"] = render.segments
     env.filters["shown_url"] = shown_url
@@ -298,7 +303,7 @@ async def outbox(request: web.Request) -> web.StreamResponse:
 async def retry(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     form = await request.post()
-    ids = [int(str(i)) for i in form.getall("id", []) if str(i).isdigit()]
+    ids = [int(str(i)) for i in form.getall("id", []) if str(i).isdigit() and len(str(i)) <= 18]
     dead = form.get("dead") == "1"
     if ids or dead:
         await asyncio.to_thread(
@@ -338,8 +343,16 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 def _next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    """Where to go after signing in: a path on this site only (no open redirect). No
+    whitespace, control character or backslash either: the Location header drops a tab or a
+    newline (a slash, a tab, "/evil.example" went out as "//evil.example"), and browsers read
+    a backslash as a slash."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or any(c.isspace() or not c.isprintable() or c == "\\" for c in target)
+    ):
         return "/stories"
     return target
 
