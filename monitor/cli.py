@@ -157,6 +157,7 @@ def render_one_line(text: str, limit: int) -> str:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from monitor.feedhealth import health
     from monitor.storage import feeds as feed_store
 
     if args.action != "list":
@@ -183,7 +184,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         (
             s.name,
             _kind(config, s.name),
-            feed_store.health(s, now),
+            health(s, now),
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
             _worker(s, now),

@@ -36,6 +36,14 @@ class JoinReason(enum.StrEnum):
     SPLIT = "split"  # a repair moved it to a story of its own, with the reports like it
 
 
+class FeedStatus(enum.StrEnum):
+    """Whether a feed is polled (`feed.status`)."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"  # the publisher answered 410 Gone; `monitor feeds reset` takes it back
+    REMOVED = "removed"  # no longer in the config; kept for its entries, back if it returns
+
+
 class AlertKind(enum.StrEnum):
     """Why an alert was queued (`alert.kind`); the follow-ups carry a `follow_key`."""
 

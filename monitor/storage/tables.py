@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-from monitor.model import AlertKind, AlertStatus, DigestKind, DigestReason, DigestState
+from monitor.model import AlertKind, AlertStatus, DigestKind, DigestReason, DigestState, FeedStatus
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -78,7 +78,7 @@ class Feed(SQLModel, table=True):
     name: str = Field(unique=True)
     config_url: str  # as written in the config; a change there resets the feed
     url: str  # where it is fetched now (a permanent redirect updates it)
-    status: str = Field(default="active")  # active | retired (410) | removed (not in config)
+    status: str = Field(default=FeedStatus.ACTIVE)  # model.FeedStatus
     interval_s: float
     etag: str | None = None
     last_modified: str | None = None

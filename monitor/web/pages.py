@@ -20,6 +20,7 @@ from aiohttp import web
 from monitor import redact
 from monitor.channels import render
 from monitor.config import Config
+from monitor.feedhealth import health as feed_health
 from monitor.model import AlertStatus, RuleMatch
 from monitor.storage import alerts as alert_store
 from monitor.storage import feedback, views
@@ -271,7 +272,7 @@ async def feeds(request: web.Request) -> web.StreamResponse:
         now = state.clock()
         config = state.config()
         found = feed_store.all_feeds(state.store())
-        return {"feeds": [(f, _kind(config, f.name), feed_store.health(f, now)) for f in found]}
+        return {"feeds": [(f, _kind(config, f.name), feed_health(f, now)) for f in found]}
 
     return await _render(request, work, "feeds.html")
 
