@@ -450,7 +450,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         n = alert_store.requeue(store, now, ids=ids, dead=args.dead)
         print(f"{n} alert(s) queued again")
         return EXIT_OK
-    rows = alert_store.listing(store, status=args.status, limit=args.limit)
+    status = AlertStatus(args.status) if args.status else None
+    rows = alert_store.listing(store, status=status, limit=args.limit)
     counts = alert_store.counts(store)
     shown = (AlertStatus.PENDING, AlertStatus.SENT, AlertStatus.DEAD)
     print(", ".join(f"{counts.get(k, 0)} {k}" for k in shown))
@@ -783,8 +784,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--relevant", action="store_true", help="with mark: take the mark back")
     p.add_argument(
         "--status",
-        choices=list(AlertStatus),
-        type=AlertStatus,
+        choices=[s.value for s in AlertStatus],
         help="only this status",
     )
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
