@@ -67,7 +67,7 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
             ),
         },
         "created_at": _iso(message.created_at),
-        "kind": message.kind,
+        "kind": str(message.kind),
         "matches": [
             {
                 "rule": m.rule,
@@ -98,7 +98,7 @@ def payload(message: Message) -> dict[str, Any]:
             "schema": DIGEST_SCHEMA,
             "id": message.digest_id,
             "idempotency_key": message.idempotency_key,
-            "reason": message.reason,
+            "reason": str(message.reason),
             "severity": str(message.severity),
             "alerts": [alert_body(a) for a in message.alerts],
             "created_at": _iso(message.created_at),
