@@ -46,6 +46,7 @@ NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
 # the other's, may be the site's boilerplate (a paywall notice, a cookie banner, "read the full
 # story on our app") rather than one report: it is then no copy (`copy_of`).
 BOILERPLATE_WORDS = 80
+TWO_PLACES_NAMES = 0.5  # names cosine under which two different main names keep reports apart
 HEADLINE_SHARED = 2  # words a headline-only item has in common with a story it joins
 MIN_CONTENT = 0.2  # a rewrite shares at least this cosine of title-and-lead words (train-tuned)
 PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequencies (see `idf`)
@@ -375,7 +376,9 @@ def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) 
 def admissible(vec: Vectors, story: Profile) -> bool:
     """Whether the article may join the story at all, before any weighing. Reports that share
     too few words (`MIN_CONTENT`) are never the same event, whatever names they share: a market
-    reopening and a mass grave in the same city share the city, the armed group and the day. A
+    reopening and a mass grave in the same city share the city, the armed group and the day;
+    nor are reports whose main names are each missing from the other, with few names in common
+    (`TWO_PLACES_NAMES`). A
     headline-only item needs `HEADLINE_SHARED` words in common: one shared word (a city, a
     company) is a topic, not an event."""
     # Most candidates fail on the words alone, so the content cosine comes first and the other
@@ -383,6 +386,16 @@ def admissible(vec: Vectors, story: Profile) -> bool:
     if vec.headline_only:
         return sum(1 for k in vec.content if k in story.content) >= HEADLINE_SHARED
     if _cosine(vec.content, story.content, story.norms[0]) < MIN_CONTENT:
+        return False
+    if (
+        vec.strongest
+        and story.strongest
+        and vec.strongest[0] not in story.entities
+        and story.strongest[0] not in vec.entities
+        and _cosine(vec.entities, story.entities, story.norms[1]) < TWO_PLACES_NAMES
+    ):
+        # Each side's main name missing from the other and few names in common: two towns'
+        # offensives, two cities' floods share every word but the place.
         return False
     # A short text under a headline that shares no word with the story's may be the site's
     # boilerplate in place of the text (as for copies, `copy_of`): the words prove nothing.
