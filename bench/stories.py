@@ -109,7 +109,7 @@ from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import BANDS, fingerprint
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse import FUTURE_SLACK
-from monitor.pipeline.record import FeedBatch, NewEntry, record
+from monitor.pipeline.record import FeedBatch, NewEntry, placing_order, record
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
 
@@ -328,11 +328,13 @@ class Recorder:
                 FeedBatch(self.feeds[p.feed], [_entry(p, d) for d in p.docs], p.now) for p in group
             ]
             done = record(self.store, self.memory, batches, window_s=WINDOW_S)
-            for p, recorded in zip(group, done, strict=True):
-                for d, r in zip(p.docs, recorded, strict=True):
-                    if r.article_id is None:
-                        raise SystemExit(f"{d.id} not stored: {r.error}")
-                    out.append((d, r.article_id, r.reason == "new"))
+            # in the order `record` placed them (oldest event time first), which is what each
+            # report met when it came
+            for f, e in placing_order(batches):
+                d, r = group[f].docs[e], done[f][e]
+                if r.article_id is None:
+                    raise SystemExit(f"{d.id} not stored: {r.error}")
+                out.append((d, r.article_id, r.reason == "new"))
             group = [poll] if poll is not None else []
         return out, time.perf_counter() - started
 

@@ -582,6 +582,9 @@ def cmd_stories(args: argparse.Namespace) -> int:
             f"first {_ago(v.first_seen_at, now)}, last {_ago(v.last_seen_at, now)}: "
             + printable(v.title)
         )
+        if v.continues is not None:
+            earlier, title = v.continues
+            print(f"    continues #{earlier}: {printable(render_one_line(title, 80))}")
         for a in v.articles:
             how = a.reason if a.score is None or a.reason == "new" else f"{a.reason} {a.score:.2f}"
             print(f"    {a.source:<16} {how:<20} {printable(a.title[:60])}")
@@ -665,6 +668,9 @@ def _story_json(v: Any) -> dict[str, Any]:
         "last_seen": v.last_seen_at.isoformat(),
         "alerts": v.alerts,
         "muted_at": v.muted_at.isoformat() if v.muted_at is not None else None,
+        "continues": (
+            {"id": v.continues[0], "title": v.continues[1]} if v.continues is not None else None
+        ),
         "articles": [
             {
                 "id": a.id,

@@ -190,7 +190,26 @@ class DeliverySettings(_Strict):
 
 
 class StorySettings(_Strict):
-    window: Duration = Field(259200.0, description="how long a story stays open to new reports")
+    # The defaults are `pipeline.cluster`'s (WINDOW_S, SPAN_S, COPIES_S, MAX_AGE_S); config sits
+    # below the pipeline, so they are repeated here (tests/test_config.py checks they agree).
+    window: Duration = Field(
+        259200.0, description="how long after its last report a story takes new reports"
+    )
+    span: Duration = Field(
+        172800.0,
+        description="how long after its first report a story takes new reports (not copies); "
+        "a later report of it opens a new story that continues it",
+    )
+    copies: Duration = Field(
+        864000.0,
+        description="how long after its last report a word-for-word copy or near-duplicate "
+        "still joins a story (a wire republished a week later)",
+    )
+    max_age: Duration = Field(
+        5184000.0,
+        description="a published date older than its entry's first sighting by more than this "
+        "is not believed: the article is placed by when it was seen",
+    )
 
 
 class LogSettings(_Strict):

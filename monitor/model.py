@@ -229,6 +229,8 @@ class AlertMessage:
     matches: tuple[RuleMatch, ...] = ()
     # The story's page in the web view ("why this alert"), when `http.public_url` is set.
     story_url: str = ""
+    # The earlier story this alert's story continues (id, title): a later development of it.
+    continues: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,16 @@ def entries(
     entries: Sequence[NewEntry],
     now: datetime,
     story_window_s: float,
+    **times: float,
 ) -> list[Recorded]:
-    """A feed's new entries in one transaction."""
+    """A feed's new entries in one transaction; `times` are `record`'s other bounds (`span_s`,
+    `copies_s`, `max_age_s`), their defaults when not given."""
     (done,) = record(
-        store, memory_of(store), [FeedBatch(feed_id, entries, now)], window_s=story_window_s
+        store,
+        memory_of(store),
+        [FeedBatch(feed_id, entries, now)],
+        window_s=story_window_s,
+        **times,
     )
     return done
 
@@ -51,8 +57,11 @@ def entry(
     story_window_s: float,
     entry_hash: str | None = None,
     edited: bool = False,
+    **times: float,
 ) -> Recorded:
     """One entry in a transaction of its own."""
     new = NewEntry(guid, item, None, matches, alerts, entry_hash, edited)
-    (done,) = entries(store, feed_id=feed_id, entries=[new], now=now, story_window_s=story_window_s)
+    (done,) = entries(
+        store, feed_id=feed_id, entries=[new], now=now, story_window_s=story_window_s, **times
+    )
     return done

@@ -88,6 +88,7 @@ def test_webhook_posts_signed_json_with_an_idempotency_key(receiver: Receiver) -
                 {"source": "wire", "url": "https://e.org/a"},
                 {"source": "bbc", "url": "https://bbc.example/b"},
             ],
+            "continues": None,
         },
         "created_at": "2026-11-23T09:31:00+00:00",
         "kind": "escalation",

@@ -271,6 +271,35 @@ def test_feeds_shows_who_polls_a_feed_and_a_worker_that_is_gone(
     assert rows["d"][header.index("WORKER") :].split()[0] == "-"
 
 
+def test_stories_shows_the_story_a_story_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite two days after the wire (past a span of one day) opens a story continuing it:
+    `monitor stories` says so under it, and `--json` gives the earlier story."""
+    from datetime import timedelta
+
+    from tests.test_stories_store import feed, item, put
+
+    url = f"sqlite:///{tmp_path}/m.db"
+    monkeypatch.setenv("MONITOR_DATABASE_URL", url)
+    store = Store.open(url)
+    try:
+        fid = feed(store)
+        day = timedelta(days=1).total_seconds()
+        first = put(store, fid, "1", item("basra-floods-wire"), span_s=day)
+        later = put(store, fid, "2", item("basra-floods-rewrite"), at=timedelta(days=2), span_s=day)
+    finally:
+        store.close()
+    assert later.story_id != first.story_id
+    code, out, _ = run(capsys, "stories", "-c", CONFIG)
+    assert code == 0
+    assert f"    continues #{first.story_id}: Floods kill 14 in Basra" in out
+    code, out, _ = run(capsys, "stories", "-c", CONFIG, "--json")
+    shown = {s["id"]: s["continues"] for s in json.loads(out)}
+    assert shown[first.story_id] is None
+    assert shown[later.story_id]["id"] == first.story_id
+
+
 def test_a_reader_that_stops_early_is_no_error(tmp_path: Path) -> None:
     """`monitor channels | head -1`: the pipe closes before monitor writes; it exits 0 and
     says nothing (it printed "this is a bug in monitor")."""

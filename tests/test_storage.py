@@ -166,7 +166,7 @@ def test_record_is_atomic(store: Store) -> None:
     assert article_store.unseen(store, fid, ["g", "ok"]) == {"g"}
 
 
-def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
+def test_identical_text_joins_the_story_within_the_copies_lookback(store: Store) -> None:
     fid = feed_id(store)
     a = recording.entry(
         store,
@@ -176,7 +176,8 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         matches=[],
         alerts=[],
         now=NOW,
-        story_window_s=3600,
+        story_window_s=60,
+        copies_s=3600,
     )
     b = recording.entry(
         store,
@@ -186,7 +187,8 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         matches=[],
         alerts=[],
         now=NOW + timedelta(minutes=5),
-        story_window_s=3600,
+        story_window_s=60,
+        copies_s=3600,
     )
     c = recording.entry(
         store,
@@ -196,7 +198,8 @@ def test_identical_text_joins_the_story_within_the_window(store: Store) -> None:
         matches=[],
         alerts=[],
         now=NOW + timedelta(hours=3),
-        story_window_s=3600,
+        story_window_s=60,
+        copies_s=3600,
     )
     assert a.story_id == b.story_id != c.story_id
 

@@ -4,7 +4,7 @@ alone in a group, and database errors as the project's own."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -106,8 +106,12 @@ def test_lookup_times_go_in_and_come_out_as_datetimes(store: Store) -> None:
     with store.transaction() as tx:
         sid = story_store.open_story(tx, title="t", first_seen_at=NOW, last_seen_at=NOW, profile="")
         story_store.file_keys(tx, sid, ["t:flood"], NOW)
-        assert story_store.candidates(tx, ["t:flood"], NOW) == {sid: 1}
-        assert story_store.candidates(tx, ["t:flood"], NOW.replace(second=1)) == {}
+        later = NOW.replace(second=1)
+        found = story_store.candidates(tx, ["t:flood"], NOW, later)
+        assert found == {sid: story_store.Candidate(1, NOW)}
+        assert story_store.candidates(tx, ["t:flood"], later, later) == {}
+        before = NOW - timedelta(seconds=1)
+        assert story_store.candidates(tx, ["t:flood"], NOW - timedelta(days=1), before) == {}
     with store.read() as conn:
         (seen,) = conn.execute(sa.text("SELECT seen_at FROM story_key")).scalars()
         assert seen == int(NOW.timestamp())  # stored as epoch seconds

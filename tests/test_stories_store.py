@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from monitor.model import AlertSpec, Article, RuleMatch, Severity
 from monitor.pipeline import record as record_mod
 from monitor.pipeline import stories as algo
+from monitor.pipeline.cluster import COPIES_S
 from monitor.pipeline.fingerprint import stem
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse_raw import fingerprint_of
@@ -33,7 +35,7 @@ def feed(store: Store, name: str = "wire") -> int:
     return next(f.id for f in feed_store.all_feeds(store) if f.name == name)
 
 
-def item(name: str, url: str | None = None, **changes: str) -> Article:
+def item(name: str, url: str | None = None, **changes: Any) -> Article:
     title, body = read(name)
     url = url or f"https://{name}.example.org/news/{name}"
     fields = {"title": title, "text": body, **changes}
@@ -50,6 +52,7 @@ def put(
     alerts: tuple[AlertSpec, ...] = (HIGH,),
     edited: bool = False,
     matches: Sequence[RuleMatch] = (),
+    **times: float,
 ) -> Recorded:
     done = recording.entry(
         store,
@@ -62,6 +65,7 @@ def put(
         story_window_s=WINDOW,
         entry_hash=fingerprint_of(art.title, art.summary, art.text),
         edited=edited,
+        **times,
     )
     assert done.error is None, done.error
     return done
@@ -169,11 +173,16 @@ def test_identical_text_at_another_url_is_a_copy_of_that_article(store: Store) -
     assert [a["same_as_id"] for a in rows(store, article)] == [None, first.article_id]
 
 
-def test_the_window_closes(store: Store) -> None:
+def test_the_window_closes_to_rewrites_and_later_to_copies(store: Store) -> None:
     fid = feed(store)
     first = put(store, fid, "1", item("basra-floods-wire"))
-    late = put(store, fid, "2", item("basra-floods-copy"), at=timedelta(seconds=WINDOW + 60))
+    late = put(store, fid, "2", item("basra-floods-rewrite"), at=timedelta(seconds=WINDOW + 60))
     assert late.reason == "new" and late.story_id != first.story_id
+    copy = put(store, fid, "3", item("basra-floods-copy"), at=timedelta(days=6))
+    assert copy.reason == "near-duplicate" and copy.story_id == first.story_id
+    after = timedelta(days=6, seconds=COPIES_S + 60)  # the copies' lookback from the last copy
+    again = put(store, fid, "4", item("basra-floods-copy", "https://x.example.org/b"), at=after)
+    assert again.reason == "new" and again.story_id not in (first.story_id, late.story_id)
 
 
 def test_a_restart_keeps_the_clustering_state(db_url: str) -> None:
@@ -469,6 +478,7 @@ def _race(stores: list[Store], feeds: list[int], round_: int) -> list[Recorded]:
                 entries=[entry],
                 now=NOW + timedelta(days=4 * round_),
                 story_window_s=WINDOW,
+                copies_s=WINDOW,  # each round a story of its own
             )
         )
 

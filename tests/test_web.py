@@ -376,3 +376,32 @@ def test_alerts_link_to_their_story_page_when_public_url_is_set(
     assert body["story"]["url"] == "https://monitor.example.org/stories/1"
     schema = json.loads((Path(webhook.__file__).parent / "webhook.schema.json").read_text())
     jsonschema.Draft202012Validator(schema).validate(body)
+
+
+def test_a_story_page_links_the_story_it_continues_and_back(
+    config: config_mod.Config, filled: Store
+) -> None:
+    """Story 3 continues story 1 (a later development of it): each page links to the other."""
+    with filled.write() as conn:
+        conn.execute(
+            story.insert().values(
+                id=3,
+                title="Day two of the Mosul offensive",
+                first_seen_at=datetime.now(UTC),
+                last_seen_at=datetime.now(UTC),
+                article_count=0,
+                continues_id=1,
+            )
+        )
+        first_title = conn.execute(sa.select(story.c.title).where(story.c.id == 1)).scalar()
+
+    async def test(call: Call, session: ClientSession) -> None:
+        _, later, _ = await call("GET", "/stories/3")
+        assert re.search(r'Continues <a href="/stories/1">#1 ', later)
+        assert str(first_title)[:20] in later
+        _, earlier, _ = await call("GET", "/stories/1")
+        assert 'Continued by <a href="/stories/3">#3 Day two of the Mosul offensive</a>' in earlier
+        _, other, _ = await call("GET", "/stories/2")
+        assert "Continue" not in other
+
+    serve(config, filled, test)

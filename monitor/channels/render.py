@@ -138,6 +138,9 @@ class AlertView:
     sources: tuple[SourceView, ...]  # at most MAX_SOURCES
     more_sources: int  # how many more there were
     story_url: str  # the story's page in the web view, or ""
+    # "#12 title" of the earlier story this one continues, or "": a later development of an
+    # earlier story is said, so the reader can connect the two.
+    continues: str = ""
 
 
 def alert_view(alert: AlertMessage) -> AlertView:
@@ -157,6 +160,11 @@ def alert_view(alert: AlertMessage) -> AlertView:
         sources=tuple(others[:MAX_SOURCES]),
         more_sources=max(0, len(others) - MAX_SOURCES),
         story_url=safe_url(alert.story_url),
+        continues=(
+            f"#{alert.continues[0]} {one_line(alert.continues[1], 200)}"
+            if alert.continues is not None
+            else ""
+        ),
     )
 
 

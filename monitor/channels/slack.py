@@ -63,7 +63,15 @@ def alert_blocks(view: render.AlertView, *, compact: bool = False) -> list[dict[
         f"*{link(view.url, view.title)}*" if view.url else f"*{escape(view.title)}*"
     )
     meta = " · ".join(
-        escape(p) for p in (view.source, view.published, view.watchlist, view.rules) if p
+        escape(p)
+        for p in (
+            view.source,
+            view.published,
+            view.watchlist,
+            view.rules,
+            view.continues and f"continues story {view.continues}",
+        )
+        if p
     )
     if compact:  # digests: one section per alert
         text = f"{title}\n{meta}"

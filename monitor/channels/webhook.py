@@ -60,6 +60,11 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
             "id": message.story_id,
             "sources": [{"source": s, "url": u} for s, u in message.sources],
             **({"url": message.story_url} if message.story_url else {}),
+            "continues": (
+                {"id": message.continues[0], "title": message.continues[1]}
+                if message.continues is not None
+                else None
+            ),
         },
         "created_at": _iso(message.created_at),
         "kind": str(message.kind),

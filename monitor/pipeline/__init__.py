@@ -322,8 +322,16 @@ class Pipeline:
     def _write(self, batches: list[record.FeedBatch]) -> list[_Written]:
         """Cluster → alerts → write, for a group of feeds in one transaction (on the ingest
         thread; see `record`)."""
-        window = self.config.settings.stories.window
-        done = record.record(self.store, self.memory, batches, window_s=window)
+        cfg = self.config.settings.stories
+        done = record.record(
+            self.store,
+            self.memory,
+            batches,
+            window_s=cfg.window,
+            span_s=cfg.span,
+            copies_s=cfg.copies,
+            max_age_s=cfg.max_age,
+        )
         return list(zip(batches, done, strict=True))
 
     def _report(
@@ -408,10 +416,15 @@ class Pipeline:
 
     async def prune(self) -> dict[str, int]:
         """Drop the story lookup rows that fell out of the window (`storage.stories.prune`),
-        on a worker thread: it scans both lookup tables."""
-        before = self.clock() - timedelta(seconds=self.config.settings.stories.window)
+        on a worker thread: it scans both lookup tables. The rows carry event times; what a
+        report arriving now can still meet is the window (rewrites) or the copies' lookback
+        before now (a backlog's older reports are placed when they arrive, before a prune)."""
+        cfg = self.config.settings.stories
+        now = self.clock()
+        before = now - timedelta(seconds=cfg.window)
+        bands_before = now - timedelta(seconds=max(cfg.copies, cfg.window))
         try:
-            removed = await asyncio.to_thread(story_store.prune, self.store, before)
+            removed = await asyncio.to_thread(story_store.prune, self.store, before, bands_before)
         except StoreError as exc:  # housekeeping: the next prune does it
             log.warning("story lookup rows not pruned; trying again later", error=str(exc))
             return {}

@@ -2,10 +2,14 @@
 
 `place()` looks the article up by identical text, then by MinHash LSH bands (near-duplicates),
 then by its strongest terms and names (rewrites), lets `pipeline.stories.decide` choose among
-the candidate stories, and writes the story's new profile and lookup keys; `index()` files the
-stored article under its bands. When a story reaches one of the sizes of `stories.REPAIR_AT`,
-`repair()` clusters its reports again with hindsight and splits off those of another event.
-The reads and writes are `storage.stories`'; the scoring is `pipeline.stories`' (pure).
+the candidate stories (those within their span first, `choose`: past it, a report opens a story
+that continues the earlier one), and writes the story's new profile and lookup keys. Every time
+is the article's event time (`event_time`: its published date when plausible), and every
+window is measured from it, so a backlog polled at once is placed as if it had come live.
+`index()` files the stored article under its bands. When a story reaches one of the sizes of
+`stories.REPAIR_AT`, `repair()` clusters its reports again with hindsight and splits off those
+of another event. The reads and writes are `storage.stories`'; the scoring is
+`pipeline.stories`' (pure).
 
 Memory: decoded story profiles (by revision: any change of a profile raises it, whichever
 worker wrote it), recent articles' vectors and members' pair scores are kept per database in
@@ -25,7 +29,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from monitor import metrics
@@ -38,6 +42,13 @@ from monitor.storage.tx import Tx
 PROFILES_KEPT = 10_000  # decoded profiles kept per database (~12 KB each)
 VECTORS_KEPT = 2_000  # recent articles' vectors kept for story repair (~7 KB each)
 PAIRS_KEPT = 50_000  # pair scores of stories' members kept for the next repair (~170 B each)
+# The times of story placement, all measured in event time (`event_time`); the defaults of the
+# `stories.*` settings, which `config` repeats (tests/test_config.py checks they agree).
+WINDOW_S = 72 * 3600.0  # a story takes rewrites this long after its last report
+SPAN_S = 2 * 86400.0  # nor more than this long after its first: then a new story `continues` it
+COPIES_S = 10 * 86400.0  # copies (same text, near-duplicates) join their original this long
+MAX_AGE_S = 60 * 86400.0  # a published date older than its first sighting by more is refused
+CLOCK_SKEW_S = 300.0  # a published date ahead of its first sighting by up to this is believed
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -88,7 +99,7 @@ class Memory:
 class Placement:
     """Where an article went: its story, why, the score, and the article it repeats word for
     word (`same_as`), if any; the story's size in distinct reports afterwards and the article's
-    vectors (for `repair`)."""
+    vectors (for `repair`); for a new story, the earlier one it `continues`."""
 
     story_id: int
     reason: JoinReason
@@ -96,6 +107,7 @@ class Placement:
     same_as: int | None = None
     size: int = 1
     vectors: stories.Vectors | None = None
+    continues: int | None = None  # the story past its span that the new story continues
 
     @property
     def repair_due(self) -> bool:
@@ -114,21 +126,53 @@ class Split:
     moved: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Times:
+    """How far, in event time, an article looks for its story: `window_s` back from its event
+    time for rewrites (the stories active then), `span_s` from a story's first report (past it a
+    rewrite opens a new story that `continues` it), `copies_s` back for word-for-word copies and
+    near-duplicates, which join whatever the span (a wire republished a week later)."""
+
+    window_s: float = WINDOW_S
+    span_s: float = SPAN_S
+    copies_s: float = COPIES_S
+
+
+def event_time(
+    published: datetime | None, seen: datetime, *, max_age_s: float = MAX_AGE_S
+) -> datetime:
+    """When the article's event happened, as far as the store will believe: its published date
+    when plausible (not ahead of its first sighting `seen` by more than `CLOCK_SKEW_S`, not
+    older than it by more than `max_age_s`), else `seen`. A backlog polled at once keeps its
+    dates, so it clusters as it would have live; a feed that stamps every item "now", or 1970,
+    or next year, is placed by when it was seen."""
+    if published is None:
+        return seen
+    if published.tzinfo is None:  # a naive date is taken as UTC, as the parse stage does
+        published = published.replace(tzinfo=UTC)
+    ahead = (published - seen).total_seconds()
+    if ahead > CLOCK_SKEW_S or -ahead > max_age_s:
+        return seen
+    return min(published, seen)
+
+
 def lock(tx: Tx) -> None:
     """First in a transaction that places articles: no other worker places any until it ends."""
     story_store.lock(tx)
 
 
 def place(
-    tx: Tx, memory: Memory, fp: Fingerprint, *, title: str, now: datetime, window_s: float
+    tx: Tx, memory: Memory, fp: Fingerprint, *, title: str, now: datetime, times: Times = Times()
 ) -> Placement:
-    """Join the article to a story or open one, and write the story's new state. Call `lock()`
-    first in the transaction, and `index()` once the article row exists."""
+    """Join the article to a story or open one, and write the story's new state. `now` is the
+    article's event time (`event_time`): every lookup is relative to it, so a report dated last
+    week meets last week's stories. Call `lock()` first in the transaction, and `index()` once
+    the article row exists."""
     started = time.perf_counter()
-    since = now - timedelta(seconds=window_s)
+    copies_since = now - timedelta(seconds=times.copies_s)
     same = [
         (same_id, same_story)
-        for same_id, same_story, same_title in story_store.same_text(tx, fp.text_hash, since)
+        for same_id, same_story, same_title in story_store.same_text(tx, fp.text_hash, copies_since)
         if stories.copy_of(fp, same_title)
     ]
     if same:  # the very same text: nothing new for the profile
@@ -139,15 +183,17 @@ def place(
 
     vec = stories.vectors(fp)
     joined: int | None = None
+    continues: int | None = None
     reason, score = JoinReason.NEW, None
     profiles: dict[int, stories.Profile] = {}
     revisions: dict[int, int] = {}
-    copy = _near_duplicate(tx, fp, since)
+    copy = _near_duplicate(tx, fp, copies_since)
     if copy is not None:
         joined, score, reason = copy[0], copy[1], JoinReason.NEAR_DUPLICATE
     else:
-        profiles, revisions = _candidates(tx, memory, vec, since)
-        choice, best = stories.decide(vec, profiles)
+        window = timedelta(seconds=times.window_s)
+        profiles, revisions, firsts = _candidates(tx, memory, vec, now - window, now + window)
+        choice, continues, best = choose(vec, profiles, firsts, now, times.span_s)
         if profiles and math.isfinite(best):
             score = best
         if choice is not None:
@@ -157,7 +203,12 @@ def place(
     if joined is None:
         profile = stories.merge(None, vec)
         joined = story_store.open_story(
-            tx, title=title, first_seen_at=now, last_seen_at=now, profile=profile.to_json()
+            tx,
+            title=title,
+            first_seen_at=now,
+            last_seen_at=now,
+            profile=profile.to_json(),
+            continues=continues,
         )
         tx.remember(memory.profiles, joined, (1, profile))
     else:
@@ -170,7 +221,32 @@ def place(
         if joined in revisions:
             tx.remember(memory.profiles, joined, (revisions[joined] + 1, profile))
     story_store.file_keys(tx, joined, vec.index_keys(), now)
-    return Placement(joined, reason, score, size=profile.count, vectors=vec)
+    return Placement(joined, reason, score, size=profile.count, vectors=vec, continues=continues)
+
+
+def choose(
+    vec: stories.Vectors,
+    profiles: Mapping[int, stories.Profile],
+    firsts: Mapping[int, datetime],
+    now: datetime,
+    span_s: float,
+) -> tuple[int | None, int | None, float]:
+    """The candidate story a rewrite joins, or the one past its span that the new story it
+    opens continues, and the score. A story is one happening, not a topic: it takes rewrites
+    for `span_s` from its first report (`firsts`), so a city's news does not chain into one
+    story for as long as it keeps coming. The stories within their span are scored first
+    (`stories.decide`); if none would take the report, those past it are: the best one that
+    would, if it began before the report, is the earlier story of its thread."""
+    span = timedelta(seconds=span_s)
+    within = {i: p for i, p in profiles.items() if abs(now - firsts[i]) <= span}
+    choice, best = stories.decide(vec, within)
+    if choice is not None or len(within) == len(profiles):
+        return choice, None, best
+    past = {i: p for i, p in profiles.items() if i not in within}
+    earlier, past_best = stories.decide(vec, past)
+    if earlier is not None and firsts[earlier] < now:
+        return None, earlier, past_best
+    return None, None, max(best, past_best)
 
 
 def index(
@@ -234,8 +310,8 @@ def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None
     new = story_store.open_story(
         tx,
         title=members[leaving[0]].title,
-        first_seen_at=min(members[i].fetched_at for i in leaving),
-        last_seen_at=now,
+        first_seen_at=min(members[i].event_at for i in leaving),
+        last_seen_at=max(now, *(members[i].event_at for i in leaving)),
         profile=stories.merge_all(going).to_json(),
         article_count=0,  # counted by `split`, with the copies
     )
@@ -260,10 +336,12 @@ def _near_duplicate(tx: Tx, fp: Fingerprint, since: datetime) -> tuple[int, floa
 
 
 def _candidates(
-    tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime
-) -> tuple[dict[int, stories.Profile], dict[int, int]]:
-    """The candidate stories' profiles, and their revisions."""
-    revisions = story_store.candidates(tx, vec.index_keys(), since)
+    tx: Tx, memory: Memory, vec: stories.Vectors, since: datetime, until: datetime
+) -> tuple[dict[int, stories.Profile], dict[int, int], dict[int, datetime]]:
+    """The candidate stories' profiles, their revisions and their first reports' times."""
+    found = story_store.candidates(tx, vec.index_keys(), since, until)
+    revisions = {story_id: c.revision for story_id, c in found.items()}
+    firsts = {story_id: c.first_seen_at for story_id, c in found.items()}
     profiles: dict[int, stories.Profile] = {}
     missing = []
     for story_id, revision in revisions.items():
@@ -276,7 +354,7 @@ def _candidates(
         fetched, fetched_revisions = _profiles(tx, memory, missing)
         profiles.update(fetched)
         revisions.update(fetched_revisions)
-    return profiles, revisions
+    return profiles, revisions, firsts
 
 
 def _profiles(

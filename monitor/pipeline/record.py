@@ -1,6 +1,9 @@
 """record: a group of feeds' new entries and what they led to, stored in one transaction.
 
-For each entry, in order: store the entry (a second time is a no-op); unless its link is a
+Entries are recorded in the order of their event times (`cluster.event_time`: the published
+date when plausible, else the first sighting), oldest first across the group's feeds: a
+backlog polled at once meets its stories in the order they happened, as it would have live.
+For each entry: store the entry (a second time is a no-op); unless its link is a
 stored article already, decide its story (`cluster.place`, repaired with hindsight when the
 story reaches a size of `stories.REPAIR_AT`) and store the article there; store its rule
 matches; then queue the alerts its story calls for (`alerts`). An edited entry (same feed and
@@ -71,16 +74,65 @@ class Recorded:
 
 
 def record(
-    store: Store, memory: cluster.Memory, feeds: Sequence[FeedBatch], *, window_s: float
+    store: Store,
+    memory: cluster.Memory,
+    feeds: Sequence[FeedBatch],
+    *,
+    window_s: float = cluster.WINDOW_S,
+    span_s: float = cluster.SPAN_S,
+    copies_s: float = cluster.COPIES_S,
+    max_age_s: float = cluster.MAX_AGE_S,
 ) -> list[list[Recorded]]:
-    """Store the feeds' new entries and all they led to, in order, in one transaction; what
-    became of each entry, by feed. Storing an entry again is a no-op."""
+    """Store the feeds' new entries and all they led to, oldest event first, in one
+    transaction; what became of each entry, by feed. Storing an entry again is a no-op."""
     items = [
-        (feed.feed_id, feed.now, _fingerprinted(new)) for feed in feeds for new in feed.entries
+        _Item(
+            feed.feed_id,
+            feed.now,
+            cluster.event_time(new.item.published, feed.now, max_age_s=max_age_s),
+            _fingerprinted(new),
+        )
+        for feed in feeds
+        for new in feed.entries
     ]
-    step = functools.partial(_entry, memory=memory, window_s=window_s)
-    done = iter(each(store, items, step, begin=cluster.lock))
-    return [[_outcome(next(done)) for _ in feed.entries] for feed in feeds]
+    order = _oldest_first([item.event_at for item in items])
+    step = functools.partial(_entry, memory=memory, times=cluster.Times(window_s, span_s, copies_s))
+    done: list[Recorded | StoreError | None] = [None] * len(items)
+    outcomes = each(store, [items[i] for i in order], step, begin=cluster.lock)
+    for i, outcome in zip(order, outcomes, strict=True):
+        done[i] = outcome
+    back = iter(done)
+    return [[_outcome(next(back)) for _ in feed.entries] for feed in feeds]
+
+
+def placing_order(
+    feeds: Sequence[FeedBatch], *, max_age_s: float = cluster.MAX_AGE_S
+) -> list[tuple[int, int]]:
+    """The order in which `record` places the feeds' entries: (feed, entry) positions, oldest
+    event time first (for a benchmark that counts what each report met when it came)."""
+    where = [(f, e) for f, feed in enumerate(feeds) for e in range(len(feed.entries))]
+    times = [
+        cluster.event_time(new.item.published, feed.now, max_age_s=max_age_s)
+        for feed in feeds
+        for new in feed.entries
+    ]
+    return [where[i] for i in _oldest_first(times)]
+
+
+def _oldest_first(times: Sequence[datetime]) -> list[int]:
+    """Positions by event time; a stable sort, so ties keep the feeds' order."""
+    return sorted(range(len(times)), key=times.__getitem__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """An entry to record: its feed, when it was first seen (`seen`, the poll), and its event
+    time."""
+
+    feed_id: int
+    seen: datetime
+    event_at: datetime
+    new: NewEntry
 
 
 def _fingerprinted(new: NewEntry) -> NewEntry:
@@ -90,31 +142,26 @@ def _fingerprinted(new: NewEntry) -> NewEntry:
     return replace(new, fingerprint=fingerprint(item.title, item.text, language=item.language))
 
 
-def _outcome(done: Recorded | StoreError) -> Recorded:
+def _outcome(done: Recorded | StoreError | None) -> Recorded:
+    assert done is not None
     if isinstance(done, StoreError):
         return Recorded(entry_was_new=False, error=str(done))
     return done
 
 
-def _entry(
-    tx: Tx,
-    item: tuple[int, datetime, NewEntry],
-    *,
-    memory: cluster.Memory,
-    window_s: float,
-) -> Recorded:
-    feed_id, now, new = item
+def _entry(tx: Tx, item: _Item, *, memory: cluster.Memory, times: cluster.Times) -> Recorded:
+    feed_id, now, event_at, new = item.feed_id, item.seen, item.event_at, item.new
     fp = new.fingerprint
     assert fp is not None
     if new.edited:
-        return _edit(tx, memory, feed_id, new, fp, now)
+        return _edit(tx, memory, feed_id, new, fp, now, event_at)
     if not article_store.add_entry(tx, feed_id, new.guid, now, new.entry_hash):
         return Recorded(entry_was_new=False)
     article = new.item
     stored = article_store.by_url(tx, article.canonical_url)
     reason: JoinReason | None = None
     if stored is None:  # a new article: which story?
-        placed = cluster.place(tx, memory, fp, title=article.title, now=now, window_s=window_s)
+        placed = cluster.place(tx, memory, fp, title=article.title, now=event_at, times=times)
         story_id, reason = placed.story_id, placed.reason
         article_id = article_store.add(
             tx,
@@ -126,10 +173,11 @@ def _entry(
             score=placed.score,
             same_as=placed.same_as,
             now=now,
+            event_at=event_at,
         )
-        cluster.index(tx, memory, article_id, fp, now, placed.vectors)
+        cluster.index(tx, memory, article_id, fp, event_at, placed.vectors)
         if placed.repair_due:
-            story_id = _repair(tx, memory, story_id, article_id, now)
+            story_id = _repair(tx, memory, story_id, article_id, now, event_at)
     else:  # another feed brought it already
         article_id, story_id = stored
     article_store.link_entry(tx, feed_id, new.guid, article_id)
@@ -140,7 +188,13 @@ def _entry(
 
 
 def _edit(
-    tx: Tx, memory: cluster.Memory, feed_id: int, new: NewEntry, fp: Fingerprint, now: datetime
+    tx: Tx,
+    memory: cluster.Memory,
+    feed_id: int,
+    new: NewEntry,
+    fp: Fingerprint,
+    now: datetime,
+    event_at: datetime,
 ) -> Recorded:
     """An entry whose title or text changed: update its article and the entry's hash, add any
     new matches; alerts only where the story has none yet for that channel, or escalations."""
@@ -159,7 +213,7 @@ def _edit(
         signature=fp.signature,
         now=now,
     )
-    cluster.index(tx, memory, article_id, fp, now)
+    cluster.index(tx, memory, article_id, fp, event_at)
     article_store.add_matches(tx, article_id, new.matches, now)
     alert_ids = _queue(tx, story_id, article_id, new.alerts, now, new_report=False)
     return Recorded(False, article_id, story_id, False, alert_ids, edited=True)
@@ -185,13 +239,21 @@ def _queue(
     return story_alerts.queue(tx, new, now)
 
 
-def _repair(tx: Tx, memory: cluster.Memory, story_id: int, article_id: int, now: datetime) -> int:
-    """Repair the story the article joined (`cluster.repair`) and queue what a split calls for;
-    the article's story afterwards. A repair refines, it is never needed: if one fails, its
-    writes are undone in a savepoint of their own and the article is recorded as it joined."""
+def _repair(
+    tx: Tx,
+    memory: cluster.Memory,
+    story_id: int,
+    article_id: int,
+    now: datetime,
+    event_at: datetime,
+) -> int:
+    """Repair the story the article joined (`cluster.repair`, at the article's event time) and
+    queue what a split calls for (at `now`); the article's story afterwards. A repair refines,
+    it is never needed: if one fails, its writes are undone in a savepoint of their own and the
+    article is recorded as it joined."""
     try:
         with tx.savepoint():
-            split = cluster.repair(tx, memory, story_id, now)
+            split = cluster.repair(tx, memory, story_id, event_at)
             if split is None:
                 return story_id
             _after_split(tx, split, article_id, now)

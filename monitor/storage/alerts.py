@@ -23,6 +23,7 @@ from monitor.model import (
     Severity,
 )
 from monitor.storage import Store, leases
+from monitor.storage import stories as story_store
 from monitor.storage.tables import alert, article, delivery_attempt, digest, rule_match, story
 
 MAX_SOURCES = 50
@@ -135,11 +136,17 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
             found = sources.setdefault(s.story_id, [])
             if len(found) < MAX_SOURCES:
                 found.append((s.source, s.url))
-        titles: dict[int, str] = dict(
-            conn.execute(
-                sa.select(story.c.id, story.c.title).where(story.c.id.in_(story_ids))
-            ).all()
-        )
+        titles: dict[int, str] = {}
+        continues: dict[int, int] = {}
+        for h in conn.execute(
+            sa.select(story.c.id, story.c.title, story.c.continues_id).where(
+                story.c.id.in_(story_ids)
+            )
+        ):
+            titles[h.id] = h.title
+            if h.continues_id is not None:
+                continues[h.id] = h.continues_id
+        earlier = story_store.continued(conn, list(continues.values()))
         stored: dict[tuple[int, str], list[Any]] = {}
         for m in conn.execute(
             sa.select(
@@ -177,6 +184,7 @@ def messages(store: Store, rows: Sequence[AlertRow]) -> list[AlertMessage]:
                 highlights=_highlights(row.snippet, matched),
                 kind=row.kind,
                 matches=matched,
+                continues=earlier.get(continues.get(row.story_id, 0)),
             )
         )
     return out

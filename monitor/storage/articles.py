@@ -160,8 +160,10 @@ def add(
     score: float | None,
     same_as: int | None,
     now: datetime,
+    event_at: datetime | None = None,
 ) -> int:
-    """Store the article in its story; its id. Raises `Conflict` when another transaction
+    """Store the article in its story, first seen `now`, its event time `event_at` (`now` when
+    not given); its id. Raises `Conflict` when another transaction
     stored the same canonical URL first (running the entry again finds that row)."""
     row = {
         "canonical_url": item.canonical_url,
@@ -175,6 +177,7 @@ def add(
         "authors": ",".join(a.replace(",", " ") for a in item.authors),
         "published_at": item.published,
         "fetched_at": now,
+        "event_at": event_at or now,
         "extraction": item.extraction,
         "extraction_error": item.extraction_error,
         "story_id": story_id,

@@ -3,6 +3,9 @@
 Persistence only: which story an article joins is decided by `monitor.pipeline.cluster`, which
 calls these inside the transaction that stores the article. A story's profile is kept here as
 the JSON text the pipeline gives (`story.profile`), with a `revision` that every change raises.
+Every time given here is an event time (the pipeline's); a story's first and last times only
+widen, whatever the order reports come in, and a story may name the earlier one it continues
+(`story.continues_id`).
 
 Every lookup is an indexed range read capped per key, so its cost does not grow with the
 number of stories in the window: identical text (`same_text`), MinHash LSH bands
@@ -27,13 +30,14 @@ import sqlalchemy as sa
 
 from monitor.model import JoinReason
 from monitor.storage import Store
-from monitor.storage.tables import alert, article, article_band, story, story_key
+from monitor.storage.tables import UTCDateTime, alert, article, article_band, story, story_key
 from monitor.storage.tx import Statement, Tx, insert
 
 PER_KEY = 10  # stories read per lookup key (the most recently active ones)
 CANDIDATES = 20  # stories returned per lookup at most (those sharing the most keys)
 BAND_ROWS = 60  # copies read per LSH lookup at most
 PRUNE_SLICES = 64  # `prune` deletes in this many key ranges, one short transaction each
+_TIME = UTCDateTime()
 _LOCK = (0x6D6F6E69, 0x73746F72)  # ("moni", "stor"): the advisory lock of story placement
 
 
@@ -52,7 +56,7 @@ class Member:
     title: str
     text: str
     language: str | None
-    fetched_at: datetime
+    event_at: datetime  # its event time (`pipeline.cluster.event_time`)
     signature: bytes | None
 
 
@@ -66,14 +70,21 @@ _SAME_TEXT = Statement(
     .order_by(article.c.id)
     .limit(5)
 )
+# Reports arrive out of event-time order (feeds polled at their own rhythm, a backlog in
+# several transactions): a story's times only ever widen.
 _LATER = sa.case(
     (story.c.last_seen_at < sa.bindparam("now"), sa.bindparam("now")),
     else_=story.c.last_seen_at,
+)
+_EARLIER = sa.case(
+    (story.c.first_seen_at > sa.bindparam("now"), sa.bindparam("now")),
+    else_=story.c.first_seen_at,
 )
 _JOIN = (
     story.update()
     .where(story.c.id == sa.bindparam("story"))
     .values(
+        first_seen_at=_EARLIER,
         last_seen_at=_LATER,
         article_count=story.c.article_count + 1,
         revision=story.c.revision + 1,
@@ -83,12 +94,23 @@ _JOIN_ONLY = Statement(_JOIN)
 _JOIN_WITH_PROFILE = Statement(_JOIN.values(profile=sa.bindparam("profile")))
 _OPEN = Statement(
     story.insert().returning(story.c.id),
-    ["title", "first_seen_at", "last_seen_at", "article_count", "revision", "profile"],
+    [
+        "title",
+        "first_seen_at",
+        "last_seen_at",
+        "article_count",
+        "revision",
+        "profile",
+        "continues_id",
+    ],
 )
 _KEYS = Statement(
     lambda dialect: (stmt := insert(dialect, story_key)).on_conflict_do_update(
         index_elements=[story_key.c.key, story_key.c.story_id],
-        set_={"seen_at": stmt.excluded.seen_at},
+        # The latest filing wins, whatever the order in which reports arrive.
+        set_={"seen_at": sa.func.max(stmt.excluded.seen_at, story_key.c.seen_at)}
+        if dialect == "sqlite"
+        else {"seen_at": sa.func.greatest(stmt.excluded.seen_at, story_key.c.seen_at)},
     ),
     ["key", "story_id", "seen_at"],
 )
@@ -125,7 +147,7 @@ def _per_key(slot: int) -> sa.Select[tuple[int]]:
     return (
         sa.select(story_key.c.story_id)
         .where(story_key.c.key == sa.bindparam(f"k{slot}"))
-        .where(story_key.c.seen_at >= sa.bindparam("since"))
+        .where(story_key.c.seen_at.between(sa.bindparam("since"), sa.bindparam("until")))
         # Stories active at the same instant (one batch) in a stated order, the index's.
         .order_by(story_key.c.seen_at.desc(), story_key.c.story_id.desc())
         .limit(PER_KEY)
@@ -145,7 +167,9 @@ def _candidates(n: int) -> Statement:
         .subquery()
     )
     return Statement(
-        sa.select(story.c.id, story.c.revision).join(best, best.c.story_id == story.c.id)
+        sa.select(story.c.id, story.c.revision, story.c.first_seen_at).join(
+            best, best.c.story_id == story.c.id
+        )
     )
 
 
@@ -176,14 +200,27 @@ def near_copies(tx: Tx, bands: Sequence[int], since: datetime) -> list[tuple[int
     return [(int(a), int(s), bytes(sig or b""), t or "") for a, s, sig, t in rows]
 
 
-def candidates(tx: Tx, keys: Sequence[str], since: datetime) -> dict[int, int]:
-    """The stories filed since `since` under the most of these terms and names (at most
-    `CANDIDATES`, `PER_KEY` per key), with their revisions."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A story found by `candidates`: its profile's revision and its first report's time."""
+
+    revision: int
+    first_seen_at: datetime
+
+
+def candidates(
+    tx: Tx, keys: Sequence[str], since: datetime, until: datetime
+) -> dict[int, Candidate]:
+    """The stories last filed between `since` and `until` under the most of these terms and
+    names (at most `CANDIDATES`, `PER_KEY` per key: the latest before `until`)."""
     if not keys:
         return {}
     values: dict[str, object] = {f"k{i}": key_of(k) for i, k in enumerate(keys)}
-    values["since"] = since
-    return {int(i): int(n) for i, n in tx.rows(_candidates(len(keys)), values)}
+    values["since"], values["until"] = since, until
+    return {
+        int(i): Candidate(int(n), _TIME.process_result_value(first, tx.dialect) or since)
+        for i, n, first in tx.rows(_candidates(len(keys)), values)
+    }
 
 
 def profiles(tx: Tx, ids: Sequence[int]) -> list[tuple[int, int, str]]:
@@ -202,14 +239,16 @@ def members(tx: Tx, story_id: int, limit: int) -> list[Member]:
             article.c.title,
             article.c.text,
             article.c.language,
-            article.c.fetched_at,
+            sa.func.coalesce(article.c.event_at, article.c.fetched_at, type_=UTCDateTime).label(
+                "at"
+            ),
             article.c.signature,
         )
         .where(article.c.story_id == story_id, article.c.same_as_id.is_(None))
         .order_by(article.c.id)
         .limit(limit)
     )
-    return [Member(int(m.id), m.title, m.text, m.language, m.fetched_at, m.signature) for m in rows]
+    return [Member(int(m.id), m.title, m.text, m.language, m.at, m.signature) for m in rows]
 
 
 def members_of(tx: Tx, story_ids: Sequence[int], *, leaving_out: int) -> dict[int, int]:
@@ -235,8 +274,9 @@ def open_story(
     last_seen_at: datetime,
     profile: str,
     article_count: int = 1,
+    continues: int | None = None,
 ) -> int:
-    """A new story (revision 1); its id."""
+    """A new story (revision 1), which `continues` an earlier one if given; its id."""
     row = {
         "title": title[:500],
         "first_seen_at": first_seen_at,
@@ -244,6 +284,7 @@ def open_story(
         "article_count": article_count,
         "revision": 1,
         "profile": profile,
+        "continues_id": continues,
     }
     return int(tx.rows(_OPEN, row)[0][0])
 
@@ -294,10 +335,11 @@ def split(
     return moved_ids
 
 
-def prune(store: Store, before: datetime) -> dict[str, int]:
-    """Delete the lookup rows (LSH bands, story keys) older than `before`, the window's start.
+def prune(store: Store, before: datetime, bands_before: datetime | None = None) -> dict[str, int]:
+    """Delete the story keys older than `before`, the rewrite window's start, and the LSH band
+    rows older than `bands_before` (the copies' lookback's start; `before` when not given).
 
-    No lookup reads them again: every lookup asks for rows inside the window. Without this the
+    No lookup reads them again: every lookup asks for rows inside its window. Without this the
     two tables grow by some 44 rows per article for as long as the daemon runs. The 64-bit key
     space is cut into `PRUNE_SLICES` ranges, each deleted in a transaction of its own, so a
     prune never holds the writers back for long. Stories and articles are kept."""
@@ -306,8 +348,8 @@ def prune(store: Store, before: datetime) -> dict[str, int]:
     for n in range(PRUNE_SLICES):
         start = low + n * step
         with store.write() as conn:
-            for table in (article_band, story_key):
-                in_slice = [table.c.key >= start, table.c.seen_at < before]
+            for table, cut in ((article_band, bands_before or before), (story_key, before)):
+                in_slice = [table.c.key >= start, table.c.seen_at < cut]
                 if n < PRUNE_SLICES - 1:  # the last slice runs to the largest key
                     in_slice.append(table.c.key < start + step)
                 result = conn.execute(table.delete().where(*in_slice))
@@ -341,6 +383,7 @@ class StoryView:
     articles: tuple[StoryArticle, ...]
     alerts: int
     muted_at: datetime | None = None
+    continues: tuple[int, str] | None = None  # the earlier story it continues: (id, title)
 
 
 def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[StoryView]:
@@ -353,12 +396,14 @@ def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[Stor
                 story.c.first_seen_at,
                 story.c.last_seen_at,
                 story.c.muted_at,
+                story.c.continues_id,
             )
             .where(story.c.article_count >= min_articles)
             .order_by(story.c.last_seen_at.desc(), story.c.id.desc())
             .limit(limit)
         ).all()
         ids = [h.id for h in heads]
+        earlier = continued(conn, [h.continues_id for h in heads if h.continues_id is not None])
         members: dict[int, list[StoryArticle]] = {i: [] for i in ids}
         for r in conn.execute(
             sa.select(
@@ -395,6 +440,15 @@ def recent(store: Store, *, limit: int = 20, min_articles: int = 1) -> list[Stor
             tuple(members[h.id]),
             int(alerts.get(h.id, 0)),
             h.muted_at,
+            earlier.get(h.continues_id) if h.continues_id is not None else None,
         )
         for h in heads
     ]
+
+
+def continued(conn: sa.Connection, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """The stories that others continue, by id: (id, title)."""
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(story.c.id, story.c.title).where(story.c.id.in_(set(ids))))
+    return {int(i): (int(i), str(t)) for i, t in rows}

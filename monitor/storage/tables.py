@@ -113,6 +113,9 @@ class Story(SQLModel, table=True):
     # of its articles' terms, named things and titles.
     profile: str = Field(default="", sa_type=sa.Text)
     muted_at: datetime | None = _when()  # muted by a person: it queues no more alerts (0008)
+    # The earlier story this one continues: a later report of its thread, past its span (0010).
+    # A plain id (stories are never deleted): a foreign key added to SQLite means copying it.
+    continues_id: int | None = None
 
 
 class Article(SQLModel, table=True):
@@ -139,7 +142,10 @@ class Article(SQLModel, table=True):
     language: str | None = None
     authors: str = ""  # comma-separated
     published_at: datetime | None = _when()
-    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)  # its first sighting
+    # When its event happened, as the store believes it: the published date when plausible,
+    # else `fetched_at` (`pipeline.cluster.event_time`, migration 0010). Stories are placed by it.
+    event_at: datetime | None = _when()
     extraction: str = "feed"  # feed | page | fallback
     extraction_error: str | None = None
     story_id: int | None = Field(default=None, foreign_key="story.id", index=True)

@@ -91,6 +91,8 @@ class StoryPage:
     matches: dict[int, tuple[RuleMatch, ...]]  # by article id, most severe first
     alerts: list[AlertLine]
     attempts: dict[int, list[Attempt]]  # by alert id
+    continues: tuple[int, str] | None = None  # the earlier story it continues: (id, title)
+    continued_by: list[tuple[int, str]] = field(default_factory=list)  # later ones, oldest first
 
 
 def _report(r: Any) -> Report:
@@ -206,6 +208,14 @@ def story_page(store: Store, story_id: int) -> StoryPage | None:
             .limit(REPORTS_MAX)
         ).all()
         reports = [_report(r) for r in rows]
+        earlier = conn.execute(
+            sa.select(story.c.id, story.c.title).where(story.c.id == head.continues_id)
+        ).first()
+        later = conn.execute(
+            sa.select(story.c.id, story.c.title)
+            .where(story.c.continues_id == story_id)
+            .order_by(story.c.id)
+        ).all()
         fields = {r.id: {"title": r.title, "summary": r.summary, "text": r.text} for r in rows}
         stored: dict[int, list[Any]] = {}
         if fields:
@@ -259,6 +269,8 @@ def story_page(store: Store, story_id: int) -> StoryPage | None:
         matches=matches,
         alerts=alerts,
         attempts=attempts,
+        continues=(int(earlier.id), str(earlier.title)) if earlier is not None else None,
+        continued_by=[(int(i), str(t)) for i, t in later],
     )
 
 
