@@ -20,6 +20,7 @@ from monitor.rules import compile_watchlists
 from monitor.storage import Store, archive
 from monitor.storage.tables import alert, article, entry, rule_match, story
 from tests import recording
+from tests.migrations import migrate
 from tests.stored import NOW, STORIES, WINDOW, channels, feed, report, watchlist
 
 DESK = channels(desk="low")
@@ -204,19 +205,11 @@ def test_archive_keep_shorter_than_the_story_window_is_a_config_error(tmp_path: 
 def test_migration_0008_goes_down_and_up_keeping_the_rows(store: Store) -> None:
     """Down to 0007 drops the three columns and two indexes and keeps every row (the feed's
     `entries_dropped` of 0007 stays); up again adds them empty."""
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    from monitor.storage import engine as store_engine
 
     report(store, "offensive", watchlists=[WATCH], routes=DESK)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(store_engine.MIGRATIONS))
 
     def to(revision: str, *, down: bool = False) -> None:
-        with store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(cfg, revision)
+        migrate(store.engine, revision, down=down)
 
     def columns(table: str) -> set[str]:
         return {c["name"] for c in sa.inspect(store.engine).get_columns(table)}

@@ -20,6 +20,7 @@ from monitor.storage import engine as store_engine
 from monitor.storage import feeds as feed_store
 from monitor.storage.tables import alert, article, entry, metadata, rule_match, story
 from tests import recording
+from tests.migrations import migrate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -342,17 +343,11 @@ def test_migrations_0004_and_0006_keep_the_lookup_rows_both_ways(db_url: str) ->
     """The lookup tables are rebuilt (SQLite) or re-keyed (PostgreSQL) with their rows, their
     times turned into epoch seconds (0006) and back; going back before 0004 keeps one band row
     per (key, article), the latest."""
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
 
     engine = store_engine.create(db_url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(store_engine.MIGRATIONS))
 
     def to(revision: str, *, down: bool = False) -> None:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(cfg, revision)
+        migrate(engine, revision, down=down)
 
     def dump(sql: str) -> list[tuple[object, ...]]:
         with engine.connect() as conn:
