@@ -68,8 +68,9 @@ last line.
 `--quality`: the clustering figures only (conflict stream, ECB+, UCI, copies, thresholds),
 without the speed rows.
 
-`--fit` refits the weights of the rewrite score in memory (ECB+ topics 1–35 for articles with
-text, the first half of UCI by time for headline-only items) and prints them.
+`--fit` refits the weights of the rewrite score in memory on the training data only (the
+conflict stream's train cities, ECB+ topics 1–35, the first half of UCI by time;
+`bench/stories_fit.py`) and prints them with what each training stream's decisions cost.
 
 Last line: conflict_first_joined_other=… conflict_extra_alerts=… uci_first_joined_other=…
 uci_f1=… ecb_first_joined_other=… ecb_test_f1=… copies_joined=… articles_per_s=… ecb_all_f1=…
@@ -104,7 +105,6 @@ import sqlalchemy as sa
 from bench import conflict_stream
 from monitor.model import Article
 from monitor.pipeline import cluster
-from monitor.pipeline import fingerprint as fingerprint_stage
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import BANDS, fingerprint
 from monitor.pipeline.links import canonical_url
@@ -300,17 +300,12 @@ class Arrival:
 class Recorder:
     """Every call this benchmark makes into monitor's recording code (and only here, besides
     `fill`, which writes the tables directly): `storage.feeds.sync`/`all_feeds` for the feed
-    rows, `pipeline.record.record` for the polls, and one read of `article.story_id`;
-    and it empties the fingerprint stage's spelling memory (see `__init__`)."""
+    rows, `pipeline.record.record` for the polls, and one read of `article.story_id`."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.memory = cluster.Memory()  # the clustering memory a daemon keeps for its store
         self.feeds: dict[str, int] = {}
-        # Each stream is met as a freshly started daemon meets it: the fingerprint stage keeps
-        # the first spelling it saw of each name for the name's weight, process-wide, so a
-        # stream's decisions would otherwise depend on the corpora streamed before it.
-        fingerprint_stage._SPELLINGS.clear()
 
     def record(self, polls: Sequence[Poll]) -> tuple[list[tuple[Doc, int, bool]], float]:
         """Record the polls in order, consecutive polls grouped into one transaction of up to

@@ -18,7 +18,6 @@ from monitor.config import StorySettings
 from monitor.http import build_client
 from monitor.model import Article
 from monitor.pipeline import cluster
-from monitor.pipeline import fingerprint as fingerprint_stage
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import fingerprint
 from monitor.pipeline.links import canonical_url
@@ -224,9 +223,6 @@ def test_a_month_of_a_districts_reports_polled_at_once_makes_the_stories_polled_
         feeds = {}
         for s in stores.values():
             feeds = {name: feed(s, name) for name in sorted({r.feed for r in reports})}
-        # each run as a fresh process makes it (the fingerprint stage weighs a name by the
-        # first spelling the process met)
-        fingerprint_stage._SPELLINGS.clear()
         for r in sorted(reports, key=lambda r: (corpus.released(r), r.id)):
             seen = corpus.released(r)
             recording.entries(
@@ -246,7 +242,6 @@ def test_a_month_of_a_districts_reports_polled_at_once_makes_the_stories_polled_
             )
             for name, fid in feeds.items()
         ]
-        fingerprint_stage._SPELLINGS.clear()
         record(stores["once"], recording.memory_of(stores["once"]), batches)
         live, once = _stories(stores["live"]), _stories(stores["once"])
         assert len(live) >= 8  # most events a story of their own (the rest is the scoring's)

@@ -538,3 +538,52 @@ def test_lookup_rows_that_left_the_window_are_pruned_and_nothing_else(store: Sto
     }
     copy = put(store, fid, "3", item("basra-floods-copy"), at=later + timedelta(hours=1))
     assert copy.reason == "near-duplicate" and copy.story_id == recent.story_id
+
+
+# Two attacks in one city on consecutive days, and another outlet's rewrite of the first with a
+# higher toll (written for this test).
+MOSUL_MARKET = (
+    "Car bomb kills 11 at Mosul livestock market",
+    "A car bomb exploded at the crowded livestock market in Mosul's Bab al-Tob quarter on "
+    "Thursday morning, killing 11 people and wounding 27, police and hospital sources said. "
+    "The explosives were packed into a pickup truck parked beside the sheep pens, and the blast "
+    "tore through stalls as traders gathered before the weekend. Ambulances took the wounded to "
+    "al-Jumhuri hospital. No group claimed the attack, the first car bomb in the old city this "
+    "year. Security forces closed the roads around the market and searched nearby alleys.",
+)
+MOSUL_MARKET_REWRITE = (
+    "Toll in Mosul market car bombing rises to 13",
+    "Thirteen people were killed when a bomb hidden in a parked pickup went off among the sheep "
+    "pens of the Bab al-Tob livestock market in Mosul on Thursday, a health official said, "
+    "after two of the wounded died in al-Jumhuri hospital. Traders said the market had been "
+    "packed before the weekend when the car bomb exploded. Police sealed off the old city's "
+    "roads and searched alleys near the market; no group has said it carried out the attack.",
+)
+MOSUL_CHECKPOINT = (
+    "Suicide bomber kills six at Mosul police checkpoint",
+    "A suicide bomber wearing an explosive vest blew himself up at a police checkpoint at the "
+    "western entrance of Mosul on Friday, killing four policemen and two civilians, security "
+    "sources said. The attacker approached on foot as cars queued at the checkpoint on the road "
+    "from Tal Afar. Islamic State said one of its fighters carried out the attack. Police closed "
+    "the western entrance for several hours and searched the nearby Yarmouk district, a day "
+    "after a car bomb hit the city.",
+)
+
+
+def test_two_attacks_in_one_city_on_consecutive_days_are_two_stories_with_two_alerts(
+    store: Store,
+) -> None:
+    """Issue #20: same city, same kind of news, a day apart: two events, two alerts; another
+    outlet's rewrite of the first with a higher toll joins it and alerts no more."""
+    fid, other = feed(store), feed(store, "daily")
+
+    def report(name: str, words: tuple[str, str]) -> Article:
+        return written(f"https://{name}.example/news/{name}", *words)
+
+    market = put(store, fid, "1", report("market", MOSUL_MARKET))
+    checkpoint = put(store, fid, "2", report("checkpoint", MOSUL_CHECKPOINT), at=timedelta(days=1))
+    assert checkpoint.reason == "new" and checkpoint.story_id != market.story_id
+    assert market.alert_ids and checkpoint.alert_ids
+    rewrite = put(store, other, "3", report("rewrite", MOSUL_MARKET_REWRITE), at=timedelta(hours=6))
+    assert rewrite.reason == "rewrite" and rewrite.story_id == market.story_id
+    assert not rewrite.alert_ids

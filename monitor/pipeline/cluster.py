@@ -181,7 +181,7 @@ def place(
         story_store.join(tx, same_story, now)
         return Placement(same_story, JoinReason.SAME_TEXT, 1.0, same_id)
 
-    vec = stories.vectors(fp)
+    vec = stories.vectors(fp, at=now.timestamp())
     joined: int | None = None
     continues: int | None = None
     reason, score = JoinReason.NEW, None
@@ -278,7 +278,8 @@ def repair(tx: Tx, memory: Memory, story_id: int, now: datetime) -> Split | None
         found = tx.recall(memory.vectors, m.id)
         if found is None:
             found = stories.vectors(
-                fingerprint(m.title, m.text, shingles=False, language=m.language)
+                fingerprint(m.title, m.text, shingles=False, language=m.language),
+                at=m.event_at.timestamp(),
             )
         vecs.append(found)
     ids = [m.id for m in members]

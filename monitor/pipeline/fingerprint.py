@@ -127,6 +127,7 @@ class Fingerprint:
     priors: dict[str, float] = field(default_factory=dict)
     text_words: int = 0  # words in the text (beyond the title)
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
+    toll: int | None = None  # the number of dead the title (else the lead) states (`toll`)
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -256,11 +257,17 @@ def named(text: str, *, title: bool = False, lead: int = 0, language: str = "en"
 
 
 def _named(
-    text: str, *, title: bool = False, lead: int = 0, language: str = "en"
+    text: str,
+    *,
+    title: bool = False,
+    lead: int = 0,
+    language: str = "en",
+    spellings: dict[str, str] | None = None,
 ) -> tuple[Counter[str], Counter[str]]:
     """Names, places and numbers in `text`, folded, with their counts; and the same for those
     that start within the first `lead` characters. Outside English a name is keyed by its stem:
-    Russian and Polish decline names ("Москва", "в Москве", "Москвы" are one city).
+    Russian and Polish decline names ("Москва", "в Москве", "Москвы" are one city). The first
+    spelling of each key in the text goes into `spellings` (when given), for the name's prior.
 
     A capitalised word at the start of a sentence is counted only when the same word also appears
     capitalised mid-sentence ("Troops" starts a sentence; "Mosul" is a name wherever it is). In a
@@ -292,7 +299,8 @@ def _named(
         counts[key] += 1
         if m.start() < lead:
             early[key] += 1
-        _SPELLINGS.setdefault(key, folded)
+        if spellings is not None:
+            spellings.setdefault(key, folded)
         if (
             previous is not None
             and m.start() - previous[0] == 1
@@ -308,8 +316,6 @@ def _named(
     return found, Counter({k: n for k, n in early.items() if k in found})
 
 
-# A spelling seen for each skeleton, for its prior (bounded: cleared when large).
-_SPELLINGS: dict[str, str] = {}
 _VOWELS = str.maketrans("", "", "aeiouyh'’-")
 _DOUBLES = re.compile(r"(.)\1+")
 
@@ -325,17 +331,74 @@ def skeleton(name: str) -> str:
 def entities(title: str, text: str, language: str = "en") -> dict[str, float]:
     """Named things with their salience: a mention in the title or the lead counts extra.
     `language` is a `frequency_language` code."""
-    whole, lead = _named(text, lead=LEAD_CHARS, language=language)
+    return _entities(title, text, language, {})
+
+
+def _entities(title: str, text: str, language: str, spellings: dict[str, str]) -> dict[str, float]:
+    """`entities`, and each name's first spelling in the article (the text's, else the
+    title's) into `spellings`: the name's prior is read from the article alone, so a decision
+    never depends on what the process met before."""
+    whole, lead = _named(text, lead=LEAD_CHARS, language=language, spellings=spellings)
     weights: dict[str, float] = {k: float(n) for k, n in whole.items()}
     for key, n in lead.items():
         weights[key] = weights.get(key, 0.0) + ENTITY_LEAD * n
-    in_title = named(title, title=True, language=language)
+    in_title = _named(title, title=True, language=language, spellings=spellings)[0]
     if weights and _title_case(title):
         # "Army Retakes Key Town": capitalisation says nothing; keep the names the text has.
         in_title = Counter({k: n for k, n in in_title.items() if k in weights or k[0].isdigit()})
     for key, n in in_title.items():
         weights[key] = weights.get(key, 0.0) + ENTITY_TITLE * n
     return weights
+
+
+# Words that state a number of dead (English stems) and the number words a toll is written in.
+# Language, not knowledge of any corpus: "Car bomb kills 14", "nine dead", "toll rises to 17".
+_DEATH = frozenset({"kill", "dead", "die", "death", "toll", "bodi", "slain", "massacr"})
+_NUMBER_WORDS = {
+    w: n
+    for n, w in enumerate(
+        """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+        fifteen sixteen seventeen eighteen nineteen twenty""".split()
+    )
+}
+TOLL_REACH = 4  # words either side of a death word where its number may stand
+_NOT_TOLL = frozenset({"year", "old", "month", "day", "hour", "week", "minut", "percent", "p"})
+
+
+def toll(title_words: list[str], text_words: list[str], language: str = "en") -> int | None:
+    """The number of dead a report states: the number nearest the first death word that has one
+    within `TOLL_REACH` words, in the title if it has one, else in the lead (`LEAD_WORDS`; a
+    report names its own dead before it recalls another attack's). Not for other languages
+    (None). Two reports of one event agree on it or the later one has more; a later report with
+    fewer dead is of another event (`stories.features`)."""
+    if language != "en":
+        return None
+    for part in (title_words, text_words[:LEAD_WORDS]):
+        found = _toll(part)
+        if found is not None:
+            return found
+    return None
+
+
+def _toll(folded: list[str]) -> int | None:
+    stems = [stem(w) for w in folded]
+    numbers: dict[int, int] = {}
+    for j, w in enumerate(folded):
+        n = int(w) if w.isdigit() else _NUMBER_WORDS.get(w)
+        beside = [k for k in (j - 1, j + 1) if 0 <= k < len(folded)]
+        if (
+            n is not None
+            and 0 < n < 100_000
+            # not a clock time, a date or an age ("9 30 p m", "24 year old")
+            and not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside)
+        ):
+            numbers[j] = n
+    for i, s in enumerate(stems):
+        if s in _DEATH:
+            near = [j for j in numbers if abs(j - i) <= TOLL_REACH]
+            if near:
+                return numbers[min(near, key=lambda j: (abs(j - i), -j))]
+    return None
 
 
 def _as_written(title: str, text: str, limit: int) -> dict[str, str]:
@@ -374,9 +437,8 @@ def fingerprint(
         terms[t] = terms.get(t, 0.0) + 1.0
     shingled = text_words if len(text_words) >= SHORT_TEXT_WORDS else title_words + text_words
     values = signature(shingled) if shingled and shingles else None
-    if len(_SPELLINGS) > 200_000:
-        _SPELLINGS.clear()
-    names = entities(title, text, lang)
+    spellings: dict[str, str] = {}
+    names = _entities(title, text, lang, spellings)
     # Frequency lists spell words with their accents ("não", not "nao"): look each word up as
     # written. English words rarely carry any, and the English path stays as fast as it was.
     written = _as_written(title, text, LEAD_WORDS * 2) if lang != "en" else {}
@@ -385,7 +447,7 @@ def fingerprint(
         key = "t:" + stem(w, lang)
         priors[key] = max(priors.get(key, 0.0), prior(written.get(w, w), lang))
     for key in names:
-        spelling = _SPELLINGS.get(key, key)
+        spelling = spellings.get(key, key)
         priors["e:" + key] = prior(written.get(spelling, spelling), lang)
     return Fingerprint(
         # text_hash(title, text) without folding the text again: the words of "title\ntext"
@@ -400,4 +462,5 @@ def fingerprint(
         priors=priors,
         text_words=len(text_words),
         language=lang,
+        toll=toll(title_words, text_words, lang),
     )

@@ -13,7 +13,6 @@ import pytest
 from bench import conflict_stream
 from monitor.model import Article
 from monitor.pipeline import cluster
-from monitor.pipeline import fingerprint as fingerprint_stage
 from monitor.pipeline.links import canonical_url
 from monitor.pipeline.parse import FUTURE_SLACK
 from monitor.pipeline.record import NewEntry
@@ -61,9 +60,8 @@ log: {{format: json}}
     once = {frozenset(by_url[a["url"].split("/", 3)[3]].id for a in s["articles"]) for s in stories}
     assert sum(len(s) for s in once) == len(district.reports)
 
-    # the same reports, each recorded when its outlet put it out, as a fresh process would (the
-    # fingerprint stage weighs a name by the first spelling the process met: forget those)
-    fingerprint_stage._SPELLINGS.clear()
+    # the same reports, each recorded when its outlet put it out (in this process, which has
+    # met them all already: a name is weighed by its spelling in the article, not by history)
     live = Store.open(f"sqlite:///{tmp_path}/live.db")
     try:
         fids = {name: feed(live, name) for name in urls}
