@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from monitor import __version__
 from monitor import config as config_mod
 from monitor.errors import ConfigError, MonitorError
+from monitor.model import AlertStatus, DigestKind, DigestState
 from monitor.terminal import json_safe, printable
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def render_one_line(text: str, limit: int) -> str:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from monitor.feedhealth import health
     from monitor.storage import feeds as feed_store
 
     if args.action != "list":
@@ -183,7 +185,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         (
             s.name,
             _kind(config, s.name),
-            feed_store.health(s, now),
+            health(s, now),
             _ago(s.last_success_at, now),
             _ago(s.next_poll_at, now),
             _worker(s, now),
@@ -449,20 +451,23 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         n = alert_store.requeue(store, now, ids=ids, dead=args.dead)
         print(f"{n} alert(s) queued again")
         return EXIT_OK
-    rows = alert_store.listing(store, status=args.status, limit=args.limit)
+    status = AlertStatus(args.status) if args.status else None
+    rows = alert_store.listing(store, status=status, limit=args.limit)
     counts = alert_store.counts(store)
-    shown = ("pending", "sent", "dead") + (("muted",) if counts.get("muted") else ())
+    shown = (AlertStatus.PENDING, AlertStatus.SENT, AlertStatus.DEAD) + (
+        (AlertStatus.MUTED,) if counts.get(AlertStatus.MUTED) else ()
+    )
     print(", ".join(f"{counts.get(k, 0)} {k}" for k in shown))
     titles = alert_store.titles(store, {r.article_id for r in rows})
     digests = {d.id: d for d in digest_store.listing(store, limit=200)}
 
     def when(r: alert_store.AlertRow) -> str:
-        if r.status == "sent":
+        if r.status == AlertStatus.SENT:
             return "sent " + _ago(r.sent_at, now)
-        if r.status == "dead":
+        if r.status == AlertStatus.DEAD:
             return "dead"
         held = digests.get(r.digest_id) if r.digest_id else None
-        if held is not None and held.status == "open":
+        if held is not None and held.status == DigestState.OPEN:
             return f"digest {held.id} {_ago(held.due_at, now)}"
         if held is not None:
             return f"digest {held.id} {_ago(held.next_attempt_at, now)}"
@@ -485,11 +490,13 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             for r in rows
         ],
     )
-    waiting = [d for d in digests.values() if d.status in ("open", "pending")]
+    waiting = [d for d in digests.values() if d.status in (DigestState.OPEN, DigestState.PENDING)]
     sizes = digest_store.sizes(store, [d.id for d in waiting])
     for d in sorted(waiting, key=lambda d: d.id):
-        due = d.due_at if d.status == "open" else d.next_attempt_at
-        what = f"{sizes.get(d.id, 0)} alerts" if d.kind == "digest" else f"notice: {d.title}"
+        due = d.due_at if d.status == DigestState.OPEN else d.next_attempt_at
+        what = (
+            f"{sizes.get(d.id, 0)} alerts" if d.kind == DigestKind.DIGEST else f"notice: {d.title}"
+        )
         error = f"; last error: {config.secrets(d.last_error)[:80]}" if d.last_error else ""
         line = f"digest {d.id} ({d.channel}, {d.reason}): {what}, due {_ago(due, now)}{error}"
         print(printable(line))
@@ -809,7 +816,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--relevant", action="store_true", help="with mark: take the mark back")
     p.add_argument(
         "--status",
-        choices=["pending", "sent", "dead", "digest", "muted"],
+        choices=[s.value for s in AlertStatus],
         help="only this status",
     )
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")

@@ -95,12 +95,6 @@ class TooLarge(FetchError):
     hint = "raise fetch.max_bytes if this feed or page is legitimately that large"
 
 
-class ParseError(MonitorError):
-    """A feed yielded no entries at all (broken XML, HTML error page, empty body)."""
-
-    hint = "check the feed URL in a browser; the feed is retried with backoff"
-
-
 class OpmlError(MonitorError):
     """A file given to `monitor feeds import` is not an OPML subscription list."""
 

@@ -36,6 +36,58 @@ class JoinReason(enum.StrEnum):
     SPLIT = "split"  # a repair moved it to a story of its own, with the reports like it
 
 
+class FeedStatus(enum.StrEnum):
+    """Whether a feed is polled (`feed.status`)."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"  # the publisher answered 410 Gone; `monitor feeds reset` takes it back
+    REMOVED = "removed"  # no longer in the config; kept for its entries, back if it returns
+
+
+class AlertKind(enum.StrEnum):
+    """Why an alert was queued (`alert.kind`); the follow-ups carry a `follow_key`."""
+
+    STORY = "story"  # the story's first alert on that (watchlist, channel)
+    ESCALATION = "escalation"  # a later report matched a higher severity (the key)
+    UPDATE = "update"  # a new report (the key is its id), for a watchlist with `updates`
+
+
+class AlertStatus(enum.StrEnum):
+    """Where an alert is in the outbox (`alert.status`)."""
+
+    PENDING = "pending"  # to send, alone or as a member of a digest (`digest_id`)
+    DIGEST = "digest"  # held until its channel's next digest gathers it
+    SENT = "sent"  # the far end confirmed it
+    DEAD = "dead"  # no try left; `monitor alerts retry` queues it again
+    MUTED = "muted"  # set aside, unsent, because a person muted its story
+
+
+class DigestKind(enum.StrEnum):
+    """What a `digest` row carries: held alerts, or an operator notice of its own text."""
+
+    DIGEST = "digest"
+    NOTICE = "notice"
+
+
+class DigestReason(enum.StrEnum):
+    """Why a digest's alerts were held together (`digest.reason`), as its heading says."""
+
+    DIGEST = "digest"  # the channel's digest schedule
+    QUIET_HOURS = "quiet hours"
+    RATE_LIMIT = "rate limit"
+    STORY_UPDATES = "story updates"  # follow-ups a watchlist with `updates: digest` asked for
+    NOTICE = "notice"  # an operator notice: nothing held
+
+
+class DigestState(enum.StrEnum):
+    """Where a digest is in the outbox (`digest.status`)."""
+
+    OPEN = "open"  # gathering held alerts until `due_at` (at most one per channel)
+    PENDING = "pending"  # closed for sending: its members are frozen; retried like an alert
+    SENT = "sent"  # the far end confirmed it, and its members with it
+    DEAD = "dead"  # no try left, its members with it
+
+
 @dataclass(frozen=True, slots=True)
 class FetchResult:
     """What came back for one conditional GET. `body` is None when `not_modified`."""
@@ -172,8 +224,7 @@ class AlertMessage:
     created_at: datetime | None = None
     # The words of the snippet that made the rules match, exactly as written, for highlighting.
     highlights: tuple[str, ...] = ()
-    # "story" (the story's first alert on this channel), "escalation" or "update" (follow-ups).
-    kind: str = "story"
+    kind: AlertKind = AlertKind.STORY
     # Every rule of the watchlist that matched this article, with each hit and its snippet.
     matches: tuple[RuleMatch, ...] = ()
     # The story's page in the web view ("why this alert"), when `http.public_url` is set.
@@ -184,14 +235,14 @@ class AlertMessage:
 class DigestMessage:
     """Several alerts of one channel in one message, under the digest's own idempotency key.
 
-    `reason` says why they were held: a digest schedule, quiet hours, or the rate limit.
+    `reason` says why they were held.
     """
 
     digest_id: int
     idempotency_key: str
     channel: str
     alerts: tuple[AlertMessage, ...]
-    reason: str = "digest"
+    reason: DigestReason = DigestReason.DIGEST
     created_at: datetime | None = None
 
     @property

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from monitor.model import AlertStatus
 from monitor.storage import Store, feedback
 from monitor.storage import digests as digest_store
 from monitor.storage.tables import alert
@@ -63,7 +64,7 @@ def test_muting_sets_aside_what_waits_and_leaves_other_stories_alone(
     muted = feedback.mute(store, done.story_id, NOW)
     assert muted is not None and muted.set_aside == 2
     by_id = {a["id"]: a for a in alerts(store)}
-    assert by_id[desk]["status"] == by_id[phone]["status"] == feedback.MUTED
+    assert by_id[desk]["status"] == by_id[phone]["status"] == AlertStatus.MUTED
     assert by_id[phone]["digest_id"] is None
     assert {by_id[i]["status"] for i in other.alert_ids} == {"pending"}  # another story
     assert feedback.mute(store, 999, NOW) is None
@@ -79,7 +80,7 @@ def test_an_alert_being_sent_is_not_taken_from_its_sender(store: Store) -> None:
         )
     muted = feedback.mute(store, done.story_id, NOW)
     assert muted is not None and muted.set_aside == 1
-    assert [a["status"] for a in alerts(store)] == ["pending", feedback.MUTED]
+    assert [a["status"] for a in alerts(store)] == ["pending", AlertStatus.MUTED]
 
 
 def test_marks_count_against_the_rules_that_raised_the_alert(store: Store) -> None:

@@ -41,6 +41,8 @@ def test_the_import_contracts_are_kept() -> None:
         ("rules/matcher.py", "monitor.pipeline.match", "layers"),
         ("channels/base.py", "monitor.rules", "layers"),
         ("pipeline/backtest.py", "monitor.web", "layers"),  # the web view sits above
+        ("storage/feeds.py", "monitor.feedhealth", "storage is persistence only"),
+        ("feedhealth.py", "monitor.pipeline", "layers"),  # siblings, independent
     ],
 )
 def test_an_import_against_the_layers_breaks_a_contract(

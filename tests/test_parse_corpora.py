@@ -19,7 +19,7 @@ import pytest
 
 from monitor.model import Entry, ParsedFeed
 from monitor.pipeline.parse import parse_feed
-from monitor.pipeline.sanitize import one_line
+from monitor.pipeline.sanitize import html_line
 from tests.test_parse_phases import assert_phases_agree
 
 CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
@@ -40,8 +40,8 @@ def comparable(entry: Entry) -> dict[str, Any]:
         "title": entry.title,
         "published": entry.published,
         "updated": entry.updated,
-        "summary": "".join(one_line(entry.summary).split()),
-        "content": "".join(one_line(entry.content).split()),
+        "summary": "".join(html_line(entry.summary).split()),
+        "content": "".join(html_line(entry.content).split()),
         "authors": entry.authors,
         "language": entry.language,
     }
@@ -58,7 +58,7 @@ def assert_paths_agree(body: bytes, url: str, content_type: str | None, name: st
         real = [
             e
             for e in reference.entries
-            if e.get("link") or any(one_line(str(e.get(k, ""))) for k in ("title", "summary"))
+            if e.get("link") or any(html_line(str(e.get(k, ""))) for k in ("title", "summary"))
         ]
         assert not real, f"{name}: feedparser finds entries that parse_feed missed"
     if result.parser == "fast":

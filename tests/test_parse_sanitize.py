@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from monitor.pipeline import extract
 from monitor.pipeline.parse import entry_key, parse_feed
-from monitor.pipeline.sanitize import html_to_text, one_line
+from monitor.pipeline.sanitize import html_line, html_to_text
 
 
 def test_extract_reads_text_with_the_shared_function() -> None:
@@ -24,13 +24,13 @@ def test_text_after_a_comment_is_kept() -> None:
 
 
 def test_one_line_keeps_every_word_and_separates_blocks() -> None:
-    assert one_line("<p>The offensive began.</p><p>READ MORE: Mosul</p>") == (
+    assert html_line("<p>The offensive began.</p><p>READ MORE: Mosul</p>") == (
         "The offensive began. READ MORE: Mosul"
     )
-    assert one_line("Intro<p>Body</p>tail<br>next") == "Intro Body tail next"
-    assert one_line("Troops &amp; tanks\u00a0near <b>Falluja</b>") == "Troops & tanks near Falluja"
-    assert one_line("<script>track()</script><style>p{}</style>Text") == "Text"
-    assert one_line("") == ""
+    assert html_line("Intro<p>Body</p>tail<br>next") == "Intro Body tail next"
+    assert html_line("Troops &amp; tanks\u00a0near <b>Falluja</b>") == "Troops & tanks near Falluja"
+    assert html_line("<script>track()</script><style>p{}</style>Text") == "Text"
+    assert html_line("") == ""
 
 
 def test_html_titles_keep_promo_words() -> None:

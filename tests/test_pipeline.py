@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from monitor import config as config_mod
 from monitor.daemon import once, runtime
 from monitor.errors import StoreUnavailable
+from monitor.feedhealth import health as feed_health
 from monitor.pipeline import Pipeline, PollReport, PollResult
 from monitor.pipeline.concurrency import GroupCommit, Job, KnownItems
 from monitor.storage import Store
@@ -244,7 +245,7 @@ def test_bad_feeds_are_state_not_crashes(
     bad = states(config)["bad"]
     assert bad.status == status
     if health is not None:
-        assert feed_store.health(bad, bad.last_polled_at) == health  # type: ignore[arg-type]
+        assert feed_health(bad, bad.last_polled_at) == health  # type: ignore[arg-type]
         assert bad.last_error
     if answer.status == 503:
         assert (bad.next_poll_at - bad.last_polled_at).total_seconds() >= 3600  # type: ignore[operator]

@@ -12,7 +12,7 @@ import trafilatura
 from monitor.model import Article
 from monitor.rules import RulesError, compile_watchlists, places, stemming
 from monitor.rules.explain import render, render_place, to_json
-from monitor.rules.normalize import fold
+from monitor.rules.normalize import fold, plain, plain_words
 from monitor.watchlist import WatchlistSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
@@ -252,3 +252,32 @@ def test_case_folding_never_changes_lengths() -> None:
     every = "".join(chr(c) for c in range(0x20, 0x10000) if not 0xD800 <= c < 0xE000)
     folded = fold(every).text
     assert len(folded.lower()) == len(folded)
+
+
+def test_the_plain_form_clustering_compares_is_lower_case_without_marks() -> None:
+    """Clustering's words: one word for every spelling of a name's accents and case, split at
+    apostrophes (unlike matching, which drops a possessive), the same in every script."""
+    assert plain("Fallūja") == plain("FALLUJA") == "falluja"
+    assert plain_words("ISIL’s fighters, near Tal-Afar") == [
+        "isil",
+        "s",
+        "fighters",
+        "near",
+        "tal",
+        "afar",
+    ]
+    assert plain_words("أعلنت الحكومة") == plain_words("اعلنت الحكومة")
+    assert fold("ISIL’s").text.split() == ["ISIL"]
+
+
+@pytest.mark.parametrize(
+    ("word", "code", "stem"),
+    [
+        ("attacks", "en", "attack"),
+        ("attaquées", "fr", stemming.stem("attaquees", "french")),
+        ("москве", "ru", stemming.stem("москве", "russian")),
+        ("attacks", "ja", "attacks"),  # no Snowball stemmer: the word as it is
+    ],
+)
+def test_stems_by_language_code_are_the_rules_stems(word: str, code: str, stem: str) -> None:
+    assert stemming.stem_in(plain(word), code) == stem

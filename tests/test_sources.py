@@ -16,6 +16,7 @@ import structlog
 from monitor import config as config_mod
 from monitor.cli import main
 from monitor.daemon import once, runtime
+from monitor.feedhealth import health
 from monitor.pipeline import PollReport
 from monitor.storage import Store
 from monitor.storage import feeds as feed_store
@@ -92,7 +93,7 @@ def test_a_listing_page_robots_txt_closes_is_a_failing_source(
     assert not site.hits("/listings/cards.html")  # never fetched
     state = states(config)["courier"]
     assert state.error_count == 1 and "disallows this page" in (state.last_error or "")
-    assert feed_store.health(state, datetime.now(UTC)) == "failing x1"
+    assert health(state, datetime.now(UTC)) == "failing x1"
 
 
 def test_article_pages_robots_txt_closes_are_not_fetched_unless_the_source_says_so(

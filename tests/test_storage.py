@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from monitor.feedhealth import health
 from monitor.model import AlertSpec, Article, Hit, RuleMatch, Severity
 from monitor.pipeline.record import NewEntry, Recorded
 from monitor.storage import Store
@@ -225,7 +226,7 @@ def test_poll_outcomes_are_feed_state(store: Store) -> None:
     )
     (failing,) = feed_store.all_feeds(store)
     assert (failing.error_count, failing.last_error, failing.next_poll_at) == (1, "HTTP 500", later)
-    assert feed_store.health(failing, NOW) == "failing x1"
+    assert health(failing, NOW) == "failing x1"
     feed_store.record(
         store,
         failing,
@@ -248,8 +249,8 @@ def test_poll_outcomes_are_feed_state(store: Store) -> None:
         "https://e.org/new",
         3,
     )
-    assert feed_store.health(ok, NOW) == "ok"
-    assert feed_store.health(ok, NOW + timedelta(days=30)).startswith("silent")
+    assert health(ok, NOW) == "ok"
+    assert health(ok, NOW + timedelta(days=30)).startswith("silent")
     feed_store.record(
         store, ok, feed_store.PollOutcome(later, status=410, ok=False, error="gone", gone=True), NOW
     )

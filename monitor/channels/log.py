@@ -39,7 +39,7 @@ class LogChannel(Channel):
             "alert",
             channel=self.name,
             alert=message.alert_id,
-            kind=message.kind,
+            kind=str(message.kind),
             story=message.story_id,
             watchlist=message.watchlist,
             severity=str(message.severity),

@@ -9,12 +9,21 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import jinja2
 
-from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage, Severity
+from monitor.model import (
+    AlertKind,
+    AlertMessage,
+    DigestMessage,
+    DigestReason,
+    Message,
+    NoticeMessage,
+    Severity,
+)
 
 # Colours people read as the severity: grey, amber, orange, red.
 COLORS = {
@@ -26,7 +35,7 @@ COLORS = {
 MAX_SOURCES = 10
 # What a follow-up of a story already alerted says before its title, so a reader does not take
 # it for a new story (a story's first alert says nothing).
-KICKERS = {"escalation": "Escalated", "update": "New report"}
+KICKERS: dict[str, str] = {AlertKind.ESCALATION: "Escalated", AlertKind.UPDATE: "New report"}
 # C0/C1 controls and the Unicode line and paragraph separators: never inside a one-line field.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
@@ -92,35 +101,63 @@ def kicked(kind: str, title: str) -> str:
 def heading(digest: DigestMessage) -> str:
     n = len(digest.alerts)
     noun = "alert" if n == 1 else "alerts"
-    if digest.reason == "story updates" and all(a.kind == "update" for a in digest.alerts):
+    updates = all(a.kind == AlertKind.UPDATE for a in digest.alerts)
+    if digest.reason == DigestReason.STORY_UPDATES and updates:
         reports = "report" if n == 1 else "reports"
         return f"{n} new {reports} of stories already alerted"
-    if digest.reason == "quiet hours":
+    if digest.reason == DigestReason.QUIET_HOURS:
         return f"{n} {noun} held during quiet hours"
-    if digest.reason == "rate limit":
+    if digest.reason == DigestReason.RATE_LIMIT:
         return f"{n} {noun} held back by the rate limit"
     return f"Digest: {n} {noun}"
 
 
-def alert_view(alert: AlertMessage) -> dict[str, Any]:
-    """The alert as plain values for templates and chat blocks (still unescaped for markup)."""
-    others = [(one_line(s, 100), safe_url(u)) for s, u in alert.sources if u != alert.url]
-    return {
-        "title": one_line(alert.title, 300) or "(untitled)",
-        "url": safe_url(alert.url),
-        "source": one_line(alert.source, 100),
-        "published": when(alert.published),
-        "severity": str(alert.severity),
-        "label": alert.severity.upper(),
-        "kicker": KICKERS.get(alert.kind, ""),
-        "color": COLORS[alert.severity],
-        "watchlist": one_line(alert.watchlist, 100),
-        "rules": one_line(", ".join(alert.rules), 300),
-        "snippet": segments(alert.snippet, alert.highlights),
-        "sources": [{"source": s, "url": u} for s, u in others[:MAX_SOURCES]],
-        "more_sources": max(0, len(others) - MAX_SOURCES),
-        "story_url": safe_url(alert.story_url),
-    }
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """Another outlet's report of the story: its name on one line, its link if http(s)."""
+
+    source: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alert as every channel shows it: one-line fields, http(s)-only links (else ""), still
+    unescaped for markup, since each format escapes its own way."""
+
+    title: str
+    url: str
+    source: str
+    published: str  # "" when unknown
+    label: str  # the severity in capitals
+    kicker: str  # "" for a story's first alert
+    color: str  # the severity's colour
+    watchlist: str
+    rules: str  # the rule names, comma-separated
+    snippet: tuple[tuple[str, bool], ...]  # (text, is_hit) pieces
+    sources: tuple[SourceView, ...]  # at most MAX_SOURCES
+    more_sources: int  # how many more there were
+    story_url: str  # the story's page in the web view, or ""
+
+
+def alert_view(alert: AlertMessage) -> AlertView:
+    """The alert as plain values for templates and chat blocks."""
+    others = [SourceView(one_line(s, 100), safe_url(u)) for s, u in alert.sources if u != alert.url]
+    return AlertView(
+        title=one_line(alert.title, 300) or "(untitled)",
+        url=safe_url(alert.url),
+        source=one_line(alert.source, 100),
+        published=when(alert.published),
+        label=alert.severity.upper(),
+        kicker=KICKERS.get(alert.kind, ""),
+        color=COLORS[alert.severity],
+        watchlist=one_line(alert.watchlist, 100),
+        rules=one_line(", ".join(alert.rules), 300),
+        snippet=tuple(segments(alert.snippet, alert.highlights)),
+        sources=tuple(others[:MAX_SOURCES]),
+        more_sources=max(0, len(others) - MAX_SOURCES),
+        story_url=safe_url(alert.story_url),
+    )
 
 
 def context(message: Message) -> dict[str, Any]:

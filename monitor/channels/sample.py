@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from monitor.model import AlertMessage, DigestMessage, Message, Severity
+from monitor.model import AlertMessage, DigestMessage, DigestReason, Message, Severity
 
 
 def sample(*, severity: Severity = Severity.HIGH, digest: bool = False) -> Message:
@@ -38,4 +38,4 @@ def sample(*, severity: Severity = Severity.HIGH, digest: bool = False) -> Messa
         replace(alert, alert_id=1, severity=Severity.MEDIUM, title="Test alert two: Mosul"),
         replace(alert, alert_id=2, severity=Severity.LOW, title="Test alert three: Tal Afar"),
     )
-    return DigestMessage(0, key, "test", (alert, *others), "digest", now)
+    return DigestMessage(0, key, "test", (alert, *others), DigestReason.DIGEST, now)

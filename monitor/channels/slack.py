@@ -50,44 +50,42 @@ def _cut(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _snippet(view: dict[str, Any]) -> str:
+def _snippet(view: render.AlertView) -> str:
     pieces = [
-        f"*{escape(t.strip())}*" if hit and t.strip() else escape(t) for t, hit in view["snippet"]
+        f"*{escape(t.strip())}*" if hit and t.strip() else escape(t) for t, hit in view.snippet
     ]
     return "".join(pieces)
 
 
-def alert_blocks(view: dict[str, Any], *, compact: bool = False) -> list[dict[str, Any]]:
-    kicker = f"{view['kicker']}: " if view["kicker"] else ""
-    title = f"*[{view['label']}]* {kicker}" + (
-        f"*{link(view['url'], view['title'])}*" if view["url"] else f"*{escape(view['title'])}*"
+def alert_blocks(view: render.AlertView, *, compact: bool = False) -> list[dict[str, Any]]:
+    kicker = f"{view.kicker}: " if view.kicker else ""
+    title = f"*[{view.label}]* {kicker}" + (
+        f"*{link(view.url, view.title)}*" if view.url else f"*{escape(view.title)}*"
     )
     meta = " · ".join(
-        escape(p)
-        for p in (view["source"], view["published"], view["watchlist"], view["rules"])
-        if p
+        escape(p) for p in (view.source, view.published, view.watchlist, view.rules) if p
     )
     if compact:  # digests: one section per alert
         text = f"{title}\n{meta}"
-        if view["snippet"]:
+        if view.snippet:
             text += "\n>" + _snippet(view)
         return [{"type": "section", "text": {"type": "mrkdwn", "text": _cut(text)}}]
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(title)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(meta or " ")}]},
     ]
-    if view["snippet"]:
+    if view.snippet:
         quote = _cut(">" + _snippet(view))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quote}})
-    if view["sources"]:
-        also = ", ".join(link(s["url"], s["source"]) for s in view["sources"])
-        if view["more_sources"]:
-            also += f" and {view['more_sources']} more"
+    if view.sources:
+        also = ", ".join(link(s.url, s.source) for s in view.sources)
+        if view.more_sources:
+            also += f" and {view.more_sources} more"
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(f"Also: {also}")}]}
         )
-    if view["story_url"]:
-        why = link(view["story_url"], "Why this alert")
+    if view.story_url:
+        why = link(view.story_url, "Why this alert")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why}]})
     return blocks
 
@@ -104,7 +102,7 @@ def payload(message: Message) -> dict[str, Any]:
         for view in views[:room]:
             blocks += alert_blocks(view, compact=True)
         if len(views) > room:
-            rest = ", ".join(link(v["url"], v["title"]) for v in views[room:])
+            rest = ", ".join(link(v.url, v.title) for v in views[room:])
             more = f"…and {len(views) - room} more: {rest}"
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(more)}})
     else:

@@ -62,7 +62,7 @@ def alert_body(message: AlertMessage) -> dict[str, Any]:
             **({"url": message.story_url} if message.story_url else {}),
         },
         "created_at": _iso(message.created_at),
-        "kind": message.kind,
+        "kind": str(message.kind),
         "matches": [
             {
                 "rule": m.rule,
@@ -93,7 +93,7 @@ def payload(message: Message) -> dict[str, Any]:
             "schema": DIGEST_SCHEMA,
             "id": message.digest_id,
             "idempotency_key": message.idempotency_key,
-            "reason": message.reason,
+            "reason": str(message.reason),
             "severity": str(message.severity),
             "alerts": [alert_body(a) for a in message.alerts],
             "created_at": _iso(message.created_at),

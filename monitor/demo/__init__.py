@@ -15,6 +15,7 @@ from monitor import log
 from monitor.channels import render
 from monitor.daemon import once
 from monitor.demo.server import serve
+from monitor.model import AlertStatus
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 
@@ -55,7 +56,7 @@ def run_demo(keep: str | None = None) -> int:
             )
             polled, delivered = asyncio.run(once(config))
         store = Store.open(config.database_url)
-        sent = alert_store.listing(store, status="sent", limit=1000)
+        sent = alert_store.listing(store, status=AlertStatus.SENT, limit=1000)
         for row in reversed(sent):
             message = alert_store.message(store, row)
             print(render.subject(message, 300))

@@ -14,20 +14,23 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.model import AlertSpec, Severity
+from monitor.model import AlertKind, AlertSpec, AlertStatus, Severity
 from monitor.storage.articles import MatchRow
 from monitor.storage.story_alerts import NewAlert, StoryAlert
 
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    """An alert to queue for a story on one channel: `kind` story (its first alert there),
-    escalation (`key` is the new severity) or update (`key` is the article's id); `status`
-    pending (send now) or digest (held for the next digest)."""
+    """An alert to queue for a story on one channel: its kind, its `key` (the new severity of
+    an escalation, the article's id of an update), and whether it is sent now (pending) or held
+    for the next digest."""
 
-    kind: str
+    kind: AlertKind
     key: str
-    status: str
+    status: AlertStatus
+
+
+FIRST = FollowUp(AlertKind.STORY, "", AlertStatus.PENDING)  # a story's first alert on a channel
 
 
 def follow_up(
@@ -38,13 +41,13 @@ def follow_up(
     a later article is more severe (escalation, when the watchlist allows it) or the watchlist
     asked for `updates` on new reports (never for edits or word-for-word copies)."""
     if queued is None:
-        return FollowUp("story", "", "pending")
+        return FIRST
     if spec.escalate and spec.severity.rank > queued.rank:
-        return FollowUp("escalation", str(spec.severity), "pending")
+        return FollowUp(AlertKind.ESCALATION, str(spec.severity), AlertStatus.PENDING)
     if new_report and spec.updates != "none":
-        return FollowUp(
-            "update", str(article_id), "digest" if spec.updates == "digest" else "pending"
-        )
+        held = spec.updates == "digest"
+        status = AlertStatus.DIGEST if held else AlertStatus.PENDING
+        return FollowUp(AlertKind.UPDATE, str(article_id), status)
     return None
 
 
@@ -131,7 +134,7 @@ def after_split(
                 }
             )
             spec = AlertSpec(watchlist, channel, top.severity, tuple(rules), top.snippet)
-            out.append(_alert(story_id, top.article_id, spec, FollowUp("story", "", "pending")))
+            out.append(_alert(story_id, top.article_id, spec, FIRST))
     return out
 
 

@@ -17,7 +17,7 @@ import structlog
 
 from monitor.channels import Channel, ChannelSettings
 from monitor.errors import ChannelError
-from monitor.model import Message, Severity
+from monitor.model import DigestReason, Message, Severity
 
 log = structlog.get_logger("monitor.deliver")
 
@@ -124,18 +124,18 @@ def _at_least(severity: Severity, bar: Severity | None) -> bool:
 
 def hold(
     settings: ChannelSettings, severity: Severity, now: datetime
-) -> tuple[datetime, str] | None:
+) -> tuple[datetime, DigestReason] | None:
     """When an alert must wait to go out together with others instead of now, and why:
     the channel's next digest, or the end of its quiet hours (a digest falling inside quiet
     hours waits for their end too). Alerts at or above the bypass severities go now."""
     due: datetime | None = None
-    reason = ""
+    reason = DigestReason.DIGEST
     if settings.digest is not None and not _at_least(severity, settings.digest_bypass):
-        due, reason = settings.digest.next_after(now), "digest"
+        due = settings.digest.next_after(now)
     quiet = settings.quiet_hours
     if quiet is not None and not _at_least(severity, quiet.bypass):
         if due is None and quiet.contains(now):
-            due, reason = quiet.end_after(now), "quiet hours"
+            due, reason = quiet.end_after(now), DigestReason.QUIET_HOURS
         elif due is not None and quiet.contains(due):
             due = quiet.end_after(due)
     return (due, reason) if due is not None else None

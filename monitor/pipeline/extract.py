@@ -6,8 +6,8 @@ runs `extract_page` in a worker pool. The feed's own HTML is read by `sanitize.h
 here is a pure function of its inputs.
 
 An article's title, summary and text are bounded here, where every article is made (`MAX_TITLE`,
-`MAX_SUMMARY`, `MAX_TEXT` characters): a 1 MB title was once stored whole and sent whole to
-every channel. A cut field ends in "…" at a word boundary, so a reader sees it was cut.
+`MAX_SUMMARY`, `MAX_TEXT` characters), so that no 1 MB title is stored whole and sent whole
+to every channel. A cut field ends in "…" at a word boundary, so a reader sees it was cut.
 """
 
 from __future__ import annotations

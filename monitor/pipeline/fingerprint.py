@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import snowballstemmer  # type: ignore[import-untyped]
 import wordfreq
 from datasketch import MinHash
 
-from monitor.rules import stemming
+from monitor.rules import normalize, stemming
 
 NUM_PERM = 128
 # 32 bands of 4 rows: datasketch's optimal split of 128 permutations for a Jaccard threshold of
@@ -50,10 +49,12 @@ ENTITY_TITLE, ENTITY_LEAD, LEAD_CHARS = 3.0, 1.0, 300
 
 _TEMPLATE = MinHash(num_perm=NUM_PERM, seed=1)
 _PERMUTATIONS = _TEMPLATE.permutations
-_STEMMER = snowballstemmer.stemmer("english")
-_STEMS: dict[str, str] = {}
-
-_WORD = re.compile(r"[^\W_]+")
+# Words as clustering compares them: the rules' plain form (`rules.normalize`), and Snowball
+# stems by language code (`rules.stemming`).
+fold = normalize.plain
+words = normalize.plain_words
+stem = stemming.stem_in
+_WORD = normalize.PLAIN_WORD
 
 
 def _class(wanted: Callable[[str], bool]) -> str:
@@ -79,15 +80,6 @@ def _capitals() -> str:
     return _class(lambda c: c.isupper() or c.istitle())
 
 
-def _marks() -> str:
-    """A regex class of every combining mark of the Basic Multilingual Plane: accents, Arabic
-    vowel signs and hamza, the vowel signs of Devanagari or Tamil. They are not word characters
-    to `re`, so a word with one was cut in pieces; folding drops them all, so "Fallūja" meets
-    "Falluja", "أ" meets "ا", and a Hindi word stays one (consonant) word."""
-    return _class(lambda c: unicodedata.category(c) in ("Mn", "Mc", "Me"))
-
-
-_MARKS = re.compile(f"[{_marks()}]+")
 # A capitalised word or acronym, or a number (keeping its inner separators: 1,400 / 2.6).
 _NAMED = re.compile(f"[{_capitals()}][\\w'’\\-]*|\\d[\\d,.]*\\d|\\d")
 _SENTENCE_END = re.compile(r"(?:[.!?:;\"“”—–]|['’]{2})\s*$")  # (a dateline dash too)
@@ -135,49 +127,6 @@ class Fingerprint:
     priors: dict[str, float] = field(default_factory=dict)
     text_words: int = 0  # words in the text (beyond the title)
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Fallūja" and "FALLUJA" are one word."""
-    if text.isascii():
-        return text.lower()
-    return _MARKS.sub("", unicodedata.normalize("NFKD", text).casefold())
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
-
-
-def stem(word: str, language: str = "en") -> str:
-    """The word's Snowball stem in the article's language (see `frequency_language`); a
-    language Snowball lacks keeps its words as they are."""
-    if language != "en":
-        snowball = _SNOWBALL.get(language)
-        return stemming.stem(word, snowball) if snowball and _stems(snowball) else word
-    found = _STEMS.get(word)
-    if found is None:
-        if len(_STEMS) > 200_000:
-            _STEMS.clear()
-        found = _STEMS[word] = str(_STEMMER.stemWord(word)) or word
-    return found
-
-
-# wordfreq's language codes → Snowball's stemmers.
-_SNOWBALL = {
-    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
-    "es": "spanish", "fa": "persian", "fi": "finnish", "fr": "french", "hu": "hungarian",
-    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian", "nl": "dutch",
-    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sh": "serbian",
-    "sv": "swedish", "tr": "turkish",
-}  # fmt: skip
-# (Not Hindi or Tamil: folding drops their vowel signs, and their stemmers read word endings
-# by them.)
-
-
-@functools.cache
-def _stems(snowball: str) -> bool:
-    """Whether the installed stemmer knows the language (an older PyStemmer may lack some)."""
-    return stemming.available(snowball)
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -266,7 +215,7 @@ def _hash(folded_words: list[str]) -> str:
 
 
 def signature(folded_words: list[str]) -> np.ndarray:
-    """MinHash of the text's word 5-grams (a short text's words as one shingle)."""
+    """MinHash of the text's `SHINGLE`-word shingles (a short text's words as one shingle)."""
     k = min(SHINGLE, len(folded_words))
     shingles = {
         zlib.crc32(" ".join(folded_words[i : i + k]).encode())

@@ -23,7 +23,15 @@ import structlog
 from monitor import metrics
 from monitor.channels import Channel, pacing
 from monitor.config import DeliverySettings
-from monitor.model import AlertMessage, DigestMessage, Message, NoticeMessage, Severity
+from monitor.model import (
+    AlertMessage,
+    DigestKind,
+    DigestMessage,
+    DigestReason,
+    Message,
+    NoticeMessage,
+    Severity,
+)
 from monitor.pipeline import deliver
 from monitor.pipeline.deliver import Outcome
 from monitor.pipeline.heartbeat import LEASE_S
@@ -181,7 +189,7 @@ class Outbox:
     async def _digest(self, run: _Run, row: digest_store.DigestRow) -> None:
         members = digest_store.members(self.store, row.id)
         message: Message
-        if row.kind == "notice":
+        if row.kind == DigestKind.NOTICE:
             body = json.loads(row.body or "{}")
             message = NoticeMessage(
                 row.idempotency_key,
@@ -204,12 +212,12 @@ class Outbox:
             ids = digest_store.mark_sent(
                 self.store, row, now, detail=outcome.detail, duration_ms=outcome.duration_ms
             )
-            if row.kind == "notice":
+            if row.kind == DigestKind.NOTICE:
                 run.report.notices += 1
             run.report.sent += len(ids)
             metrics.deliveries.labels(run.name, "sent").inc(len(ids) or 1)
             log.info(
-                "digest sent" if row.kind == "digest" else "notice sent",
+                "digest sent" if row.kind == DigestKind.DIGEST else "notice sent",
                 channel=run.name,
                 digest=row.id,
                 alerts=len(ids),
@@ -244,7 +252,7 @@ class Outbox:
     async def _alerts(self, run: _Run, rows: list[alert_store.AlertRow]) -> None:
         now = self.clock()
         settings = run.channel.settings
-        held: dict[str, list[tuple[alert_store.AlertRow, datetime]]] = {}
+        held: dict[DigestReason, list[tuple[alert_store.AlertRow, datetime]]] = {}
         ready: list[alert_store.AlertRow] = []
         for row in rows:
             wait = deliver.hold(settings, row.level, now)
@@ -254,7 +262,9 @@ class Outbox:
                 held.setdefault(wait[1], []).append((row, wait[0]))
         if settings.rate_limit is not None and ready:
             granted, next_at = self._take_tokens(run.name, len(ready), settings.rate_limit, now)
-            held.setdefault("rate limit", []).extend((r, next_at) for r in ready[granted:])
+            held.setdefault(DigestReason.RATE_LIMIT, []).extend(
+                (r, next_at) for r in ready[granted:]
+            )
             ready = ready[:granted]
         for reason, items in held.items():
             if not items:
@@ -276,7 +286,7 @@ class Outbox:
                 channel=run.name,
                 digest=digest_id,
                 alerts=len(items),
-                reason=reason,
+                reason=str(reason),
                 due=due.isoformat(),
             )
         await self._send(run, ready)

@@ -53,7 +53,7 @@ from monitor.pipeline.parse_raw import (
     from_struct,
     resolve_link,
 )
-from monitor.pipeline.sanitize import collapse, one_line
+from monitor.pipeline.sanitize import collapse, html_line
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # A clock a little ahead of ours is not "the future"; beyond this a date is clamped to now.
@@ -340,7 +340,7 @@ def entry_key(
     if url:
         return url
     stamp = published.isoformat() if published else ""
-    basis = "\x1f".join((title, stamp, one_line(summary)))
+    basis = "\x1f".join((title, stamp, html_line(summary)))
     return "sha1:" + hashlib.sha1(basis.encode("utf-8")).hexdigest()
 
 
@@ -351,7 +351,7 @@ def _clamp(when: datetime | None, now: datetime) -> datetime | None:
 
 
 def _text(value: str, is_html: bool) -> str:
-    return one_line(value) if is_html else collapse(value)
+    return html_line(value) if is_html else collapse(value)
 
 
 def _clean(value: object) -> str | None:

@@ -16,7 +16,7 @@ from xml.sax import SAXParseException
 
 from feedparser.datetimes import _parse_date
 
-from monitor.pipeline.sanitize import safe_url
+from monitor.pipeline.sanitize import harmless_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def resolve_link(link: str | None, base: str) -> str | None:
     """An http(s) link resolved against the feed URL; anything else (tag:, javascript:) → None."""
     if not link or not link.strip():
         return None
-    url = safe_url(link, base)
+    url = harmless_url(link, base)
     if url is None or not url.lower().startswith(("http://", "https://")):
         return None
     return url

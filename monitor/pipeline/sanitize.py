@@ -54,7 +54,7 @@ _PROMO = re.compile(
 _PLAIN_TAG = re.compile(r"</?(?:p|br|b|i|em|strong|u|ul|ol|li|blockquote|h[1-6])\s*/?>", re.I)
 
 
-def safe_url(value: str, base: str | None) -> str | None:
+def harmless_url(value: str, base: str | None) -> str | None:
     """`value` resolved against `base`, or None when its scheme could run code (javascript:…)."""
     value = value.strip()
     if value.startswith(("https://", "http://")) and "/." not in value:
@@ -80,7 +80,7 @@ def sanitize_html(markup: str, base: str | None = None) -> str:
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (etree.ParserError, ValueError):
-        return html.escape(one_line(markup), quote=False)
+        return html.escape(html_line(markup), quote=False)
     for el in list(root.iter()):
         if el is root:
             continue
@@ -96,7 +96,7 @@ def sanitize_html(markup: str, base: str | None = None) -> str:
             if name.lower() not in _ALLOWED_ATTRS:
                 del el.attrib[name]
             elif name.lower() in _URL_ATTRS:
-                url = safe_url(el.attrib[name], base)
+                url = harmless_url(el.attrib[name], base)
                 if url is None:
                     del el.attrib[name]
                 else:
@@ -145,7 +145,7 @@ def html_to_text(markup: str, *, drop_promo: bool = True) -> str:
     return text
 
 
-def one_line(markup: str) -> str:
+def html_line(markup: str) -> str:
     """An HTML fragment's text on one line, every word kept: `html_to_text` without promo
     dropping, white space collapsed. For titles, and for the text an entry's key hashes."""
     return collapse(html_to_text(markup, drop_promo=False))

@@ -112,10 +112,6 @@ class Vectors:
     def __post_init__(self) -> None:
         object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
 
-    @property
-    def top_entity(self) -> str | None:
-        return self.strongest[0] if self.strongest else None
-
     def index_keys(self) -> list[str]:
         """The terms ("t:…") and names ("e:…") by which candidate stories are looked up."""
         return list(self.keys)

@@ -204,8 +204,8 @@ def _within(left: Evaluator, right: Evaluator, distance: int, ordered: bool) -> 
 
 # The most spans one proximity operator yields for one article. Each level of a chain
 # `a NEAR b NEAR c NEAR d` pairs every span below with every one in reach, so over an article
-# repeating the rule's words the spans multiply level by level (a hostile article of 9,000
-# words once took 13 s and 1.4 GB for one rule); the first ones in the text prove it as well.
+# repeating the rule's words the spans multiply level by level (uncapped, a hostile article of
+# 9,000 words takes 13 s and 1.4 GB for one rule); the first ones in the text prove it as well.
 MAX_SPANS = 10_000
 
 

@@ -91,7 +91,7 @@ class Evidence:
             dense = [bisect.bisect_right(starts, s + half) - i for i, s in enumerate(starts)]
             best = field_hits[dense.index(max(dense))]
         # Rules matching one article often share their strongest hit; a cache per article, since
-        # across articles (an LRU cache of them all) it was missed four times in five.
+        # across articles (an LRU cache of them all) it misses four times in five.
         snippet = self._snippets.get(best)
         if snippet is None:
             snippet = self._snippets[best] = cut(values[field], best[1], best[2])

@@ -9,6 +9,11 @@ has the same length, so positions carry over.
 
 A query word written with an apostrophe inside it also stands for the word written without one
 (`without_inner_apostrophes`): "Ba'ath" finds "Ba’ath" and "Baath".
+
+Story clustering compares reports in a plainer form (`plain`, `plain_words`): lower case, without
+accents or other combining marks, split at anything that is not a letter or digit ("ISIL’s" is
+"isil" and "s"), no positions kept. Text hashes, shingles and terms are made of it, and text
+hashes are stored: it must not change, or every stored article becomes a stranger to its reprint.
 """
 
 from __future__ import annotations
@@ -250,6 +255,33 @@ def without_inner_apostrophes(text: str) -> str:
     return _INNER.sub(inner, text)
 
 
+# Letters and digits: a plain word.
+PLAIN_WORD = re.compile(r"[^\W_]+")
+
+
+@functools.cache
+def _combining() -> re.Pattern[str]:
+    """Runs of combining marks of the Basic Multilingual Plane (Mn, Mc, Me): accents, Arabic
+    vowel signs and hamza, the vowel signs of Devanagari or Tamil. They are not word characters
+    to `re`, so a word with one would be cut in pieces; `plain` drops them all, so "Fallūja"
+    meets "Falluja", "أ" meets "ا", and a Hindi word stays one (consonant) word. (Marks of the
+    planes above made `re` three times slower.)"""
+    marks = (chr(c) for c in range(0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me"))
+    return re.compile("[" + "".join(map(re.escape, marks)) + "]+")
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: "Fallūja" and "FALLUJA" are one word."""
+    if text.isascii():
+        return text.lower()
+    return _combining().sub("", unicodedata.normalize("NFKD", text).casefold())
+
+
+def plain_words(text: str) -> list[str]:
+    """The words of `plain(text)`."""
+    return PLAIN_WORD.findall(plain(text))
+
+
 def words(text: str) -> list[str]:
     """The words of `text`, case kept."""
     return fold(text).text.split()
@@ -262,10 +294,13 @@ def lower_words(text: str) -> list[str]:
 
 __all__ = [
     "APOSTROPHES",
+    "PLAIN_WORD",
     "Folded",
     "Gaps",
     "fold",
     "lower_words",
+    "plain",
+    "plain_words",
     "spaced",
     "without_inner_apostrophes",
     "words",

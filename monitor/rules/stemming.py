@@ -1,5 +1,6 @@
 """stemming: Snowball stems for watchlists with `stem: true` (English) or `stem: <language>`,
-cached per language and word.
+and for the words story clustering compares (`stem_in`, by language code), cached per language
+and word.
 
 Articles repeat their vocabulary, so a bounded cache makes stemming a dictionary lookup for almost
 every word; snowballstemmer uses the C PyStemmer when it is installed.
@@ -7,6 +8,7 @@ every word; snowballstemmer uses the C PyStemmer when it is installed.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import snowballstemmer  # type: ignore[import-untyped]
@@ -22,6 +24,19 @@ _caches: dict[str, dict[str, str]] = {}
 # feminine ending by ta marbuta (folded to ha, "الحكومه" keeps it, "الحكومة" loses it). Endings
 # that stand for those letters get them back first, so the forms meet again.
 _ACCENTS = {"french": (("ees", "ées"), ("ee", "ée")), "arabic": (("ه", "ة"),)}
+
+
+# Language codes (wordfreq's, as `fingerprint.frequency_language` gives them) → Snowball's names.
+# Not Hindi or Tamil: folding drops their vowel signs, and their stemmers read word endings by
+# them.
+CODES = {
+    "en": "english",
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "es": "spanish", "fa": "persian", "fi": "finnish", "fr": "french", "hu": "hungarian",
+    "id": "indonesian", "it": "italian", "lt": "lithuanian", "nb": "norwegian", "nl": "dutch",
+    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sh": "serbian",
+    "sv": "swedish", "tr": "turkish",
+}  # fmt: skip
 
 
 def available(language: str) -> bool:
@@ -48,6 +63,23 @@ def stem(word: str, language: str = "english") -> str:
         stemmed = str(_stemmers[language].stemWord(spelled))  # type: ignore[attr-defined]
         found = cache[word] = _unaccent(stemmed) if stemmed != word else stemmed
     return found or word
+
+
+def stem_in(word: str, code: str = "en") -> str:
+    """`stem` in the language of `code` ("en", "fr"); a language Snowball lacks keeps its words
+    as they are. Called for every word of every article: a cached stem is one lookup."""
+    language = CODES.get(code)
+    if language is None or not _stems(language):
+        return word
+    cache = _caches.get(language)
+    found = cache.get(word) if cache is not None else None
+    return found or stem(word, language)
+
+
+@functools.cache
+def _stems(language: str) -> bool:
+    """`available`, asked once per language."""
+    return available(language)
 
 
 def _unaccent(text: str) -> str:

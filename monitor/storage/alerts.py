@@ -13,7 +13,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from monitor.model import AlertMessage, Hit, RuleMatch, Severity
+from monitor.model import (
+    AlertKind,
+    AlertMessage,
+    AlertStatus,
+    DigestState,
+    Hit,
+    RuleMatch,
+    Severity,
+)
 from monitor.storage import Store, leases
 from monitor.storage.tables import alert, article, delivery_attempt, digest, rule_match, story
 
@@ -32,14 +40,14 @@ class AlertRow:
     rules: str
     snippet: str
     idempotency_key: str
-    status: str
+    status: AlertStatus
     attempts: int
     next_attempt_at: datetime
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
     digest_id: int | None
-    kind: str
+    kind: AlertKind
     irrelevant_at: datetime | None = None  # someone marked it not relevant
 
     @property
@@ -51,7 +59,10 @@ COLUMNS = [alert.c[name] for name in AlertRow.__slots__]
 
 
 def alert_row(r: sa.Row[tuple[object, ...]]) -> AlertRow:
-    return AlertRow(**r._mapping)
+    values = dict(r._mapping)
+    values["status"] = AlertStatus(values["status"])
+    values["kind"] = AlertKind(values["kind"])
+    return AlertRow(**values)
 
 
 def claim(
@@ -74,7 +85,7 @@ def claim(
             owner,
             now,
             where=[
-                alert.c.status == "pending",
+                alert.c.status == AlertStatus.PENDING,
                 alert.c.next_attempt_at <= now,
                 alert.c.channel.in_(list(channels)),
                 alert.c.digest_id.is_(None),
@@ -239,9 +250,10 @@ def settle(
     owner: str | None = None,
 ) -> int:
     """Apply a try's outcome (`sent` or `failed_try`) to pending outbox rows, alerts or
-    digests; how many changed. With `owner`, only while it still holds the lease: a late failure
-    report from a worker whose lease ran out must not undo another worker's successful send."""
-    cond = [table.c.id.in_(list(ids)), table.c.status == "pending"]
+    digests (both vocabularies share "pending", "sent" and "dead"); how many changed. With
+    `owner`, only while it still holds the lease: a late failure report from a worker whose
+    lease ran out must not undo another worker's successful send."""
+    cond = [table.c.id.in_(list(ids)), table.c.status == AlertStatus.PENDING]
     if owner is not None:
         cond.append(table.c.lease_owner == owner)
     return int(conn.execute(table.update().where(*cond).values(**values)).rowcount)
@@ -250,7 +262,7 @@ def settle(
 def sent(table: sa.Table, now: datetime) -> dict[str, object]:
     """The columns a confirmed send sets on an outbox row (an alert or a digest)."""
     return {
-        "status": "sent",
+        "status": AlertStatus.SENT,
         "sent_at": now,
         "attempts": table.c.attempts + 1,
         "last_error": None,
@@ -269,7 +281,7 @@ def failed_try(table: sa.Table, error: str, retry_at: datetime | None) -> dict[s
         "lease_until": None,
     }
     if retry_at is None:
-        values["status"] = "dead"
+        values["status"] = AlertStatus.DEAD
     else:
         values["next_attempt_at"] = retry_at
     return values
@@ -296,7 +308,7 @@ def attempts(
         )
 
 
-def listing(store: Store, *, status: str | None = None, limit: int = 50) -> list[AlertRow]:
+def listing(store: Store, *, status: AlertStatus | None = None, limit: int = 50) -> list[AlertRow]:
     query = sa.select(*COLUMNS).order_by(alert.c.id.desc()).limit(limit)
     if status:
         query = query.where(alert.c.status == status)
@@ -317,15 +329,15 @@ def requeue(store: Store, now: datetime, *, ids: Sequence[int] = (), dead: bool 
     same alerts under the same key. One waiting in an open digest is taken out and sent alone.
     """
     movable = sa.or_(
-        alert.c.status == "dead",
+        alert.c.status == AlertStatus.DEAD,
         alert.c.digest_id.is_(None),
-        alert.c.digest_id.in_(sa.select(digest.c.id).where(digest.c.status == "open")),
+        alert.c.digest_id.in_(sa.select(digest.c.id).where(digest.c.status == DigestState.OPEN)),
     )
-    cond = [alert.c.status != "sent", movable]
+    cond = [alert.c.status != AlertStatus.SENT, movable]
     if ids:
         cond.append(alert.c.id.in_(list(ids)))
     elif dead:
-        cond.append(alert.c.status == "dead")
+        cond.append(alert.c.status == AlertStatus.DEAD)
     else:
         return 0
     with store.write() as conn:
@@ -333,7 +345,7 @@ def requeue(store: Store, now: datetime, *, ids: Sequence[int] = (), dead: bool 
             alert.update()
             .where(*cond)
             .values(
-                status="pending",
+                status=AlertStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 digest_id=None,

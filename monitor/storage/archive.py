@@ -15,12 +15,15 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from monitor.model import AlertStatus
 from monitor.storage import Store
 from monitor.storage.tables import alert, article, rule_match, story
 
 PRUNE_BATCH = 500  # articles pruned per transaction: short transactions keep writers moving
 
-_UNSENT = sa.select(alert.c.article_id).where(alert.c.status.in_(["pending", "digest"]))
+_UNSENT = sa.select(alert.c.article_id).where(
+    alert.c.status.in_([AlertStatus.PENDING, AlertStatus.DIGEST])
+)
 
 
 @dataclass(frozen=True, slots=True)

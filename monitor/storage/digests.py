@@ -17,6 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from monitor.model import AlertStatus, DigestKind, DigestReason, DigestState
 from monitor.storage import Store, insert_new, leases
 from monitor.storage.alerts import COLUMNS as ALERT_COLUMNS
 from monitor.storage.alerts import AlertRow, alert_row, attempts, failed_try, sent, settle
@@ -27,9 +28,9 @@ from monitor.storage.tables import alert, digest
 class DigestRow:
     id: int
     channel: str
-    kind: str
-    reason: str
-    status: str
+    kind: DigestKind
+    reason: DigestReason
+    status: DigestState
     idempotency_key: str
     due_at: datetime
     attempts: int
@@ -46,7 +47,11 @@ _COLUMNS = [digest.c[name] for name in DigestRow.__slots__]
 
 
 def _digest(r: sa.Row[tuple[object, ...]]) -> DigestRow:
-    return DigestRow(**r._mapping)
+    values = dict(r._mapping)
+    values["kind"] = DigestKind(values["kind"])
+    values["reason"] = DigestReason(values["reason"])
+    values["status"] = DigestState(values["status"])
+    return DigestRow(**values)
 
 
 def hold(
@@ -56,7 +61,7 @@ def hold(
     alert_ids: Sequence[int],
     *,
     due: datetime,
-    reason: str,
+    reason: DigestReason,
     now: datetime,
 ) -> int:
     """Put pending alerts into the channel's open digest (opened if there is none), which is then
@@ -75,12 +80,16 @@ def gather_updates(store: Store, channel: str, *, due: datetime, now: datetime) 
     with store.write() as conn:
         ids = list(
             conn.scalars(
-                sa.select(alert.c.id).where(alert.c.channel == channel, alert.c.status == "digest")
+                sa.select(alert.c.id).where(
+                    alert.c.channel == channel, alert.c.status == AlertStatus.DIGEST
+                )
             )
         )
         if ids:
-            conn.execute(alert.update().where(alert.c.id.in_(ids)).values(status="pending"))
-            _hold(conn, None, channel, ids, due=due, reason="story updates", now=now)
+            conn.execute(
+                alert.update().where(alert.c.id.in_(ids)).values(status=AlertStatus.PENDING)
+            )
+            _hold(conn, None, channel, ids, due=due, reason=DigestReason.STORY_UPDATES, now=now)
         return len(ids)
 
 
@@ -91,7 +100,7 @@ def _hold(
     alert_ids: Sequence[int],
     *,
     due: datetime,
-    reason: str,
+    reason: DigestReason,
     now: datetime,
 ) -> int:
     found = _open(conn, channel)
@@ -102,9 +111,9 @@ def _hold(
             [
                 {
                     "channel": channel,
-                    "kind": "digest",
+                    "kind": DigestKind.DIGEST,
                     "reason": reason,
-                    "status": "open",
+                    "status": DigestState.OPEN,
                     "idempotency_key": uuid.uuid4().hex,
                     "due_at": due,
                     "attempts": 0,
@@ -127,7 +136,7 @@ def _hold(
         alert.update()
         .where(
             alert.c.id.in_(list(alert_ids)),
-            alert.c.status == "pending",
+            alert.c.status == AlertStatus.PENDING,
             alert.c.digest_id.is_(None),
             mine,
         )
@@ -139,7 +148,7 @@ def _hold(
 def _open(conn: sa.Connection, channel: str) -> tuple[int, datetime] | None:
     row = conn.execute(
         sa.select(digest.c.id, digest.c.due_at)
-        .where(digest.c.channel == channel, digest.c.status == "open")
+        .where(digest.c.channel == channel, digest.c.status == DigestState.OPEN)
         .with_for_update()
     ).first()
     return (int(row.id), row.due_at) if row is not None else None
@@ -163,8 +172,8 @@ def _due(channel: str, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         digest.c.channel == channel,
         sa.or_(
-            sa.and_(digest.c.status == "open", digest.c.due_at <= now),
-            sa.and_(digest.c.status == "pending", digest.c.next_attempt_at <= now),
+            sa.and_(digest.c.status == DigestState.OPEN, digest.c.due_at <= now),
+            sa.and_(digest.c.status == DigestState.PENDING, digest.c.next_attempt_at <= now),
         ),
     )
 
@@ -176,7 +185,10 @@ def postpone(store: Store, ids: Sequence[int], until: datetime) -> None:
         with store.write() as conn:
             conn.execute(
                 digest.update()
-                .where(digest.c.id.in_(list(ids)), digest.c.status.in_(["open", "pending"]))
+                .where(
+                    digest.c.id.in_(list(ids)),
+                    digest.c.status.in_([DigestState.OPEN, DigestState.PENDING]),
+                )
                 .values(due_at=until, next_attempt_at=until, lease_owner=None, lease_until=None)
             )
 
@@ -200,8 +212,8 @@ def claim(
             return []
         conn.execute(
             digest.update()
-            .where(digest.c.id.in_(ids), digest.c.status == "open")
-            .values(status="pending", closed_at=now)
+            .where(digest.c.id.in_(ids), digest.c.status == DigestState.OPEN)
+            .values(status=DigestState.PENDING, closed_at=now)
         )
         rows = conn.execute(sa.select(*_COLUMNS).where(digest.c.id.in_(ids)).order_by(digest.c.id))
         return [_digest(r) for r in rows]
@@ -211,7 +223,7 @@ def members(store: Store, digest_id: int) -> list[AlertRow]:
     with store.read() as conn:
         rows = conn.execute(
             sa.select(*ALERT_COLUMNS)
-            .where(alert.c.digest_id == digest_id, alert.c.status == "pending")
+            .where(alert.c.digest_id == digest_id, alert.c.status == AlertStatus.PENDING)
             .order_by(alert.c.id)
         )
         return [alert_row(r) for r in rows]
@@ -228,7 +240,7 @@ def mark_sent(
         ids = list(
             conn.scalars(
                 sa.select(alert.c.id).where(
-                    alert.c.digest_id == row.id, alert.c.status == "pending"
+                    alert.c.digest_id == row.id, alert.c.status == AlertStatus.PENDING
                 )
             )
         )
@@ -255,11 +267,11 @@ def mark_failed(
     with store.write() as conn:
         if not settle(conn, digest, [row.id], values, owner=owner):
             return
-        member = sa.and_(alert.c.digest_id == row.id, alert.c.status == "pending")
+        member = sa.and_(alert.c.digest_id == row.id, alert.c.status == AlertStatus.PENDING)
         ids = list(conn.scalars(sa.select(alert.c.id).where(member)))
         update: dict[str, object] = {"attempts": alert.c.attempts + 1, "last_error": error[:1000]}
         if retry_at is None:
-            update["status"] = "dead"
+            update["status"] = AlertStatus.DEAD
         conn.execute(alert.update().where(member).values(**update))
         attempts(conn, [(i, False, f"digest {row.id}: {error}", duration_ms) for i in ids], now)
 
@@ -272,9 +284,9 @@ def notice(store: Store, channel: str, title: str, text: str, severity: str, now
                 digest.insert()
                 .values(
                     channel=channel,
-                    kind="notice",
-                    reason="notice",
-                    status="pending",
+                    kind=DigestKind.NOTICE,
+                    reason=DigestReason.NOTICE,
+                    status=DigestState.PENDING,
                     idempotency_key=uuid.uuid4().hex,
                     due_at=now,
                     attempts=0,

@@ -12,11 +12,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from monitor.model import AlertKind, AlertStatus, DigestState
 from monitor.storage import Store
 from monitor.storage.tables import alert, digest, story
 from monitor.storage.tx import Statement, Tx
-
-MUTED = "muted"  # the status of an alert set aside because its story was muted
 
 # Run for every article that matched, in its recording transaction: compiled once.
 _IS_MUTED = Statement(
@@ -51,19 +50,22 @@ def mute(store: Store, story_id: int, now: datetime, *, undo: bool = False) -> M
         )
         if undo:
             return Muted(story_id, str(title), 0)
-        open_digests = sa.select(digest.c.id).where(digest.c.status == "open")
+        open_digests = sa.select(digest.c.id).where(digest.c.status == DigestState.OPEN)
         waiting = sa.or_(
             sa.and_(
-                alert.c.status == "pending",
+                alert.c.status == AlertStatus.PENDING,
                 alert.c.digest_id.is_(None),
                 sa.or_(alert.c.lease_until.is_(None), alert.c.lease_until < now),
             ),
-            sa.and_(alert.c.status.in_(["pending", "digest"]), alert.c.digest_id.in_(open_digests)),
+            sa.and_(
+                alert.c.status.in_([AlertStatus.PENDING, AlertStatus.DIGEST]),
+                alert.c.digest_id.in_(open_digests),
+            ),
         )
         result = conn.execute(
             alert.update()
             .where(alert.c.story_id == story_id, waiting)
-            .values(status=MUTED, digest_id=None, lease_owner=None, lease_until=None)
+            .values(status=AlertStatus.MUTED, digest_id=None, lease_owner=None, lease_until=None)
         )
         return Muted(story_id, str(title), max(result.rowcount, 0))
 
@@ -97,7 +99,7 @@ def noise(
     watchlist however many channels it went to), noisiest rules first. Counted in the database
     per (watchlist, rules named) and added up per rule here: a page of it stays fast with
     100,000 alerts."""
-    cond = [alert.c.kind == "story"]
+    cond = [alert.c.kind == AlertKind.STORY]
     if since is not None:
         cond.append(alert.c.created_at >= since)
     if until is not None:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from monitor.model import FeedStatus
 from monitor.storage import Store, insert_new, leases
 from monitor.storage.tables import feed
 
@@ -36,7 +37,7 @@ class FeedState:
     name: str
     url: str
     config_url: str
-    status: str
+    status: FeedStatus
     interval_s: float
     etag: str | None
     last_modified: str | None
@@ -77,7 +78,9 @@ _COLUMNS = [feed.c[name] for name in FeedState.__slots__]
 
 
 def _state(row: sa.Row[tuple[object, ...]]) -> FeedState:
-    return FeedState(**row._mapping)
+    values = dict(row._mapping)
+    values["status"] = FeedStatus(values["status"])
+    return FeedState(**values)
 
 
 def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
@@ -104,7 +107,7 @@ def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
                     "name": spec.name,
                     "config_url": spec.url,
                     "url": spec.url,
-                    "status": "active",
+                    "status": FeedStatus.ACTIVE,
                     "interval_s": spec.interval_s,
                     "next_poll_at": now,
                     "error_count": 0,
@@ -128,7 +131,7 @@ def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
                     .values(
                         config_url=spec.url,
                         url=spec.url,
-                        status="active",
+                        status=FeedStatus.ACTIVE,
                         etag=None,
                         last_modified=None,
                         body_hash=None,
@@ -139,20 +142,26 @@ def sync(store: Store, specs: Sequence[FeedSpec], now: datetime) -> None:
                         next_poll_at=now,
                     )
                 )
-            elif row.interval_s != spec.interval_s or row.status == "removed":
+            elif row.interval_s != spec.interval_s or row.status == FeedStatus.REMOVED:
                 conn.execute(
                     feed.update()
                     .where(feed.c.name == spec.name)
                     .values(
                         interval_s=spec.interval_s,
-                        status="active" if row.status == "removed" else row.status,
+                        status=FeedStatus.ACTIVE
+                        if row.status == FeedStatus.REMOVED
+                        else row.status,
                     )
                 )
         gone = [
-            name for name, row in rows.items() if name not in wanted and row.status != "removed"
+            name
+            for name, row in rows.items()
+            if name not in wanted and row.status != FeedStatus.REMOVED
         ]
         if gone:
-            conn.execute(feed.update().where(feed.c.name.in_(gone)).values(status="removed"))
+            conn.execute(
+                feed.update().where(feed.c.name.in_(gone)).values(status=FeedStatus.REMOVED)
+            )
 
 
 def claim(
@@ -167,7 +176,7 @@ def claim(
 ) -> list[FeedState]:
     """Lease up to `limit` active feeds (due ones, or all with `due_only=False`) to `owner`,
     leaving out `exclude` (the feeds this cycle already polled)."""
-    cond = [feed.c.status == "active"]
+    cond = [feed.c.status == FeedStatus.ACTIVE]
     if due_only:
         cond.append(feed.c.next_poll_at <= now)
     if exclude:
@@ -246,7 +255,7 @@ def _values(state: FeedState, outcome: PollOutcome, now: datetime) -> dict[str, 
         "v_last_modified": outcome.last_modified if changed else state.last_modified,
         "v_body_hash": outcome.body_hash if changed else state.body_hash,
         "v_url": outcome.moved_to or state.url,
-        "v_status": "retired" if outcome.gone else state.status,
+        "v_status": FeedStatus.RETIRED if outcome.gone else state.status,
         "v_last_new_entry_at": now if outcome.new_entries else state.last_new_entry_at,
         "v_entries_seen": state.entries_seen + outcome.new_entries,
         "v_entries_dropped": outcome.dropped if changed else state.entries_dropped,
@@ -269,9 +278,9 @@ def reset(store: Store, name: str, now: datetime) -> bool:
     with store.write() as conn:
         result = conn.execute(
             feed.update()
-            .where(feed.c.name == name, feed.c.status != "removed")
+            .where(feed.c.name == name, feed.c.status != FeedStatus.REMOVED)
             .values(
-                status="active",
+                status=FeedStatus.ACTIVE,
                 error_count=0,
                 last_error=None,
                 next_poll_at=now,
@@ -282,24 +291,3 @@ def reset(store: Store, name: str, now: datetime) -> bool:
             )
         )
         return bool(result.rowcount)
-
-
-SILENT_AFTER_S = 14 * 86400.0
-
-
-def health(state: FeedState, now: datetime) -> str:
-    """One word (and a number) for `monitor feeds`: ok, new, failing ×n, retired, removed, or
-    silent when no new entry came for far longer than the feed's rhythm suggests."""
-    if state.status == "retired":
-        return "retired"
-    if state.status == "removed":
-        return "removed"
-    if state.error_count:
-        return f"failing x{state.error_count}"
-    if state.last_polled_at is None:
-        return "new"
-    since = state.last_new_entry_at or state.last_success_at
-    quiet = max(SILENT_AFTER_S, state.interval_s * 50)
-    if since is not None and (now - since).total_seconds() > quiet:
-        return f"silent {int((now - since).total_seconds() // 86400)}d"
-    return "ok"

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from monitor.model import AlertKind
 from monitor.storage import Store
 from monitor.storage.tables import UTCDateTime, alert, article, entry, feed, rule_match, story
 from monitor.storage.tx import Statement, store_error
@@ -159,7 +160,7 @@ def real_alerts(
                 alert.c.created_at,
                 alert.c.irrelevant_at,
             ).where(
-                alert.c.kind == "story",
+                alert.c.kind == AlertKind.STORY,
                 alert.c.watchlist.in_(list(watchlists)),
                 alert.c.story_id.in_(_stories_in_range(since, until)),
             )

@@ -15,20 +15,20 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from monitor.model import Severity
+from monitor.model import AlertKind, AlertStatus, Severity
 from monitor.storage.tables import alert
 from monitor.storage.tx import Tx
 
 _QUEUED = sa.select(alert.c.watchlist, alert.c.channel, alert.c.severity).where(
-    alert.c.story_id == sa.bindparam("story"), alert.c.kind.in_(["story", "escalation"])
+    alert.c.story_id == sa.bindparam("story"),
+    alert.c.kind.in_([AlertKind.STORY, AlertKind.ESCALATION]),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class NewAlert:
-    """An alert row to add to the outbox. `kind` is story (the story's first alert on that
-    channel), escalation (`follow_key` is the new severity) or update (`follow_key` is the
-    article's id); `status` pending (send now) or digest (held for the next digest)."""
+    """An alert row to add to the outbox: `follow_key` as `AlertKind` says; `status` pending
+    (send now) or digest (held for the next digest)."""
 
     story_id: int
     article_id: int
@@ -37,9 +37,9 @@ class NewAlert:
     severity: Severity
     rules: tuple[str, ...]
     snippet: str
-    kind: str = "story"
+    kind: AlertKind = AlertKind.STORY
     follow_key: str = ""
-    status: str = "pending"
+    status: AlertStatus = AlertStatus.PENDING
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from monitor.model import AlertKind, AlertStatus, DigestKind, DigestReason, DigestState, FeedStatus
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC, on every engine (SQLite has no time zones)."""
@@ -76,7 +78,7 @@ class Feed(SQLModel, table=True):
     name: str = Field(unique=True)
     config_url: str  # as written in the config; a change there resets the feed
     url: str  # where it is fetched now (a permanent redirect updates it)
-    status: str = Field(default="active")  # active | retired (410) | removed (not in config)
+    status: str = Field(default=FeedStatus.ACTIVE)  # model.FeedStatus
     interval_s: float
     etag: str | None = None
     last_modified: str | None = None
@@ -235,9 +237,9 @@ class Digest(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     channel: str
-    kind: str = "digest"  # digest | notice
-    reason: str = "digest"  # digest | quiet hours | rate limit | notice
-    status: str = "open"  # open | pending | sent | dead
+    kind: str = DigestKind.DIGEST  # model.DigestKind
+    reason: str = DigestReason.DIGEST  # model.DigestReason
+    status: str = DigestState.OPEN  # model.DigestState
     idempotency_key: str = Field(unique=True)
     due_at: datetime = Field(sa_type=UTCDateTime)  # when an open digest is sent
     attempts: int = 0
@@ -275,16 +277,13 @@ class Alert(SQLModel, table=True):
     article_id: int = Field(foreign_key="article.id")
     watchlist: str
     channel: str
-    # story: the story's first alert on this channel; escalation: a later article matched a
-    # higher severity (follow_key is that severity); update: a follow-up for a later article
-    # (follow_key is its id), asked for by the watchlist's `updates`.
-    kind: str = "story"
+    kind: str = AlertKind.STORY  # model.AlertKind
     follow_key: str = ""
     severity: str
     rules: str  # comma-separated rule names
     snippet: str = Field(default="", sa_type=sa.Text)
     idempotency_key: str = Field(unique=True)
-    status: str = "pending"  # pending | sent | dead | digest (held for the next digest)
+    status: str = AlertStatus.PENDING  # model.AlertStatus
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     last_error: str | None = None

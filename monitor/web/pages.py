@@ -20,7 +20,8 @@ from aiohttp import web
 from monitor import redact, terminal
 from monitor.channels import render
 from monitor.config import Config
-from monitor.model import RuleMatch
+from monitor.feedhealth import health as feed_health
+from monitor.model import AlertStatus, RuleMatch
 from monitor.storage import alerts as alert_store
 from monitor.storage import feedback, views
 from monitor.storage import feeds as feed_store
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 STATE: web.AppKey[Web] = web.AppKey("monitor_web")
 CSRF: web.RequestKey[str] = web.RequestKey("monitor_csrf", str)  # the page's form token
 PER_PAGE = 50
-STATUSES = ("pending", "digest", "sent", "dead", "muted")
+STATUSES = tuple(AlertStatus)
 _HEALTH = frozenset({"/healthz", "/readyz", "/metrics"})
 _SECRET_PARAMS = ("key", "token", "secret", "pass", "sig", "auth", "session")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -276,7 +277,7 @@ async def feeds(request: web.Request) -> web.StreamResponse:
         now = state.clock()
         config = state.config()
         found = feed_store.all_feeds(state.store())
-        return {"feeds": [(f, _kind(config, f.name), feed_store.health(f, now)) for f in found]}
+        return {"feeds": [(f, _kind(config, f.name), feed_health(f, now)) for f in found]}
 
     return await _render(request, work, "feeds.html")
 
