@@ -381,18 +381,20 @@ def toll(title_words: list[str], text_words: list[str], language: str = "en") ->
 
 
 def _toll(folded: list[str]) -> int | None:
+    # Most titles and leads state no number at all: those are done before any word is stemmed.
+    written = [(j, int(w) if w.isdigit() else _NUMBER_WORDS.get(w)) for j, w in enumerate(folded)]
+    found = [(j, n) for j, n in written if n is not None and 0 < n < 100_000]
+    if not found:
+        return None
     stems = [stem(w) for w in folded]
     numbers: dict[int, int] = {}
-    for j, w in enumerate(folded):
-        n = int(w) if w.isdigit() else _NUMBER_WORDS.get(w)
+    for j, n in found:
         beside = [k for k in (j - 1, j + 1) if 0 <= k < len(folded)]
-        if (
-            n is not None
-            and 0 < n < 100_000
-            # not a clock time, a date or an age ("9 30 p m", "24 year old")
-            and not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside)
-        ):
+        # not a clock time, a date or an age ("9 30 p m", "24 year old")
+        if not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside):
             numbers[j] = n
+    if not numbers:
+        return None
     for i, s in enumerate(stems):
         if s in _DEATH:
             near = [j for j in numbers if abs(j - i) <= TOLL_REACH]

@@ -169,9 +169,11 @@ class Vectors:
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    numbers: tuple[str, ...] = field(init=False, compare=False, repr=False)  # numeric names
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
+        object.__setattr__(self, "numbers", tuple(k for k in self.entities if k[0].isdigit()))
 
     def index_keys(self) -> list[str]:
         """The terms ("t:…") and names ("e:…") by which candidate stories are looked up."""
@@ -195,11 +197,13 @@ class Profile:
     # Computed once: lengths of the three centroids and the strongest names.
     norms: tuple[float, float, float] = field(init=False, compare=False, repr=False)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    has_numbers: bool = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         norms = tuple(math.sqrt(sum(x * x for x in v.values())) for v in self.vectors())
         object.__setattr__(self, "norms", norms)
         object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
+        object.__setattr__(self, "has_numbers", any(k[0].isdigit() for k in self.entities))
 
     def vectors(self) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         return self.content, self.entities, self.title
@@ -284,13 +288,14 @@ def index_keys(fp: Fingerprint) -> tuple[str, ...]:
     return tuple(key for _, key in ranked[:INDEX_KEYS])
 
 
-def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
+def features(vec: Vectors, story: Profile, content: float | None = None) -> tuple[float, ...]:
     """What the score weighs (see `WEIGHTS`): how alike the words, the named things and the
     titles are, how big the story is, whether the main named things of each side are missing
     from the other (two fires in two towns share every word but the town), how many of the
     article's numbers the story lacks; and what makes an event itself: how far apart in time
     (event time) the article and the story are, whether they name the same kind of happening
-    (event words), whether their tolls conflict, and how many words they share at all."""
+    (event words), whether their tolls conflict, and how many words they share at all.
+    `content`: the content cosine, when the caller has computed it (`score`)."""
     mine, theirs = vec.strongest, story.strongest
     missing = 1.0 if mine and mine[0] not in story.entities else 0.0
     absent = 1.0 if theirs and theirs[0] not in vec.entities else 0.0
@@ -300,14 +305,14 @@ def features(vec: Vectors, story: Profile) -> tuple[float, ...]:
     numbers = any(k[0].isdigit() for k in common)
     shared = len(common)
     # Two heists, two quakes, two deaths differ in their amounts, magnitudes and ages.
-    mine_numbers = [k for k in vec.entities if k[0].isdigit()]
+    mine_numbers = vec.numbers
     unmatched = (
         sum(1 for k in mine_numbers if k not in story.entities) / len(mine_numbers)
-        if mine_numbers and any(k[0].isdigit() for k in story.entities)
+        if mine_numbers and story.has_numbers
         else 0.0
     )
     return (
-        _cosine(vec.content, story.content, story.norms[0]),
+        _cosine(vec.content, story.content, story.norms[0]) if content is None else content,
         _cosine(vec.entities, story.entities, story.norms[1]),
         _cosine(vec.title, story.title, story.norms[2]),
         math.log(max(story.count, 1)),
@@ -365,11 +370,12 @@ def _tolls(vec: Vectors, story: Profile) -> tuple[float, float]:
 def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) -> float:
     """The rewrite score: positive means "the same event"; -inf for a story the article may
     not join at all (`admissible`)."""
-    if not admissible(vec, story):
+    content = _admitted(vec, story)
+    if content is None:
         return -math.inf
     if weights is None:
         weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
-    x = features(vec, story)
+    x = features(vec, story, content)
     return weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
 
 
@@ -381,12 +387,20 @@ def admissible(vec: Vectors, story: Profile) -> bool:
     (`TWO_PLACES_NAMES`). A
     headline-only item needs `HEADLINE_SHARED` words in common: one shared word (a city, a
     company) is a topic, not an event."""
+    return _admitted(vec, story) is not None
+
+
+def _admitted(vec: Vectors, story: Profile) -> float | None:
+    """`admissible`: None when not, else the content cosine (which the score weighs too)."""
     # Most candidates fail on the words alone, so the content cosine comes first and the other
     # features are computed only for those that pass.
     if vec.headline_only:
-        return sum(1 for k in vec.content if k in story.content) >= HEADLINE_SHARED
-    if _cosine(vec.content, story.content, story.norms[0]) < MIN_CONTENT:
-        return False
+        if sum(1 for k in vec.content if k in story.content) < HEADLINE_SHARED:
+            return None
+        return _cosine(vec.content, story.content, story.norms[0])
+    content = _cosine(vec.content, story.content, story.norms[0])
+    if content < MIN_CONTENT:
+        return None
     if (
         vec.strongest
         and story.strongest
@@ -396,10 +410,12 @@ def admissible(vec: Vectors, story: Profile) -> bool:
     ):
         # Each side's main name missing from the other and few names in common: two towns'
         # offensives, two cities' floods share every word but the place.
-        return False
+        return None
     # A short text under a headline that shares no word with the story's may be the site's
     # boilerplate in place of the text (as for copies, `copy_of`): the words prove nothing.
-    return not vec.short or bool(_cosine(vec.title, story.title, story.norms[2]))
+    if vec.short and not _cosine(vec.title, story.title, story.norms[2]):
+        return None
+    return content
 
 
 def decide(
