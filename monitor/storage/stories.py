@@ -218,9 +218,16 @@ def candidates(
     values: dict[str, object] = {f"k{i}": key_of(k) for i, k in enumerate(keys)}
     values["since"], values["until"] = since, until
     return {
-        int(i): Candidate(int(n), _TIME.process_result_value(first, tx.dialect) or since)
+        int(i): Candidate(int(n), _first_seen(first) or since)
         for i, n, first in tx.rows(_candidates(len(keys)), values)
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_seen(value: object) -> datetime | None:
+    """A candidate's stored first report time as a datetime: the same stories come back for
+    article after article, so each stored value is converted once."""
+    return _TIME.process_result_value(value, None)  # type: ignore[arg-type]
 
 
 def profiles(tx: Tx, ids: Sequence[int]) -> list[tuple[int, int, str]]:
