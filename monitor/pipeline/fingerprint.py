@@ -128,6 +128,7 @@ class Fingerprint:
     text_words: int = 0  # words in the text (beyond the title)
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
     toll: int | None = None  # the number of dead the title (else the lead) states (`toll`)
+    toll_rises: bool = False  # it says that toll has risen ("toll rises to 17", `toll_rises`)
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -363,24 +364,54 @@ _NUMBER_WORDS = {
 }
 TOLL_REACH = 4  # words either side of a death word where its number may stand
 _NOT_TOLL = frozenset({"year", "old", "month", "day", "hour", "week", "minut", "percent", "p"})
+# A number before the first or after the second is a count of the wounded ("more than 40
+# injured", "wounding 22"; but "kills 8, wounds 22" states 8 dead).
+_WOUNDED_AFTER = frozenset({"injured", "wounded", "hurt"})
+_WOUNDED_BEFORE = frozenset({"wounding", "injuring", "wounds", "injures", "wounded", "injured"})
+# Words that say a toll went up ("toll rises to 17", "bringing the toll to 13", "climbs to 12").
+_RISE = frozenset({"rise", "rose", "risen", "climb", "reach", "mount", "bring", "rais", "jump"})
 
 
 def toll(title_words: list[str], text_words: list[str], language: str = "en") -> int | None:
     """The number of dead a report states: the number nearest the first death word that has one
     within `TOLL_REACH` words, in the title if it has one, else in the lead (`LEAD_WORDS`; a
-    report names its own dead before it recalls another attack's). Not for other languages
-    (None). Two reports of one event agree on it or the later one has more; a later report with
-    fewer dead is of another event (`stories.features`)."""
+    report names its own dead before it recalls another attack's). Not a count of the wounded
+    beside it. Not for other languages (None). Two reports of one event agree on it or the later
+    one has more; a later report with fewer dead is of another event (`stories.features`)."""
+    found = _toll_in(title_words, text_words, language)
+    return found[0] if found is not None else None
+
+
+def toll_rises(title_words: list[str], text_words: list[str], language: str = "en") -> bool:
+    """Whether the report says its toll has gone up: a word of rising (`_RISE`) within
+    `TOLL_REACH` words of the toll's number ("toll rises to 17", "bringing the toll to 13").
+    Such a report is an update of an earlier one (`stories.update_of`)."""
+    return _rises(_toll_in(title_words, text_words, language))
+
+
+def _rises(found: tuple[int, list[str], int] | None) -> bool:
+    if found is None:
+        return False
+    _, part, j = found
+    near = part[max(j - TOLL_REACH, 0) : j + TOLL_REACH + 1]
+    return any(stem(w) in _RISE for w in near)
+
+
+def _toll_in(
+    title_words: list[str], text_words: list[str], language: str
+) -> tuple[int, list[str], int] | None:
+    """The toll, the words it was found in (the title or the lead) and its position there."""
     if language != "en":
         return None
     for part in (title_words, text_words[:LEAD_WORDS]):
         found = _toll(part)
         if found is not None:
-            return found
+            return found[0], part, found[1]
     return None
 
 
-def _toll(folded: list[str]) -> int | None:
+def _toll(folded: list[str]) -> tuple[int, int] | None:
+    """The toll in `folded` and its position."""
     # Most titles and leads state no number at all: those are done before any word is stemmed.
     written = [(j, int(w) if w.isdigit() else _NUMBER_WORDS.get(w)) for j, w in enumerate(folded)]
     found = [(j, n) for j, n in written if n is not None and 0 < n < 100_000]
@@ -390,16 +421,29 @@ def _toll(folded: list[str]) -> int | None:
     numbers: dict[int, int] = {}
     for j, n in found:
         beside = [k for k in (j - 1, j + 1) if 0 <= k < len(folded)]
-        # not a clock time, a date or an age ("9 30 p m", "24 year old")
-        if not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside):
+        # not a clock time, a date or an age ("9 30 p m", "24 year old"), nor the wounded
+        if not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside) and not (
+            (j + 1 < len(folded) and folded[j + 1] in _WOUNDED_AFTER)
+            or (j > 0 and folded[j - 1] in _WOUNDED_BEFORE)
+        ):
             numbers[j] = n
     if not numbers:
         return None
     for i, s in enumerate(stems):
         if s in _DEATH:
-            near = [j for j in numbers if abs(j - i) <= TOLL_REACH]
+            # "death toll from the mosque bombing climbs to 12": a risen toll reaches further
+            near = [
+                j
+                for j in numbers
+                if abs(j - i) <= TOLL_REACH
+                or (
+                    i < j <= i + 2 * TOLL_REACH
+                    and any(stem(w) in _RISE for w in folded[max(j - 3, 0) : j])
+                )
+            ]
             if near:
-                return numbers[min(near, key=lambda j: (abs(j - i), -j))]
+                j = min(near, key=lambda j: (abs(j - i), -j))
+                return numbers[j], j
     return None
 
 
@@ -451,6 +495,7 @@ def fingerprint(
     for key in names:
         spelling = spellings.get(key, key)
         priors["e:" + key] = prior(written.get(spelling, spelling), lang)
+    dead = _toll_in(title_words, text_words, lang)
     return Fingerprint(
         # text_hash(title, text) without folding the text again: the words of "title\ntext"
         # are the title's then the text's.
@@ -464,5 +509,6 @@ def fingerprint(
         priors=priors,
         text_words=len(text_words),
         language=lang,
-        toll=toll(title_words, text_words, lang),
+        toll=dead[0] if dead is not None else None,
+        toll_rises=_rises(dead),
     )

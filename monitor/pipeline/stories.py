@@ -38,6 +38,7 @@ __all__ = [
     "score",
     "split",
     "text_hash",
+    "update_of",
     "vectors",
 ]
 
@@ -48,6 +49,7 @@ NEAR_DUPLICATE = 0.5  # shingle Jaccard at or above which a report is a copy
 BOILERPLATE_WORDS = 80
 TWO_PLACES_NAMES = 0.5  # names cosine under which two different main names keep reports apart
 HEADLINE_SHARED = 2  # words a headline-only item has in common with a story it joins
+UPDATE_SCORE = 0.5  # the score of a toll update (`update_of`), whatever the weights say
 MIN_CONTENT = 0.2  # a rewrite shares at least this cosine of title-and-lead words (train-tuned)
 PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequencies (see `idf`)
 # Weights of the rewrite score: a logistic model over `features()` (the first weight is the
@@ -166,6 +168,7 @@ class Vectors:
     keys: tuple[str, ...] = ()
     at: float | None = None  # event time, seconds since the epoch (None: unknown)
     toll: int | None = None  # the number of dead it states (`fingerprint.toll`)
+    rises: bool = False  # it says that toll has risen (`fingerprint.toll_rises`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -261,6 +264,7 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
         keys=index_keys(fp),
         at=at,
         toll=fp.toll,
+        rises=fp.toll_rises,
         short=not fp.headline_only and fp.text_words < BOILERPLATE_WORDS,
         events=frozenset(fp.terms.keys() & event_words()) if fp.language == "en" else frozenset(),
     )
@@ -306,6 +310,9 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     shared = len(common)
     # Two heists, two quakes, two deaths differ in their amounts, magnitudes and ages.
     mine_numbers = vec.numbers
+    if vec.toll is not None and not vec.headline_only:
+        # the toll is weighed by the toll features: a higher one later is an update's new number
+        mine_numbers = tuple(k for k in mine_numbers if k != str(vec.toll))
     unmatched = (
         sum(1 for k in mine_numbers if k not in story.entities) / len(mine_numbers)
         if mine_numbers and story.has_numbers
@@ -376,7 +383,32 @@ def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) 
     if weights is None:
         weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
     x = features(vec, story, content)
-    return weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
+    total = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
+    if total < UPDATE_SCORE and update_of(vec, story):
+        return UPDATE_SCORE
+    return total
+
+
+def update_of(vec: Vectors, story: Profile) -> bool:
+    """Whether the article is a toll update of the story: it says its toll has risen
+    (`fingerprint.toll_rises`) to more than any of the story's reports state, it is not earlier
+    than the story's first report, its main name is the story's, and it names the same kind of
+    happening (an event word in common). "Toll rises to 17" a day later is the story's, though
+    its new numbers and the hours between weigh against it in the score. Articles with text
+    only; `admissible` first."""
+    return (
+        vec.rises
+        and not vec.headline_only
+        and vec.toll is not None
+        and story.tolls is not None
+        and vec.toll > story.tolls[1]
+        and vec.at is not None
+        and story.first is not None
+        and vec.at >= story.first
+        and bool(vec.strongest)
+        and vec.strongest[0] in story.entities
+        and any(w in story.events for w in vec.events)
+    )
 
 
 def admissible(vec: Vectors, story: Profile) -> bool:
