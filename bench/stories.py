@@ -15,7 +15,7 @@ it, as the parse stage does), at the moment a daemon would first see it:
 
 Corpora:
 
-- the **conflict stream** (`bench/corpora/conflict-stream/`, written for this bench): 256
+- the **conflict stream** (`bench/corpora/conflict-stream/`, written for this bench): 259
   reports of 86 invented events in 13 cities, many distinct events in the same city within
   days. Train split (9 cities) and test split (4 cities: Kharkiv, El Fasher, Mogadishu,
   Kabul), each live and as a backlog. Nothing is tuned on the test split; the threshold table

@@ -366,7 +366,8 @@ TOLL_REACH = 4  # words either side of a death word where its number may stand
 _NOT_TOLL = frozenset({"year", "old", "month", "day", "hour", "week", "minut", "percent", "p"})
 # A number before the first or after the second is a count of the wounded ("more than 40
 # injured", "wounding 22"; but "kills 8, wounds 22" states 8 dead).
-_WOUNDED_AFTER = frozenset({"injured", "wounded", "hurt"})
+# "four more bodies" counts what was added, not the toll.
+_NOT_DEAD_AFTER = frozenset({"injured", "wounded", "hurt", "more"})
 _WOUNDED_BEFORE = frozenset({"wounding", "injuring", "wounds", "injures", "wounded", "injured"})
 # Words that say a toll went up ("toll rises to 17", "bringing the toll to 13", "climbs to 12").
 _RISE = frozenset({"rise", "rose", "risen", "climb", "reach", "mount", "bring", "rais", "jump"})
@@ -423,7 +424,7 @@ def _toll(folded: list[str]) -> tuple[int, int] | None:
         beside = [k for k in (j - 1, j + 1) if 0 <= k < len(folded)]
         # not a clock time, a date or an age ("9 30 p m", "24 year old"), nor the wounded
         if not any(folded[k].isdigit() or stems[k] in _NOT_TOLL for k in beside) and not (
-            (j + 1 < len(folded) and folded[j + 1] in _WOUNDED_AFTER)
+            (j + 1 < len(folded) and folded[j + 1] in _NOT_DEAD_AFTER)
             or (j > 0 and folded[j - 1] in _WOUNDED_BEFORE)
         ):
             numbers[j] = n
@@ -437,7 +438,7 @@ def _toll(folded: list[str]) -> tuple[int, int] | None:
                 for j in numbers
                 if abs(j - i) <= TOLL_REACH
                 or (
-                    i < j <= i + 2 * TOLL_REACH
+                    i < j <= i + 3 * TOLL_REACH
                     and any(stem(w) in _RISE for w in folded[max(j - 3, 0) : j])
                 )
             ]
