@@ -284,6 +284,7 @@ AGAINST = (
     "days_apart",
     "event_words_conflict",
     "toll_conflict",
+    "title_events_missing",
 )
 
 

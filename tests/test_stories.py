@@ -401,3 +401,78 @@ def test_profiles_keep_times_tolls_and_event_words_and_old_profiles_still_read()
         {},
     )
     assert stories.features(vec, read_back)[stories.FEATURES.index("days_apart")] == 0.0
+
+
+def test_tolls_are_of_the_dead_and_a_report_may_say_its_toll_rose() -> None:
+    def dead(title: str, text: str = "") -> tuple[int | None, bool]:
+        fp = fpm.fingerprint(title, text)
+        return fp.toll, fp.toll_rises
+
+    # the wounded beside a number are not its dead; "four more" is what was added
+    lead = "At least seven people were killed and more than 40 injured when the missile hit."
+    assert dead("Missile hits apartment block", lead) == (7, False)
+    assert dead("Car bomb kills 8, wounds 22 at market") == (8, False)
+    assert dead("Rescuers find four more bodies under the rubble") == (None, False)
+    # "toll rises to", "climbs to", "bringing the toll to": an update says so
+    assert dead("Death toll from mosque bombing in the west of the city climbs to 12") == (12, True)
+    assert dead("Checkpoint bombing toll rises to 13 as wounded soldiers die") == (13, True)
+    lead = "Two more people died of their wounds, bringing the toll to 13, the hospital said."
+    assert dead("Funerals held for victims of tent strike", lead) == (13, True)
+    assert dead("Car bomb kills 14 at Baghdad market") == (14, False)
+
+
+_CHECKPOINT = (  # invented reports of one bombing, an hour apart
+    (
+        "Suicide bomber kills nine at army checkpoint in Dora",
+        "A suicide bomber blew himself up at an army checkpoint at the Abu Dshir junction in the "
+        "Dora district on Wednesday morning, killing six soldiers and three civilians and "
+        "wounding twelve, security sources said. The attacker approached on foot and detonated "
+        "his vest when soldiers moved to search him.",
+    ),
+    (
+        "Islamic State claims Baghdad checkpoint attack",
+        "Islamic State said one of its fighters carried out Wednesday's suicide attack on an "
+        "army checkpoint in southern Baghdad, which killed nine people, six of them soldiers. The "
+        "Joint Operations Command ordered tighter searches at every entrance to the capital.",
+    ),
+    (
+        "Minibus passengers among nine dead at Baghdad checkpoint",
+        "Three passengers of a minibus queuing at the Dora checkpoint were among the nine people "
+        "killed when a bomber detonated his explosive belt on Wednesday, witnesses said.",
+    ),
+)
+_UPDATE = (
+    "Dora checkpoint bombing toll rises to 13 as wounded soldiers die",
+    "Four soldiers hurt in Wednesday's attack at the Abu Dshir junction died at the Rashid "
+    "military hospital on Friday, raising the toll to 13, an army medic said. Relatives waited "
+    "outside the Baghdad morgue; 21 suspects have been detained in raids on the orchards of "
+    "Arab Jabour since the attack.",
+)
+
+
+def test_a_later_report_saying_the_toll_rose_joins_its_story_as_an_update() -> None:
+    """The update comes 40 hours after the first report: its new numbers (13 dead, 21
+    suspects), its new names and the hours between would otherwise open a story of its own
+    (a second alert for one bombing)."""
+    story = stories.merge_all(
+        [stories.vectors(fpm.fingerprint(*r), at=i * 3600.0) for i, r in enumerate(_CHECKPOINT)]
+    )
+    update = stories.vectors(fpm.fingerprint(*_UPDATE), at=40 * 3600.0)
+    assert (update.toll, update.rises) == (13, True)
+    assert stories.update_of(update, story)
+    assert stories.decide(update, {7: story}) == (7, stories.UPDATE_SCORE)
+    weighed = stories.features(update, story)
+    total = stories.WEIGHTS[0] + sum(
+        w * x for w, x in zip(stories.WEIGHTS[1:], weighed, strict=True)
+    )
+    assert total < 0  # the weights alone would not join it
+
+    # not an update: a lower toll, an earlier report, another place, no rise said
+    for title, text, hours in (
+        (_UPDATE[0].replace("13", "5"), _UPDATE[1].replace("13", "5"), 40.0),
+        (*_UPDATE, -40.0),
+        (_UPDATE[0].replace("Dora", "Karrada"), _UPDATE[1].replace("Abu Dshir", "Karrada"), 40.0),
+        ("Dora checkpoint bombing: 13 dead", _UPDATE[1].replace("raising the toll to", "and"), 40),
+    ):
+        other = stories.vectors(fpm.fingerprint(title, text), at=hours * 3600.0)
+        assert not stories.update_of(other, story), title

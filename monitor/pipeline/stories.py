@@ -82,6 +82,7 @@ WEIGHTS = (
     -0.46,  # tolls that contradict (a later report with fewer dead)
     0.34,  # how much the toll exceeds the story's (log ratio)
     0.25,  # words in common (saturating)
+    0.0,  # share of the headline's event words the story lacks
 )
 # The names of `features()`, in order (the weights after the intercept follow them).
 FEATURES = (
@@ -104,6 +105,7 @@ FEATURES = (
     "toll_conflict",
     "toll_higher",
     "shared_words",
+    "title_events_missing",
 )
 # Headline-only items (a title and no more than a sentence) are scored with weights of their
 # own, fitted alike on the headline-only items of the same training data: they need several
@@ -129,6 +131,7 @@ HEADLINE_WEIGHTS = (
     -0.29,  # tolls that contradict (a later report with fewer dead)
     -0.09,  # how much the toll exceeds the story's (log ratio)
     1.07,  # words in common (saturating)
+    0.0,  # share of the headline's event words the story lacks (not weighed for headlines)
 )
 # Story repair: when a story reaches one of these sizes, its members are clustered again with
 # hindsight (complete linkage over `pair_score`), and split in two when the two halves' least
@@ -170,6 +173,7 @@ class Vectors:
     toll: int | None = None  # the number of dead it states (`fingerprint.toll`)
     rises: bool = False  # it says that toll has risen (`fingerprint.toll_rises`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
+    title_events: frozenset[str] = frozenset()  # those of them in its title
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
     numbers: tuple[str, ...] = field(init=False, compare=False, repr=False)  # numeric names
@@ -267,6 +271,9 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
         rises=fp.toll_rises,
         short=not fp.headline_only and fp.text_words < BOILERPLATE_WORDS,
         events=frozenset(fp.terms.keys() & event_words()) if fp.language == "en" else frozenset(),
+        title_events=(
+            frozenset(fp.title_terms) & event_words() if fp.language == "en" else frozenset()
+        ),
     )
 
 
@@ -336,7 +343,17 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         *_event_words(vec.events, story.events),
         *_tolls(vec, story),
         min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
+        _title_events_missing(vec.title_events, story.events),
     )
+
+
+def _title_events_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> float:
+    """The share of the event words of the article's headline that none of the story's reports
+    has: a headline says what happened ("detains", "hospital"), and a lead may recall the attack
+    before it, which the story is about."""
+    if not mine or not theirs:
+        return 0.0
+    return sum(1 for w in mine if w not in theirs) / len(mine)
 
 
 def _gap_hours(at: float | None, first: float | None, last: float | None) -> float:
@@ -363,6 +380,8 @@ def _tolls(vec: Vectors, story: Profile) -> tuple[float, float]:
     an update (log ratio, capped, for the weights to judge)."""
     if vec.toll is None or story.tolls is None:
         return 0.0, 0.0
+    if not vec.headline_only and (vec.at is None or story.first is None):
+        return 0.0, 0.0  # undated: which came first, and so which toll should be higher, is unknown
     low, high = story.tolls
     earlier = vec.at is not None and story.first is not None and vec.at < story.first
     if earlier:
