@@ -327,6 +327,38 @@ def fit() -> None:
             )
 
 
+def fit_one(name: str, false_join: float = 1.0) -> float:
+    """The weight of one feature of the text model fitted with the others kept as they are
+    (`stories.WEIGHTS`), on the same training pairs as `fit`: how a feature added later is
+    weighed without moving the fitted ones (`--fit-one NAME`). Evidence against joining
+    (`AGAINST`) keeps a weight of at most 0."""
+    import numpy as np
+
+    from monitor.pipeline import stories as algo
+
+    streams = train_streams()
+    x: list[tuple[float, ...]] = []
+    y: list[float] = []
+    for stream in FITTED_ON:
+        xs, ys = oracle_examples(streams[stream])[False]
+        x += xs
+        y += ys
+    a, t = np.array(x), np.array(y)
+    k = FEATURE_INDEX[name]
+    weights = np.array(algo.WEIGHTS)
+    weights[k + 1] = 0.0
+    offset = weights[0] + a @ weights[1:]
+    cost = np.where(t > 0, 1.0, false_join)
+    cost = cost / cost.mean()
+    w = 0.0
+    for _ in range(5000):
+        p = 1 / (1 + np.exp(-(offset + w * a[:, k])))
+        w -= 1.0 * (float(np.mean(cost * (p - t) * a[:, k])) + 1e-3 * w)
+        if name in AGAINST:
+            w = min(w, 0.0)
+    return round(w, 2)
+
+
 # -- event words -------------------------------------------------------------------------------
 
 EVENT_WORDS_FILE = Path(__file__).resolve().parents[1] / "monitor" / "pipeline" / "event_words.txt"
@@ -392,6 +424,10 @@ def event_words() -> list[str]:
             out.append(t)
     return sorted(out)
 
+
+if __name__ == "__main__" and "--fit-one" in sys.argv:
+    feature = sys.argv[sys.argv.index("--fit-one") + 1]
+    print(f"{feature}: {fit_one(feature)}")
 
 if __name__ == "__main__" and "--event-words" in sys.argv:
     found = event_words()
