@@ -308,7 +308,8 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     from the other (two fires in two towns share every word but the town), how many of the
     article's numbers the story lacks; and what makes an event itself: how far apart in time
     (event time) the article and the story are, whether they name the same kind of happening
-    (event words), whether their tolls conflict, and how many words they share at all.
+    (event words), whether their tolls conflict, how many words they share at all, and how many
+    of the event words of the article's headline the story lacks.
     `content`: the content cosine, when the caller has computed it (`score`)."""
     mine, theirs = vec.strongest, story.strongest
     missing = 1.0 if mine and mine[0] not in story.entities else 0.0
