@@ -476,3 +476,58 @@ def test_a_later_report_saying_the_toll_rose_joins_its_story_as_an_update() -> N
     ):
         other = stories.vectors(fpm.fingerprint(title, text), at=hours * 3600.0)
         assert not stories.update_of(other, story), title
+
+
+# -- headline-only items (issue #20) ----------------------------------------------------------
+# Invented headlines (no real events).
+
+
+def test_headlines_of_two_events_in_one_city_hours_apart_stay_apart() -> None:
+    """A city and a word in common, six hours after the story's last report: another event of
+    that city. Headlines are scored on hours apart (log), so the gap outweighs two shared
+    words."""
+    story = stories.merge(None, _timed("Roadside bomb kills two Kirkuk police officers", 0))
+    later = _timed("Kirkuk police arrest smuggling gang", 6)
+    assert stories.admissible(later, story)  # two words in common: the score must part them
+    assert stories.decide(later, {1: story})[0] is None
+    story = stories.merge(None, _timed("Fire destroys warehouse in Mosul industrial zone", 0))
+    assert (
+        stories.decide(_timed("Mosul industrial zone reopens after curfew", 6), {1: story})[0]
+        is None
+    )
+
+
+def test_headlines_of_one_event_in_other_words_join() -> None:
+    cases = [
+        ("Magnitude 6.1 quake hits Hokkaido", "Hokkaido hit by strong quake, no tsunami warning"),
+        (
+            "Pizza chain Sbarro files for bankruptcy again",
+            "Sbarro seeks bankruptcy protection for second time",
+        ),
+    ]
+    for first, second in cases:
+        story = stories.merge(None, _timed(first, 0))
+        assert stories.decide(_timed(second, 1), {1: story})[0] == 1, (first, second)
+
+
+def test_a_headline_joins_a_story_active_within_the_hour_more_easily_than_a_quiet_one() -> None:
+    story = stories.merge(None, _timed("Pizza chain Sbarro files for bankruptcy again", 0))
+    scores = [
+        stories.score(_timed("Sbarro seeks bankruptcy protection for second time", h), story)
+        for h in (0.5, 1, 3, 12)
+    ]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > 0 > scores[-1]
+    x = stories.headline_features(_timed("Sbarro bankruptcy", 3), story)
+    assert x[stories.HEADLINE_FEATURES.index("hours_apart")] == pytest.approx(math.log(4))
+
+
+def test_a_headline_sharing_only_everyday_words_with_a_long_report_may_not_join() -> None:
+    """Two everyday words in common with a report's many ("families", "homes") are under the
+    headline's content minimum."""
+    story = stories.merge(None, _vectors("basra-floods-wire")[0])
+    for title in ("Families flee homes in Sudan", "Local officials said villages were evacuated"):
+        vec = stories.vectors(fpm.fingerprint(title, ""))
+        assert vec.headline_only
+        assert sum(1 for k in vec.content if k in story.content) >= stories.HEADLINE_SHARED
+        assert not stories.admissible(vec, story), title
