@@ -197,11 +197,15 @@ class Vectors:
     title_events: frozenset[str] = frozenset()  # those of them in its title
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
-    numbers: tuple[str, ...] = field(init=False, compare=False, repr=False)  # numeric names
+    # numeric names; for an article with text, not its toll, which the toll features weigh (a
+    # higher one later is an update's news, not a number the story lacks)
+    numbers: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strongest", tuple(_strongest(self.entities, TOP_NAMES)))
-        object.__setattr__(self, "numbers", tuple(k for k in self.entities if k[0].isdigit()))
+        toll = str(self.toll) if self.toll is not None and not self.headline_only else None
+        numbers = tuple(k for k in self.entities if k[0].isdigit() and k != toll)
+        object.__setattr__(self, "numbers", numbers)
 
     def index_keys(self) -> list[str]:
         """The terms ("t:…") and names ("e:…") by which candidate stories are looked up."""
@@ -339,9 +343,6 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     shared = len(common)
     # Two heists, two quakes, two deaths differ in their amounts, magnitudes and ages.
     mine_numbers = vec.numbers
-    if vec.toll is not None and not vec.headline_only:
-        # the toll is weighed by the toll features: a higher one later is an update's new number
-        mine_numbers = tuple(k for k in mine_numbers if k != str(vec.toll))
     unmatched = (
         sum(1 for k in mine_numbers if k not in story.entities) / len(mine_numbers)
         if mine_numbers and story.has_numbers
