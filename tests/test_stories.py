@@ -4,10 +4,12 @@ make them the same story (pure functions, no database)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datasketch.lsh import _optimal_param
 
@@ -39,6 +41,22 @@ def test_lsh_bands_are_datasketchs_optimum_for_the_threshold() -> None:
     best = _optimal_param(stories.NEAR_DUPLICATE, fpm.NUM_PERM, 0.1, 0.9)
     assert best == (fpm.BANDS, fpm.ROWS)
     assert fpm.BANDS * fpm.ROWS == fpm.NUM_PERM
+
+
+def test_band_keys_are_the_stored_keys_of_each_band() -> None:
+    # Stored band rows outlive a release: a band's key must stay the keyed BLAKE2b of its four
+    # values read as a signed little-endian integer, whatever computes it.
+    signature = np.frombuffer(fpm.fingerprint(*read("basra-floods-wire")).signature, "<u4")
+    raw = signature.tobytes()
+    expected = []
+    for band in range(fpm.BANDS):
+        digest = hashlib.blake2b(
+            raw[band * 16 : band * 16 + 16], digest_size=8, person=b"band%03d" % band
+        )
+        expected.append(int.from_bytes(digest.digest(), "little", signed=True))
+    keys = fpm.band_keys(signature)
+    assert keys == tuple(expected)
+    assert {type(k) for k in keys} == {int}  # plain integers, as the drivers bind them
 
 
 def test_a_syndicated_copy_is_a_near_duplicate_and_other_reports_are_not() -> None:

@@ -232,17 +232,26 @@ def band_keys(values: np.ndarray) -> tuple[int, ...]:
     """One key per LSH band: two texts share a key when their signatures agree on a whole band,
     which happens with high probability when their shingle Jaccard similarity is above 0.5."""
     raw = values.astype("<u4", copy=False).tobytes()
-    width = ROWS * 4
-    keys = []
-    for band, hasher in enumerate(_BAND_HASHERS):
+    digests = []
+    for hasher, start, end in _BANDS:
         digest = hasher.copy()
-        digest.update(raw[band * width : (band + 1) * width])
-        keys.append(int.from_bytes(digest.digest(), "little", signed=True))
+        digest.update(raw[start:end])
+        digests.append(digest.digest())
+    # Each 8-byte digest read as a little-endian signed integer, all at once.
+    keys: list[int] = np.frombuffer(b"".join(digests), "<i8").tolist()
     return tuple(keys)
 
 
-# One keyed hasher per band, copied for each signature (cheaper than setting one up each time).
-_BAND_HASHERS = [hashlib.blake2b(digest_size=8, person=b"band%03d" % band) for band in range(BANDS)]
+# One keyed hasher per band, copied for each signature (cheaper than setting one up each time),
+# with the band's place in the signature's bytes.
+_BANDS = [
+    (
+        hashlib.blake2b(digest_size=8, person=b"band%03d" % band),
+        band * ROWS * 4,
+        (band + 1) * ROWS * 4,
+    )
+    for band in range(BANDS)
+]
 
 
 def jaccard(a: bytes, b: bytes) -> float:

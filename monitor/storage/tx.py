@@ -110,17 +110,18 @@ class _Compiled:
         self._plan = [
             (name, defaults.get(name), processors.get(name)) for name in dict.fromkeys(self.names)
         ]
-        self._repeats = len(self._plan) != len(self.names)
+        # Where each position's value is in the plan's order, when a name repeats.
+        slot = {name: i for i, (name, _, _) in enumerate(self._plan)}
+        self._order = [slot[name] for name in self.names] if len(slot) != len(self.names) else None
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, default, process in self._plan:
-            value = values.get(name, default)
-            out.append(value if process is None else process(value))
-        if self._repeats:
-            by_name = dict(zip((name for name, _, _ in self._plan), out, strict=True))
-            return [by_name[name] for name in self.names]
-        return out
+        get = values.get
+        out = [
+            get(name, default) if process is None else process(get(name, default))
+            for name, default, process in self._plan
+        ]
+        order = self._order
+        return out if order is None else [out[i] for i in order]
 
     def varying(self, fixed: Mapping[str, Any], name: str, values: Iterable[Any]) -> list[Any]:
         """One parameter row per value of `name`, the others `fixed` (converted once)."""
