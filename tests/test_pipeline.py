@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -18,10 +20,11 @@ from monitor.daemon import once, runtime
 from monitor.errors import StoreUnavailable
 from monitor.feedhealth import health as feed_health
 from monitor.pipeline import Pipeline, PollReport, PollResult
-from monitor.pipeline.concurrency import GroupCommit, Job, KnownItems
+from monitor.pipeline.concurrency import GroupCommit, Job, KnownItems, Slot, poll_each
 from monitor.storage import Store
 from monitor.storage import alerts as alert_store
 from monitor.storage import feeds as feed_store
+from monitor.storage.feeds import FeedState
 from tests.servers import Answer, Receiver, Site
 
 WATCHLIST = """version: 1
@@ -312,6 +315,67 @@ def test_feeds_arriving_while_one_is_stored_are_stored_together_in_order() -> No
         release.set()
         assert [f.result(5) for f in futures] == [1, 3, 3, 3]
     assert groups == [[0], [1, 2, 3]]
+
+
+def test_a_held_round_is_stored_in_one_group_once_fetched_or_when_the_backlog_is_full() -> None:
+    """`monitor once` holds the store until the round's fetches end, so its feeds' entries are
+    placed together (oldest first) whichever feed's fetch ended first; a full backlog is
+    stored at once, so the fetches never wait for a held store."""
+    groups: list[list[int]] = []
+
+    def write(group: list[int]) -> list[int]:
+        groups.append(group)
+        return [len(group)] * len(group)
+
+    with ThreadPoolExecutor(1) as thread:
+        ingest = GroupCommit(thread, write)
+        ingest.hold(3)
+        first = [ingest.submit(job) for job in _jobs(2)]
+        thread.submit(lambda: None).result(5)  # the ingest thread is idle: nothing was written
+        assert groups == [] and not any(f.done() for f in first)
+        ingest.release()
+        assert [f.result(5) for f in first] == [2, 2]
+
+        ingest.hold(3)
+        full = [ingest.submit(job) for job in _jobs(3)]  # as many as may wait: stored now
+        assert [f.result(5) for f in full] == [3, 3, 3]
+        ingest.release()
+        after = ingest.submit(Job(lambda: 7, 1))  # not held: stored at once, alone
+        assert after.result(5) == 1
+    assert groups == [[0, 1], [0, 1, 2], [7]]
+
+
+def _state(i: int) -> FeedState:
+    return cast(FeedState, SimpleNamespace(id=i))  # poll_each reads a feed's id only
+
+
+def test_poll_each_says_when_no_feed_is_left_on_the_network() -> None:
+    """`fetched` comes after every feed has left the network (handed on to the store's backlog,
+    or finished), and before the feeds waiting for the store are done."""
+    events: list[str] = []
+    store_free = asyncio.Event()
+
+    def claim(done: Collection[int]) -> list[FeedState]:
+        return [] if done else [_state(i) for i in range(4)]
+
+    async def run(state: FeedState, slot: Slot) -> None:
+        await asyncio.sleep(0.01 * state.id)  # fetching, the last ones longest
+        if state.id % 2:
+            events.append(f"done {state.id}")  # nothing new: no store work
+            return
+        await slot.to_backlog()
+        events.append(f"waiting {state.id}")
+        await store_free.wait()
+        events.append(f"stored {state.id}")
+
+    def fetched() -> None:
+        events.append("fetched")
+        store_free.set()
+
+    asyncio.run(poll_each(claim, run, 2, fetched=fetched))
+    assert events.index("fetched") == 4  # after the four left the network
+    assert sorted(events[:4]) == ["done 1", "done 3", "waiting 0", "waiting 2"]
+    assert sorted(events[5:]) == ["stored 0", "stored 2"]
 
 
 def test_a_failed_group_fails_each_of_its_feeds_and_the_next_group_goes_on() -> None:

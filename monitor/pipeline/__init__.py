@@ -184,10 +184,17 @@ class Pipeline:
 
         # Small batches under short leases, renewed while the poll runs (`heartbeat`): a
         # worker killed mid-poll holds no feed for longer than one lease.
+        # A round of every feed (`monitor once`) is a backlog: its feeds' entries are stored
+        # together once fetched, so they are placed oldest first across feeds (`hold`).
+        if not due_only:
+            self.ingest.hold(settings.concurrency * concurrency.BACKLOG_PER_FETCH)
         async with self.heartbeat.working():
             try:
-                await concurrency.poll_each(claim, one, settings.concurrency)
+                await concurrency.poll_each(
+                    claim, one, settings.concurrency, fetched=self.ingest.release
+                )
             finally:
+                self.ingest.release()
                 self.flush()
         return report
 

@@ -69,34 +69,58 @@ class Slot:
     entries. The backlog is bounded too, so a slow disk slows fetching instead of filling
     memory."""
 
-    def __init__(self, network: asyncio.Semaphore, backlog: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        network: asyncio.Semaphore,
+        backlog: asyncio.Semaphore,
+        off_network: Callable[[], None] | None = None,
+    ) -> None:
         self._network, self._backlog = network, backlog
         self._held: asyncio.Semaphore | None = network
+        self._off_network = off_network  # told once, when the feed leaves the network
 
     async def to_backlog(self) -> None:
         if self._held is self._network:
             await self._backlog.acquire()
             self._network.release()
             self._held = self._backlog
+            self._left()
 
     def release(self) -> None:
         if self._held is not None:
+            if self._held is self._network:
+                self._left()
             self._held.release()
             self._held = None
+
+    def _left(self) -> None:
+        if self._off_network is not None:
+            self._off_network()
+            self._off_network = None
 
 
 async def poll_each(
     claim: Callable[[Collection[int]], Sequence[FeedState]],
     run: Callable[[FeedState, Slot], Awaitable[None]],
     concurrency: int,
+    fetched: Callable[[], None] | None = None,
 ) -> None:
     """Run `run` for every feed `claim` hands out (given the ids claimed so far), at most
     `concurrency` on the network at a time and `BACKLOG_PER_FETCH` times as many waiting for
-    the ingest thread; until `claim` hands out no more."""
+    the ingest thread; until `claim` hands out no more. `fetched` is called once no feed is left
+    on the network and none is left to claim (what is left waits for the store, or is done)."""
     gate = asyncio.Semaphore(concurrency)
     backlog = asyncio.Semaphore(concurrency * BACKLOG_PER_FETCH)
     tasks: set[asyncio.Task[None]] = set()
     done: set[int] = set()
+    on_network = 0
+    quiet = asyncio.Event()
+
+    def off_network() -> None:
+        nonlocal on_network
+        on_network -= 1
+        if not on_network:
+            quiet.set()
 
     async def one(state: FeedState, slot: Slot) -> None:
         try:
@@ -108,9 +132,15 @@ async def poll_each(
         for state in batch:
             done.add(state.id)
             await gate.acquire()
-            task = asyncio.create_task(one(state, Slot(gate, backlog)))
+            on_network += 1
+            quiet.clear()
+            task = asyncio.create_task(one(state, Slot(gate, backlog, off_network)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+    if fetched is not None:
+        if on_network:
+            await quiet.wait()
+        fetched()
     if tasks:
         await asyncio.gather(*tasks)
 
@@ -138,11 +168,38 @@ class GroupCommit(Generic[T, R]):
         self._waiting: list[Job[T, R]] = []
         self._lock = threading.Lock()
         self._running = False
+        self._hold: int | None = None  # see `hold`
+
+    def hold(self, feeds: int) -> None:
+        """Keep the jobs that arrive waiting until `release`, or until `feeds` jobs or
+        `GROUP_ENTRIES` entries wait. For a backlog polled at once (`monitor once`): the feeds
+        of a round are then stored together, and the store places their entries oldest first
+        across feeds, as they would have come live, instead of in groups by when each feed's
+        fetch happened to end. `feeds` is the number that may wait (the fetch backlog), so the
+        fetches never stall behind a held store."""
+        with self._lock:
+            self._hold = feeds
+
+    def release(self) -> None:
+        """End `hold`: what waits is stored now."""
+        with self._lock:
+            self._hold = None
+            start = bool(self._waiting) and not self._running
+            self._running = self._running or start
+        if start:
+            self._executor.submit(self._drain)
+
+    def _held(self) -> bool:
+        if self._hold is None:
+            return False
+        size = sum(job.size for job in self._waiting)
+        return len(self._waiting) < self._hold and size < GROUP_ENTRIES
 
     def submit(self, job: Job[T, R]) -> Future[R]:
         with self._lock:
             self._waiting.append(job)
-            start, self._running = not self._running, True
+            start = not self._running and not self._held()
+            self._running = self._running or start
         if start:
             self._executor.submit(self._drain)
         return job.done
@@ -152,6 +209,9 @@ class GroupCommit(Generic[T, R]):
             with self._lock:
                 group: list[Job[T, R]] = []
                 size = 0
+                if self._held():  # too few wait to be worth writing before the round ends
+                    self._running = False
+                    return
                 while self._waiting and (not group or size < GROUP_ENTRIES):
                     job = self._waiting.pop(0)
                     if job.done.set_running_or_notify_cancel():  # else its poll was cancelled
