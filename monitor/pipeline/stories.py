@@ -341,13 +341,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     common = vec.entities.keys() & story.entities.keys()
     numbers = any(k[0].isdigit() for k in common)
     shared = len(common)
-    # Two heists, two quakes, two deaths differ in their amounts, magnitudes and ages.
-    mine_numbers = vec.numbers
-    unmatched = (
-        sum(1 for k in mine_numbers if k not in story.entities) / len(mine_numbers)
-        if mine_numbers and story.has_numbers
-        else 0.0
-    )
+    unmatched = _numbers_lacking(vec, story)
     return (
         _cosine(vec.content, story.content, story.norms[0]) if content is None else content,
         _cosine(vec.entities, story.entities, story.norms[1]),
@@ -368,6 +362,15 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
         _title_events_missing(vec.title_events, story.events),
     )
+
+
+def _numbers_lacking(vec: Vectors, story: Profile) -> float:
+    """The share of the article's numbers the story lacks, when both have numbers: two heists,
+    two quakes, two deaths differ in their amounts, magnitudes and ages."""
+    mine = vec.numbers
+    if not mine or not story.has_numbers:
+        return 0.0
+    return sum(1 for k in mine if k not in story.entities) / len(mine)
 
 
 def _title_events_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> float:
@@ -400,12 +403,7 @@ def headline_features(
             rarest, rarest_weight = k, w
     theirs = story.strongest
     gap = _gap_hours(vec.at, story.first, story.last)
-    mine_numbers = vec.numbers
-    unmatched = (
-        sum(1 for k in mine_numbers if k not in story.entities) / len(mine_numbers)
-        if mine_numbers and story.has_numbers
-        else 0.0
-    )
+    unmatched = _numbers_lacking(vec, story)
     return (
         _cosine(vec.content, story.content, story.norms[0]) if content is None else content,
         _cosine(vec.title, story.title, story.norms[2]),
