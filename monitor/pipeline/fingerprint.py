@@ -128,7 +128,7 @@ class Fingerprint:
     text_words: int = 0  # words in the text (beyond the title)
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
     toll: int | None = None  # the number of dead the title (else the lead) states (`toll`)
-    toll_rises: bool = False  # it says that toll has risen ("toll rises to 17", `toll_rises`)
+    toll_rises: bool = False  # it says that toll has risen ("toll rises to 17", `_rises`)
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -392,14 +392,10 @@ def toll(title_words: list[str], text_words: list[str], language: str = "en") ->
     return found[0] if found is not None else None
 
 
-def toll_rises(title_words: list[str], text_words: list[str], language: str = "en") -> bool:
-    """Whether the report says its toll has gone up: a word of rising (`_RISE`) within
-    `TOLL_REACH` words of the toll's number ("toll rises to 17", "bringing the toll to 13").
-    Such a report is an update of an earlier one (`stories.update_of`)."""
-    return _rises(_toll_in(title_words, text_words, language))
-
-
 def _rises(found: tuple[int, list[str], int] | None) -> bool:
+    """Whether the report says its toll has gone up (`Fingerprint.toll_rises`): a word of rising
+    (`_RISE`) within `TOLL_REACH` words of the toll's number ("toll rises to 17", "bringing the
+    toll to 13"). Such a report is an update of an earlier one (`stories.update_of`)."""
     if found is None:
         return False
     _, part, j = found

@@ -192,7 +192,7 @@ class Vectors:
     keys: tuple[str, ...] = ()
     at: float | None = None  # event time, seconds since the epoch (None: unknown)
     toll: int | None = None  # the number of dead it states (`fingerprint.toll`)
-    rises: bool = False  # it says that toll has risen (`fingerprint.toll_rises`)
+    rises: bool = False  # it says that toll has risen (`Fingerprint.toll_rises`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     title_events: frozenset[str] = frozenset()  # those of them in its title
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
@@ -476,7 +476,7 @@ def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) 
 
 def update_of(vec: Vectors, story: Profile) -> bool:
     """Whether the article is a toll update of the story: it says its toll has risen
-    (`fingerprint.toll_rises`) to more than any of the story's reports state, it is not earlier
+    (`Fingerprint.toll_rises`) to more than any of the story's reports state, it is not earlier
     than the story's first report, its main name is the story's, and it names the same kind of
     happening (an event word in common). "Toll rises to 17" a day later is the story's, though
     its new numbers and the hours between weigh against it in the score. Articles with text
