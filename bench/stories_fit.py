@@ -296,6 +296,7 @@ AGAINST = (
     "event_words_conflict",
     "toll_conflict",
     "title_events_missing",
+    "days_missing",
 )
 
 

@@ -377,6 +377,44 @@ def test_event_words_are_derived_data_and_tell_kinds_of_happening_apart() -> Non
     assert stories.features(bombing, protest)[at] == 1.0
 
 
+def test_a_report_of_another_weekday_scores_lower_and_one_recalling_the_day_before_does_not() -> (
+    None
+):
+    """Undated reports of two events of one kind tell their days apart; a report that recalls
+    the day before names the story's day too."""
+
+    def undated(title: str, text: str) -> stories.Vectors:
+        return stories.vectors(fpm.fingerprint(title, text))
+
+    at = stories.FEATURES.index("days_missing")
+    story = stories.merge(
+        None,
+        undated(
+            "Chargers receiver arrested on suspicion of drink-driving",
+            "San Diego Chargers receiver Vincent Jackson was arrested on suspicion of driving "
+            "under the influence early on Tuesday, the California Highway Patrol said.",
+        ),
+    )
+    assert story.days == {"tuesday": 1}
+    lead = (
+        "San Diego Chargers receiver Vincent Jackson was arrested on suspicion of driving "
+        "under the influence early on {}, the highway patrol said; he was released on bail."
+    )
+    other_day = undated("Chargers receiver held for drink-driving", lead.format("Saturday"))
+    same_day = undated("Chargers receiver held for drink-driving", lead.format("Tuesday"))
+    recalling = undated(
+        "Chargers receiver held for drink-driving",
+        lead.format("Tuesday") + " The team said on Wednesday he would play.",
+    )
+    assert stories.features(other_day, story)[at] == 1.0
+    assert stories.features(same_day, story)[at] == 0.0
+    assert stories.features(recalling, story)[at] == 0.5
+    assert stories.score(other_day, story) < stories.score(same_day, story) - 1.0
+    # no weekday on one side: nothing to compare
+    no_day = undated("Chargers receiver held for drink-driving", lead.format("the morning"))
+    assert stories.features(no_day, story)[at] == 0.0
+
+
 def test_headline_only_items_sharing_one_word_do_not_join() -> None:
     """A city or a company in common is not an event in common."""
     pairs = [
@@ -410,6 +448,7 @@ def test_profiles_keep_times_tolls_and_event_words_and_old_profiles_still_read()
     back = stories.Profile.from_json(profile.to_json())
     assert (back.first, back.last, back.tolls) == (18_000.0, 25_200.0, (14, 17))
     assert back.events == profile.events and back.events
+    assert back.days == profile.days
     old = json.dumps({"n": 2, "c": {"bomb": 1.0}, "e": {"bgdd": 1.0}, "t": {"bomb": 1.0}})
     read_back = stories.Profile.from_json(old)
     assert (read_back.first, read_back.last, read_back.tolls, read_back.events) == (

@@ -66,9 +66,10 @@ PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequenci
 # in two (an extra alert) and the fitted point already has few of the first (conflict train
 # live 0.018, ECB+ 1–35 0.061; `bench/stories.py` prints the table). Time apart weighs most
 # after the words: a report a day away from a story's span needs far more in common to join.
-# The last weight (the headline's event words the story lacks) was fitted after the others, with
-# them kept (`bench/stories_fit.py --fit-one title_events_missing`): a full refit moved every
-# weight and traded a lost event on the conflict train split for fewer extra alerts.
+# The last two weights (the headline's event words the story lacks, the weekdays it does not
+# name) were each fitted after the others, with them kept (`bench/stories_fit.py --fit-one
+# title_events_missing`, `--fit-one days_missing`): a full refit moved every weight and traded a
+# lost event on the conflict train split for fewer extra alerts.
 WEIGHTS = (
     -2.39,  # intercept
     4.49,  # content cosine
@@ -91,6 +92,7 @@ WEIGHTS = (
     0.34,  # how much the toll exceeds the story's (log ratio)
     0.25,  # words in common (saturating)
     -0.28,  # share of the headline's event words the story lacks (fitted alone, see above)
+    -1.13,  # share of the weekdays the article names that the story's reports do not (alone)
 )
 # The names of `features()`, in order (the weights after the intercept follow them).
 FEATURES = (
@@ -114,6 +116,7 @@ FEATURES = (
     "toll_higher",
     "shared_words",
     "title_events_missing",
+    "days_missing",
 )
 # Headline-only items (a title and no more than a sentence) are scored on features of their own
 # (`headline_features`), with weights fitted alike on the headline-only items of the same
@@ -169,6 +172,8 @@ SHARED_NAMES = 10  # named things in common at which that feature saturates
 SHARED_TERMS = 5  # words in common at which that feature saturates
 GAP_CAP_HOURS = 96.0  # time apart beyond which the time feature grows no further
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
+# The days of the week (English stems): the day a report says its event happened on.
+WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
 
 
 def idf(prior: float) -> float:
@@ -195,6 +200,7 @@ class Vectors:
     rises: bool = False  # it says that toll has risen (`Fingerprint.toll_rises`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     title_events: frozenset[str] = frozenset()  # those of them in its title
+    days: frozenset[str] = frozenset()  # the weekdays its title and lead name (`WEEKDAYS`)
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
     # numeric names; for an article with text, not its toll, which the toll features weigh (a
@@ -226,6 +232,7 @@ class Profile:
     last: float | None = None
     tolls: tuple[int, int] | None = None
     events: dict[str, int] = field(default_factory=dict)
+    days: dict[str, int] = field(default_factory=dict)  # how many of its reports name each weekday
     # Computed once: lengths of the three centroids and the strongest names.
     norms: tuple[float, float, float] = field(init=False, compare=False, repr=False)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
@@ -253,6 +260,8 @@ class Profile:
             data["k"] = list(self.tolls)
         if self.events:
             data["v"] = self.events
+        if self.days:
+            data["d"] = self.days
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -269,6 +278,7 @@ class Profile:
             data.get("l", data.get("f")),
             (int(tolls[0]), int(tolls[1])) if tolls else None,
             data.get("v", {}),
+            data.get("d", {}),
         )
 
 
@@ -299,6 +309,7 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
         title_events=(
             frozenset(fp.title_terms) & event_words() if fp.language == "en" else frozenset()
         ),
+        days=frozenset(fp.terms.keys() & WEEKDAYS) if fp.language == "en" else frozenset(),
     )
 
 
@@ -331,7 +342,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     article's numbers the story lacks; and what makes an event itself: how far apart in time
     (event time) the article and the story are, whether they name the same kind of happening
     (event words), whether their tolls conflict, how many words they share at all, and how many
-    of the event words of the article's headline the story lacks.
+    of the event words of the article's headline and of the weekdays it names the story lacks.
     `content`: the content cosine, when the caller has computed it (`score`)."""
     mine, theirs = vec.strongest, story.strongest
     missing = 1.0 if mine and mine[0] not in story.entities else 0.0
@@ -361,6 +372,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         *_tolls(vec, story),
         min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
         _title_events_missing(vec.title_events, story.events),
+        _days_missing(vec.days, story.days),
     )
 
 
@@ -380,6 +392,17 @@ def _title_events_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> fl
     if not mine or not theirs:
         return 0.0
     return sum(1 for w in mine if w not in theirs) / len(mine)
+
+
+def _days_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> float:
+    """The share of the weekdays the article's title and lead name that none of the story's
+    reports names, when both name some: a report tells the day its event happened on ("on
+    Thursday"), and two events of one kind (a rule announced and its reversal, a coach hired and
+    fired, two patches of one browser) fall on different days. A report that recalls the day
+    before names both days; undated reports (ECB+) have no other clue to when."""
+    if not mine or not theirs:
+        return 0.0
+    return sum(1 for d in mine if d not in theirs) / len(mine)
 
 
 def headline_features(
@@ -616,6 +639,7 @@ def merge(story: Profile | None, vec: Vectors) -> Profile:
             vec.at,
             (vec.toll, vec.toll) if vec.toll is not None else None,
             dict.fromkeys(sorted(vec.events), 1),
+            dict.fromkeys(sorted(vec.days), 1),
         )
     first, last = story.first, story.last
     if vec.at is not None:
@@ -631,6 +655,9 @@ def merge(story: Profile | None, vec: Vectors) -> Profile:
     events = dict(story.events)
     for w in sorted(vec.events):
         events[w] = events.get(w, 0) + 1
+    days = dict(story.days)
+    for d in sorted(vec.days):
+        days[d] = days.get(d, 0) + 1
     return Profile(
         story.count + 1,
         _trim(_add(story.content, vec.content), KEEP_TERMS),
@@ -640,6 +667,7 @@ def merge(story: Profile | None, vec: Vectors) -> Profile:
         last,
         tolls,
         events,
+        days,
     )
 
 
