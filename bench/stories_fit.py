@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -261,14 +261,17 @@ def logistic(
     steps: int = 20000,
     false_join: float = 1.0,
     names: Sequence[str] | None = None,
+    costs: Sequence[float] | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> list[float]:
     """Weights of a logistic model (the intercept first), L2-regularised; a wrong join (a
-    negative example) weighs `false_join` times a missed one."""
+    negative example) weighs `false_join` times a missed one, or each example its `costs`.
+    `fixed`: weights set by name, not fitted."""
     import numpy as np
 
     a = np.hstack([np.ones((len(x), 1)), np.array(x)])
     t = np.array(y)
-    cost = np.where(t > 0, 1.0, false_join)
+    cost = np.where(t > 0, 1.0, false_join) if costs is None else np.array(costs)
     cost = cost / cost.mean()
     w = np.zeros(a.shape[1])
     # Evidence against joining never counts for it: a main name missing on either side or both,
@@ -279,10 +282,15 @@ def logistic(
 
     index = {name: i for i, name in enumerate(names or FEATURES)}
     against = np.array([1 + index[name] for name in AGAINST if name in index])
+    held = [(1 + index[name], v) for name, v in (fixed or {}).items()]
+    for k, v in held:
+        w[k] = v
     for _ in range(steps):
         p = 1 / (1 + np.exp(-a @ w))
         w -= 1.0 * (a.T @ (cost * (p - t)) / len(t) + 1e-3 * np.r_[0, w[1:]])
         w[against] = np.minimum(w[against], 0.0)
+        for k, v in held:
+            w[k] = v
     return [round(float(v), 2) for v in w]
 
 
@@ -297,10 +305,22 @@ AGAINST = (
     "toll_conflict",
     "title_events_missing",
     "days_missing",
+    "hours_apart",
+    "stale_size",
+    "late",
 )
 
 
-CONFLICT_HEADLINES = 10  # how many times a conflict-stream headline pair counts in the fit
+# Headline-only pairs: a conflict-stream pair weighs `CONFLICT_HEADLINES` times (its events are a
+# few reports hours apart, which UCI's thousands of pairs, dozens an event minutes apart, would
+# drown), a pair of two events `HEADLINE_FALSE_JOIN` times one of one event (a wrong join loses
+# an alert, a wrong split costs a message; `CONFLICT_FALSE_JOIN` times on the conflict stream,
+# whose pairs already weigh more), and the weight of the hours beyond
+# `stories.HEADLINE_LATE_HOURS` is set, not fitted (see `stories.HEADLINE_WEIGHTS`).
+CONFLICT_HEADLINES = 30
+HEADLINE_FALSE_JOIN = 10.0
+CONFLICT_FALSE_JOIN = 3.0
+HEADLINE_LATE_WEIGHT = -4.0
 FITTED_ON = ("conflict live", "conflict backlog", f"ecb {SEED}", "uci live")
 
 
@@ -313,15 +333,26 @@ def fit() -> None:
     streams = train_streams()
     x: dict[bool, list[tuple[float, ...]]] = {True: [], False: []}
     y: dict[bool, list[float]] = {True: [], False: []}
+    costs: list[float] = []  # of the headline pairs (`CONFLICT_HEADLINES`)
     for name in FITTED_ON:
         for short, (xs, ys) in oracle_examples(streams[name]).items():
-            # The conflict stream's headline items (a few reports an event, hours apart) would
-            # be drowned by UCI's thousands of pairs (dozens an event, minutes apart).
-            times = CONFLICT_HEADLINES if short and name.startswith("conflict") else 1
-            x[short] += xs * times
-            y[short] += ys * times
+            x[short] += xs
+            y[short] += ys
+            if short:
+                times, false_join = (
+                    (CONFLICT_HEADLINES, CONFLICT_FALSE_JOIN)
+                    if name.startswith("conflict")
+                    else (1, HEADLINE_FALSE_JOIN)
+                )
+                costs += [times * (1.0 if label else false_join) for label in ys]
     text = logistic(x[False], y[False])
-    heads = logistic(x[True], y[True], names=algo.HEADLINE_FEATURES)
+    heads = logistic(
+        x[True],
+        y[True],
+        names=algo.HEADLINE_FEATURES,
+        costs=costs,
+        fixed={"late": HEADLINE_LATE_WEIGHT},
+    )
     print("text weights:", text)
     print("headline weights:", heads)
     for shift in (-1.0, -0.5, 0.0, 0.5, 1.0):

@@ -579,6 +579,24 @@ def test_a_headline_joins_a_story_active_within_the_hour_more_easily_than_a_quie
     assert x[stories.HEADLINE_FEATURES.index("hours_apart")] == pytest.approx(math.log(4))
 
 
+def test_a_big_story_quiet_for_an_hour_takes_a_headline_less_easily_than_a_small_one() -> None:
+    """A story of dozens of headlines that has gone quiet has moved on; a story of one report
+    an hour old is as a conflict event's reports are."""
+    first = "Sbarro files for bankruptcy again"
+    small = stories.merge(None, _timed(first, 0))
+    big = stories.merge_all([_timed(first, h / 30) for h in range(30)])
+    later = _timed("Sbarro seeks bankruptcy protection for second time", 2)
+    assert stories.score(later, big) < stories.score(later, small)
+    assert stories.decide(later, {1: small})[0] == 1
+
+
+def test_a_headline_stating_the_storys_toll_joins_more_easily() -> None:
+    story = stories.merge(None, _timed("Clan clash kills 4 in northern town", 0, toll=4))
+    same = _timed("Four killed in northern town clan clash", 1.5, toll=4)
+    unstated = _timed("Four killed in northern town clan clash", 1.5)
+    assert stories.score(same, story) > stories.score(unstated, story)
+
+
 def test_a_headline_sharing_only_everyday_words_with_a_long_report_may_not_join() -> None:
     """Two everyday words in common with a report's many ("families", "homes") are under the
     headline's content minimum."""
