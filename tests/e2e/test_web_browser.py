@@ -85,20 +85,26 @@ def test_read_open_check_mute_mark_and_backtest_in_a_browser(
 
 
 def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
     assert isinstance(browser, WebDriver)
     find, find_all = browser.find_element, browser.find_elements
 
     def click(element: WebElement) -> None:
-        """Click, and wait for the next page to replace this one."""
-        page = find(By.TAG_NAME, "html")
+        """Click, and wait for the next page to replace this one and finish loading. The old
+        page is marked, not watched: while it is torn down chromedriver may answer a question
+        about it with an "inspector error" instead of "stale", so any driver error is retried."""
+        browser.execute_script("window.monitorLeaving = true")
         element.click()
-        WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
+        WebDriverWait(browser, 60, ignored_exceptions=(WebDriverException,)).until(
+            lambda b: b.execute_script(
+                "return !window.monitorLeaving && document.readyState === 'complete'"
+            )
+        )
 
     # The story list: every alerted story, its reports, how they joined; feed text is text.
     browser.get(f"{base}/stories")
