@@ -23,7 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monitor.pipeline.fingerprint import Fingerprint, content_terms, text_hash, words
+from monitor.pipeline.fingerprint import (
+    WEEKDAY_NAMES,
+    Fingerprint,
+    content_terms,
+    text_hash,
+    words,
+)
 
 __all__ = [
     "NEAR_DUPLICATE",
@@ -93,6 +99,7 @@ WEIGHTS = (
     0.25,  # words in common (saturating)
     -0.28,  # share of the headline's event words the story lacks (fitted alone, see above)
     -1.36,  # share of the weekdays the article names that the story's reports do not (alone)
+    -1.62,  # half a day or more later, on a day of its own the story's reports do not name
 )
 # The names of `features()`, in order (the weights after the intercept follow them).
 FEATURES = (
@@ -117,6 +124,7 @@ FEATURES = (
     "shared_words",
     "title_events_missing",
     "days_missing",
+    "later_new_day",
 )
 # Headline-only items (a title and no more than a sentence) are scored on features of their own
 # (`headline_features`), with weights fitted alike on the headline-only items of the same
@@ -188,7 +196,10 @@ SHARED_TERMS = 5  # words in common at which that feature saturates
 GAP_CAP_HOURS = 96.0  # time apart beyond which the time feature grows no further
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
 # The days of the week (English stems): the day a report says its event happened on.
-WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+WEEKDAYS = WEEKDAY_NAMES
+# A report this many hours or more from a story's span whose own days (`Vectors.own_days`) are
+# all days none of the story's reports name is of another happening (`_later_new_day`).
+NEW_DAY_HOURS = 12.0
 
 
 def idf(prior: float) -> float:
@@ -216,6 +227,8 @@ class Vectors:
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     title_events: frozenset[str] = frozenset()  # those of them in its title
     days: frozenset[str] = frozenset()  # the weekdays its title and lead name (`WEEKDAYS`)
+    # those of them it names as its own day ("on Sunday", not only "Saturday's strike")
+    own_days: frozenset[str] = frozenset()
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
     # numeric names; for an article with text, not its toll, which the toll features weigh (a
@@ -325,6 +338,11 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
             frozenset(fp.title_terms) & event_words() if fp.language == "en" else frozenset()
         ),
         days=frozenset(fp.terms.keys() & WEEKDAYS) if fp.language == "en" else frozenset(),
+        own_days=(
+            frozenset(fp.terms.keys() & WEEKDAYS) - fp.recalled_days
+            if fp.language == "en"
+            else frozenset()
+        ),
     )
 
 
@@ -388,6 +406,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
         _title_events_missing(vec.title_events, story.events),
         _days_missing(vec.days, story.days),
+        _later_new_day(vec, story),
     )
 
 
@@ -418,6 +437,20 @@ def _days_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> float:
     if not mine or not theirs:
         return 0.0
     return sum(1 for d in mine if d not in theirs) / len(mine)
+
+
+def _later_new_day(vec: Vectors, story: Profile) -> float:
+    """1 when the article is `NEW_DAY_HOURS` or more from the story's span and every day it
+    names as its own (`Vectors.own_days`) is one none of the story's reports names: the funerals
+    on Tuesday of those killed on Monday, the arrests on Sunday over Saturday's drone strike.
+    Such a report recalls the earlier event in its lead ("Saturday's strike", "killed a day
+    earlier") and so shares its words and names, but it tells of a happening of its own. A
+    later report of the same event either names the event's day or none (an earlier one, placed
+    after, alike); undated reports (ECB+) have no hours apart."""
+    mine = vec.own_days
+    if not mine or not story.days or _gap_hours(vec.at, story.first, story.last) < NEW_DAY_HOURS:
+        return 0.0
+    return 0.0 if any(d in story.days for d in mine) else 1.0
 
 
 def headline_features(
