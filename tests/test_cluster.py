@@ -16,7 +16,7 @@ from monitor.channels import render
 from monitor.channels.webhook import WebhookChannel, WebhookSettings
 from monitor.config import StorySettings
 from monitor.http import build_client
-from monitor.model import Article
+from monitor.model import Article, JoinReason
 from monitor.pipeline import cluster
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import fingerprint
@@ -272,3 +272,14 @@ def test_a_rewrite_joins_a_story_within_its_span_and_continues_one_past_it() -> 
         rewrite, profiles, {1: NOW - 5 * DAY, 2: NOW, 3: NOW - DAY}, NOW, span
     )
     assert (joined, continues) == (3, None)
+
+
+def test_a_story_a_headline_joins_is_not_read_again_for_repair() -> None:
+    """A story with a headline-only member is never split: when a headline brings a story to a
+    repair size, its members are not read and weighed to find that out."""
+    headline = algo.vectors(fingerprint("Floods close the port of Basra", ""))
+    wire = algo.vectors(fingerprint(*read("basra-floods-wire")))
+    assert algo.split([wire, wire, headline]) is None  # what a repair would have found
+    for joined, due in ((headline, False), (wire, True)):
+        placed = cluster.Placement(1, JoinReason.REWRITE, 1.0, size=3, vectors=joined)
+        assert placed.repair_due is due

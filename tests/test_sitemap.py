@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor.model import Entry
 from monitor.pipeline import parse
 from monitor.pipeline.sitemap import Sitemap, read_sitemap
@@ -156,3 +158,30 @@ def test_links_that_are_not_http_are_dropped(tmp_path: Path) -> None:
         b"<url><loc>https://a.example/fine-page-here</loc></url></urlset>"
     )
     assert [e.url for e in entries(data)] == ["https://a.example/fine-page-here"]
+
+
+NEW_URL = (
+    b"<url><loc>" + BASE.encode() + b"/articles/news/2025/04/17/mosul-market.html</loc>"
+    b"<news:news><news:publication_date>2025-04-17T08:00:00+00:00</news:publication_date>"
+    b"<news:title>Market reopens in Mosul</news:title></news:news></url>\n  "
+)
+
+
+@pytest.mark.parametrize("comment", [False, True], ids=["plain", "with a comment"])
+def test_a_new_url_on_top_and_an_edited_one_are_read_again_and_the_rest_skipped(
+    comment: bool,
+) -> None:
+    """A news sitemap grows at the top: the URLs it had are skipped by the hash of their markup
+    (the one that was first too), whether the sitemap is written plainly or not."""
+    data = body("news.xml")
+    if comment:
+        data = data.replace(b"<url>", b"<!-- story --><url>", 1)
+    first = read(data)
+    feed = parse.FeedItems(first.feed, BASE, NOW)
+    known = feed.item_hashes(stored=set(feed.guids))
+    grown = data.replace(b"<url>", NEW_URL + b"<url>", 1)
+    grown = grown.replace(b"old iron bridge reopens", b"old iron bridge opens again")
+    again = read(grown, known=known)
+    got = sorted((i.link() or "").rsplit("/", 1)[1] for i in again.feed.items)
+    assert got == ["mosul-market.html", "ramadi-bridge-reopens.html"]
+    assert len(again.feed.skipped) == 2

@@ -111,9 +111,12 @@ class Placement:
 
     @property
     def repair_due(self) -> bool:
-        """Whether the story, grown by a rewrite or a copy, is looked at again (`repair`)."""
+        """Whether the story, grown by a rewrite or a copy, is looked at again (`repair`). Not
+        when the report that joined keeps its story whole (`stories.keeps_whole`, a headline):
+        it is one of the members `repair` would read, and `stories.split` would refuse them."""
         joined = self.reason in (JoinReason.REWRITE, JoinReason.NEAR_DUPLICATE)
-        return joined and self.size in stories.REPAIR_AT
+        whole = self.vectors is not None and stories.keeps_whole(self.vectors)
+        return joined and self.size in stories.REPAIR_AT and not whole
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,7 +95,8 @@ def read_sitemap(
     if name != "urlset":
         what = "a feed: use kind feed" if name in ("rss", "feed", "RDF") else f"<{name}>"
         return _failed(f"not a sitemap: the root element is {what}")
-    return Sitemap(_urlset(root, url, now, cutoff, max_urls, known, error), error=error)
+    pieces = _pieces(body, root) if error is None else None
+    return Sitemap(_urlset(root, url, now, cutoff, max_urls, known, error, pieces), error=error)
 
 
 _COMMENTS = re.compile(rb"<!--.*?-->", re.S)
@@ -222,6 +223,68 @@ def _hash(el: Any, seed: hashlib.blake2b) -> bytes:
     return digest.digest()
 
 
+def _pieces(body: bytes, root: Any) -> list[bytes] | None:
+    """The markup of each of the root's children as written, when they are all `<url>`s with
+    an end tag each and the body has no comment, CDATA section, DOCTYPE or processing
+    instruction (past the XML declaration): the i-th piece then runs from the end of the
+    (i-1)-th `</url>` (the first from its start tag) to the end of the i-th (in well-formed
+    XML, text cannot hold a `<`). A known URL is skipped by a hash of those bytes, found and
+    hashed in C, without serialising its element (`_hash`). None otherwise: the elements are
+    serialised."""
+    if b"<!" in body or body.count(b"<?") > (body.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"<?xml"):
+        return None
+    children = len(root)
+    if not children:
+        return None
+    first = root[0]
+    tag = first.tag
+    if not isinstance(tag, str) or etree.QName(tag).localname != "url":
+        return None
+    name = (f"{first.prefix}:url" if first.prefix else "url").encode("utf-8", "surrogatepass")
+    pieces = body.split(b"</" + name + b">")
+    if len(pieces) != children + 1 or any(child.tag != tag for child in root):
+        return None
+    # The first piece starts with the document's head: cut at the first `<url>`'s start tag.
+    start = re.search(b"<" + re.escape(name) + rb"[\s/>]", pieces[0])
+    if start is None:
+        return None
+    pieces[0] = pieces[0][start.start() :]
+    # White space before an element is no part of it (nor of its hash).
+    pieces = [piece.lstrip(b" \t\r\n") for piece in pieces]
+    del pieces[-1]
+    return pieces
+
+
+def _elements(
+    root: Any,
+    seed: hashlib.blake2b,
+    known: Container[bytes],
+    skipped: list[bytes],
+    pieces: list[bytes] | None,
+) -> Iterator[tuple[int, bytes, Any]]:
+    """The `<url>` elements not `known` (their hash in `skipped`), with their position and
+    hash: of their markup as written (`_pieces`), else as serialised (`_hash`)."""
+    if pieces is None:
+        for position, el in enumerate(root.iterchildren("{*}url", "url")):
+            digest = _hash(el, seed)
+            if digest in known:
+                skipped.append(digest)
+            else:
+                yield position, digest, el
+        return
+    children: list[Any] | None = None
+    for position, piece in enumerate(pieces):
+        hasher = seed.copy()
+        hasher.update(piece)
+        digest = hasher.digest()
+        if digest in known:
+            skipped.append(digest)
+            continue
+        if children is None:
+            children = list(root)
+        yield position, digest, children[position]
+
+
 def _urlset(
     root: Any,
     url: str,
@@ -230,15 +293,12 @@ def _urlset(
     max_urls: int,
     known: Container[bytes],
     error: str | None,
+    pieces: list[bytes] | None = None,
 ) -> RawFeed:
     fresh: list[tuple[datetime | None, int, ReadyItem, bytes]] = []
     skipped: list[bytes] = []
     seed = _seed(url)
-    for position, el in enumerate(root.iterchildren("{*}url", "url")):
-        digest = _hash(el, seed)
-        if digest in known:
-            skipped.append(digest)
-            continue
+    for position, digest, el in _elements(root, seed, known, skipped, pieces):
         fields = _fields(el)
         loc, lastmod = fields.get("loc", ""), fields.get("lastmod", "")
         title = fields.get("title", "")

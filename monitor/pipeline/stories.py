@@ -38,6 +38,7 @@ __all__ = [
     "copy_of",
     "decide",
     "idf",
+    "keeps_whole",
     "merge",
     "merge_all",
     "pair_score",
@@ -659,7 +660,7 @@ def split(
     `pair(i, j)` gives members i < j's `pair_score` when the caller keeps them between repairs,
     or +inf for two that must stay together (near-duplicates)."""
     n = len(members)
-    if n < 3 or any(m.headline_only for m in members):
+    if n < 3 or any(keeps_whole(m) for m in members):
         return None
     import numpy as np
     from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
@@ -685,6 +686,12 @@ def split(
         return None
     groups = fcluster(tree, 2, "maxclust")
     return [i for i in range(n) if groups[i] != groups[0]]
+
+
+def keeps_whole(member: Vectors) -> bool:
+    """Whether a story with this member is never split (`split`): a headline-only item carries
+    too few words for the pair score. Known before the other members are read."""
+    return member.headline_only
 
 
 def merge(story: Profile | None, vec: Vectors) -> Profile:
