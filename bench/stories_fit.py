@@ -305,6 +305,7 @@ AGAINST = (
     "toll_conflict",
     "title_events_missing",
     "days_missing",
+    "later_new_day",
     "hours_apart",
     "stale_size",
     "late",
@@ -466,7 +467,11 @@ def event_words() -> list[str]:
 
 if __name__ == "__main__" and "--fit-one" in sys.argv:
     feature = sys.argv[sys.argv.index("--fit-one") + 1]
-    print(f"{feature}: {fit_one(feature)}")
+    # `--false-join X`: a pair of two events weighs X times one of one event (default 1)
+    cost = (
+        float(sys.argv[sys.argv.index("--false-join") + 1]) if "--false-join" in sys.argv else 1.0
+    )
+    print(f"{feature}: {fit_one(feature, cost)}")
 
 if __name__ == "__main__" and "--event-words" in sys.argv:
     found = event_words()

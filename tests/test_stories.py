@@ -606,3 +606,58 @@ def test_a_headline_sharing_only_everyday_words_with_a_long_report_may_not_join(
         assert vec.headline_only
         assert sum(1 for k in vec.content if k in story.content) >= stories.HEADLINE_SHARED
         assert not stories.admissible(vec, story), title
+
+
+def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_own() -> None:
+    """A consequence a day later (arrests on Sunday over Saturday's drone strike) recalls the
+    strike in its lead and shares its words and names; its own day, one the story's reports do
+    not name, keeps it out. A later report of the strike itself, naming only Saturday, joins."""
+
+    def report(title: str, text: str, hours: float) -> stories.Vectors:
+        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
+
+    strike = [
+        report(
+            "Drone strike kills two militia commanders in Syria's Mayadin",
+            "A drone struck a car in the eastern Syrian town of al-Mayadin early on Saturday, "
+            "killing two commanders of an Iran-backed militia, a war monitor said. The car was "
+            "hit near the town's central bakery.",
+            0,
+        ),
+        report(
+            "Two pro-Iran commanders killed as drone hits car in al-Mayadin",
+            "Two commanders of an Iran-backed militia died on Saturday when a drone fired on "
+            "their car in al-Mayadin, in Deir ez-Zor province, residents said.",
+            3,
+        ),
+    ]
+    story = stories.merge_all(strike)
+    arrests = report(
+        "Militia detains 14 in Syria's Mayadin after drone strike",
+        "An Iran-backed militia arrested 14 residents of the eastern Syrian town of al-Mayadin "
+        "on Sunday on suspicion of helping to guide Saturday's drone strike, a war monitor "
+        "said. Relatives said the men, among them a baker and a "
+        "pharmacist, were taken from their homes at dawn and their families were not told "
+        "where they had been held. Fighters also set up checkpoints at the entrances and took "
+        "mobile phones from passers-by to search them.",
+        28,
+    )
+    assert arrests.own_days == {"sunday"} and arrests.days == {"sunday", "saturday"}
+    at = stories.FEATURES.index("later_new_day")
+    assert stories.features(arrests, story)[at] == 1.0
+    # Without the feature, the shared recall is enough for the arrests to join the strike.
+    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    assert stories.decide(arrests, {1: story}, unweighed)[0] == 1
+    assert stories.decide(arrests, {1: story})[0] is None
+
+    follow_up = report(
+        "Drone strike in Syria's Mayadin killed two militia commanders, monitor says",
+        "The two commanders of an Iran-backed militia killed in Saturday's drone strike on "
+        "their car in al-Mayadin were senior officers, a war monitor said.",
+        28,
+    )
+    assert follow_up.own_days == frozenset()
+    assert stories.features(follow_up, story)[at] == 0.0
+    assert stories.decide(follow_up, {1: story})[0] == 1
+    # Within half a day, a report naming a day of its own is left to the other features.
+    assert stories.features(dataclasses.replace(arrests, at=9 * 3600.0), story)[at] == 0.0

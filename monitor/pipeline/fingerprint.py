@@ -19,7 +19,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +129,9 @@ class Fingerprint:
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
     toll: int | None = None  # the number of dead the title (else the lead) states (`toll`)
     toll_rises: bool = False  # it says that toll has risen ("toll rises to 17", `_rises`)
+    # The days of the week its title and lead name only as "Saturday's" (`recalled_days`): the
+    # day of an earlier happening it recalls, not the day of its own.
+    recalled_days: frozenset[str] = frozenset()
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -470,6 +473,23 @@ def _title_case(title: str) -> bool:
     return len(content) >= 3 and capitalised >= len(content) - 1
 
 
+WEEKDAY_NAMES = frozenset(
+    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+)
+
+
+def recalled_days(plain: Sequence[str]) -> frozenset[str]:
+    """The weekdays that `plain` (words as `words` gives them) names only in the possessive
+    ("Saturday's drone strike", "after Wednesday's fire"): a report says so of an earlier
+    happening it recalls, and "on Sunday" of its own. English only (the caller's words)."""
+    possessive: set[str] = set()
+    own: set[str] = set()
+    for i, w in enumerate(plain):
+        if w in WEEKDAY_NAMES:
+            (possessive if i + 1 < len(plain) and plain[i + 1] == "s" else own).add(w)
+    return frozenset(possessive - own)
+
+
 def fingerprint(
     title: str, text: str, *, shingles: bool = True, language: str | None = None
 ) -> Fingerprint:
@@ -517,4 +537,5 @@ def fingerprint(
         language=lang,
         toll=dead[0] if dead is not None else None,
         toll_rises=_rises(dead),
+        recalled_days=recalled_days(title_words + text_words[: LEAD_WORDS * 2]),
     )
