@@ -306,6 +306,7 @@ AGAINST = (
     "title_events_missing",
     "days_missing",
     "later_new_day",
+    "later_recall",
     "hours_apart",
     "stale_size",
     "late",

@@ -661,3 +661,72 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
     assert stories.decide(follow_up, {1: story})[0] == 1
     # Within half a day, a report naming a day of its own is left to the other features.
     assert stories.features(dataclasses.replace(arrests, at=9 * 3600.0), story)[at] == 0.0
+
+
+def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_own() -> None:
+    """A second attack in the same town a day after the first, whose lead recalls the first
+    without a weekday ("a day after shelling hit the camp, a drone struck the hospital"),
+    shares the first story's words and names; its headline, about another target, keeps it
+    out. A later report of the shelling itself that recalls it joins."""
+
+    def report(title: str, text: str, hours: float) -> stories.Vectors:
+        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
+
+    shelling = [
+        report(
+            "Shelling of displacement camp near Zalingei kills nine",
+            "Artillery shells hit the Hamidiya displacement camp outside Zalingei before dawn, "
+            "killing nine people, among them four children, camp leaders said. Dozens of "
+            "shelters burned and the wounded were taken to the town's teaching hospital.",
+            0,
+        ),
+        report(
+            "Nine dead as shells land on Hamidiya camp in Zalingei",
+            "Shells fell on shelters in the Hamidiya camp for displaced families near Zalingei, "
+            "killing nine residents including four children, a camp coordinator said. The "
+            "wounded were taken to Zalingei teaching hospital.",
+            2,
+        ),
+    ]
+    story = stories.merge_all(shelling)
+    drone = report(
+        "Drone hits maternity ward of Zalingei teaching hospital",
+        "A day after shelling hit the Hamidiya displacement camp and killed nine people, a "
+        "drone struck the maternity ward of the teaching hospital in Zalingei, killing two "
+        "nurses and a patient, camp leaders and medics said. The hospital had been treating "
+        "the wounded from the camp.",
+        26,
+    )
+    assert drone.recalls and drone.own_days == frozenset()
+    at = stories.FEATURES.index("later_recall")
+    assert stories.features(drone, story)[at] > 0.5
+    # Without the feature, what it recalls is enough for the drone strike to join the shelling.
+    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    assert stories.decide(drone, {1: story}, unweighed)[0] == 1
+    assert stories.decide(drone, {1: story})[0] is None
+
+    follow_up = report(
+        "Hamidiya camp shelling near Zalingei killed nine, camp leaders say",
+        "Hours after shells hit the Hamidiya displacement camp near Zalingei and killed nine "
+        "people, families searched the burned shelters, camp leaders said.",
+        20,
+    )
+    assert follow_up.recalls
+    assert stories.decide(follow_up, {1: story})[0] == 1
+    # Within half a day, a report that recalls is left to the other features.
+    assert stories.features(dataclasses.replace(drone, at=9 * 3600.0), story)[at] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A day after shelling hit the camp, a drone struck the hospital", True),
+        ("Hours after the truce began, a rocket hit the ward", True),
+        ("Following yesterday's strike on tents, a drone hit the plant", True),
+        ("After last night's raid, the army sealed the road", True),
+        ("Minutes after the blast, ambulances arrived", False),
+        ("Shelling hit the camp on Tuesday, killing nine", False),
+    ],
+)
+def test_recalls_an_earlier_happening(text: str, expected: bool) -> None:
+    assert fpm.recalls(fpm.words(text)) is expected

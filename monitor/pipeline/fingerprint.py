@@ -132,6 +132,8 @@ class Fingerprint:
     # The days of the week its title and lead name only as "Saturday's" (`recalled_days`): the
     # day of an earlier happening it recalls, not the day of its own.
     recalled_days: frozenset[str] = frozenset()
+    # Whether its title and lead recall an earlier happening ("a day after…", `recalls`).
+    recalls: bool = False
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -490,6 +492,27 @@ def recalled_days(plain: Sequence[str]) -> frozenset[str]:
     return frozenset(possessive - own)
 
 
+# Words of time that, followed by "after", recall an earlier happening: "a day after", "hours
+# after", "two days after", "a week after" ("minutes after" is the same happening's aftermath).
+RECALL_SPANS = frozenset({"day", "days", "hours", "week", "weeks", "night"})
+
+
+def recalls(plain: Sequence[str]) -> bool:
+    """Whether `plain` (words as `words` gives them) recalls an earlier happening as the time
+    before its own: "a day after shelling hit the camp…", "hours after the truce…", "following
+    yesterday's strike…", "after last night's raid…". A report of a new happening opens so when
+    it follows another in the same city; a later report of the same one may too ("hours after
+    the blast, rescuers…"), which the score weighs with how alike the headlines are. English
+    only (the caller's words)."""
+    for i, w in enumerate(plain[:-1]):
+        after = plain[i + 1]
+        if w in RECALL_SPANS and after == "after":
+            return True
+        if after == "s" and (w == "yesterday" or (w == "night" and i and plain[i - 1] == "last")):
+            return True
+    return False
+
+
 def fingerprint(
     title: str, text: str, *, shingles: bool = True, language: str | None = None
 ) -> Fingerprint:
@@ -538,4 +561,5 @@ def fingerprint(
         toll=dead[0] if dead is not None else None,
         toll_rises=_rises(dead),
         recalled_days=recalled_days(title_words + text_words[: LEAD_WORDS * 2]),
+        recalls=recalls(title_words + text_words[: LEAD_WORDS * 2]),
     )

@@ -73,12 +73,14 @@ PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequenci
 # in two (an extra alert) and the fitted point already has few of the first (conflict train
 # live 0.018, ECB+ 1–35 0.061; `bench/stories.py` prints the table). Time apart weighs most
 # after the words: a report a day away from a story's span needs far more in common to join.
-# The last three weights (the headline's event words the story lacks, the weekdays it does not
-# name, a day of its own half a day away) were each fitted after the others, with them kept
+# The last four weights (the headline's event words the story lacks, the weekdays it does not
+# name, a day of its own half a day away, a recalled earlier happening under a headline of
+# other event words half a day away) were each fitted after the others, with them kept
 # (`bench/stories_fit.py --fit-one title_events_missing`, `--fit-one days_missing`, `--fit-one
 # later_new_day --false-join 3`: a pair of two events weighing three times, as the conflict
 # stream's headline pairs do; weighing alike, it came out at −0.91 and parted neither train
-# consequence event): a full refit moved every weight and traded a lost event on the conflict
+# consequence event; `--fit-one later_recall --false-join 3`, alike −1.69; no training pair of
+# one event has it): a full refit moved every weight and traded a lost event on the conflict
 # train split for fewer extra alerts.
 WEIGHTS = (
     -2.39,  # intercept
@@ -104,6 +106,7 @@ WEIGHTS = (
     -0.28,  # share of the headline's event words the story lacks (fitted alone, see above)
     -1.36,  # share of the weekdays the article names that the story's reports do not (alone)
     -1.62,  # half a day or more later, on a day of its own the story's reports do not name
+    -2.27,  # half a day or more later, recalling an earlier one: headline event words it lacks
 )
 # The names of `features()`, in order (the weights after the intercept follow them).
 FEATURES = (
@@ -129,6 +132,7 @@ FEATURES = (
     "title_events_missing",
     "days_missing",
     "later_new_day",
+    "later_recall",
 )
 # Headline-only items (a title and no more than a sentence) are scored on features of their own
 # (`headline_features`), with weights fitted alike on the headline-only items of the same
@@ -234,6 +238,7 @@ class Vectors:
     # those of them it names as its own day ("on Sunday", not only "Saturday's strike")
     own_days: frozenset[str] = frozenset()
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
+    recalls: bool = False  # its title and lead recall an earlier happening (`Fingerprint.recalls`)
     strongest: tuple[str, ...] = field(init=False, compare=False, repr=False)
     # numeric names; for an article with text, not its toll, which the toll features weigh (a
     # higher one later is an update's news, not a number the story lacks)
@@ -347,6 +352,7 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
             if fp.language == "en"
             else frozenset()
         ),
+        recalls=fp.recalls and fp.language == "en",
     )
 
 
@@ -411,6 +417,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         _title_events_missing(vec.title_events, story.events),
         _days_missing(vec.days, story.days),
         _later_new_day(vec, story),
+        _later_recall(vec, story),
     )
 
 
@@ -455,6 +462,20 @@ def _later_new_day(vec: Vectors, story: Profile) -> float:
     if not mine or not story.days or _gap_hours(vec.at, story.first, story.last) < NEW_DAY_HOURS:
         return 0.0
     return 0.0 if any(d in story.days for d in mine) else 1.0
+
+
+def _later_recall(vec: Vectors, story: Profile) -> float:
+    """The share of the event words of the article's headline that none of the story's reports
+    has (`_title_events_missing`), when the article is `NEW_DAY_HOURS` or more from the story's
+    span and its lead recalls an earlier happening (`Fingerprint.recalls`: "a day after shelling
+    hit the camp, a drone struck the hospital…"); else 0. Such a report shares the earlier
+    story's words and names through what it recalls, often with no weekday for
+    `_later_new_day` to tell by; what it tells of itself is in its headline: another target,
+    another weapon. A later report of the same event that recalls it ("hours after the blast,
+    rescuers…") keeps the event's words in its headline."""
+    if not vec.recalls or _gap_hours(vec.at, story.first, story.last) < NEW_DAY_HOURS:
+        return 0.0
+    return _title_events_missing(vec.title_events, story.events)
 
 
 def headline_features(
