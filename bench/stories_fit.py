@@ -307,6 +307,7 @@ AGAINST = (
     "days_missing",
     "later_new_day",
     "later_recall",
+    "core_events_conflict",
     "hours_apart",
     "stale_size",
     "late",

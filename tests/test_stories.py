@@ -717,6 +717,59 @@ def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_ow
     assert stories.features(dataclasses.replace(drone, at=9 * 3600.0), story)[at] == 0.0
 
 
+def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_own() -> None:
+    """A shooting at a checkpoint hours after a rocket hit the market of the same town shares
+    the town's name, the day and a word one report of the rocket said in passing ("the army
+    said"); neither its headline's event words nor any of what most of the rocket's reports say
+    ("rocket", "market") are its own, which keeps it out. A later report of the rocket whose
+    headline says it otherwise ("explosion") but whose lead says what happened joins."""
+
+    def report(title: str, text: str, hours: float) -> stories.Vectors:
+        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
+
+    rocket = [
+        report(
+            "Rocket strike on Jalawla market kills five",
+            "A rocket struck the vegetable market in Jalawla, in Iraq's Diyala province, early "
+            "on Thursday, killing five traders and wounding a dozen, the provincial health "
+            "directorate said. The army said it was searching the orchards east of the town "
+            "for the launch site.",
+            0,
+        ),
+        report(
+            "Five traders killed as rocket hits Jalawla vegetable market",
+            "Five traders were killed when a rocket hit the crowded vegetable market in "
+            "Jalawla, Diyala province, on Thursday morning, local officials said.",
+            2,
+        ),
+    ]
+    story = stories.merge_all(rocket)
+    shooting = report(
+        "Gunmen kill three at Jalawla checkpoint",
+        "Gunmen opened fire on a police checkpoint on the northern road out of Jalawla on "
+        "Thursday afternoon, killing three officers, a police source said. The army said it "
+        "had sealed the road and was searching nearby villages.",
+        5,
+    )
+    at = stories.FEATURES.index("core_events_conflict")
+    # A word in common ("army") hides the conflict from the kinds the reports share at all.
+    assert stories.features(shooting, story)[stories.FEATURES.index("event_words_conflict")] == 0
+    assert stories.features(shooting, story)[at] == 1.0
+    # Without the feature, the town, the day and the army are enough for the shooting to join.
+    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    assert stories.decide(shooting, {1: story}, unweighed)[0] == 1
+    assert stories.decide(shooting, {1: story})[0] is None
+
+    follow_up = report(
+        "Explosion kills five traders in Jalawla",
+        "Five people died when a rocket landed on the vegetable market in Jalawla on Thursday, "
+        "the army said, as troops searched for the launch site east of the town.",
+        4,
+    )
+    assert stories.features(follow_up, story)[at] == 0.0
+    assert stories.decide(follow_up, {1: story})[0] == 1
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
