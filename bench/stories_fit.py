@@ -8,6 +8,13 @@ them, one for articles with text and one for headline-only items, on training da
 conflict stream's train cities, ECB+ topics 1–35, the first half of UCI by time). Then each
 training stream is replayed with the intercepts moved either way, printing what its decisions
 cost in alerts (first reports that joined another event, events split in two).
+
+    python bench/stories.py --fit                     refit every weight (prints them)
+    python bench/stories_fit.py --fit-one NAME [--false-join X]
+                                                      refit one weight, the others kept; X: a
+                                                      pair of two events weighs X times (a
+                                                      wrong join loses an alert)
+    python bench/stories_fit.py --event-words         derive the event words file
 """
 
 from __future__ import annotations
@@ -467,15 +474,24 @@ def event_words() -> list[str]:
     return sorted(out)
 
 
-if __name__ == "__main__" and "--fit-one" in sys.argv:
-    feature = sys.argv[sys.argv.index("--fit-one") + 1]
-    # `--false-join X`: a pair of two events weighs X times one of one event (default 1)
-    cost = (
-        float(sys.argv[sys.argv.index("--false-join") + 1]) if "--false-join" in sys.argv else 1.0
-    )
-    print(f"{feature}: {fit_one(feature, cost)}")
+def main(argv: Sequence[str]) -> None:
+    import argparse
 
-if __name__ == "__main__" and "--event-words" in sys.argv:
+    parser = argparse.ArgumentParser(description="Refit one weight, or derive the event words.")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--fit-one", metavar="NAME", help="fit one weight, the others kept")
+    action.add_argument("--event-words", action="store_true", help="derive the event words")
+    parser.add_argument(
+        "--false-join",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="with --fit-one: a pair of two events weighs X times one of one event",
+    )
+    args = parser.parse_args(argv)
+    if args.fit_one:
+        print(f"{args.fit_one}: {fit_one(args.fit_one, args.false_join)}")
+        return
     found = event_words()
     EVENT_WORDS_FILE.write_text(
         "# Event words (stems): derived by `python bench/stories_fit.py --event-words` from\n"
@@ -484,3 +500,7 @@ if __name__ == "__main__" and "--event-words" in sys.argv:
         encoding="utf-8",
     )
     print(len(found), "event words:", " ".join(found))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

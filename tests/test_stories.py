@@ -415,6 +415,23 @@ def test_a_report_of_another_weekday_scores_lower_and_one_recalling_the_day_befo
     assert stories.features(no_day, story)[at] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [
+        ("Pilgrims walked the route on Good Friday, as every year", set()),
+        ("The Sunday Times and the Mail on Sunday reported the raid first", set()),
+        ("After Friday prayers on Friday, a car bomb hit the square", {"friday"}),
+        ("On Good Friday a blast hit the church; on Sunday the toll rose", {"sunday"}),
+    ],
+)
+def test_a_weekday_inside_a_name_dates_nothing(text: str, days: set[str]) -> None:
+    """A feast or a newspaper named after a weekday says nothing of when anything happened:
+    a report quoting the Sunday Times would otherwise seem to be of another day than its
+    story (and be split off), or of the story's day (and a new event the next day join it)."""
+    vec = stories.vectors(fpm.fingerprint("Blast in the old city", text))
+    assert vec.days == days and vec.own_days == days
+
+
 def test_headline_only_items_sharing_one_word_do_not_join() -> None:
     """A city or a company in common is not an event in common."""
     pairs = [
@@ -444,19 +461,21 @@ def test_a_fingerprint_does_not_depend_on_what_the_process_saw_before() -> None:
 
 def test_profiles_keep_times_tolls_and_event_words_and_old_profiles_still_read() -> None:
     vec = dataclasses.replace(_timed("Car bomb kills 14 at Baghdad market", 5), toll=14)
-    profile = stories.merge(stories.merge(None, vec), _timed("Baghdad market bomb", 7, 17))
+    monday = dataclasses.replace(_timed("Baghdad market bomb", 7, 17), days=frozenset({"monday"}))
+    profile = stories.merge(stories.merge(None, vec), monday)
     back = stories.Profile.from_json(profile.to_json())
     assert (back.first, back.last, back.tolls) == (18_000.0, 25_200.0, (14, 17))
     assert back.events == profile.events and back.events
-    assert back.days == profile.days
+    assert back.days == {"monday": 1}
     old = json.dumps({"n": 2, "c": {"bomb": 1.0}, "e": {"bgdd": 1.0}, "t": {"bomb": 1.0}})
     read_back = stories.Profile.from_json(old)
-    assert (read_back.first, read_back.last, read_back.tolls, read_back.events) == (
-        None,
-        None,
-        None,
-        {},
-    )
+    assert (
+        read_back.first,
+        read_back.last,
+        read_back.tolls,
+        read_back.events,
+        read_back.days,
+    ) == (None, None, None, {}, {})
     assert stories.features(vec, read_back)[stories.FEATURES.index("days_apart")] == 0.0
 
 

@@ -134,6 +134,9 @@ class Fingerprint:
     recalled_days: frozenset[str] = frozenset()
     # Whether its title and lead recall an earlier happening ("a day after…", `recalls`).
     recalls: bool = False
+    # The weekdays its title and lead name only inside a name ("Good Friday", "the Sunday
+    # Times", `name_days`): no day of any happening.
+    name_days: frozenset[str] = frozenset()
 
 
 DOC_WORDS = 400  # words in a typical article, for the chance that it contains a word
@@ -492,6 +495,41 @@ def recalled_days(plain: Sequence[str]) -> frozenset[str]:
     return frozenset(possessive - own)
 
 
+# Words that make a weekday part of a name rather than a date: before it, a feast or a market
+# day ("Good Friday", "Black Friday", "Super Tuesday", "Bloody Sunday"); after it, a newspaper
+# or an institution ("the Sunday Times", "Sunday school"); "the Mail on Sunday" is checked
+# apart. "Friday prayers" and "Sunday night" are dates and stay.
+DAY_NAME_BEFORE = frozenset(
+    {"good", "black", "super", "bloody", "palm", "easter", "ash", "holy", "maundy", "cyber"}
+    | {"whit", "shrove"}
+)
+DAY_NAME_AFTER = frozenset(
+    {"times", "telegraph", "mirror", "express", "mail", "herald", "post", "people", "school"}
+    | {"independent", "tribune", "observer"}
+)
+
+
+def name_days(plain: Sequence[str]) -> frozenset[str]:
+    """The weekdays that `plain` (words as `words` gives them) names only inside a name: a
+    feast, a market day, a newspaper (`DAY_NAME_BEFORE`, `DAY_NAME_AFTER`). They date nothing,
+    and a report quoting "the Mail on Sunday" must not seem to name a day of its own (or the
+    story's). English only (the caller's words)."""
+    inside: set[str] = set()
+    dated: set[str] = set()
+    for i, w in enumerate(plain):
+        if w not in WEEKDAY_NAMES:
+            continue
+        before = plain[i - 1] if i else ""
+        after = plain[i + 1] if i + 1 < len(plain) else ""
+        named = (
+            before in DAY_NAME_BEFORE
+            or after in DAY_NAME_AFTER
+            or (before == "on" and i >= 2 and plain[i - 2] == "mail")
+        )
+        (inside if named else dated).add(w)
+    return frozenset(inside - dated)
+
+
 # Words of time that, followed by "after", recall an earlier happening: "a day after", "hours
 # after", "two days after", "a week after" ("minutes after" is the same happening's aftermath).
 RECALL_SPANS = frozenset({"day", "days", "hours", "week", "weeks", "night"})
@@ -545,6 +583,7 @@ def fingerprint(
         spelling = spellings.get(key, key)
         priors["e:" + key] = prior(written.get(spelling, spelling), lang)
     dead = _toll_in(title_words, text_words, lang)
+    opening = title_words + text_words[: LEAD_WORDS * 2]  # the title and lead, for days
     return Fingerprint(
         # text_hash(title, text) without folding the text again: the words of "title\ntext"
         # are the title's then the text's.
@@ -560,6 +599,7 @@ def fingerprint(
         language=lang,
         toll=dead[0] if dead is not None else None,
         toll_rises=_rises(dead),
-        recalled_days=recalled_days(title_words + text_words[: LEAD_WORDS * 2]),
-        recalls=recalls(title_words + text_words[: LEAD_WORDS * 2]),
+        recalled_days=recalled_days(opening),
+        recalls=recalls(opening),
+        name_days=name_days(opening),
     )

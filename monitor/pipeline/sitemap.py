@@ -20,6 +20,7 @@ read, the most recent first, so a first poll of a 50,000-URL sitemap is bounded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import zlib
@@ -224,15 +225,16 @@ def _hash(el: Any, seed: hashlib.blake2b) -> bytes:
 
 
 def _pieces(body: bytes, root: Any) -> list[bytes] | None:
-    """The markup of each of the root's children as written, when they are all `<url>`s with
-    an end tag each and the body has no comment, CDATA section, DOCTYPE or processing
-    instruction (past the XML declaration): the i-th piece then runs from the end of the
-    (i-1)-th `</url>` (the first from its start tag) to the end of the i-th (in well-formed
-    XML, text cannot hold a `<`). A known URL is skipped by a hash of those bytes, found and
-    hashed in C, without serialising its element (`_hash`). None otherwise: the elements are
-    serialised."""
-    if b"<!" in body or body.count(b"<?") > (body.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"<?xml"):
-        return None
+    """The markup of each of the root's children as written, when every child is a `<url>`
+    whose markup can be cut out of the body unambiguously: as many `<url` start tags in the
+    whole body as children (so none is nested in another, none sits in a comment), as many
+    `</url>` end tags (so none is self-closing), and no comment, CDATA section or processing
+    instruction among them. The i-th piece then runs from the i-th start tag to the i-th end
+    tag (in well-formed XML, text cannot hold a `<`), so it holds that element's whole markup:
+    any change to the element changes the piece's hash. A known URL is skipped by a hash of
+    those bytes, found and hashed in C, without serialising its element (`_hash`). None
+    otherwise: the elements are serialised. What stands before the first `<url>` or after the
+    last (an XML declaration, a stylesheet instruction, a comment) does not matter."""
     children = len(root)
     if not children:
         return None
@@ -240,19 +242,27 @@ def _pieces(body: bytes, root: Any) -> list[bytes] | None:
     tag = first.tag
     if not isinstance(tag, str) or etree.QName(tag).localname != "url":
         return None
+    if any(child.tag != tag for child in root):
+        return None
     name = (f"{first.prefix}:url" if first.prefix else "url").encode("utf-8", "surrogatepass")
-    pieces = body.split(b"</" + name + b">")
-    if len(pieces) != children + 1 or any(child.tag != tag for child in root):
+    starts = [m.start() for m in _start_tag(name).finditer(body)]
+    end = b"</" + name + b">"
+    if len(starts) != children or body.count(end) != children:
         return None
-    # The first piece starts with the document's head: cut at the first `<url>`'s start tag.
-    start = re.search(b"<" + re.escape(name) + rb"[\s/>]", pieces[0])
-    if start is None:
-        return None
-    pieces[0] = pieces[0][start.start() :]
+    pieces = body[starts[0] :].split(end)
+    del pieces[-1]  # what follows the last `</url>`
     # White space before an element is no part of it (nor of its hash).
     pieces = [piece.lstrip(b" \t\r\n") for piece in pieces]
-    del pieces[-1]
+    opening = b"<" + name
+    if any(b"<!" in p or b"<?" in p or not p.startswith(opening) for p in pieces):
+        return None
     return pieces
+
+
+@functools.lru_cache(maxsize=8)
+def _start_tag(name: bytes) -> re.Pattern[bytes]:
+    """A `<url>` start tag (or an empty-element tag) of this qualified name."""
+    return re.compile(b"<" + re.escape(name) + rb"[\s/>]")
 
 
 def _elements(

@@ -71,7 +71,7 @@ PRIOR_DOCS = 500  # imaginary everyday texts that make up the document frequenci
 # `HEADLINE_WEIGHTS`. The intercept is the fitted one: moved either way on the training
 # streams, it trades first reports that join another event (a silenced alert) for events split
 # in two (an extra alert) and the fitted point already has few of the first (conflict train
-# live 0.018, ECB+ 1–35 0.061; `bench/stories.py` prints the table). Time apart weighs most
+# live 0, ECB+ 1–35 0.061; `bench/stories.py` prints the table). Time apart weighs most
 # after the words: a report a day away from a story's span needs far more in common to join.
 # The last five weights (the headline's event words the story lacks, the weekdays it does not
 # name, a day of its own half a day away, a recalled earlier happening under a headline of
@@ -151,8 +151,8 @@ FEATURES = (
 # event's are), and the hours beyond `HEADLINE_LATE_HOURS` (log). The weight of that last one
 # is set, not fitted: UCI's stories are topics that last days, and would teach that two
 # headlines half a day apart sharing a company and a word are one event; it is the weight the
-# hours had before the story's size weighed with them. A headline stating a toll the story's
-# reports state (the same number of dead) is evidence of its own.
+# hours had before the story's size weighed with them. A headline stating a toll within the
+# range the story's reports state (from the lowest to the highest) is evidence of its own.
 HEADLINE_WEIGHTS = (
     -0.95,  # intercept
     1.52,  # content cosine
@@ -166,9 +166,10 @@ HEADLINE_WEIGHTS = (
     -0.46,  # story's main name absent from the headline
     1.0,  # words in common (saturating)
     -0.77,  # share of the headline's numbers the story lacks
-    0.0,  # log(1 + hours) between the headline's event time and the story's span (capped)
+    0.0,  # log(1 + hours) apart alone (capped; kept ≤ 0 in the fit, where it lands at 0: time
+    # weighs through the two features below)
     -0.98,  # tolls that contradict
-    0.63,  # the headline's toll is one the story's reports state
+    0.63,  # the headline's toll is within the range the story's reports state
     -3.41,  # log(1 + hours) apart times log story size (a big story quiet for an hour)
     -4.0,  # log(1 + hours) apart beyond `HEADLINE_LATE_HOURS` (set, see above)
 )
@@ -207,8 +208,6 @@ SHARED_NAMES = 10  # named things in common at which that feature saturates
 SHARED_TERMS = 5  # words in common at which that feature saturates
 GAP_CAP_HOURS = 96.0  # time apart beyond which the time feature grows no further
 TOP_NAMES = 5  # how many of the strongest named things the coverage features compare
-# The days of the week (English stems): the day a report says its event happened on.
-WEEKDAYS = WEEKDAY_NAMES
 # A report this many hours or more from a story's span whose own days (`Vectors.own_days`) are
 # all days none of the story's reports name is of another happening (`_later_new_day`).
 NEW_DAY_HOURS = 12.0
@@ -238,7 +237,7 @@ class Vectors:
     rises: bool = False  # it says that toll has risen (`Fingerprint.toll_rises`)
     events: frozenset[str] = frozenset()  # its event words (`event_words`)
     title_events: frozenset[str] = frozenset()  # those of them in its title
-    days: frozenset[str] = frozenset()  # the weekdays its title and lead name (`WEEKDAYS`)
+    days: frozenset[str] = frozenset()  # the weekdays its title and lead name (`WEEKDAY_NAMES`)
     # those of them it names as its own day ("on Sunday", not only "Saturday's strike")
     own_days: frozenset[str] = frozenset()
     short: bool = False  # a text under `BOILERPLATE_WORDS` words (but not a headline only)
@@ -336,6 +335,10 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
 
     priors = fp.priors
     title = {t: idf(priors.get("t:" + t, 0.0)) for t in fp.title_terms}
+    # The weekdays its title and lead name as dates (English only; not "Good Friday").
+    days = frozenset(
+        (fp.terms.keys() & WEEKDAY_NAMES) - fp.name_days if fp.language == "en" else ()
+    )
     return Vectors(
         content=weigh(fp.terms, "t:", True),
         entities=weigh(fp.entities, "e:", False),
@@ -350,12 +353,8 @@ def vectors(fp: Fingerprint, at: float | None = None) -> Vectors:
         title_events=(
             frozenset(fp.title_terms) & event_words() if fp.language == "en" else frozenset()
         ),
-        days=frozenset(fp.terms.keys() & WEEKDAYS) if fp.language == "en" else frozenset(),
-        own_days=(
-            frozenset(fp.terms.keys() & WEEKDAYS) - fp.recalled_days
-            if fp.language == "en"
-            else frozenset()
-        ),
+        days=days,
+        own_days=days - fp.recalled_days,
         recalls=fp.recalls and fp.language == "en",
     )
 
@@ -389,7 +388,10 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     article's numbers the story lacks; and what makes an event itself: how far apart in time
     (event time) the article and the story are, whether they name the same kind of happening
     (event words), whether their tolls conflict, how many words they share at all, and how many
-    of the event words of the article's headline and of the weekdays it names the story lacks.
+    of the event words of the article's headline and of the weekdays it names the story lacks;
+    and, half a day or more after the story, whether the article names a day of its own
+    (`_later_new_day`) or recalls an earlier happening under a headline of other event words
+    (`_later_recall`): a consequence or a second attack, whose lead retells the first.
     `content`: the content cosine, when the caller has computed it (`score`)."""
     mine, theirs = vec.strongest, story.strongest
     missing = 1.0 if mine and mine[0] not in story.entities else 0.0
