@@ -345,6 +345,17 @@ def _timed(title: str, hours: float, toll: int | None = None) -> stories.Vectors
     return dataclasses.replace(vec, toll=toll)
 
 
+def _report(title: str, text: str, hours: float) -> stories.Vectors:
+    """An article with text, `hours` after the epoch."""
+    return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
+
+
+def _without(at: int) -> tuple[float, ...]:
+    """The text model's weights with feature `at` (an index into `FEATURES`) weighing nothing:
+    what the decision would be without it."""
+    return (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+
+
 def test_time_apart_counts_from_the_storys_span_of_event_times() -> None:
     story = stories.merge(
         stories.merge(None, _timed("Market bombing in Baghdad", 0)),
@@ -632,18 +643,15 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
     strike in its lead and shares its words and names; its own day, one the story's reports do
     not name, keeps it out. A later report of the strike itself, naming only Saturday, joins."""
 
-    def report(title: str, text: str, hours: float) -> stories.Vectors:
-        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
-
     strike = [
-        report(
+        _report(
             "Drone strike kills two militia commanders in Syria's Mayadin",
             "A drone struck a car in the eastern Syrian town of al-Mayadin early on Saturday, "
             "killing two commanders of an Iran-backed militia, a war monitor said. The car was "
             "hit near the town's central bakery.",
             0,
         ),
-        report(
+        _report(
             "Two pro-Iran commanders killed as drone hits car in al-Mayadin",
             "Two commanders of an Iran-backed militia died on Saturday when a drone fired on "
             "their car in al-Mayadin, in Deir ez-Zor province, residents said.",
@@ -651,7 +659,7 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
         ),
     ]
     story = stories.merge_all(strike)
-    arrests = report(
+    arrests = _report(
         "Militia detains 14 in Syria's Mayadin after drone strike",
         "An Iran-backed militia arrested 14 residents of the eastern Syrian town of al-Mayadin "
         "on Sunday on suspicion of helping to guide Saturday's drone strike, a war monitor "
@@ -665,11 +673,11 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
     at = stories.FEATURES.index("later_new_day")
     assert stories.features(arrests, story)[at] == 1.0
     # Without the feature, the shared recall is enough for the arrests to join the strike.
-    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    unweighed = _without(at)
     assert stories.decide(arrests, {1: story}, unweighed)[0] == 1
     assert stories.decide(arrests, {1: story})[0] is None
 
-    follow_up = report(
+    follow_up = _report(
         "Drone strike in Syria's Mayadin killed two militia commanders, monitor says",
         "The two commanders of an Iran-backed militia killed in Saturday's drone strike on "
         "their car in al-Mayadin were senior officers, a war monitor said.",
@@ -688,18 +696,15 @@ def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_ow
     shares the first story's words and names; its headline, about another target, keeps it
     out. A later report of the shelling itself that recalls it joins."""
 
-    def report(title: str, text: str, hours: float) -> stories.Vectors:
-        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
-
     shelling = [
-        report(
+        _report(
             "Shelling of displacement camp near Zalingei kills nine",
             "Artillery shells hit the Hamidiya displacement camp outside Zalingei before dawn, "
             "killing nine people, among them four children, camp leaders said. Dozens of "
             "shelters burned and the wounded were taken to the town's teaching hospital.",
             0,
         ),
-        report(
+        _report(
             "Nine dead as shells land on Hamidiya camp in Zalingei",
             "Shells fell on shelters in the Hamidiya camp for displaced families near Zalingei, "
             "killing nine residents including four children, a camp coordinator said. The "
@@ -708,7 +713,7 @@ def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_ow
         ),
     ]
     story = stories.merge_all(shelling)
-    drone = report(
+    drone = _report(
         "Drone hits maternity ward of Zalingei teaching hospital",
         "A day after shelling hit the Hamidiya displacement camp and killed nine people, a "
         "drone struck the maternity ward of the teaching hospital in Zalingei, killing two "
@@ -720,11 +725,11 @@ def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_ow
     at = stories.FEATURES.index("later_recall")
     assert stories.features(drone, story)[at] > 0.5
     # Without the feature, what it recalls is enough for the drone strike to join the shelling.
-    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    unweighed = _without(at)
     assert stories.decide(drone, {1: story}, unweighed)[0] == 1
     assert stories.decide(drone, {1: story})[0] is None
 
-    follow_up = report(
+    follow_up = _report(
         "Hamidiya camp shelling near Zalingei killed nine, camp leaders say",
         "Hours after shells hit the Hamidiya displacement camp near Zalingei and killed nine "
         "people, families searched the burned shelters, camp leaders said.",
@@ -743,11 +748,8 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
     ("rocket", "market") are its own, which keeps it out. A later report of the rocket whose
     headline says it otherwise ("explosion") but whose lead says what happened joins."""
 
-    def report(title: str, text: str, hours: float) -> stories.Vectors:
-        return stories.vectors(fpm.fingerprint(title, text), at=hours * 3600)
-
     rocket = [
-        report(
+        _report(
             "Rocket strike on Jalawla market kills five",
             "A rocket struck the vegetable market in Jalawla, in Iraq's Diyala province, early "
             "on Thursday, killing five traders and wounding a dozen, the provincial health "
@@ -755,7 +757,7 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
             "for the launch site.",
             0,
         ),
-        report(
+        _report(
             "Five traders killed as rocket hits Jalawla vegetable market",
             "Five traders were killed when a rocket hit the crowded vegetable market in "
             "Jalawla, Diyala province, on Thursday morning, local officials said.",
@@ -763,7 +765,7 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
         ),
     ]
     story = stories.merge_all(rocket)
-    shooting = report(
+    shooting = _report(
         "Gunmen kill three at Jalawla checkpoint",
         "Gunmen opened fire on a police checkpoint on the northern road out of Jalawla on "
         "Thursday afternoon, killing three officers, a police source said. The army said it "
@@ -775,11 +777,11 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
     assert stories.features(shooting, story)[stories.FEATURES.index("event_words_conflict")] == 0
     assert stories.features(shooting, story)[at] == 1.0
     # Without the feature, the town, the day and the army are enough for the shooting to join.
-    unweighed = (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
+    unweighed = _without(at)
     assert stories.decide(shooting, {1: story}, unweighed)[0] == 1
     assert stories.decide(shooting, {1: story})[0] is None
 
-    follow_up = report(
+    follow_up = _report(
         "Explosion kills five traders in Jalawla",
         "Five people died when a rocket landed on the vegetable market in Jalawla on Thursday, "
         "the army said, as troops searched for the launch site east of the town.",
