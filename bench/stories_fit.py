@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -251,12 +252,10 @@ def oracle_examples(
         if d.gold in gold_story:
             candidates[gold_story[d.gold]] = memory.profiles[gold_story[d.gold]]
         x, y = out[vec.headline_only]
+        model = memory.algo.model_for(vec)
         for sid, profile in candidates.items():
             if memory.algo.admissible(vec, profile):
-                score_features = (
-                    memory.algo.headline_features if vec.headline_only else memory.algo.features
-                )
-                x.append(score_features(vec, profile))
+                x.append(model.features(vec, profile, None))
                 y.append(1.0 if gold_story.get(d.gold) == sid else 0.0)
         gold_story[d.gold] = memory.join(gold_story.get(d.gold), fp, vec)
     return out
@@ -285,9 +284,9 @@ def logistic(
     # a share of numbers lacking, days apart, unshared event words and a contradicting toll
     # keep weights of at most 0 (fitted freely, "both names missing" came out positive, making
     # up for the two single ones on the training pairs and joining two cities' offensives).
-    from monitor.pipeline.stories import FEATURES
+    from monitor.pipeline.stories import TEXT_MODEL
 
-    index = {name: i for i, name in enumerate(names or FEATURES)}
+    index = {name: i for i, name in enumerate(names or TEXT_MODEL.names)}
     against = np.array([1 + index[name] for name in AGAINST if name in index])
     held = [(1 + index[name], v) for name, v in (fixed or {}).items()]
     for k, v in held:
@@ -359,15 +358,16 @@ def fit() -> None:
     heads = logistic(
         x[True],
         y[True],
-        names=algo.HEADLINE_FEATURES,
+        names=algo.HEADLINE_MODEL.names,
         costs=costs,
         fixed={"late": HEADLINE_LATE_WEIGHT},
     )
     print("text weights:", text)
     print("headline weights:", heads)
+    text_model, heads_model = algo.TEXT_MODEL, algo.HEADLINE_MODEL
     for shift in (-1.0, -0.5, 0.0, 0.5, 1.0):
-        algo.WEIGHTS = (text[0] + shift, *text[1:])  # type: ignore[assignment]
-        algo.HEADLINE_WEIGHTS = (heads[0] + shift, *heads[1:])  # type: ignore[assignment]
+        algo.TEXT_MODEL = replace(text_model, weights=(text[0] + shift, *text[1:]))
+        algo.HEADLINE_MODEL = replace(heads_model, weights=(heads[0] + shift, *heads[1:]))
         print(f"intercepts moved {shift:+.1f}:")
         for name, (p, r, f1, joined, silenced, extra) in evaluate(streams).items():
             print(
@@ -378,7 +378,7 @@ def fit() -> None:
 
 def fit_one(name: str, false_join: float = 1.0) -> float:
     """The weight of one feature of the text model fitted with the others kept as they are
-    (`stories.WEIGHTS`), on the same training pairs as `fit`: how a feature added later is
+    (`stories.TEXT_MODEL`), on the same training pairs as `fit`: how a feature added later is
     weighed without moving the fitted ones (`--fit-one NAME`). Evidence against joining
     (`AGAINST`) keeps a weight of at most 0."""
     import numpy as np
@@ -393,8 +393,8 @@ def fit_one(name: str, false_join: float = 1.0) -> float:
         x += xs
         y += ys
     a, t = np.array(x), np.array(y)
-    k = algo.FEATURES.index(name)
-    weights = np.array(algo.WEIGHTS)
+    k = algo.TEXT_MODEL.names.index(name)
+    weights = np.array(algo.TEXT_MODEL.weights)
     weights[k + 1] = 0.0
     offset = weights[0] + a @ weights[1:]
     cost = np.where(t > 0, 1.0, false_join)

@@ -3,6 +3,7 @@ survives a restart; alerts that follow stories; two workers placing copies at on
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -271,7 +272,11 @@ def test_escalation_and_follow_ups_each_have_their_own_alert_row(store: Store) -
 def loose_joins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Joins as loose as can be: every report joins the first story, as a wrong join would."""
     monkeypatch.setattr(algo, "MIN_CONTENT", -1.0)
-    monkeypatch.setattr(algo, "WEIGHTS", (50.0, *algo.WEIGHTS[1:]))
+    monkeypatch.setattr(
+        algo,
+        "TEXT_MODEL",
+        dataclasses.replace(algo.TEXT_MODEL, weights=(50.0, *algo.TEXT_MODEL.weights[1:])),
+    )
 
 
 @pytest.mark.usefixtures("loose_joins")

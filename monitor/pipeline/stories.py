@@ -402,6 +402,7 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
     numbers = any(k[0].isdigit() for k in common)
     shared = len(common)
     unmatched = _numbers_lacking(vec, story)
+    gap = _gap_hours(vec.at, story.first, story.last)
     return (
         _cosine(vec.content, story.content, story.norms[0]) if content is None else content,
         _cosine(vec.entities, story.entities, story.norms[1]),
@@ -416,14 +417,14 @@ def features(vec: Vectors, story: Profile, content: float | None = None) -> tupl
         1.0 if numbers else 0.0,
         min(shared, SHARED_NAMES) / SHARED_NAMES,
         unmatched,
-        min(_gap_hours(vec.at, story.first, story.last), GAP_CAP_HOURS) / 24,
+        min(gap, GAP_CAP_HOURS) / 24,
         *_event_words(vec.events, story.events),
         *_tolls(vec, story),
         min(sum(1 for k in vec.content if k in story.content), SHARED_TERMS) / SHARED_TERMS,
         _title_events_missing(vec.title_events, story.events),
         _days_missing(vec.days, story.days),
-        _later_new_day(vec, story),
-        _later_recall(vec, story),
+        _later_new_day(vec, story, gap),
+        _later_recall(vec, story, gap),
         _core_events_conflict(vec, story),
     )
 
@@ -457,16 +458,17 @@ def _days_missing(mine: frozenset[str], theirs: Mapping[str, int]) -> float:
     return sum(1 for d in mine if d not in theirs) / len(mine)
 
 
-def _later_new_day(vec: Vectors, story: Profile) -> float:
+def _later_new_day(vec: Vectors, story: Profile, gap: float) -> float:
     """1 when the article is `NEW_DAY_HOURS` or more from the story's span and every day it
     names as its own (`Vectors.own_days`) is one none of the story's reports names: the funerals
     on Tuesday of those killed on Monday, the arrests on Sunday over Saturday's drone strike.
     Such a report recalls the earlier event in its lead ("Saturday's strike", "killed a day
     earlier") and so shares its words and names, but it tells of a happening of its own. A
     later report of the same event either names the event's day or none (an earlier one, placed
-    after, alike); undated reports (ECB+) have no hours apart."""
+    after, alike); undated reports (ECB+) have no hours apart. `gap`: the hours between the
+    article and the story's span (`_gap_hours`)."""
     mine = vec.own_days
-    if not mine or not story.days or _gap_hours(vec.at, story.first, story.last) < NEW_DAY_HOURS:
+    if not mine or not story.days or gap < NEW_DAY_HOURS:
         return 0.0
     return 0.0 if any(d in story.days for d in mine) else 1.0
 
@@ -485,7 +487,7 @@ def _core_events_conflict(vec: Vectors, story: Profile) -> float:
     return 0.0 if not core or any(w in vec.events for w in core) else 1.0
 
 
-def _later_recall(vec: Vectors, story: Profile) -> float:
+def _later_recall(vec: Vectors, story: Profile, gap: float) -> float:
     """The share of the event words of the article's headline that none of the story's reports
     has (`_title_events_missing`), when the article is `NEW_DAY_HOURS` or more from the story's
     span and its lead recalls an earlier happening (`Fingerprint.recalls`: "a day after shelling
@@ -493,8 +495,8 @@ def _later_recall(vec: Vectors, story: Profile) -> float:
     story's words and names through what it recalls, often with no weekday for
     `_later_new_day` to tell by; what it tells of itself is in its headline: another target,
     another weapon. A later report of the same event that recalls it ("hours after the blast,
-    rescuers…") keeps the event's words in its headline."""
-    if not vec.recalls or _gap_hours(vec.at, story.first, story.last) < NEW_DAY_HOURS:
+    rescuers…") keeps the event's words in its headline. `gap`: as for `_later_new_day`."""
+    if not vec.recalls or gap < NEW_DAY_HOURS:
         return 0.0
     return _title_events_missing(vec.title_events, story.events)
 
@@ -584,16 +586,40 @@ def _tolls(vec: Vectors, story: Profile) -> tuple[float, float]:
     ) if vec.toll > high else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One of the score's two logistic models: the names of its features, its weights (the
+    intercept first, then one a feature) and the function that computes the features of an
+    (article, candidate story) pair (its third argument: the content cosine, when known)."""
+
+    names: tuple[str, ...]
+    weights: tuple[float, ...]
+    features: Callable[[Vectors, Profile, float | None], tuple[float, ...]]
+
+
+# The model of articles with text and that of headline-only items. `WEIGHTS`, `FEATURES`,
+# `HEADLINE_WEIGHTS` and `HEADLINE_FEATURES` are their parts under their own names, to read: to
+# weigh with other weights, pass them to `score` or `decide`, or replace the model
+# (`dataclasses.replace`), as `bench/stories_fit.py` does.
+TEXT_MODEL = Model(FEATURES, WEIGHTS, features)
+HEADLINE_MODEL = Model(HEADLINE_FEATURES, HEADLINE_WEIGHTS, headline_features)
+
+
+def model_for(vec: Vectors) -> Model:
+    """The model that scores this article: the headline-only one for a headline-only item."""
+    return HEADLINE_MODEL if vec.headline_only else TEXT_MODEL
+
+
 def score(vec: Vectors, story: Profile, weights: Sequence[float] | None = None) -> float:
     """The rewrite score: positive means "the same event"; -inf for a story the article may
-    not join at all (`admissible`)."""
+    not join at all (`admissible`). `weights` replaces the model's (`model_for`)."""
     content = _admitted(vec, story)
     if content is None:
         return -math.inf
+    model = model_for(vec)
     if weights is None:
-        weights = HEADLINE_WEIGHTS if vec.headline_only else WEIGHTS
-    scored = headline_features if vec.headline_only else features
-    x = scored(vec, story, content)
+        weights = model.weights
+    x = model.features(vec, story, content)
     total = weights[0] + sum(w * v for w, v in zip(weights[1:], x, strict=True))
     if total < UPDATE_SCORE and update_of(vec, story):
         return UPDATE_SCORE
@@ -686,7 +712,10 @@ def pair_score(a: Vectors, b: Vectors, alone: tuple[Profile, Profile] | None = N
     a_alone, b_alone = alone if alone is not None else (merge(None, a), merge(None, b))
     total = 0.0
     for x, y in ((a, b_alone), (b, a_alone)):
-        total += sum(w * v for w, v in zip(WEIGHTS[1:], features(x, y), strict=True))
+        total += sum(
+            w * v
+            for w, v in zip(TEXT_MODEL.weights[1:], TEXT_MODEL.features(x, y, None), strict=True)
+        )
     return total / 2
 
 
