@@ -129,13 +129,13 @@ class Fingerprint:
     language: str = "en"  # the `frequency_language` its words were stemmed and weighed in
     toll: int | None = None  # the number of dead the title (else the lead) states (`toll`)
     toll_rises: bool = False  # it says that toll has risen ("toll rises to 17", `_rises`)
-    # The days of the week its title and lead name only as "Saturday's" (`recalled_days`): the
+    # The days of the week its title and lead name only as "Saturday's" (`weekdays`): the
     # day of an earlier happening it recalls, not the day of its own.
     recalled_days: frozenset[str] = frozenset()
     # Whether its title and lead recall an earlier happening ("a day after…", `recalls`).
     recalls: bool = False
     # The weekdays its title and lead name only inside a name ("Good Friday", "the Sunday
-    # Times", `name_days`): no day of any happening.
+    # Times", `weekdays`): no day of any happening.
     name_days: frozenset[str] = frozenset()
 
 
@@ -483,18 +483,6 @@ WEEKDAY_NAMES = frozenset(
 )
 
 
-def recalled_days(plain: Sequence[str]) -> frozenset[str]:
-    """The weekdays that `plain` (words as `words` gives them) names only in the possessive
-    ("Saturday's drone strike", "after Wednesday's fire"): a report says so of an earlier
-    happening it recalls, and "on Sunday" of its own. English only (the caller's words)."""
-    possessive: set[str] = set()
-    own: set[str] = set()
-    for i, w in enumerate(plain):
-        if w in WEEKDAY_NAMES:
-            (possessive if i + 1 < len(plain) and plain[i + 1] == "s" else own).add(w)
-    return frozenset(possessive - own)
-
-
 # Words that make a weekday part of a name rather than a date: before it, a feast or a market
 # day ("Good Friday", "Black Friday", "Super Tuesday", "Bloody Sunday"); after it, a newspaper
 # or an institution ("the Sunday Times", "Sunday school"); "the Mail on Sunday" is checked
@@ -509,11 +497,14 @@ DAY_NAME_AFTER = frozenset(
 )
 
 
-def name_days(plain: Sequence[str]) -> frozenset[str]:
-    """The weekdays that `plain` (words as `words` gives them) names only inside a name: a
-    feast, a market day, a newspaper (`DAY_NAME_BEFORE`, `DAY_NAME_AFTER`). They date nothing,
-    and a report quoting "the Mail on Sunday" must not seem to name a day of its own (or the
-    story's). English only (the caller's words)."""
+def weekdays(plain: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """How `plain` (words as `words` gives them) names the days of the week it names, in one
+    pass: the days named only in the possessive ("Saturday's drone strike", "after Wednesday's
+    fire": the day of an earlier happening a report recalls, where "on Sunday" is its own), and
+    the days named only inside a name (a feast, a market day, a newspaper: `DAY_NAME_BEFORE`,
+    `DAY_NAME_AFTER`; "the Mail on Sunday" dates nothing). English only (the caller's words)."""
+    possessive: set[str] = set()
+    own: set[str] = set()
     inside: set[str] = set()
     dated: set[str] = set()
     for i, w in enumerate(plain):
@@ -521,13 +512,14 @@ def name_days(plain: Sequence[str]) -> frozenset[str]:
             continue
         before = plain[i - 1] if i else ""
         after = plain[i + 1] if i + 1 < len(plain) else ""
+        (possessive if after == "s" else own).add(w)
         named = (
             before in DAY_NAME_BEFORE
             or after in DAY_NAME_AFTER
             or (before == "on" and i >= 2 and plain[i - 2] == "mail")
         )
         (inside if named else dated).add(w)
-    return frozenset(inside - dated)
+    return frozenset(possessive - own), frozenset(inside - dated)
 
 
 # Words of time that, followed by "after", recall an earlier happening: "a day after", "hours
@@ -583,7 +575,9 @@ def fingerprint(
         spelling = spellings.get(key, key)
         priors["e:" + key] = prior(written.get(spelling, spelling), lang)
     dead = _toll_in(title_words, text_words, lang)
-    opening = title_words + text_words[: LEAD_WORDS * 2]  # the title and lead, for days
+    # The title and lead, for the days they name and what they recall (English words only).
+    opening = title_words + text_words[: LEAD_WORDS * 2] if lang == "en" else []
+    recalled, named = weekdays(opening)
     return Fingerprint(
         # text_hash(title, text) without folding the text again: the words of "title\ntext"
         # are the title's then the text's.
@@ -599,7 +593,7 @@ def fingerprint(
         language=lang,
         toll=dead[0] if dead is not None else None,
         toll_rises=_rises(dead),
-        recalled_days=recalled_days(opening),
+        recalled_days=recalled,
         recalls=recalls(opening),
-        name_days=name_days(opening),
+        name_days=named,
     )
