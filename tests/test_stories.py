@@ -708,6 +708,8 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
         ("Raids began after last night's attack; police said.", "Raids began ; police said."),
         ("Rescuers worked for hours after the blast.", "Rescuers worked for ."),
         ("He left after the meeting, aides said.", "He left after the meeting, aides said."),
+        ("In İzmir, a day after the vote, crowds gathered.", "In İzmir, , crowds gathered."),
+        ("Crowds gathered in the days afterwards.", "Crowds gathered in the days afterwards."),
         (
             "Shortly after first light, a drone hit the hospital.",
             "Shortly after first light, a drone hit the hospital.",
