@@ -216,7 +216,7 @@ def test_a_russian_rewrite_joins_when_the_feed_says_russian() -> None:
 
 def test_title_case_headlines_do_not_make_every_word_a_name() -> None:
     names = fpm.entities("Dock Workers Strike At Umm Qasr", "Workers at Umm Qasr walked out.")
-    assert "umm" in names and "dock" not in names
+    assert fpm.skeleton("umm") in names and fpm.skeleton("dock") not in names
 
 
 def test_headline_only_items_are_marked() -> None:
@@ -855,3 +855,42 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
 )
 def test_recalls_an_earlier_happening(text: str, expected: bool) -> None:
     assert fpm.recalls(fpm.words(text)) is expected
+
+
+def test_a_short_report_spelling_the_town_otherwise_joins_its_story() -> None:
+    """A town of two consonants keeps its vowels in its key, so its spellings are told apart
+    only by what writers add: the French "ou" for "u", a doubled letter. A short wire writing
+    "Douma" joins the story of a report that wrote "Duma", where it used to open another (its
+    main name missing from the story, the story's from it); another happening in the town still
+    opens a story of its own, and two places a vowel apart keep their own keys."""
+    first = _report(
+        "Shelling kills seven queuing outside Duma bakery",
+        "Seven people waiting for bread outside a bakery in Duma, east of Damascus, were killed "
+        "on Saturday morning when shells landed in the street, rescue workers said. About 30 "
+        "were wounded, among them children sent by their families to fetch the day's bread.\n\n"
+        "The bakery, the only one still working in the district, had reopened a week earlier "
+        "after flour deliveries resumed. Rescuers said the wounded were taken to a field clinic "
+        "in the town's basement shelters.",
+        0,
+    )
+    story = stories.merge_all([first])
+    wire = _report(
+        "Seven killed as shells hit bread queue in Syria",
+        "BEIRUT, May 4 (NRA) - Shells struck people queuing for bread outside a bakery in "
+        "Douma on Saturday, killing seven, rescuers said.",
+        2,
+    )
+    assert stories.decide(wire, {1: story})[0] == 1
+
+    other = _report(
+        "Water returns to Douma after pipeline repaired",
+        "BEIRUT, May 4 (NRA) - Engineers repaired the main water pipeline feeding Douma on "
+        "Saturday, restoring running water to homes for the first time in a month.",
+        3,
+    )
+    assert stories.decide(other, {1: story})[0] is None
+
+    assert fpm.skeleton("douma") == fpm.skeleton("duma")
+    assert fpm.skeleton("taizz") == fpm.skeleton("taiz")
+    assert fpm.skeleton("gaza") != fpm.skeleton("giza")
+    assert fpm.skeleton("oman") != fpm.skeleton("amman")

@@ -342,9 +342,15 @@ _DOUBLES = re.compile(r"(.)\1+")
 @functools.lru_cache(maxsize=100_000)
 def skeleton(name: str) -> str:
     """A key that survives transliteration: consonants only, doubled letters once ("Telafar",
-    "Tal Afar" → "tlfr"; "Fallujah", "Falluja" → "flj"). Short names stay as they are."""
+    "Tal Afar" → "tlfr"; "Fallujah", "Falluja" → "flj"). A short name (under three consonants)
+    keeps its vowels, as its consonants alone would make Gaza Giza and Oman Amman, and loses
+    only what its spellings add without changing a sound: a doubled letter, and the French "ou"
+    for "u" ("Taizz" → "taiz", "Younis" → "yunis", "Douma" → "duma"). A short wire that spelt
+    the town otherwise than its story's first report opened a story of its own."""
     consonants = _DOUBLES.sub(r"\1", name.translate(_VOWELS))
-    return consonants if len(consonants) >= 3 else name
+    if len(consonants) >= 3:
+        return consonants
+    return _DOUBLES.sub(r"\1", name).replace("ou", "u")
 
 
 def entities(title: str, text: str, language: str = "en") -> dict[str, float]:
