@@ -984,7 +984,7 @@ def print_figures(figures: Mapping[str, float]) -> None:
 
 if __name__ == "__main__":
     if "--fit" in sys.argv:
-        from stories_fit import fit
+        from bench.stories_fit import fit
 
         fit()
     else:

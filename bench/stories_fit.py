@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stories import (
+from bench.stories import (
     SEED,
     WINDOW_S,
     Arrival,
@@ -44,7 +44,6 @@ from stories import (
     uci,
     uci_intervals,
 )
-
 from monitor.pipeline.fingerprint import fingerprint
 
 if TYPE_CHECKING:
@@ -179,8 +178,7 @@ def timed(polls: Sequence[Poll]) -> list[tuple[Doc, float]]:
     """The reports in the order the store places them, each with its event time
     (`cluster.event_time`): consecutive polls grouped into transactions of up to `BATCH`
     entries, as `bench/stories.py` records them, each group placed oldest event first."""
-    from stories import BATCH
-
+    from bench.stories import BATCH
     from monitor.pipeline.cluster import event_time
 
     out: list[tuple[Doc, float]] = []
@@ -434,8 +432,7 @@ def event_words() -> list[str]:
     "killed" or "said")."""
     import re
 
-    from stories import conflict
-
+    from bench.stories import conflict
     from monitor.pipeline.fingerprint import LEAD_WORDS, content_terms, words
 
     docs = [d for d in ecb() if d.topic < 36]
