@@ -21,6 +21,7 @@ lint:
 
 types:
 	$(BIN)/mypy monitor
+	$(BIN)/mypy bench
 
 test:
 	$(BIN)/pytest

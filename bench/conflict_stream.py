@@ -182,7 +182,8 @@ def rss(feed: Feed, reports: Sequence[Report], *, base: str | None = None) -> by
             ET.SubElement(item, "description").text = _escape(r.summary)
             if feed.full_text:
                 ET.SubElement(item, f"{{{_CONTENT}}}encoded").text = html
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8")
+    body: bytes = ET.tostring(root, encoding="utf-8")  # typeshed says Any for an encoding
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
 
 
 def _escape(text: str) -> str:

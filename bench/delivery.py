@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def mail_server(port_out: Any) -> None:
         time.sleep(3600)
 
 
-def start(target: Any) -> tuple[multiprocessing.Process, int]:
+def start(target: Any) -> tuple[BaseProcess, int]:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(queue,), daemon=True)

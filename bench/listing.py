@@ -16,6 +16,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,8 +101,8 @@ def main() -> None:
     for name, (body, sel) in pages.items():
         assert with_lxml(body, sel) == with_selectolax(body, sel), name
         inner = 20 if len(body) > 50_000 else 200
-        a = best(lambda b=body, s=sel: with_lxml(b, s), args.repeat, inner)
-        b = best(lambda b=body, s=sel: with_selectolax(b, s), args.repeat, inner)
+        a = best(partial(with_lxml, body, sel), args.repeat, inner)
+        b = best(partial(with_selectolax, body, sel), args.repeat, inner)
         results[name] = (a, b)
         items = with_lxml(body, sel)
         print(f"{name:<24}{len(body) / 1000:>6.1f}{items:>7}{a:>10.3f}{b:>15.3f}{a / b:>7.1f}")

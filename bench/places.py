@@ -210,7 +210,7 @@ def speed() -> tuple[float, float, float, float]:
     start)."""
     import random
 
-    import rules as bench_rules
+    from bench import rules as bench_rules
 
     rng = random.Random(20240607)
     names = bench_rules.place_names(rng, 20000)
@@ -266,8 +266,8 @@ def main() -> None:
     total = sum(articles.values())
     print(f"\n{'corpus':<12} {'articles':>8} {'false':>6} {'per 1,000':>9}")
     for name, count in articles.items():
-        wrong = false.get(name, 0)
-        print(f"{name:<12} {count:>8} {wrong:>6} {1000 * wrong / count:>9.2f}")
+        hits = false.get(name, 0)
+        print(f"{name:<12} {count:>8} {hits:>6} {1000 * hits / count:>9.2f}")
     held = sum(articles[n] for n in HELD_OUT)
     held_false = sum(false.get(n, 0) for n in HELD_OUT)
     print(f"held-out (extraction + feeds): {held_false} false in {held} articles")

@@ -404,11 +404,11 @@ def join_threshold(threshold: float) -> Iterator[None]:
     ) -> float:
         return original(vec, story, weights) - threshold
 
-    algo.score = shifted  # type: ignore[assignment]
+    algo.score = shifted
     try:
         yield
     finally:
-        algo.score = original  # type: ignore[assignment]
+        algo.score = original
 
 
 def fresh_store(folder: Path, name: str) -> Store:
@@ -599,7 +599,10 @@ def fill(
         first_article = _next_id(conn, article.c.id)
     for start in range(0, n, 5000):
         with store.write() as conn:
-            stories, keys, articles, bands = [], [], [], []
+            stories: list[dict[str, object]] = []
+            keys: list[dict[str, object]] = []
+            articles: list[dict[str, object]] = []
+            bands: list[dict[str, object]] = []
             for i in range(start, min(n, start + 5000)):
                 seen = T0 - timedelta(seconds=rng.uniform(0, 70 * 3600))
                 content = {t: rng.uniform(1, 3) for t in rng.choices(term_list, term_weights, k=30)}
@@ -880,7 +883,7 @@ def main(quick: bool = False, quality_only: bool = False) -> None:
 def conflict_rows(folder: Path, figures: dict[str, float]) -> None:
     """Both splits of the conflict stream, live and as a backlog, the baseline, and the hand
     cases."""
-    results = []
+    results: list[tuple[str, str, conflict_stream.Case, list[str]]] = []
     for split in ("train", "test"):
         docs, intervals, corpus = conflict(split)
         polls = {"live": live(docs, intervals), "backlog": backlog(docs)}
@@ -981,7 +984,7 @@ def print_figures(figures: Mapping[str, float]) -> None:
 
 if __name__ == "__main__":
     if "--fit" in sys.argv:
-        from stories_fit import fit
+        from bench.stories_fit import fit
 
         fit()
     else:

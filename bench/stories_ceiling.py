@@ -33,8 +33,8 @@ import math
 from collections import defaultdict
 
 import numpy as np
-from stories import SEED, Doc, bcubed, ecb, hard_negative_merges
 
+from bench.stories import SEED, Doc, bcubed, ecb, hard_negative_merges
 from monitor.pipeline import stories as algo
 from monitor.pipeline.fingerprint import content_terms, fingerprint, prior, words
 
@@ -112,8 +112,8 @@ def separability(docs: list[Doc], score: np.ndarray) -> None:
 
 
 def main() -> None:
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
+    from scipy.cluster.hierarchy import fcluster, linkage  # type: ignore[import-untyped]
+    from scipy.spatial.distance import squareform  # type: ignore[import-untyped]
 
     docs = ecb(SEED)
     vecs = [algo.vectors(fingerprint(d.title, d.text)) for d in docs]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stories as b
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import stories as b
+from monitor.pipeline.links import canonical_url
 from monitor.storage import Store
 from monitor.storage.tables import article
 
@@ -40,11 +40,11 @@ def dump(store: Store, docs: list[b.Doc], feed: str, out: list[str]) -> None:
                 )
             )
         }
-    first: dict[int, str] = {}
+    first: dict[object, str] = {}  # story id → its first article
     for d in docs:
         first.setdefault(pred[d.id], d.id)
     for d in docs:
-        url = b.canonical_url(d.url or f"https://bench.invalid/{d.id}")
+        url = canonical_url(d.url or f"https://bench.invalid/{d.id}")
         r = rows[url]
         out.append(f"{feed}\t{d.id}\t{first[pred[d.id]]}\t{r.story_reason}\t{r.story_score}")
 

@@ -24,11 +24,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stories import (
+from bench.stories import (
     SEED,
     WINDOW_S,
     Arrival,
@@ -43,8 +44,11 @@ from stories import (
     uci,
     uci_intervals,
 )
-
 from monitor.pipeline.fingerprint import fingerprint
+
+if TYPE_CHECKING:
+    from monitor.pipeline.fingerprint import Fingerprint
+    from monitor.pipeline.stories import Profile, Vectors
 
 
 class Memory:
@@ -56,22 +60,22 @@ class Memory:
 
         self.algo = algo
         self.weights = weights
-        self.profiles: dict[int, object] = {}
+        self.profiles: dict[int, Profile] = {}
         self.keys: dict[str, list[int]] = defaultdict(list)
         self.bands: dict[int, list[tuple[bytes, int]]] = defaultdict(list)
         self.texts: dict[str, int] = {}
         # For story repair: each story's distinct reports (doc id, vectors, fingerprint), every
         # document's story now, and which report a word-for-word copy repeats.
-        self.members: dict[int, list[tuple[str, object, object]]] = defaultdict(list)
+        self.members: dict[int, list[tuple[str, Vectors, Fingerprint]]] = defaultdict(list)
         self.story_of: dict[str, int] = {}
         self.copy_of: dict[str, str] = {}
         self.first_doc: dict[str, str] = {}  # text hash → the report that brought it
 
-    def vectors(self, d: Doc, at: float | None = None):  # type: ignore[no-untyped-def]
+    def vectors(self, d: Doc, at: float | None = None) -> tuple[Fingerprint, Vectors]:
         fp = fingerprint(d.title, d.text)
         return fp, self.algo.vectors(fp, at)
 
-    def candidates(self, vec) -> dict[int, object]:  # type: ignore[no-untyped-def]
+    def candidates(self, vec: Vectors) -> dict[int, Profile]:
         from monitor.storage.stories import CANDIDATES, PER_KEY
 
         counts: dict[int, int] = defaultdict(int)
@@ -87,10 +91,11 @@ class Memory:
         return {  # the story window and span, by event time (`cluster.choose`)
             s: p
             for s, p in found.items()
-            if p.first is None  # type: ignore[attr-defined]
+            if p.first is None
             or (
-                p.last >= vec.at - WINDOW_S  # type: ignore[attr-defined]
-                and abs(vec.at - p.first) <= SPAN_S  # type: ignore[attr-defined]
+                p.last is not None
+                and p.last >= vec.at - WINDOW_S
+                and abs(vec.at - p.first) <= SPAN_S
             )
         }
 
@@ -155,7 +160,7 @@ class Memory:
             if story == sid and (doc in out or self.copy_of.get(doc) in out):
                 self.story_of[doc] = new
 
-    def join(self, sid: int | None, fp, vec) -> int:  # type: ignore[no-untyped-def]
+    def join(self, sid: int | None, fp: Fingerprint, vec: Vectors) -> int:
         if sid is None:
             sid = max(self.profiles, default=-1) + 1
         self.profiles[sid] = self.algo.merge(self.profiles.get(sid), vec)
@@ -173,8 +178,7 @@ def timed(polls: Sequence[Poll]) -> list[tuple[Doc, float]]:
     """The reports in the order the store places them, each with its event time
     (`cluster.event_time`): consecutive polls grouped into transactions of up to `BATCH`
     entries, as `bench/stories.py` records them, each group placed oldest event first."""
-    from stories import BATCH
-
+    from bench.stories import BATCH
     from monitor.pipeline.cluster import event_time
 
     out: list[tuple[Doc, float]] = []
@@ -428,8 +432,7 @@ def event_words() -> list[str]:
     "killed" or "said")."""
     import re
 
-    from stories import conflict
-
+    from bench.stories import conflict
     from monitor.pipeline.fingerprint import LEAD_WORDS, content_terms, words
 
     docs = [d for d in ecb() if d.topic < 36]

@@ -24,8 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stories import CORPORA
-
+from bench.stories import CORPORA
 from monitor.pipeline import stories as algo
 from monitor.pipeline.extract import feed_text
 from monitor.pipeline.fingerprint import fingerprint, frequency_language

@@ -86,7 +86,11 @@ def fill(store: Store, stories: int, now: datetime) -> int:
             delivery_attempt.insert().from_select(
                 ["alert_id", "at", "ok", "detail", "duration_ms"],
                 sa.select(
-                    alert.c.id, alert.c.created_at, sa.true(), sa.literal("HTTP 200: ok"), 12
+                    alert.c.id,
+                    alert.c.created_at,
+                    sa.true(),
+                    sa.literal("HTTP 200: ok"),
+                    sa.literal(12),
                 ),
             )
         )

@@ -112,7 +112,7 @@ class Server:
 
     @classmethod
     @contextmanager
-    def running(cls) -> Iterator[Server]:
+    def running(cls: type[S]) -> Iterator[S]:
         with cls().serving() as server:
             yield server
 

@@ -388,16 +388,14 @@ def test_event_words_are_derived_data_and_tell_kinds_of_happening_apart() -> Non
     assert stories.features(bombing, protest)[at] == 1.0
 
 
-def test_a_report_of_another_weekday_scores_lower_and_one_recalling_the_day_before_does_not() -> (
-    None
-):
-    """Undated reports of two events of one kind tell their days apart; a report that recalls
-    the day before names the story's day too."""
+def test_a_report_of_another_weekday_opens_its_own_story_and_one_of_the_storys_day_joins() -> None:
+    """Undated reports of two events of one kind tell their days apart: a report alike in words
+    to the story's, but of another weekday, is another event (a second arrest); the same report
+    naming the story's day, or recalling it in the possessive, joins."""
 
     def undated(title: str, text: str) -> stories.Vectors:
         return stories.vectors(fpm.fingerprint(title, text))
 
-    at = stories.FEATURES.index("days_missing")
     story = stories.merge(
         None,
         undated(
@@ -407,23 +405,34 @@ def test_a_report_of_another_weekday_scores_lower_and_one_recalling_the_day_befo
         ),
     )
     assert story.days == {"tuesday": 1}
-    lead = (
-        "San Diego Chargers receiver Vincent Jackson was arrested on suspicion of driving "
-        "under the influence early on {}, the highway patrol said; he was released on bail."
+    title = "NFL player arrested"
+    own = (
+        "A Chargers player was arrested {} on suspicion of driving under the influence and "
+        "freed on $5,000 bail, his lawyer told reporters outside the court."
     )
-    other_day = undated("Chargers receiver held for drink-driving", lead.format("Saturday"))
-    same_day = undated("Chargers receiver held for drink-driving", lead.format("Tuesday"))
-    recalling = undated(
-        "Chargers receiver held for drink-driving",
-        lead.format("Tuesday") + " The team said on Wednesday he would play.",
+    recalled = (
+        "A Chargers player held in {} traffic stop on suspicion of driving under the influence "
+        "was freed on $5,000 bail, his lawyer told reporters outside the court."
     )
-    assert stories.features(other_day, story)[at] == 1.0
-    assert stories.features(same_day, story)[at] == 0.0
-    assert stories.features(recalling, story)[at] == 0.5
-    assert stories.score(other_day, story) < stories.score(same_day, story) - 1.0
-    # no weekday on one side: nothing to compare
-    no_day = undated("Chargers receiver held for drink-driving", lead.format("the morning"))
-    assert stories.features(no_day, story)[at] == 0.0
+    other_day = undated(title, own.format("on Saturday"))
+    same_day = undated(title, own.format("on Tuesday"))
+    recalling = undated(title, recalled.format("Tuesday's"))
+    recalling_other = undated(title, recalled.format("Saturday's"))
+    assert recalling.days == {"tuesday"} and not recalling.own_days
+    assert stories.decide(other_day, {1: story})[0] is None
+    assert stories.decide(recalling_other, {1: story})[0] is None
+    assert stories.decide(same_day, {1: story})[0] == 1
+    assert stories.decide(recalling, {1: story})[0] == 1
+    # Without the weekdays, the other day's reports would join: the day is what parts them.
+    unweighed = _without(stories.FEATURES.index("days_missing"))
+    assert stories.decide(other_day, {1: story}, unweighed)[0] == 1
+    assert stories.decide(recalling_other, {1: story}, unweighed)[0] == 1
+    # No weekday named: nothing to tell the days apart by, and the report joins.
+    assert stories.decide(undated(title, own.format("overnight")), {1: story})[0] == 1
+    # A report that recalls the day before names the story's day too: half its days are new.
+    also_wednesday = undated(title, recalled.format("Tuesday's") + " He trained on Wednesday.")
+    at = stories.FEATURES.index("days_missing")
+    assert stories.features(also_wednesday, story)[at] == 0.5
 
 
 @pytest.mark.parametrize(
@@ -620,11 +629,29 @@ def test_a_big_story_quiet_for_an_hour_takes_a_headline_less_easily_than_a_small
     assert stories.decide(later, {1: small})[0] == 1
 
 
-def test_a_headline_stating_the_storys_toll_joins_more_easily() -> None:
-    story = stories.merge(None, _timed("Clan clash kills 4 in northern town", 0, toll=4))
-    same = _timed("Four killed in northern town clan clash", 1.5, toll=4)
-    unstated = _timed("Four killed in northern town clan clash", 1.5)
-    assert stories.score(same, story) > stories.score(unstated, story)
+def test_a_headline_stating_the_storys_toll_joins_and_one_with_another_toll_does_not() -> None:
+    """A headline in other words than the story's, an hour later, joins on the toll it shares
+    with the story's reports; the same headline with a toll outside their range (a number the
+    story has, but of the wounded), or with no toll read from it, opens a story of its own."""
+
+    def read_at(title: str, hours: float) -> stories.Vectors:
+        """A headline and the toll read from it, `hours` after the epoch."""
+        return stories.vectors(fpm.fingerprint(title, ""), at=hours * 3600)
+
+    story = stories.merge(None, read_at("Clan clash kills 4, wounds 9 in northern town", 0))
+    assert story.tolls == (4, 4)
+    headline = "Herders and farmers clash in the north, {} dead"
+    stated = read_at(headline.format(4), 1)
+    other_toll = read_at(headline.format(9), 1)
+    assert (stated.toll, other_toll.toll) == (4, 9)
+    unread = dataclasses.replace(stated, toll=None)  # the same words, no toll read from them
+    assert stories.decide(stated, {1: story})[0] == 1
+    assert stories.decide(other_toll, {1: story})[0] is None
+    assert stories.decide(unread, {1: story})[0] is None
+    # The toll in range is what joins it: weighing nothing, the stated toll opens a new story.
+    at = stories.HEADLINE_FEATURES.index("toll_in_range")
+    unweighed = (*stories.HEADLINE_WEIGHTS[: at + 1], 0.0, *stories.HEADLINE_WEIGHTS[at + 2 :])
+    assert stories.decide(stated, {1: story}, unweighed)[0] is None
 
 
 def test_a_headline_sharing_only_everyday_words_with_a_long_report_may_not_join() -> None:

@@ -6,8 +6,11 @@ test's temporary folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +88,6 @@ def test_read_open_check_mute_mark_and_backtest_in_a_browser(
 
 
 def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -> None:
-    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
@@ -96,15 +98,10 @@ def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -
 
     def click(element: WebElement) -> None:
         """Click, and wait for the next page to replace this one and finish loading. The old
-        page is marked, not watched: while it is torn down chromedriver may answer a question
-        about it with an "inspector error" instead of "stale", so any driver error is retried."""
+        page is marked, not watched (`next_page_loaded`)."""
         browser.execute_script("window.monitorLeaving = true")
         element.click()
-        WebDriverWait(browser, 60, ignored_exceptions=(WebDriverException,)).until(
-            lambda b: b.execute_script(
-                "return !window.monitorLeaving && document.readyState === 'complete'"
-            )
-        )
+        WebDriverWait(browser, 60).until(next_page_loaded, "the next page never finished loading")
 
     # The story list: every alerted story, its reports, how they joined; feed text is text.
     browser.get(f"{base}/stories")
@@ -169,3 +166,60 @@ def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -
     assert "+1 new" in result
     assert "Artillery offensive nears Mosul" in result
     browser.save_screenshot(str(shots / "7-backtest.png"))
+
+
+# What chromedriver says of a page being torn down under a question about it (retried), and of
+# a browser that is gone (raised at once: "session deleted because of page crash" may also say
+# "cannot determine loading status", so a message with both is of a browser that is gone).
+PASSING_DRIVER_ERRORS = ("inspector", "cannot determine loading status", "execution context")
+GONE_DRIVER_ERRORS = ("session deleted", "not reachable", "crashed", "disconnected")
+
+
+def next_page_loaded(browser: Any) -> bool:
+    """Whether the page that replaced the one marked `window.monitorLeaving` has finished
+    loading; False while the old one is being torn down, when chromedriver may answer "stale",
+    a script error or an "inspector" error rather than the page's state: only those are
+    retried. A lost browser (no session, not reachable, its tab crashed) raises at once, with
+    its own message, rather than as a wait that times out a minute later."""
+    from selenium.common.exceptions import (
+        InvalidSessionIdException,
+        JavascriptException,
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+
+    try:
+        return bool(
+            browser.execute_script(
+                "return !window.monitorLeaving && document.readyState === 'complete'"
+            )
+        )
+    except WebDriverException as error:
+        message = (error.msg or "").lower()
+        passing = isinstance(error, (StaleElementReferenceException, JavascriptException)) or any(
+            m in message for m in PASSING_DRIVER_ERRORS
+        )
+        gone = isinstance(error, InvalidSessionIdException) or any(
+            m in message for m in GONE_DRIVER_ERRORS
+        )
+        if passing and not gone:
+            return False
+        raise
+
+
+def test_a_browser_that_is_gone_fails_the_wait_at_once_with_its_own_error(tmp_path: Path) -> None:
+    """The browser closed under chromedriver (as when it crashes): waiting for the next page
+    raises the driver's error within seconds, not a timeout after the wait's minute."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    with chromium(tmp_path / "profile") as browser:
+        browser.get("data:text/html,<p>leaving</p>")
+        browser.execute_script("window.monitorLeaving = true")
+        with contextlib.suppress(WebDriverException):  # it may not answer as it closes
+            browser.execute_cdp_cmd("Browser.close", {})
+        started = time.monotonic()
+        with pytest.raises(WebDriverException) as raised:
+            WebDriverWait(browser, 60).until(next_page_loaded)
+    assert not isinstance(raised.value, TimeoutException), raised.value
+    assert time.monotonic() - started < 20
