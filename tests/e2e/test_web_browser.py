@@ -171,7 +171,14 @@ def browse(browser: object, base: str, ramadi: dict[str, object], shots: Path) -
 # What chromedriver says of a page being torn down under a question about it (retried), and of
 # a browser that is gone (raised at once: "session deleted because of page crash" may also say
 # "cannot determine loading status", so a message with both is of a browser that is gone).
-PASSING_DRIVER_ERRORS = ("inspector", "cannot determine loading status", "execution context")
+# A renderer slow to answer on a busy machine ("timed out receiving message from renderer")
+# passes too: the page is still there, and the wait's own minute bounds it.
+PASSING_DRIVER_ERRORS = (
+    "inspector",
+    "cannot determine loading status",
+    "execution context",
+    "receiving message from renderer",
+)
 GONE_DRIVER_ERRORS = ("session deleted", "not reachable", "crashed", "disconnected")
 
 
