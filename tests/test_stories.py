@@ -733,7 +733,11 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
             ", a drone hit the hospital.",
         ),
         ("Raids began after last night's attack; police said.", "Raids began ; police said."),
-        ("Rescuers worked for hours after the blast.", "Rescuers worked for ."),
+        ("Rescuers searched hours after the blast.", "Rescuers searched ."),
+        (
+            "A week after Mt. Gox collapsed, Japan weighs rules.",
+            ", Japan weighs rules.",
+        ),
         ("In İzmir, a day after the vote, crowds gathered.", "In İzmir, , crowds gathered."),
         # A number, a decimal point or an abbreviation inside the clause does not end it.
         (
@@ -742,8 +746,21 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
         ),
         # The number before the cue is the report's own.
         ("Drone strike kills 9 a day after shelling of camp", "Drone strike kills 9"),
-        # Not a recall.
+        ("A night after the raid, police freed him.", ", police freed him."),
+        # Not a recall: a time, a duration, a cause.
         ("He left after the meeting, aides said.", "He left after the meeting, aides said."),
+        (
+            "Shares had their biggest loss in 5 weeks after weak data.",
+            "Shares had their biggest loss in 5 weeks after weak data.",
+        ),
+        (
+            "Rescuers worked for hours after the blast.",
+            "Rescuers worked for hours after the blast.",
+        ),
+        (
+            "She died on Wednesday night after being struck by a car, police said.",
+            "She died on Wednesday night after being struck by a car, police said.",
+        ),
         (
             "Shortly after first light, a drone hit the hospital.",
             "Shortly after first light, a drone hit the hospital.",

@@ -559,13 +559,22 @@ def recalls(plain: Sequence[str]) -> bool:
 # "following" is found first (a plain search), then the words about it are read: an
 # expression tried at every word of every text cost a sixth of the fingerprint.
 RECALL_WORDS = 15
+_QUANTITY = r"\b(?:the|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|\d+)\s+"
+# "night" only after a word of quantity: "a night after the raid" recalls, "died on Wednesday
+# night after being struck" tells its own happening's cause.
 _SPAN_BEFORE = re.compile(
     r"(?:\b(?:only|just|barely|some)\s+)?"
-    r"(?:\b(?:the|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few|\d+)\s+)?"
-    r"\b(?:" + "|".join(sorted(RECALL_SPANS)) + r")\s+$"
+    rf"(?:(?:{_QUANTITY})?\b(?:"
+    + "|".join(sorted(RECALL_SPANS - {"night"}))
+    + rf")|{_QUANTITY}night)\s+$"
 )
 _DAY_BEFORE = re.compile(r"(?:following|after)\s+(?:yesterday|last\s+night)['’]s\b")
-_CLAUSE_END = re.compile(r"[;:!?()\[\]\n—–]|,(?!\d)|(?<!\b[A-Za-z])\.(?!\d)")
+# A duration, not a recall: "the biggest loss in 5 weeks after weak data", "for hours after".
+_DURATION_BEFORE = re.compile(r"\b(?:in|for|of|within|over|than)\s+$")
+# Not the point of an abbreviation ("U.S.", "Mt. Gox", "Gen. Haftar") nor of a number ("6.8").
+_CLAUSE_END = re.compile(
+    r"[;:!?()\[\]\n—–]|,(?!\d)|(?<!\b[A-Za-z])(?<!\b[A-Z][a-z])(?<!\b[A-Z][a-z]{2})\.(?!\d)"
+)
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
@@ -587,7 +596,9 @@ def own_part(text: str) -> str:
         span = _SPAN_BEFORE.search(lowered, max(start, at - 40), at)
         if span is not None and lowered.startswith("after", at):
             cue, cue_end = span.start(), at + len("after")
-            if lowered[cue_end : cue_end + 1].isalnum():
+            if lowered[cue_end : cue_end + 1].isalnum() or _DURATION_BEFORE.search(
+                lowered, max(0, cue - 8), cue
+            ):
                 continue
         else:
             day = _DAY_BEFORE.match(lowered, at)
