@@ -356,6 +356,13 @@ def _without(at: int) -> tuple[float, ...]:
     return (*stories.WEIGHTS[: at + 1], 0.0, *stories.WEIGHTS[at + 2 :])
 
 
+def _opens_only_with(vec: stories.Vectors, story: stories.Profile, at: int) -> None:
+    """Feature `at` decides: without its weight the report joins the story, with it the report
+    opens a story of its own."""
+    assert stories.decide(vec, {1: story}, _without(at))[0] == 1
+    assert stories.decide(vec, {1: story})[0] is None
+
+
 def test_time_apart_counts_from_the_storys_span_of_event_times() -> None:
     story = stories.merge(
         stories.merge(None, _timed("Market bombing in Baghdad", 0)),
@@ -700,9 +707,7 @@ def test_a_report_of_the_next_day_that_recalls_the_event_opens_a_story_of_its_ow
     at = stories.FEATURES.index("later_new_day")
     assert stories.features(arrests, story)[at] == 1.0
     # Without the feature, the shared recall is enough for the arrests to join the strike.
-    unweighed = _without(at)
-    assert stories.decide(arrests, {1: story}, unweighed)[0] == 1
-    assert stories.decide(arrests, {1: story})[0] is None
+    _opens_only_with(arrests, story, at)
 
     follow_up = _report(
         "Drone strike in Syria's Mayadin killed two militia commanders, monitor says",
@@ -853,8 +858,7 @@ def test_a_new_attack_a_day_later_that_recalls_the_first_opens_a_story_of_its_ow
         "children, and the hospital had been treating the wounded from the camp.",
         26,
     )
-    assert stories.decide(retold, {1: story}, unweighed)[0] == 1
-    assert stories.decide(retold, {1: story})[0] is None
+    _opens_only_with(retold, story, at)
 
     follow_up = _report(
         "Hamidiya camp shelling near Zalingei killed nine, camp leaders say",
@@ -904,9 +908,7 @@ def test_a_second_attack_the_same_morning_in_the_same_town_opens_a_story_of_its_
     assert stories.features(shooting, story)[stories.FEATURES.index("event_words_conflict")] == 0
     assert stories.features(shooting, story)[at] == 1.0
     # Without the feature, the town, the day and the army are enough for the shooting to join.
-    unweighed = _without(at)
-    assert stories.decide(shooting, {1: story}, unweighed)[0] == 1
-    assert stories.decide(shooting, {1: story})[0] is None
+    _opens_only_with(shooting, story, at)
 
     follow_up = _report(
         "Explosion kills five traders in Jalawla",
