@@ -50,10 +50,18 @@ def dump(store: Store, docs: list[b.Doc], feed: str, out: list[str]) -> None:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    target = Path(args[0])
-    window = int(args[args.index("--window") + 1]) if "--window" in args else 10_000
-    url = args[args.index("--url") + 1] if "--url" in args else None
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Dump every story decision of a stream, to compare two versions."
+    )
+    parser.add_argument("out", type=Path, help="the file to write, one line per article")
+    parser.add_argument(
+        "--window", type=int, default=10_000, help="filler stories in the window (0: none)"
+    )
+    parser.add_argument("--url", help="an empty database to record into (default: SQLite)")
+    args = parser.parse_args()
+    target, window, url = args.out, args.window, args.url
     ecb_docs = b.ecb(b.SEED)
     out: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
